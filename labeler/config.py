@@ -1,0 +1,21 @@
+"""Tuning constants and defaults, named in one place."""
+
+# Ingest
+MAX_PIXELS = 100_000_000  # width*height above this is refused as a decompression bomb
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
+
+# Embedding
+DEFAULT_BACKBONE = "efficientnet_lite0"
+DEFAULT_BATCH_SIZE = 64
+IMAGE_SIZES = (112, 160, 224)  # candidate network input sizes, smallest first
+
+# Heads
+PROTONET_TEMPERATURE = 0.1  # softmax over cosine similarity / temperature, before calibration
+
+# Active learning
+NEAR_DUPLICATE_COSINE = 0.98  # two suggestions closer than this are near-duplicates
+
+# Project files
+DB_NAME = "labeler.sqlite"
+VECTORS_DIR = "vectors"
+KMEANS_ITERATIONS = 20

@@ -1,0 +1,13 @@
+"""User-facing errors: one clear sentence that names what was received and how to fix it."""
+
+
+class LabelerError(Exception):
+    """An error the user can act on; the CLI prints it as one line on stderr and exits non-zero."""
+
+
+class ProjectNotFound(LabelerError):
+    """The project folder does not exist or holds no labeler project."""
+
+
+class ImageError(LabelerError):
+    """An image file cannot be decoded; the message is the reason recorded for the skipped file."""

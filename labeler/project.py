@@ -1,0 +1,431 @@
+"""The facade: one labeling project on disk. The CLI and the UI call only this.
+
+A project is a folder holding `labeler.sqlite` (items, labels, predictions), the vector cache
+`vectors/` keyed by content hash and model, `index.faiss` over the current vectors, and
+`skipped.csv` listing the files that could not be used and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from labeler import config
+from labeler.active import Pool, create_strategy
+from labeler.calibrate import top2_scores
+from labeler.errors import LabelerError, ProjectNotFound
+from labeler.export import write_csv, write_embeddings, write_table
+from labeler.heads import DEFAULT_HEAD, create_head
+from labeler.index import FaissIndex, l2_normalize
+from labeler.labelcsv import read_label_csv
+from labeler.store import Store, SyncReport
+
+INDEX_NAME = "index.faiss"
+SKIPPED_NAME = "skipped.csv"
+DEFAULT_ANNOTATOR = "expert"
+
+
+@dataclass
+class InitReport:
+    images: int  # present, usable images
+    embedded: int  # newly embedded this time
+    sync: SyncReport
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+
+@dataclass
+class PredictReport:
+    method: str
+    model: str
+    labeled: int
+    predicted: int
+    classes: list[str]
+    temperature: float
+
+
+@dataclass
+class _Vectors:
+    """Vectors of the present, embedded items, in path order."""
+
+    item_ids: np.ndarray  # (N,) int64
+    paths: list[str]  # (N,)
+    raw: np.ndarray  # (N, D) float32, as the embedder gave them
+    unit: np.ndarray  # (N, D) float32, L2-normalised
+
+
+class Project:
+    """A labeling project folder. Create with `Project.init`, reopen with `Project(path)`."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        db = self.path / config.DB_NAME
+        if not db.is_file():
+            raise ProjectNotFound(
+                f"no labeler project at {self.path}; create it with "
+                f"`labeler init {self.path} --images DIR`"
+            )
+        self.store = Store(db)
+        self._cache: _Vectors | None = None
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- settings ----------------------------------------------------------------------------------
+
+    @property
+    def images_root(self) -> Path:
+        return Path(self.store.get_meta("images_root"))
+
+    @property
+    def model_key(self) -> str:
+        """The embedder identity that made the current vectors, e.g. 'efficientnet_lite0@112'."""
+        return self.store.get_meta("model_key")
+
+    # -- init / update -----------------------------------------------------------------------------
+
+    @classmethod
+    def init(
+        cls,
+        path: Path | str,
+        *,
+        images: Path | str,
+        backbone: str | None = None,
+        device: str = "auto",
+        batch_size: int = config.DEFAULT_BATCH_SIZE,
+        image_size: int | None = None,
+        progress: bool = True,
+    ) -> tuple[Project, InitReport]:
+        """Create the project at `path`, or update it: scan `images`, embed new files, index.
+
+        Re-running on a grown folder embeds only images whose content was not embedded before.
+        """
+        images = Path(images).expanduser().resolve()
+        if not images.is_dir():
+            raise LabelerError(f"images folder {images} does not exist or is not a folder")
+        if batch_size < 1:
+            raise LabelerError(f"--batch-size must be at least 1, got {batch_size}")
+        path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise LabelerError(f"project path {path} exists and is not a folder; choose another")
+        path.mkdir(parents=True, exist_ok=True)
+        Store(path / config.DB_NAME, create=True).close()
+        project = cls(path)
+        report = project._update(
+            images,
+            backbone=backbone,
+            device=device,
+            batch_size=batch_size,
+            image_size=image_size,
+            progress=progress,
+        )
+        return project, report
+
+    def _update(
+        self,
+        images: Path,
+        *,
+        backbone: str | None,
+        device: str,
+        batch_size: int,
+        image_size: int | None,
+        progress: bool,
+    ) -> InitReport:
+        from labeler.embed import (
+            VectorCache,
+            choose_image_size,
+            create_embedder,
+            embed_files,
+        )
+        from labeler.ingest import scan
+
+        scanned = scan(images, progress=progress)
+        backbone = backbone or self.store.get_meta("backbone", config.DEFAULT_BACKBONE)
+        if image_size is None and backbone == self.store.get_meta("backbone"):
+            image_size = self.store.get_meta("image_size")
+        if image_size is None:
+            image_size = choose_image_size([(f.width, f.height) for f in scanned.images])
+        embedder = create_embedder(backbone, device=device, image_size=image_size)
+        cache = VectorCache(self.path / config.VECTORS_DIR, embedder.key)
+
+        todo = {}  # hash -> first file with that content, not yet embedded
+        for f in scanned.images:
+            if f.hash not in cache and f.hash not in todo:
+                todo[f.hash] = f
+        result = embed_files(
+            embedder,
+            [f.abs_path for f in todo.values()],
+            batch_size=batch_size,
+            progress=progress,
+        )
+        todo_files = list(todo.values())
+        ok = np.flatnonzero(result.ok)
+        cache.put([todo_files[i].hash for i in ok], result.vectors[ok])
+        failed_hashes = {todo_files[i].hash: reason for i, reason in result.errors.items()}
+
+        usable = [f for f in scanned.images if f.hash not in failed_hashes]
+        skipped = [(s.path, s.reason) for s in scanned.skipped]
+        skipped += [
+            (f.path, failed_hashes[f.hash]) for f in scanned.images if f.hash in failed_hashes
+        ]
+        skipped.sort()
+
+        self.store.set_meta(
+            images_root=str(images),
+            backbone=backbone,
+            image_size=embedder.image_size,
+            model_key=embedder.key,
+            batch_size=batch_size,
+        )
+        sync = self.store.sync_items([(f.path, f.hash, f.width, f.height) for f in usable])
+        self.store.replace_skipped(skipped)
+        write_table(self.path / SKIPPED_NAME, ("path", "reason"), skipped)
+        self._cache = None
+        self._save_index()
+        return InitReport(images=len(usable), embedded=len(ok), sync=sync, skipped=skipped)
+
+    # -- vectors and index -------------------------------------------------------------------------
+
+    def _vectors(self) -> _Vectors:
+        if self._cache is None:
+            from labeler.embed import VectorCache
+
+            items = self.store.items()
+            cache = VectorCache(self.path / config.VECTORS_DIR, self.model_key)
+            raw, found = cache.get([it.hash for it in items])
+            keep = np.flatnonzero(found)
+            raw = raw[keep]
+            self._cache = _Vectors(
+                item_ids=np.array([items[i].id for i in keep], dtype=np.int64),
+                paths=[items[i].path for i in keep],
+                raw=raw,
+                unit=l2_normalize(raw),
+            )
+        return self._cache
+
+    def _save_index(self) -> None:
+        v = self._vectors()
+        if len(v.item_ids) == 0:
+            (self.path / INDEX_NAME).unlink(missing_ok=True)
+            return
+        index = FaissIndex(dim=v.raw.shape[1])
+        index.add(v.item_ids, v.unit)
+        index.save(self.path / INDEX_NAME)
+
+    def index(self) -> FaissIndex:
+        """The FAISS index of the current vectors, loaded from disk (rebuilt if stale)."""
+        file = self.path / INDEX_NAME
+        v = self._vectors()
+        if file.is_file():
+            index = FaissIndex.load(file)
+            if np.array_equal(np.sort(index.ids()), np.sort(v.item_ids)):
+                return index
+        self._save_index()
+        return FaissIndex.load(file)
+
+    def similar(self, path: str, *, k: int = 10) -> list[tuple[str, float]]:
+        """The k images most similar to `path` (itself excluded), as (path, cosine similarity)."""
+        v = self._vectors()
+        row = self._rows([path])[0]
+        sims, ids = self.index().search(v.unit[row : row + 1], k + 1)
+        by_id = dict(zip(v.item_ids.tolist(), v.paths, strict=True))
+        return [
+            (by_id[i], float(s))
+            for s, i in zip(sims[0], ids[0], strict=True)
+            if i >= 0 and by_id[i] != path
+        ][:k]
+
+    def _rows(self, paths: Sequence[str]) -> list[int]:
+        """Rows of `_vectors()` for image paths (relative, or absolute inside the images root)."""
+        v = self._vectors()
+        row_of = {p: i for i, p in enumerate(v.paths)}
+        rows, unknown = [], []
+        for p in paths:
+            rel = self._relative(p)
+            if rel in row_of:
+                rows.append(row_of[rel])
+            else:
+                unknown.append(p)
+        if unknown:
+            skipped = dict(self.store.skipped())
+            first = unknown[0]
+            why = (
+                f" (it was skipped: {skipped[self._relative(first)]})"
+                if self._relative(first) in skipped
+                else ""
+            )
+            raise LabelerError(
+                f"{len(unknown)} path(s) are not images of this project, e.g. {first!r}{why}; "
+                f"paths must be relative to {self.images_root} or absolute inside it"
+            )
+        return rows
+
+    def _relative(self, p: str) -> str:
+        p = p.replace("\\", "/")
+        if p.startswith("'") and p[1:2] in ("=", "+", "-", "@"):
+            p = p[1:]  # a path escaped by our own CSV export
+        candidate = Path(p)
+        if candidate.is_absolute():
+            try:
+                return candidate.resolve().relative_to(self.images_root).as_posix()
+            except ValueError:
+                return p
+        return p.removeprefix("./")
+
+    # -- labels ------------------------------------------------------------------------------------
+
+    def label(
+        self, assignments: Sequence[tuple[str, str]], *, annotator: str = DEFAULT_ANNOTATOR
+    ) -> int:
+        """Set expert labels, as (path, class name); all or nothing. Returns how many changed."""
+        v = self._vectors()
+        rows = self._rows([p for p, _ in assignments])
+        for _, name in assignments:
+            if not name or name != name.strip():
+                raise LabelerError(f"class name {name!r} is empty or has surrounding spaces")
+        return self.store.set_labels(
+            [(int(v.item_ids[r]), name) for r, (_, name) in zip(rows, assignments, strict=True)],
+            annotator=annotator,
+        )
+
+    def import_labels(self, csv_path: Path | str, *, annotator: str = DEFAULT_ANNOTATOR) -> int:
+        return self.label(read_label_csv(csv_path), annotator=annotator)
+
+    def _labeled(self) -> tuple[np.ndarray, list[str]]:
+        """Rows of `_vectors()` with an expert label (K,) int64, and their labels."""
+        v = self._vectors()
+        row_of = {int(i): r for r, i in enumerate(v.item_ids)}
+        pairs = [(row_of.get(lab.item_id), lab.label) for lab in self.store.labels()]
+        pairs = [(r, lab) for r, lab in pairs if r is not None]
+        return np.array([r for r, _ in pairs], dtype=np.int64), [lab for _, lab in pairs]
+
+    # -- predict -----------------------------------------------------------------------------------
+
+    def _fit(self, method: str) -> tuple[np.ndarray, object, np.ndarray, list[str]]:
+        """Fit `method` on expert labels: (N, C) proba of every row, head, labeled rows, labels."""
+        v = self._vectors()
+        rows, labels = self._labeled()
+        if len(set(labels)) < 2:
+            raise LabelerError(
+                f"predicting needs expert labels of at least two classes; found "
+                f"{len(set(labels))} ({', '.join(sorted(set(labels))) or 'none'}); "
+                "label more images with `labeler label`"
+            )
+        head = create_head(method).fit(v.raw[rows], labels, X_pool=v.raw)
+        return head.predict_proba(v.raw), head, rows, labels
+
+    def predict(self, *, method: str = DEFAULT_HEAD) -> PredictReport:
+        """Fit the head on all expert labels and store a prediction for every other image."""
+        v = self._vectors()
+        proba, head, rows, labels = self._fit(method)
+        unlabeled = np.setdiff1d(np.arange(len(v.item_ids)), rows)
+        pred, conf, margin, entropy = top2_scores(proba[unlabeled])
+        self.store.add_run(
+            method=method,
+            model=self.model_key,
+            params={"temperature": head.temperature_, "labels": len(labels)},
+            item_ids=v.item_ids[unlabeled],
+            labels=[str(c) for c in head.classes_[pred]],
+            confidence=conf,
+            margin=margin,
+            entropy=entropy,
+        )
+        return PredictReport(
+            method=method,
+            model=self.model_key,
+            labeled=len(labels),
+            predicted=len(unlabeled),
+            classes=[str(c) for c in head.classes_],
+            temperature=head.temperature_,
+        )
+
+    # -- suggest -----------------------------------------------------------------------------------
+
+    def suggest(self, n: int, *, strategy: str = "auto", seed: int = 0) -> list[dict]:
+        """Up to n images to label next, most useful first, each with the reason it was chosen."""
+        v = self._vectors()
+        chooser = create_strategy(strategy)
+        rows, labels = self._labeled()
+        labeled = np.zeros(len(v.item_ids), dtype=bool)
+        labeled[rows] = True
+        proba, classes = None, ()
+        if len(set(labels)) >= 2:
+            proba, head, _, _ = self._fit(DEFAULT_HEAD)
+            classes = tuple(str(c) for c in head.classes_)
+        pool = Pool(vectors=v.unit, labeled=labeled, proba=proba, classes=classes, seed=seed)
+        out = []
+        for s in chooser.suggest(pool, n):
+            row = {"path": v.paths[s.index], "reason": s.reason, "score": round(s.score, 6)}
+            if proba is not None:
+                p = proba[s.index]
+                row |= {"predicted": classes[int(p.argmax())], "confidence": float(p.max())}
+            out.append(row)
+        return out
+
+    # -- export ------------------------------------------------------------------------------------
+
+    def export_rows(self) -> list[dict]:
+        """One dict per present, embedded image, in path order, keyed by the export columns."""
+        v = self._vectors()
+        human = {lab.item_id: lab for lab in self.store.labels()}
+        run = self.store.latest_run()
+        auto = {}
+        if run is not None:
+            auto = {p[0]: p for p in self.store.predictions(run.id)}
+        rows = []
+        for item_id, path in zip(v.item_ids.tolist(), v.paths, strict=True):
+            row: dict = {"path": path}
+            if item_id in human:
+                lab = human[item_id]
+                row |= {
+                    "label": lab.label,
+                    "source": "human",
+                    "annotator": lab.annotator,
+                    "labeled_at": lab.labeled_at,
+                }
+            elif item_id in auto:
+                _, label, conf, margin, entropy = auto[item_id]
+                row |= {
+                    "label": label,
+                    "source": "auto",
+                    "confidence": conf,
+                    "margin": margin,
+                    "method": run.method,
+                    "model": run.model,
+                    "labeled_at": run.created_at,
+                    "entropy": entropy,
+                }
+            rows.append(row)
+        return rows
+
+    def export_csv(self, out: Path | str) -> int:
+        return write_csv(Path(out), self.export_rows(), extra_columns=("entropy",))
+
+    def export_embeddings(self, out: Path | str) -> int:
+        v = self._vectors()
+        write_embeddings(Path(out), v.paths, v.raw)
+        return len(v.paths)
+
+    # -- summary -----------------------------------------------------------------------------------
+
+    def status(self) -> dict:
+        v = self._vectors()
+        labels = self.store.labels()
+        run = self.store.latest_run()
+        return {
+            "images": len(v.paths),
+            "images_root": str(self.images_root),
+            "model": self.model_key,
+            "labeled": len(labels),
+            "classes": self.store.classes(),
+            "skipped": len(self.store.skipped()),
+            "last_prediction": None if run is None else f"{run.method} at {run.created_at}",
+        }

@@ -1,0 +1,334 @@
+"""The project store: SQLite in WAL mode, the only module that holds SQL.
+
+Every write is its own committed transaction, so a label is on disk the moment it is made and a
+crash never leaves half of an operation behind.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from labeler.errors import LabelerError
+from labeler.store.schema import SCHEMA_VERSION, migrate
+
+__all__ = ["Item", "LabelRow", "Run", "Store", "SyncReport", "utc_now"]
+
+
+def utc_now() -> str:
+    """Current time as ISO 8601 UTC with seconds, e.g. '2026-11-24T07:04:37Z'."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Item:
+    id: int
+    path: str
+    hash: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class LabelRow:
+    item_id: int
+    label: str
+    annotator: str
+    labeled_at: str
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    method: str
+    model: str
+    params: dict
+    created_at: str
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What a folder scan changed: counts of items added, renamed, changed in content, gone."""
+
+    added: int = 0
+    renamed: int = 0
+    changed: int = 0
+    missing: int = 0
+
+
+class Store:
+    """One project database. Thread-safe: one connection guarded by a lock (Gradio uses threads)."""
+
+    def __init__(self, path: Path | str, *, create: bool = False) -> None:
+        path = Path(path)
+        if not create and not path.is_file():
+            raise LabelerError(
+                f"no project database at {path}; create the project with `labeler init`"
+            )
+        self.path = path
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.execute("PRAGMA busy_timeout=10000")
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            self._conn.close()
+            raise LabelerError(
+                f"project database {path} has schema version {version}, newer than this labeler "
+                f"understands ({SCHEMA_VERSION}); upgrade labeler"
+            )
+        migrate(self._conn)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction, committed on success and rolled back on any exception."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _query(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    # -- meta ------------------------------------------------------------------------------------
+
+    def get_meta(self, key: str, default: object = None) -> object:
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return json.loads(rows[0][0]) if rows else default
+
+    def set_meta(self, **values: object) -> None:
+        with self._tx() as c:
+            c.executemany(
+                "INSERT INTO meta(key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [(k, json.dumps(v)) for k, v in values.items()],
+            )
+
+    # -- items -----------------------------------------------------------------------------------
+
+    def items(self) -> list[Item]:
+        """Items whose file is present, ordered by path."""
+        rows = self._query(
+            "SELECT id, path, hash, width, height FROM items WHERE present = 1 ORDER BY path"
+        )
+        return [Item(*r) for r in rows]
+
+    def sync_items(self, files: Sequence[tuple[str, str, int, int]]) -> SyncReport:
+        """Make the present items exactly `files`, given as (path, hash, width, height).
+
+        A known path keeps its item (its hash is updated if the content changed). A new path whose
+        hash belongs to an item whose file has gone is that item renamed, so its labels follow it.
+        Anything else is added; items whose path is no longer there are marked not present.
+        """
+        with self._tx() as c:
+            known = {
+                p: (i, h) for i, p, h in c.execute("SELECT id, path, hash FROM items").fetchall()
+            }
+            seen = {f[0] for f in files}
+            gone_by_hash: dict[str, list[int]] = {}
+            for path, (item_id, h) in known.items():
+                if path not in seen:
+                    gone_by_hash.setdefault(h, []).append(item_id)
+            added = renamed = changed = 0
+            for path, h, width, height in files:
+                if path in known:
+                    item_id, old_hash = known[path]
+                    changed += old_hash != h
+                    c.execute(
+                        "UPDATE items SET hash = ?, width = ?, height = ?, present = 1 "
+                        "WHERE id = ?",
+                        (h, width, height, item_id),
+                    )
+                elif gone_by_hash.get(h):
+                    item_id = gone_by_hash[h].pop()
+                    renamed += 1
+                    c.execute(
+                        "UPDATE items SET path = ?, width = ?, height = ?, present = 1 "
+                        "WHERE id = ?",
+                        (path, width, height, item_id),
+                    )
+                else:
+                    added += 1
+                    c.execute(
+                        "INSERT INTO items(path, hash, width, height) VALUES (?, ?, ?, ?)",
+                        (path, h, width, height),
+                    )
+            gone = [i for ids in gone_by_hash.values() for i in ids]
+            c.executemany("UPDATE items SET present = 0 WHERE id = ?", [(i,) for i in gone])
+            missing = c.execute("SELECT COUNT(*) FROM items WHERE present = 0").fetchone()[0]
+        return SyncReport(added=added, renamed=renamed, changed=changed, missing=missing)
+
+    def replace_skipped(self, rows: Sequence[tuple[str, str]]) -> None:
+        """Record the files the last scan or embedding could not use, as (path, reason)."""
+        now = utc_now()
+        with self._tx() as c:
+            c.execute("DELETE FROM skipped")
+            c.executemany(
+                "INSERT OR REPLACE INTO skipped(path, reason, seen_at) VALUES (?, ?, ?)",
+                [(p, r, now) for p, r in rows],
+            )
+
+    def skipped(self) -> list[tuple[str, str]]:
+        return self._query("SELECT path, reason FROM skipped ORDER BY path")
+
+    # -- classes ---------------------------------------------------------------------------------
+
+    def classes(self) -> list[str]:
+        """Class names in order of creation."""
+        return [r[0] for r in self._query("SELECT name FROM classes ORDER BY id")]
+
+    @staticmethod
+    def _class_id(c: sqlite3.Connection, name: str) -> int:
+        row = c.execute("SELECT id FROM classes WHERE name = ?", (name,)).fetchone()
+        if row:
+            return row[0]
+        return c.execute(
+            "INSERT INTO classes(name, created_at) VALUES (?, ?)", (name, utc_now())
+        ).lastrowid
+
+    def add_class(self, name: str) -> None:
+        with self._tx() as c:
+            self._class_id(c, name)
+
+    # -- labels ----------------------------------------------------------------------------------
+
+    def set_labels(
+        self, assignments: Sequence[tuple[int, str]], *, annotator: str, at: str | None = None
+    ) -> int:
+        """Label items, as (item_id, class name); return how many labels actually changed.
+
+        Re-assigning the same class is a no-op and writes no history.
+        """
+        at = at or utc_now()
+        changed = 0
+        with self._tx() as c:
+            for item_id, name in assignments:
+                class_id = self._class_id(c, name)
+                row = c.execute(
+                    "SELECT class_id FROM labels WHERE item_id = ?", (item_id,)
+                ).fetchone()
+                if row and row[0] == class_id:
+                    continue
+                c.execute(
+                    "INSERT INTO labels(item_id, class_id, annotator, labeled_at) VALUES (?,?,?,?) "
+                    "ON CONFLICT(item_id) DO UPDATE SET class_id = excluded.class_id, "
+                    "annotator = excluded.annotator, labeled_at = excluded.labeled_at",
+                    (item_id, class_id, annotator, at),
+                )
+                c.execute(
+                    "INSERT INTO label_events(item_id, class_id, annotator, at) VALUES (?,?,?,?)",
+                    (item_id, class_id, annotator, at),
+                )
+                changed += 1
+        return changed
+
+    def remove_labels(self, item_ids: Sequence[int], *, annotator: str) -> int:
+        """Remove the expert label of these items (history keeps a removal event)."""
+        at = utc_now()
+        removed = 0
+        with self._tx() as c:
+            for item_id in item_ids:
+                if c.execute("DELETE FROM labels WHERE item_id = ?", (item_id,)).rowcount:
+                    c.execute(
+                        "INSERT INTO label_events(item_id, class_id, annotator, at) "
+                        "VALUES (?, NULL, ?, ?)",
+                        (item_id, annotator, at),
+                    )
+                    removed += 1
+        return removed
+
+    def labels(self) -> list[LabelRow]:
+        """Current expert labels of present items, ordered by item id."""
+        rows = self._query(
+            "SELECT l.item_id, c.name, l.annotator, l.labeled_at FROM labels l "
+            "JOIN classes c ON c.id = l.class_id JOIN items i ON i.id = l.item_id "
+            "WHERE i.present = 1 ORDER BY l.item_id"
+        )
+        return [LabelRow(*r) for r in rows]
+
+    def label_history(self, item_id: int) -> list[tuple[str | None, str, str]]:
+        """(label or None for removed, annotator, at) for one item, oldest first."""
+        return self._query(
+            "SELECT c.name, e.annotator, e.at FROM label_events e "
+            "LEFT JOIN classes c ON c.id = e.class_id WHERE e.item_id = ? ORDER BY e.id",
+            (item_id,),
+        )
+
+    # -- prediction runs -------------------------------------------------------------------------
+
+    def add_run(
+        self,
+        *,
+        method: str,
+        model: str,
+        params: dict,
+        item_ids: np.ndarray,
+        labels: Sequence[str],
+        confidence: np.ndarray,
+        margin: np.ndarray,
+        entropy: np.ndarray,
+    ) -> int:
+        """Store one prediction run: per item (M,) the predicted label and its scores."""
+        with self._tx() as c:
+            run_id = c.execute(
+                "INSERT INTO runs(method, model, params, created_at) VALUES (?, ?, ?, ?)",
+                (method, model, json.dumps(params), utc_now()),
+            ).lastrowid
+            class_ids = {name: self._class_id(c, name) for name in set(labels)}
+            c.executemany(
+                "INSERT INTO predictions(run_id, item_id, class_id, confidence, margin, entropy) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                zip(
+                    [run_id] * len(item_ids),
+                    map(int, item_ids),
+                    [class_ids[n] for n in labels],
+                    map(float, confidence),
+                    map(float, margin),
+                    map(float, entropy),
+                    strict=True,
+                ),
+            )
+            # Only the latest run is read; older predictions are dropped to keep the file small.
+            c.execute("DELETE FROM predictions WHERE run_id <> ?", (run_id,))
+        return run_id
+
+    def latest_run(self) -> Run | None:
+        rows = self._query(
+            "SELECT id, method, model, params, created_at FROM runs ORDER BY id DESC LIMIT 1"
+        )
+        if not rows:
+            return None
+        run_id, method, model, params, created_at = rows[0]
+        return Run(run_id, method, model, json.loads(params), created_at)
+
+    def predictions(self, run_id: int) -> list[tuple[int, str, float, float, float]]:
+        """(item_id, label, confidence, margin, entropy) of one run, ordered by item id."""
+        return self._query(
+            "SELECT p.item_id, c.name, p.confidence, p.margin, p.entropy FROM predictions p "
+            "JOIN classes c ON c.id = p.class_id WHERE p.run_id = ? ORDER BY p.item_id",
+            (run_id,),
+        )

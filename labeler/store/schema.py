@@ -1,0 +1,77 @@
+"""SQLite schema as an ordered list of migrations; `PRAGMA user_version` records how many ran."""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema.
+    """
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE items (
+        id      INTEGER PRIMARY KEY,
+        path    TEXT NOT NULL UNIQUE,          -- relative to the images root, forward slashes
+        hash    TEXT NOT NULL,                 -- sha256 of the file bytes
+        width   INTEGER NOT NULL,
+        height  INTEGER NOT NULL,
+        present INTEGER NOT NULL DEFAULT 1     -- 0 once the file has gone from the folder
+    );
+    CREATE INDEX items_hash ON items(hash);
+    CREATE TABLE skipped (
+        path   TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,
+        seen_at TEXT NOT NULL
+    );
+    CREATE TABLE classes (
+        id         INTEGER PRIMARY KEY,
+        name       TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE labels (                      -- the current expert label of each item
+        item_id    INTEGER PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE,
+        class_id   INTEGER NOT NULL REFERENCES classes(id),
+        annotator  TEXT NOT NULL,
+        labeled_at TEXT NOT NULL
+    );
+    CREATE TABLE label_events (                -- append-only history; class_id NULL = label removed
+        id        INTEGER PRIMARY KEY,
+        item_id   INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+        class_id  INTEGER REFERENCES classes(id),
+        annotator TEXT NOT NULL,
+        at        TEXT NOT NULL
+    );
+    CREATE INDEX label_events_item ON label_events(item_id);
+    CREATE TABLE runs (
+        id         INTEGER PRIMARY KEY,
+        method     TEXT NOT NULL,
+        model      TEXT NOT NULL,
+        params     TEXT NOT NULL,              -- JSON
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE predictions (
+        run_id     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        item_id    INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+        class_id   INTEGER NOT NULL REFERENCES classes(id),
+        confidence REAL NOT NULL,
+        margin     REAL NOT NULL,
+        entropy    REAL NOT NULL,
+        PRIMARY KEY (run_id, item_id)
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Run the migrations `conn` has not seen yet, each in its own transaction; return the version.
+
+    A database written by a newer labeler (user_version > SCHEMA_VERSION) is refused by the caller.
+    """
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+    return max(version, SCHEMA_VERSION)
