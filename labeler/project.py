@@ -99,6 +99,7 @@ class Project:
         *,
         images: Path | str,
         backbone: str | None = None,
+        checkpoint: Path | str | None = None,
         device: str = "auto",
         batch_size: int = config.DEFAULT_BATCH_SIZE,
         image_size: int | None = None,
@@ -122,6 +123,7 @@ class Project:
         report = project._update(
             images,
             backbone=backbone,
+            checkpoint=checkpoint,
             device=device,
             batch_size=batch_size,
             image_size=image_size,
@@ -134,6 +136,7 @@ class Project:
         images: Path,
         *,
         backbone: str | None,
+        checkpoint: Path | str | None,
         device: str,
         batch_size: int,
         image_size: int | None,
@@ -153,7 +156,11 @@ class Project:
             image_size = self.store.get_meta("image_size")
         if image_size is None:
             image_size = choose_image_size([(f.width, f.height) for f in scanned.images])
-        embedder = create_embedder(backbone, device=device, image_size=image_size)
+        if checkpoint is None and backbone == self.store.get_meta("backbone"):
+            checkpoint = self.store.get_meta("checkpoint")
+        embedder = create_embedder(
+            backbone, device=device, image_size=image_size, checkpoint=checkpoint
+        )
         cache = VectorCache(self.path / config.VECTORS_DIR, embedder.key)
 
         todo = {}  # hash -> first file with that content, not yet embedded
@@ -181,6 +188,7 @@ class Project:
         self.store.set_meta(
             images_root=str(images),
             backbone=backbone,
+            checkpoint=None if checkpoint is None else str(Path(checkpoint).resolve()),
             image_size=embedder.image_size,
             model_key=embedder.key,
             batch_size=batch_size,

@@ -1,0 +1,197 @@
+"""The command line (see DESIGN.md for the contract). Parsing and printing only: the work is done
+by `labeler.project.Project`.
+
+Errors the user can act on print one sentence on stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from collections.abc import Sequence
+
+from labeler import __version__, config
+from labeler.errors import LabelerError
+
+EXIT_ERROR = 2
+SKIPPED_SHOWN = 10  # bad files listed on the terminal after init; the rest are in skipped.csv
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from labeler.active import available_strategies
+    from labeler.heads import DEFAULT_HEAD, available_heads
+
+    parser = argparse.ArgumentParser(
+        prog="labeler", description="Few-shot image labeling: label a few, auto-label the rest."
+    )
+    parser.add_argument("--version", action="version", version=f"labeler {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("init", help="create or update a project from a folder of images")
+    p.add_argument("project")
+    p.add_argument("--images", required=True, metavar="DIR", help="folder scanned recursively")
+    p.add_argument("--backbone", default=None, help=f"default {config.DEFAULT_BACKBONE}")
+    p.add_argument("--checkpoint", default=None, help="local weights file for --backbone")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--batch-size", type=_positive_int, default=config.DEFAULT_BATCH_SIZE)
+    p.add_argument("--image-size", type=_positive_int, default=None, help="network input, px")
+
+    p = sub.add_parser("label", help="import expert labels from a CSV with columns path,label")
+    p.add_argument("project")
+    p.add_argument("--csv", required=True, metavar="FILE")
+    p.add_argument("--annotator", default="expert")
+
+    p = sub.add_parser("predict", help="fit on the expert labels and predict every other image")
+    p.add_argument("project")
+    p.add_argument("--method", default=DEFAULT_HEAD, choices=available_heads())
+
+    p = sub.add_parser("suggest", help="CSV of the images most worth labeling next")
+    p.add_argument("project")
+    p.add_argument("-n", type=_positive_int, required=True)
+    p.add_argument("--strategy", default="auto", choices=available_strategies())
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("export", help="CSV with one row per image")
+    p.add_argument("project")
+    p.add_argument("out", metavar="OUT.csv")
+
+    p = sub.add_parser("export-embeddings", help="the vectors the heads use, as .npz")
+    p.add_argument("project")
+    p.add_argument("out", metavar="OUT.npz")
+
+    p = sub.add_parser("status", help="counts, classes and skipped files of a project")
+    p.add_argument("project")
+
+    p = sub.add_parser("serve", help="the browser UI on a project")
+    p.add_argument("project")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=_positive_int, default=7860)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except LabelerError as e:
+        print(f"labeler: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("labeler: interrupted", file=sys.stderr)
+        return 130
+
+
+def _open(args: argparse.Namespace):
+    from labeler.project import Project
+
+    return Project(args.project)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from labeler.project import SKIPPED_NAME, Project
+
+    project, r = Project.init(
+        args.project,
+        images=args.images,
+        backbone=args.backbone,
+        checkpoint=args.checkpoint,
+        device=args.device,
+        batch_size=args.batch_size,
+        image_size=args.image_size,
+    )
+    with project:
+        s = r.sync
+        print(
+            f"{r.images} images in {project.path} ({s.added} new, {s.renamed} renamed, "
+            f"{s.changed} changed, {s.missing} gone); "
+            f"embedded {r.embedded} with {project.model_key}"
+        )
+        if r.skipped:
+            print(f"skipped {len(r.skipped)} files (all listed in {project.path / SKIPPED_NAME}):")
+            for path, reason in r.skipped[:SKIPPED_SHOWN]:
+                print(f"  {path}: {reason}")
+            if len(r.skipped) > SKIPPED_SHOWN:
+                print(f"  … and {len(r.skipped) - SKIPPED_SHOWN} more")
+    return 0
+
+
+def cmd_label(args: argparse.Namespace) -> int:
+    with _open(args) as project:
+        changed = project.import_labels(args.csv, annotator=args.annotator)
+        print(f"{changed} labels set; {len(project.store.labels())} images labeled in all")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    with _open(args) as project:
+        r = project.predict(method=args.method)
+        print(
+            f"predicted {r.predicted} images with {r.method} on {r.model} from {r.labeled} labels "
+            f"in {len(r.classes)} classes (temperature {r.temperature:.3g})"
+        )
+    return 0
+
+
+def cmd_suggest(args: argparse.Namespace) -> int:
+    with _open(args) as project:
+        rows = project.suggest(args.n, strategy=args.strategy, seed=args.seed)
+    columns = ["path", "reason", "score", "predicted", "confidence"]
+    writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    with _open(args) as project:
+        n = project.export_csv(args.out)
+    print(f"wrote {n} rows to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_export_embeddings(args: argparse.Namespace) -> int:
+    with _open(args) as project:
+        n = project.export_embeddings(args.out)
+    print(f"wrote {n} embeddings to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    with _open(args) as project:
+        for key, value in project.status().items():
+            shown = ", ".join(value) if isinstance(value, list) else value
+            print(f"{key}: {shown}")
+        for path, reason in project.store.skipped():
+            print(f"  skipped {path}: {reason}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from labeler.ui import serve
+
+    with _open(args) as project:
+        serve(project, host=args.host, port=args.port)
+    return 0
+
+
+COMMANDS = {
+    "init": cmd_init,
+    "label": cmd_label,
+    "predict": cmd_predict,
+    "suggest": cmd_suggest,
+    "export": cmd_export,
+    "export-embeddings": cmd_export_embeddings,
+    "status": cmd_status,
+    "serve": cmd_serve,
+}

@@ -1,0 +1,152 @@
+"""Walk an images folder: list candidate files, hash them, and check each one cheaply."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from labeler.config import IMAGE_SUFFIXES, MAX_PIXELS
+from labeler.errors import ImageError, LabelerError
+from labeler.ingest.decode import describe_failure, probe
+from labeler.ingest.records import ImageFile, ScanResult, Skipped
+
+HASH_CHUNK = 1 << 20  # bytes read at a time while hashing
+_SUPPORTED = ", ".join(sorted(IMAGE_SUFFIXES))
+
+
+def _check_root(root: Path | str) -> Path:
+    """The absolute images folder, or LabelerError saying what is wrong with `root`."""
+    path = Path(root).expanduser()
+    if not path.exists():
+        raise LabelerError(
+            f"images folder not found: {path}; pass an existing folder that contains the images."
+        )
+    if not path.is_dir():
+        raise LabelerError(
+            f"images path is not a folder: {path}; pass the folder that contains the images, "
+            "not a single file."
+        )
+    return path.resolve()
+
+
+def _display(rel: str) -> str:
+    """`rel` made printable: bytes that are not UTF-8 in a file name become U+FFFD."""
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _unsupported_reason(suffix: str) -> str:
+    """The reason sentence for a file whose suffix is not an image suffix."""
+    kind = f"'{suffix}'" if suffix else "(no extension)"
+    return f"unsupported file type {kind} (supported: {_SUPPORTED})"
+
+
+def _classify_file(rel: str, suffix: str) -> Skipped | None:
+    """A Skipped record when a regular file is not an image candidate, else None."""
+    if suffix.lower() not in IMAGE_SUFFIXES:
+        return Skipped(_display(rel), _unsupported_reason(suffix))
+    if _display(rel) != rel:
+        return Skipped(_display(rel), "file name is not valid UTF-8; rename the file")
+    return None
+
+
+def _walk(root: Path) -> tuple[list[str], list[Skipped]]:
+    """Find files under `root`, in a deterministic order, skipping hidden names ('.…').
+
+    Symlinked folders are followed once: a folder reached again (a symlink loop or a second
+    link to the same folder) is reported as skipped. Returns (candidate relative paths with
+    forward slashes, skipped records) and never raises for a bad entry.
+    """
+    candidates: list[str] = []
+    skipped: list[Skipped] = []
+    seen: set[tuple[int, int]] = set()
+    stack: list[tuple[Path, str]] = [(root, "")]
+    while stack:
+        folder, prefix = stack.pop()
+        try:
+            info = folder.stat()
+            if (info.st_dev, info.st_ino) in seen:
+                reason = "symbolic link to a folder already scanned (skipped to avoid duplicates)"
+                skipped.append(Skipped(_display(prefix.rstrip("/")), reason))
+                continue
+            seen.add((info.st_dev, info.st_ino))
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError as exc:
+            if not prefix:
+                raise LabelerError(
+                    f"cannot read images folder {root}: {exc.strerror or exc}; check that it "
+                    "exists and that you may read it."
+                ) from exc
+            reason = f"cannot read folder: {exc.strerror or exc}"
+            skipped.append(Skipped(_display(prefix.rstrip("/")), reason))
+            continue
+        subfolders = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            rel = prefix + entry.name
+            try:
+                if entry.is_dir():
+                    subfolders.append((Path(entry.path), rel + "/"))
+                elif entry.is_file():
+                    rejected = _classify_file(rel, os.path.splitext(entry.name)[1])
+                    if rejected is None:
+                        candidates.append(rel)
+                    else:
+                        skipped.append(rejected)
+                elif entry.is_symlink():
+                    skipped.append(Skipped(_display(rel), "broken symbolic link"))
+                else:
+                    skipped.append(Skipped(_display(rel), "not a regular file"))
+            except OSError as exc:
+                skipped.append(Skipped(_display(rel), describe_failure(exc)))
+        stack.extend(reversed(subfolders))
+    return candidates, skipped
+
+
+def sha256_file(path: Path) -> str:
+    """The sha256 hex digest of the file's bytes, read in chunks of HASH_CHUNK bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _inspect(rel: str, abs_path: Path, *, max_pixels: int) -> ImageFile | Skipped:
+    """Check one candidate file; an ImageFile when it is a usable image, else a Skipped."""
+    try:
+        width, height = probe(abs_path, max_pixels=max_pixels)
+        size = abs_path.stat().st_size
+        digest = sha256_file(abs_path)
+    except ImageError as exc:
+        return Skipped(rel, str(exc))
+    except Exception as exc:  # a bad file must never stop the scan
+        return Skipped(rel, describe_failure(exc))
+    return ImageFile(rel, abs_path, digest, size, width, height)
+
+
+def scan(root: Path | str, *, max_pixels: int = MAX_PIXELS, progress: bool = True) -> ScanResult:
+    """Walk `root` recursively and sort its files into usable images and skipped files.
+
+    Each candidate image is hashed (sha256 of its bytes), its header read for width and height
+    (refused above `max_pixels` pixels, before any decode) and its integrity checked cheaply;
+    pixels are not decoded here (see `load_image`). Non-image types, empty, unreadable,
+    truncated and corrupt files are reported in `skipped` with a reason; no bad file raises.
+    `progress` shows one tqdm bar on stderr. Raises LabelerError when `root` is not a folder.
+    """
+    root_path = _check_root(root)
+    candidates, skipped = _walk(root_path)
+    images: list[ImageFile] = []
+    bar = tqdm(
+        candidates, desc="Scanning images", unit="file", file=sys.stderr, disable=not progress
+    )
+    for rel in bar:
+        outcome = _inspect(rel, root_path.joinpath(*rel.split("/")), max_pixels=max_pixels)
+        (images if isinstance(outcome, ImageFile) else skipped).append(outcome)
+    images.sort(key=lambda item: item.path)
+    skipped.sort(key=lambda item: item.path)
+    return ScanResult(images=images, skipped=skipped)

@@ -1,0 +1,337 @@
+"""Tests for labeler.ingest: folder scan, safe header checks and decoding to 8-bit RGB."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+import warnings
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFile
+
+from labeler.errors import ImageError, LabelerError
+from labeler.ingest import ImageFile as IngestedImage
+from labeler.ingest import ScanResult, Skipped, load_image, scan
+from labeler.ingest.tonemap import stretch_to_uint8
+
+BOMB_SIDE = 30_000
+
+
+def _rng(seed: int = 0) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def _noise_rgb(height: int, width: int, seed: int = 0) -> Image.Image:
+    """A (height, width) RGB image of uniform uint8 noise."""
+    pixels = _rng(seed).integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+    return Image.fromarray(pixels, mode="RGB")
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    crc = zlib.crc32(kind + data)
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+
+def _bomb_png_bytes(side: int = BOMB_SIDE) -> bytes:
+    """A valid side x side 1-bit PNG of zeros (~100 KB) built without allocating the pixels."""
+    row = bytes(1 + (side + 7) // 8)  # filter byte, then packed bits
+    compressor = zlib.compressobj(1)
+    idat = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", idat)
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+@pytest.fixture(scope="module")
+def bomb_bytes() -> bytes:
+    return _bomb_png_bytes()
+
+
+@pytest.fixture
+def bad_files(tmp_path: Path, bomb_bytes: bytes) -> dict[str, Path]:
+    """Bad image candidates written under tmp_path/bad, keyed by a short name."""
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    good = folder / "source.png.bin"
+    _noise_rgb(48, 48, seed=3).save(good, format="PNG")
+    data = good.read_bytes()
+    good.unlink()
+    files = {
+        "empty": folder / "empty.png",
+        "truncated": folder / "truncated.png",
+        "text_as_jpg": folder / "x.jpg",
+        "bomb": folder / "bomb.png",
+    }
+    files["empty"].write_bytes(b"")
+    files["truncated"].write_bytes(data[: len(data) // 2])
+    files["text_as_jpg"].write_text("this is not a picture\n", encoding="utf-8")
+    files["bomb"].write_bytes(bomb_bytes)
+    return files
+
+
+def _by_path(result: ScanResult) -> tuple[dict[str, IngestedImage], dict[str, Skipped]]:
+    return {i.path: i for i in result.images}, {s.path: s for s in result.skipped}
+
+
+# ----- scan: good files ----------------------------------------------------------------------
+
+
+def test_scan_accepts_every_supported_format_with_header_sizes(tmp_path: Path) -> None:
+    _noise_rgb(10, 20, seed=1).save(tmp_path / "a.png")
+    _noise_rgb(11, 21, seed=2).save(tmp_path / "b.JPG", format="JPEG")
+    _noise_rgb(12, 22, seed=3).save(tmp_path / "c.bmp")
+    _noise_rgb(13, 23, seed=4).save(tmp_path / "d.webp")
+    _noise_rgb(14, 24, seed=5).save(tmp_path / "e.tiff")
+    result = scan(tmp_path, progress=False)
+    assert result.skipped == []
+    sizes = {i.path: (i.width, i.height) for i in result.images}
+    assert sizes == {
+        "a.png": (20, 10),
+        "b.JPG": (21, 11),
+        "c.bmp": (22, 12),
+        "d.webp": (23, 13),
+        "e.tiff": (24, 14),
+    }
+    for item in result.images:
+        assert item.abs_path.is_absolute() and item.abs_path.is_file()
+        assert item.size == item.abs_path.stat().st_size
+        assert item.hash == hashlib.sha256(item.abs_path.read_bytes()).hexdigest()
+
+
+def test_scan_paths_are_relative_posix_sorted_and_skip_hidden(tmp_path: Path) -> None:
+    sub = tmp_path / "sub dir"
+    sub.mkdir()
+    _noise_rgb(8, 8).save(sub / "é 1.png")
+    _noise_rgb(8, 8, seed=9).save(tmp_path / "z.png")
+    _noise_rgb(8, 8, seed=8).save(tmp_path / "A.png")
+    (tmp_path / ".hidden").mkdir()
+    _noise_rgb(8, 8).save(tmp_path / ".hidden" / "secret.png")
+    _noise_rgb(8, 8).save(tmp_path / ".dot.png")
+    result = scan(str(tmp_path), progress=False)
+    assert [i.path for i in result.images] == ["A.png", "sub dir/é 1.png", "z.png"]
+    assert result.skipped == []
+
+
+def test_duplicate_bytes_share_a_hash_and_different_bytes_do_not(tmp_path: Path) -> None:
+    _noise_rgb(16, 16, seed=1).save(tmp_path / "one.png")
+    (tmp_path / "copy.png").write_bytes((tmp_path / "one.png").read_bytes())
+    _noise_rgb(16, 16, seed=2).save(tmp_path / "other.png")
+    images, _ = _by_path(scan(tmp_path, progress=False))
+    assert images["one.png"].hash == images["copy.png"].hash
+    assert images["one.png"].hash != images["other.png"].hash
+    assert len(images["one.png"].hash) == 64
+
+
+def test_symlink_loop_is_not_followed_forever(tmp_path: Path) -> None:
+    (tmp_path / "inner").mkdir()
+    _noise_rgb(8, 8).save(tmp_path / "inner" / "p.png")
+    os.symlink(tmp_path, tmp_path / "inner" / "loop")
+    images, skipped = _by_path(scan(tmp_path, progress=False))
+    assert list(images) == ["inner/p.png"]
+    assert "already scanned" in skipped["inner/loop"].reason
+
+
+def test_progress_bar_goes_to_stderr_only_when_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _noise_rgb(8, 8).save(tmp_path / "p.png")
+    scan(tmp_path, progress=False)
+    quiet = capsys.readouterr()
+    scan(tmp_path, progress=True)
+    loud = capsys.readouterr()
+    assert quiet.err == "" and quiet.out == "" and loud.out == ""
+    assert "Scanning images" in loud.err
+
+
+# ----- scan: bad files -----------------------------------------------------------------------
+
+
+def test_scan_skips_each_bad_file_with_its_reason(
+    tmp_path: Path, bad_files: dict[str, Path]
+) -> None:
+    _noise_rgb(8, 8).save(tmp_path / "bad" / "good.png")
+    (tmp_path / "bad" / "notes.txt").write_text("hello", encoding="utf-8")
+    (tmp_path / "bad" / "README").write_text("hello", encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # PIL's DecompressionBombWarning must not leak
+        images, skipped = _by_path(scan(tmp_path, progress=False))
+    assert list(images) == ["bad/good.png"]
+    reasons = {path.removeprefix("bad/"): s.reason for path, s in skipped.items()}
+    assert reasons["empty.png"] == "empty file (0 bytes)"
+    assert reasons["x.jpg"] == "not an image: cannot identify image file"
+    assert reasons["truncated.png"].startswith("truncated or corrupt image: ")
+    assert reasons["bomb.png"] == (
+        "image too large: 30000x30000 pixels exceeds the limit of 100000000 (config.MAX_PIXELS)"
+    )
+    assert reasons["notes.txt"].startswith("unsupported file type '.txt' (supported: .bmp, ")
+    assert reasons["README"].startswith("unsupported file type (no extension)")
+    assert [s.path for s in skipped.values()] == sorted(skipped)
+    assert Image.MAX_IMAGE_PIXELS == 89_478_485  # PIL's global limit is restored
+
+
+def test_max_pixels_is_the_callers_limit_not_pils(tmp_path: Path, bomb_bytes: bytes) -> None:
+    (tmp_path / "big.png").write_bytes(bomb_bytes)
+    _noise_rgb(40, 40).save(tmp_path / "small.png")
+    roomy = scan(tmp_path, max_pixels=10**9, progress=False)
+    assert [(i.path, i.width, i.height) for i in roomy.images] == [
+        ("big.png", BOMB_SIDE, BOMB_SIDE),
+        ("small.png", 40, 40),
+    ]
+    tight = scan(tmp_path, max_pixels=1_000, progress=False)
+    assert tight.images == []
+    assert "40x40 pixels exceeds the limit of 1000" in tight.skipped[1].reason
+
+
+def test_unreadable_file_is_skipped_not_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _noise_rgb(8, 8).save(tmp_path / "locked.png")
+
+    def deny(*_args: object, **_kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Image, "open", deny)
+    result = scan(tmp_path, progress=False)
+    assert result.images == []
+    assert result.skipped[0].path == "locked.png"
+    assert "permission denied" in result.skipped[0].reason
+
+
+@pytest.mark.parametrize("kind", ["missing", "file"])
+def test_bad_root_raises_one_clear_labeler_error(tmp_path: Path, kind: str) -> None:
+    root = tmp_path / "nowhere"
+    if kind == "file":
+        root = tmp_path / "one.png"
+        _noise_rgb(4, 4).save(root)
+    with pytest.raises(
+        LabelerError, match=r"images (folder not found|path is not a folder)"
+    ) as info:
+        scan(root, progress=False)
+    assert str(root) in str(info.value)
+
+
+# ----- load_image ----------------------------------------------------------------------------
+
+
+def test_load_image_bad_files_raise_image_error(bad_files: dict[str, Path]) -> None:
+    expected = {
+        "empty": "empty file (0 bytes)",
+        "truncated": "truncated or corrupt image: ",
+        "text_as_jpg": "not an image: cannot identify image file",
+        "bomb": "image too large: 30000x30000 pixels",
+    }
+    for name, path in bad_files.items():
+        with pytest.raises(ImageError) as info:
+            load_image(path)
+        assert str(info.value).startswith(expected[name]), name
+
+
+def test_truncated_jpeg_raises_instead_of_padding(tmp_path: Path) -> None:
+    whole = tmp_path / "whole.jpg"
+    _noise_rgb(64, 64).save(whole, quality=95)
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 2 // 3])
+    assert load_image(whole).size == (64, 64)
+    with pytest.raises(ImageError, match="truncated or corrupt image"):
+        load_image(cut)
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+
+
+def test_load_image_rgb_roundtrip_is_exact_for_lossless(tmp_path: Path) -> None:
+    source = _noise_rgb(9, 7, seed=5)
+    source.save(tmp_path / "n.png")
+    loaded = load_image(tmp_path / "n.png")
+    assert loaded.mode == "RGB"
+    assert np.array_equal(np.asarray(loaded), np.asarray(source))
+
+
+def test_sixteen_bit_tiff_uses_full_range_and_keeps_order(tmp_path: Path) -> None:
+    values = _rng(7).permutation(4096).reshape(64, 64).astype(np.uint16)  # 12-bit in 16-bit
+    Image.fromarray(values).save(tmp_path / "micro.tif")
+    assert Image.open(tmp_path / "micro.tif").mode.startswith("I;16")
+    loaded = load_image(tmp_path / "micro.tif")
+    grey = np.asarray(loaded)[..., 0]
+    assert loaded.mode == "RGB" and grey.dtype == np.uint8
+    assert grey.min() == 0 and grey.max() == 255
+    assert np.all(np.diff(grey.ravel()[np.argsort(values.ravel())].astype(int)) >= 0)
+    assert len(np.unique(grey)) > 200  # not collapsed to a few levels
+
+
+@pytest.mark.parametrize("dtype", [">u2", "<i4", "<f4"])
+def test_stretch_handles_other_depths_and_constant_images(dtype: str) -> None:
+    ramp = np.arange(1000, 1000 + 400, dtype=dtype).reshape(20, 20)
+    out = stretch_to_uint8(ramp)
+    assert out.dtype == np.uint8 and out.shape == (20, 20)
+    assert out[0, 0] == 0 and out[-1, -1] == 255
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no divide-by-zero warning
+        flat = stretch_to_uint8(np.full((5, 6), 300, dtype=dtype))
+    assert flat.shape == (5, 6) and not flat.any()
+
+
+def test_stretch_maps_nan_to_zero() -> None:
+    data = np.array([[np.nan, 0.0], [1.0, 2.0]], dtype=np.float32)
+    out = stretch_to_uint8(data)
+    assert out[0].tolist() == [0, 0] and out[1, 1] == 255
+    assert out[1, 0] in (127, 128)
+
+
+def test_rgba_transparent_pixel_becomes_white(tmp_path: Path) -> None:
+    pixels = np.zeros((4, 4, 4), dtype=np.uint8)
+    pixels[..., 0] = 200  # red, opaque except one fully transparent pixel
+    pixels[..., 3] = 255
+    pixels[0, 0, 3] = 0
+    Image.fromarray(pixels, mode="RGBA").save(tmp_path / "a.png")
+    rgb = np.asarray(load_image(tmp_path / "a.png"))
+    assert rgb[0, 0].tolist() == [255, 255, 255]
+    assert rgb[1, 1].tolist() == [200, 0, 0]
+
+
+def test_palette_and_greyscale_become_rgb(tmp_path: Path) -> None:
+    palette = _noise_rgb(6, 6, seed=2).quantize(colors=4)
+    palette.save(tmp_path / "p.png")
+    grey = Image.fromarray(np.arange(36, dtype=np.uint8).reshape(6, 6), mode="L")
+    grey.save(tmp_path / "g.png")
+    loaded_palette = load_image(tmp_path / "p.png")
+    loaded_grey = np.asarray(load_image(tmp_path / "g.png"))
+    assert loaded_palette.mode == "RGB"
+    assert np.array_equal(np.asarray(loaded_palette), np.asarray(palette.convert("RGB")))
+    assert loaded_grey.shape == (6, 6, 3)
+    assert np.array_equal(loaded_grey[..., 2], np.arange(36).reshape(6, 6))
+
+
+def test_exif_orientation_6_swaps_width_and_height(tmp_path: Path) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    _noise_rgb(20, 40).save(tmp_path / "r.jpg", exif=exif)
+    assert Image.open(tmp_path / "r.jpg").size == (40, 20)
+    assert load_image(tmp_path / "r.jpg").size == (20, 40)
+    (item,) = scan(tmp_path, progress=False).images
+    assert (item.width, item.height) == (20, 40)  # scan reports the upright size too
+
+
+def test_multiframe_tiff_loads_first_frame(tmp_path: Path) -> None:
+    first, second = _noise_rgb(5, 5, seed=1), _noise_rgb(5, 5, seed=2)
+    first.save(tmp_path / "stack.tif", save_all=True, append_images=[second])
+    assert Image.open(tmp_path / "stack.tif").n_frames == 2
+    assert np.array_equal(np.asarray(load_image(tmp_path / "stack.tif")), np.asarray(first))
+
+
+def test_cmyk_becomes_rgb(tmp_path: Path) -> None:
+    Image.new("CMYK", (3, 2), (0, 255, 255, 0)).save(tmp_path / "c.tif")
+    rgb = load_image(tmp_path / "c.tif")
+    assert rgb.mode == "RGB" and rgb.size == (3, 2)
+    assert rgb.getpixel((0, 0)) == (255, 0, 0)
+
+
+def test_load_image_missing_file_says_so(tmp_path: Path) -> None:
+    with pytest.raises(ImageError, match=r"not a file: .*absent\.png"):
+        load_image(tmp_path / "absent.png")
