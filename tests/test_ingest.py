@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import struct
 import warnings
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from imagegen import BOMB_SIDE, bomb_png_bytes, noise_rgb, write_bad_files
 from PIL import Image, ImageFile
 
 from labeler.errors import ImageError, LabelerError
@@ -18,63 +17,20 @@ from labeler.ingest import ImageFile as IngestedImage
 from labeler.ingest import ScanResult, Skipped, load_image, scan
 from labeler.ingest.tonemap import stretch_to_uint8
 
-BOMB_SIDE = 30_000
-
 
 def _rng(seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def _noise_rgb(height: int, width: int, seed: int = 0) -> Image.Image:
-    """A (height, width) RGB image of uniform uint8 noise."""
-    pixels = _rng(seed).integers(0, 256, size=(height, width, 3), dtype=np.uint8)
-    return Image.fromarray(pixels, mode="RGB")
-
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    crc = zlib.crc32(kind + data)
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-
-def _bomb_png_bytes(side: int = BOMB_SIDE) -> bytes:
-    """A valid side x side 1-bit PNG of zeros (~100 KB) built without allocating the pixels."""
-    row = bytes(1 + (side + 7) // 8)  # filter byte, then packed bits
-    compressor = zlib.compressobj(1)
-    idat = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
-    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", header)
-        + _png_chunk(b"IDAT", idat)
-        + _png_chunk(b"IEND", b"")
-    )
-
-
 @pytest.fixture(scope="module")
 def bomb_bytes() -> bytes:
-    return _bomb_png_bytes()
+    return bomb_png_bytes()
 
 
 @pytest.fixture
 def bad_files(tmp_path: Path, bomb_bytes: bytes) -> dict[str, Path]:
     """Bad image candidates written under tmp_path/bad, keyed by a short name."""
-    folder = tmp_path / "bad"
-    folder.mkdir()
-    good = folder / "source.png.bin"
-    _noise_rgb(48, 48, seed=3).save(good, format="PNG")
-    data = good.read_bytes()
-    good.unlink()
-    files = {
-        "empty": folder / "empty.png",
-        "truncated": folder / "truncated.png",
-        "text_as_jpg": folder / "x.jpg",
-        "bomb": folder / "bomb.png",
-    }
-    files["empty"].write_bytes(b"")
-    files["truncated"].write_bytes(data[: len(data) // 2])
-    files["text_as_jpg"].write_text("this is not a picture\n", encoding="utf-8")
-    files["bomb"].write_bytes(bomb_bytes)
-    return files
+    return write_bad_files(tmp_path / "bad", bomb_bytes)
 
 
 def _by_path(result: ScanResult) -> tuple[dict[str, IngestedImage], dict[str, Skipped]]:
@@ -85,11 +41,11 @@ def _by_path(result: ScanResult) -> tuple[dict[str, IngestedImage], dict[str, Sk
 
 
 def test_scan_accepts_every_supported_format_with_header_sizes(tmp_path: Path) -> None:
-    _noise_rgb(10, 20, seed=1).save(tmp_path / "a.png")
-    _noise_rgb(11, 21, seed=2).save(tmp_path / "b.JPG", format="JPEG")
-    _noise_rgb(12, 22, seed=3).save(tmp_path / "c.bmp")
-    _noise_rgb(13, 23, seed=4).save(tmp_path / "d.webp")
-    _noise_rgb(14, 24, seed=5).save(tmp_path / "e.tiff")
+    noise_rgb(10, 20, seed=1).save(tmp_path / "a.png")
+    noise_rgb(11, 21, seed=2).save(tmp_path / "b.JPG", format="JPEG")
+    noise_rgb(12, 22, seed=3).save(tmp_path / "c.bmp")
+    noise_rgb(13, 23, seed=4).save(tmp_path / "d.webp")
+    noise_rgb(14, 24, seed=5).save(tmp_path / "e.tiff")
     result = scan(tmp_path, progress=False)
     assert result.skipped == []
     sizes = {i.path: (i.width, i.height) for i in result.images}
@@ -109,21 +65,21 @@ def test_scan_accepts_every_supported_format_with_header_sizes(tmp_path: Path) -
 def test_scan_paths_are_relative_posix_sorted_and_skip_hidden(tmp_path: Path) -> None:
     sub = tmp_path / "sub dir"
     sub.mkdir()
-    _noise_rgb(8, 8).save(sub / "é 1.png")
-    _noise_rgb(8, 8, seed=9).save(tmp_path / "z.png")
-    _noise_rgb(8, 8, seed=8).save(tmp_path / "A.png")
+    noise_rgb(8, 8).save(sub / "é 1.png")
+    noise_rgb(8, 8, seed=9).save(tmp_path / "z.png")
+    noise_rgb(8, 8, seed=8).save(tmp_path / "A.png")
     (tmp_path / ".hidden").mkdir()
-    _noise_rgb(8, 8).save(tmp_path / ".hidden" / "secret.png")
-    _noise_rgb(8, 8).save(tmp_path / ".dot.png")
+    noise_rgb(8, 8).save(tmp_path / ".hidden" / "secret.png")
+    noise_rgb(8, 8).save(tmp_path / ".dot.png")
     result = scan(str(tmp_path), progress=False)
     assert [i.path for i in result.images] == ["A.png", "sub dir/é 1.png", "z.png"]
     assert result.skipped == []
 
 
 def test_duplicate_bytes_share_a_hash_and_different_bytes_do_not(tmp_path: Path) -> None:
-    _noise_rgb(16, 16, seed=1).save(tmp_path / "one.png")
+    noise_rgb(16, 16, seed=1).save(tmp_path / "one.png")
     (tmp_path / "copy.png").write_bytes((tmp_path / "one.png").read_bytes())
-    _noise_rgb(16, 16, seed=2).save(tmp_path / "other.png")
+    noise_rgb(16, 16, seed=2).save(tmp_path / "other.png")
     images, _ = _by_path(scan(tmp_path, progress=False))
     assert images["one.png"].hash == images["copy.png"].hash
     assert images["one.png"].hash != images["other.png"].hash
@@ -132,7 +88,7 @@ def test_duplicate_bytes_share_a_hash_and_different_bytes_do_not(tmp_path: Path)
 
 def test_symlink_loop_is_not_followed_forever(tmp_path: Path) -> None:
     (tmp_path / "inner").mkdir()
-    _noise_rgb(8, 8).save(tmp_path / "inner" / "p.png")
+    noise_rgb(8, 8).save(tmp_path / "inner" / "p.png")
     os.symlink(tmp_path, tmp_path / "inner" / "loop")
     images, skipped = _by_path(scan(tmp_path, progress=False))
     assert list(images) == ["inner/p.png"]
@@ -142,7 +98,7 @@ def test_symlink_loop_is_not_followed_forever(tmp_path: Path) -> None:
 def test_progress_bar_goes_to_stderr_only_when_asked(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _noise_rgb(8, 8).save(tmp_path / "p.png")
+    noise_rgb(8, 8).save(tmp_path / "p.png")
     scan(tmp_path, progress=False)
     quiet = capsys.readouterr()
     scan(tmp_path, progress=True)
@@ -157,7 +113,7 @@ def test_progress_bar_goes_to_stderr_only_when_asked(
 def test_scan_skips_each_bad_file_with_its_reason(
     tmp_path: Path, bad_files: dict[str, Path]
 ) -> None:
-    _noise_rgb(8, 8).save(tmp_path / "bad" / "good.png")
+    noise_rgb(8, 8).save(tmp_path / "bad" / "good.png")
     (tmp_path / "bad" / "notes.txt").write_text("hello", encoding="utf-8")
     (tmp_path / "bad" / "README").write_text("hello", encoding="utf-8")
     with warnings.catch_warnings():
@@ -179,7 +135,7 @@ def test_scan_skips_each_bad_file_with_its_reason(
 
 def test_max_pixels_is_the_callers_limit_not_pils(tmp_path: Path, bomb_bytes: bytes) -> None:
     (tmp_path / "big.png").write_bytes(bomb_bytes)
-    _noise_rgb(40, 40).save(tmp_path / "small.png")
+    noise_rgb(40, 40).save(tmp_path / "small.png")
     roomy = scan(tmp_path, max_pixels=10**9, progress=False)
     assert [(i.path, i.width, i.height) for i in roomy.images] == [
         ("big.png", BOMB_SIDE, BOMB_SIDE),
@@ -193,7 +149,7 @@ def test_max_pixels_is_the_callers_limit_not_pils(tmp_path: Path, bomb_bytes: by
 def test_unreadable_file_is_skipped_not_raised(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _noise_rgb(8, 8).save(tmp_path / "locked.png")
+    noise_rgb(8, 8).save(tmp_path / "locked.png")
 
     def deny(*_args: object, **_kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
@@ -210,7 +166,7 @@ def test_bad_root_raises_one_clear_labeler_error(tmp_path: Path, kind: str) -> N
     root = tmp_path / "nowhere"
     if kind == "file":
         root = tmp_path / "one.png"
-        _noise_rgb(4, 4).save(root)
+        noise_rgb(4, 4).save(root)
     with pytest.raises(
         LabelerError, match=r"images (folder not found|path is not a folder)"
     ) as info:
@@ -236,7 +192,7 @@ def test_load_image_bad_files_raise_image_error(bad_files: dict[str, Path]) -> N
 
 def test_truncated_jpeg_raises_instead_of_padding(tmp_path: Path) -> None:
     whole = tmp_path / "whole.jpg"
-    _noise_rgb(64, 64).save(whole, quality=95)
+    noise_rgb(64, 64).save(whole, quality=95)
     cut = tmp_path / "cut.jpg"
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 2 // 3])
     assert load_image(whole).size == (64, 64)
@@ -246,7 +202,7 @@ def test_truncated_jpeg_raises_instead_of_padding(tmp_path: Path) -> None:
 
 
 def test_load_image_rgb_roundtrip_is_exact_for_lossless(tmp_path: Path) -> None:
-    source = _noise_rgb(9, 7, seed=5)
+    source = noise_rgb(9, 7, seed=5)
     source.save(tmp_path / "n.png")
     loaded = load_image(tmp_path / "n.png")
     assert loaded.mode == "RGB"
@@ -296,7 +252,7 @@ def test_rgba_transparent_pixel_becomes_white(tmp_path: Path) -> None:
 
 
 def test_palette_and_greyscale_become_rgb(tmp_path: Path) -> None:
-    palette = _noise_rgb(6, 6, seed=2).quantize(colors=4)
+    palette = noise_rgb(6, 6, seed=2).quantize(colors=4)
     palette.save(tmp_path / "p.png")
     grey = Image.fromarray(np.arange(36, dtype=np.uint8).reshape(6, 6), mode="L")
     grey.save(tmp_path / "g.png")
@@ -311,7 +267,7 @@ def test_palette_and_greyscale_become_rgb(tmp_path: Path) -> None:
 def test_exif_orientation_6_swaps_width_and_height(tmp_path: Path) -> None:
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90° clockwise to display
-    _noise_rgb(20, 40).save(tmp_path / "r.jpg", exif=exif)
+    noise_rgb(20, 40).save(tmp_path / "r.jpg", exif=exif)
     assert Image.open(tmp_path / "r.jpg").size == (40, 20)
     assert load_image(tmp_path / "r.jpg").size == (20, 40)
     (item,) = scan(tmp_path, progress=False).images
@@ -319,7 +275,7 @@ def test_exif_orientation_6_swaps_width_and_height(tmp_path: Path) -> None:
 
 
 def test_multiframe_tiff_loads_first_frame(tmp_path: Path) -> None:
-    first, second = _noise_rgb(5, 5, seed=1), _noise_rgb(5, 5, seed=2)
+    first, second = noise_rgb(5, 5, seed=1), noise_rgb(5, 5, seed=2)
     first.save(tmp_path / "stack.tif", save_all=True, append_images=[second])
     assert Image.open(tmp_path / "stack.tif").n_frames == 2
     assert np.array_equal(np.asarray(load_image(tmp_path / "stack.tif")), np.asarray(first))

@@ -75,17 +75,17 @@ class Representative(Strategy):
     def _suggest(self, pool: Pool, candidates: np.ndarray, n: int) -> list[Suggestion]:
         vectors = pool.vectors[candidates]
         picks, sizes = cluster_representatives(vectors, n, seed=pool.seed)
-        picks = picks[top_k_diverse(sizes.astype(np.float32), vectors[picks], n)]
-        size_of = dict(zip(picks.tolist(), sizes.tolist(), strict=False))
+        keep = top_k_diverse(sizes.astype(np.float32), vectors[picks], n)
+        picks, sizes = picks[keep], sizes[keep]  # filter both, so each pick keeps its own size
         total = len(candidates)
         return [
             Suggestion(
                 index=int(candidates[i]),
-                score=size_of[i] / total,
-                reason=f"representative: centre of a group of {size_of[i]} similar unlabeled "
-                f"images ({size_of[i] / total:.0%} of them)",
+                score=size / total,
+                reason=f"representative: centre of a group of {size} similar unlabeled "
+                f"images ({size / total:.0%} of them)",
             )
-            for i in picks
+            for i, size in zip(picks.tolist(), sizes.tolist(), strict=True)
         ]
 
 

@@ -52,7 +52,7 @@ def load_fashion_mnist(
 def write_pngs(
     out: Path, images: np.ndarray, labels: np.ndarray, *, prefix: str = "img"
 ) -> list[tuple[str, str]]:
-    """Write images (N, H, W) uint8 as `out/{prefix}_{i:05d}.png`; return (file name, class name)."""
+    """Write (N, H, W) uint8 images as `out/{prefix}_{i:05d}.png`; return (name, class) pairs."""
     out.mkdir(parents=True, exist_ok=True)
     truth = []
     for i, (image, label) in enumerate(zip(images, labels, strict=True)):

@@ -59,10 +59,17 @@ def _atomic(out: Path, mode: str):
             fd, mode, **({"newline": "", "encoding": "utf-8"} if "b" not in mode else {})
         ) as f:
             yield f
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it owner-only; exports are ordinary files
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_csv(

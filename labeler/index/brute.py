@@ -36,6 +36,10 @@ class BruteForceIndex:
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         queries = l2_normalize(np.atleast_2d(queries))
+        if queries.shape[1] != self.dim:
+            raise LabelerError(f"queries must have {self.dim} columns, got {queries.shape}")
+        if k < 1:
+            raise LabelerError(f"the number of neighbours k must be at least 1, got {k}")
         sims = queries @ self._vectors.T
         order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
         out_sims = np.full((len(queries), k), _PAD, dtype=np.float32)

@@ -56,6 +56,8 @@ class FaissIndex:
         queries = l2_normalize(np.atleast_2d(queries))
         if queries.shape[1] != self.dim:
             raise LabelerError(f"queries must have {self.dim} columns, got {queries.shape}")
+        if k < 1:
+            raise LabelerError(f"the number of neighbours k must be at least 1, got {k}")
         sims, ids = self._index.search(queries, k)
         return sims.astype(np.float32), ids.astype(np.int64)
 

@@ -76,17 +76,30 @@ class Store:
         self.path = path
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA foreign_keys=ON")
-        self._conn.execute("PRAGMA busy_timeout=10000")
-        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        try:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn.execute("PRAGMA busy_timeout=10000")
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as e:
+            self._conn.close()
+            raise LabelerError(
+                f"{path} is not a readable project database ({e}); restore it from a backup or "
+                "delete it and run `labeler init` again"
+            ) from e
         if version > SCHEMA_VERSION:
             self._conn.close()
             raise LabelerError(
                 f"project database {path} has schema version {version}, newer than this labeler "
                 f"understands ({SCHEMA_VERSION}); upgrade labeler"
             )
-        migrate(self._conn)
+        try:
+            migrate(self._conn)
+        except sqlite3.Error as e:
+            self._conn.close()
+            raise LabelerError(
+                f"cannot upgrade the project database {path} ({e}); restore it from a backup"
+            ) from e
 
     def close(self) -> None:
         with self._lock:

@@ -1,0 +1,107 @@
+"""Tests for labeler.calibrate: softmax, NLL, temperature fitting, top-2 summary scores."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from labeler.calibrate import TEMPERATURE_BOUNDS, fit_temperature, nll, softmax, top2_scores
+
+
+def test_softmax_known_values() -> None:
+    p = softmax(np.array([[0.0, math.log(2.0)], [1.0, 1.0], [0.0, math.log(3.0)]]))
+    assert p.dtype == np.float32
+    np.testing.assert_allclose(p, [[1 / 3, 2 / 3], [0.5, 0.5], [0.25, 0.75]], rtol=1e-6)
+
+
+def test_softmax_is_shift_invariant_and_does_not_overflow() -> None:
+    logits = np.random.default_rng(0).normal(size=(6, 4)) * 5
+    np.testing.assert_allclose(softmax(logits + 1000.0), softmax(logits), atol=1e-6)
+    p = softmax(np.array([[1000.0, 0.0, -1000.0]]))
+    assert np.isfinite(p).all()
+    np.testing.assert_allclose(p, [[1.0, 0.0, 0.0]], atol=1e-7)
+    np.testing.assert_allclose(softmax(logits).sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(softmax(np.array([[3.0]])), [[1.0]])
+
+
+def test_nll_known_values() -> None:
+    logits = np.array([[0.0, math.log(3.0)], [math.log(3.0), 0.0]])
+    y = np.array([1, 1])
+    # Probabilities of the true class: 3/4 and 1/4.
+    assert nll(logits, y, 1.0) == pytest.approx(-(math.log(0.75) + math.log(0.25)) / 2)
+    # At T = 2 the logits halve: p = sqrt(3) / (1 + sqrt(3)) and its complement.
+    p = math.sqrt(3.0) / (1.0 + math.sqrt(3.0))
+    assert nll(logits, y, 2.0) == pytest.approx(-(math.log(p) + math.log(1 - p)) / 2)
+    # Extreme logits stay finite.
+    assert math.isfinite(nll(np.array([[1000.0, -1000.0]]), np.array([1]), 1.0))
+    assert nll(np.array([[1000.0, -1000.0]]), np.array([1]), 1.0) == pytest.approx(2000.0)
+
+
+@pytest.mark.parametrize("true_t", [0.3, 1.0, 2.5, 8.0])
+def test_fit_temperature_recovers_a_planted_temperature(true_t: float) -> None:
+    """Labels drawn from softmax(s), logits given as s * T: the best temperature is T."""
+    rng = np.random.default_rng(int(true_t * 10))
+    n, c = 6000, 4
+    scores = rng.normal(size=(n, c)) * 2.0
+    p = softmax(scores).astype(np.float64)
+    y = (rng.random((n, 1)) > np.cumsum(p, axis=1)).sum(axis=1)  # one categorical draw per row
+    y = np.minimum(y, c - 1)
+    fitted = fit_temperature((scores * true_t).astype(np.float32), y)
+    assert fitted == pytest.approx(true_t, rel=0.08)
+    # It is a minimum of the NLL.
+    logits = scores * true_t
+    assert nll(logits, y, fitted) <= nll(logits, y, fitted * 1.2)
+    assert nll(logits, y, fitted) <= nll(logits, y, fitted / 1.2)
+
+
+def test_fit_temperature_stays_within_its_bounds() -> None:
+    # Perfectly separated logits: the NLL keeps falling as T → 0, so the lower bound is hit.
+    logits = np.array([[0.5, -0.5], [-0.5, 0.5]] * 10)
+    y = np.array([0, 1] * 10)
+    assert fit_temperature(logits, y) == pytest.approx(TEMPERATURE_BOUNDS[0], rel=0.01)
+    # Widely separated: the NLL is flat near 0 well before the bound; any small T will do.
+    wide = logits * 10
+    fitted = fit_temperature(wide, y)
+    assert TEMPERATURE_BOUNDS[0] <= fitted < 1.0
+    assert nll(wide, y, fitted) < 1e-6
+    # Logits that point the wrong way on all rows: the flattest softmax (upper bound) is best.
+    assert fit_temperature(logits, 1 - y) == pytest.approx(TEMPERATURE_BOUNDS[1], rel=0.01)
+
+
+def test_top2_scores_on_a_hand_made_matrix() -> None:
+    proba = np.array(
+        [
+            [0.7, 0.2, 0.1],
+            [0.1, 0.45, 0.45],  # a tie: margin 0
+            [0.0, 0.0, 1.0],  # certain: entropy 0
+            [1 / 3, 1 / 3, 1 / 3],  # uniform: entropy ln 3
+        ],
+        dtype=np.float32,
+    )
+    pred, confidence, margin, entropy = top2_scores(proba)
+    assert pred[0] == 0 and pred[2] == 2 and pred[1] in (1, 2)
+    np.testing.assert_allclose(confidence, [0.7, 0.45, 1.0, 1 / 3], rtol=1e-6)
+    np.testing.assert_allclose(margin, [0.5, 0.0, 1.0, 0.0], atol=1e-6)
+    expected_entropy = [
+        -(0.7 * math.log(0.7) + 0.2 * math.log(0.2) + 0.1 * math.log(0.1)),
+        -(0.1 * math.log(0.1) + 2 * 0.45 * math.log(0.45)),
+        0.0,
+        math.log(3.0),
+    ]
+    np.testing.assert_allclose(entropy, expected_entropy, atol=1e-6)
+    assert entropy.dtype == np.float32
+
+
+def test_top2_scores_with_one_class() -> None:
+    pred, confidence, margin, entropy = top2_scores(np.ones((3, 1), dtype=np.float32))
+    np.testing.assert_array_equal(pred, [0, 0, 0])
+    np.testing.assert_allclose(confidence, 1.0)
+    np.testing.assert_allclose(margin, 1.0)
+    np.testing.assert_allclose(entropy, 0.0, atol=1e-7)
+
+
+def test_top2_scores_with_no_rows() -> None:
+    pred, confidence, margin, entropy = top2_scores(np.empty((0, 3), dtype=np.float32))
+    assert pred.shape == confidence.shape == margin.shape == entropy.shape == (0,)

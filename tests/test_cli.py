@@ -1,0 +1,118 @@
+"""The command-line contract, run in-process (`labeler.cli.main`) with the fake embedder."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from labeler.cli import EXIT_ERROR, main
+
+
+def _write_labels(path: Path, rows: list[tuple[str, str]], header=("path", "label")) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def proj(tmp_path: Path, colour_images, capsys) -> Path:
+    folder, _ = colour_images
+    proj = tmp_path / "proj"
+    assert main(["init", str(proj), "--images", str(folder), "--backbone", "fake"]) == 0
+    capsys.readouterr()
+    return proj
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("labeler: error: ")
+    return err[0]
+
+
+def test_full_flow(proj: Path, colour_images, tmp_path: Path, capsys) -> None:
+    _, truth = colour_images
+    labeled = [(p, truth[p]) for p in sorted(truth)[::4]]
+    labels = _write_labels(tmp_path / "labels.csv", labeled)
+    assert main(["label", str(proj), "--csv", str(labels), "--annotator", "dr who"]) == 0
+    assert f"{len(labeled)} labels set" in capsys.readouterr().out
+    assert main(["predict", str(proj)]) == 0
+    assert "predicted" in capsys.readouterr().out
+    assert main(["suggest", str(proj), "-n", "4"]) == 0
+    suggested = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert len(suggested) == 4 and set(suggested[0]) >= {"path", "reason"}
+    assert not {s["path"] for s in suggested} & {p for p, _ in labeled}
+    out = tmp_path / "out.csv"
+    assert main(["export", str(proj), str(out)]) == 0
+    with out.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(truth)
+    human = [r for r in rows if r["source"] == "human"]
+    assert len(human) == len(labeled) and {r["annotator"] for r in human} == {"dr who"}
+    assert main(["export-embeddings", str(proj), str(tmp_path / "e.npz")]) == 0
+    assert main(["status", str(proj)]) == 0
+    assert f"labeled: {len(labeled)}" in capsys.readouterr().out
+
+
+def test_suggest_with_zero_labels(proj: Path, capsys) -> None:
+    assert main(["suggest", str(proj), "-n", "3"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("path,") and len(lines) == 4
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["predict", "{missing}"],
+        ["export", "{missing}", "{tmp}/x.csv"],
+        ["suggest", "{missing}", "-n", "2"],
+        ["label", "{missing}", "--csv", "{tmp}/x.csv"],
+    ],
+)
+def test_missing_project_one_line_error(argv, tmp_path: Path, capsys) -> None:
+    argv = [a.format(missing=tmp_path / "none", tmp=tmp_path) for a in argv]
+    assert main(argv) == EXIT_ERROR
+    assert "no labeler project" in _one_error_line(capsys)
+    assert not (tmp_path / "none").exists()
+
+
+def test_init_on_missing_folder(tmp_path: Path, capsys) -> None:
+    assert main(["init", str(tmp_path / "p"), "--images", str(tmp_path / "nope")]) == EXIT_ERROR
+    assert "does not exist" in _one_error_line(capsys)
+
+
+def test_label_csv_with_unknown_paths_changes_nothing(
+    proj: Path, colour_images, tmp_path: Path, capsys
+) -> None:
+    _, truth = colour_images
+    first = sorted(truth)[0]
+    labels = _write_labels(tmp_path / "l.csv", [(first, "red"), ("ghost.png", "red")])
+    assert main(["label", str(proj), "--csv", str(labels)]) == EXIT_ERROR
+    assert "ghost.png" in _one_error_line(capsys)
+    assert main(["status", str(proj)]) == 0
+    assert "labeled: 0" in capsys.readouterr().out
+
+
+def test_label_csv_with_missing_column(proj: Path, tmp_path: Path, capsys) -> None:
+    labels = _write_labels(tmp_path / "l.csv", [("a.png", "red")], header=("file", "label"))
+    assert main(["label", str(proj), "--csv", str(labels)]) == EXIT_ERROR
+    assert "lacks path" in _one_error_line(capsys)
+
+
+def test_bad_arguments_exit_non_zero(proj: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["suggest", str(proj), "-n", "0"])
+    assert e.value.code != 0
+    assert "at least 1" in capsys.readouterr().err
+
+
+def test_export_into_missing_folder_writes_nothing(proj: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "no" / "such" / "out.csv"
+    assert main(["export", str(proj), str(out)]) == EXIT_ERROR
+    assert "does not exist" in _one_error_line(capsys)
+    assert not out.parent.exists()

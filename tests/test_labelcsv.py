@@ -1,0 +1,109 @@
+"""Tests for labeler.labelcsv: reading the experts' path,label CSV; clear errors on bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from labeler.errors import LabelerError
+from labeler.labelcsv import read_label_csv
+
+
+def _write(tmp_path: Path, content: str | bytes, name: str = "labels.csv") -> Path:
+    path = tmp_path / name
+    if isinstance(content, str):
+        content = content.encode("utf-8")
+    path.write_bytes(content)
+    return path
+
+
+def test_good_file(tmp_path: Path) -> None:
+    content = (
+        "\ufeff Label ,extra, PATH \r\n"  # BOM, header in any case, spaces, columns in any order
+        "cat,note 1,a/1.png\r\n"
+        "\r\n"
+        "  dog  ,, b/2.png  \r\n"
+        ",,\r\n"  # a row of empty cells is a blank line
+        "cat,again,a/1.png\r\n"  # the same pair twice: kept once
+        'Äpfel und Birnen,"quoted, comma",c/ü 3.png\r\n'
+        "\r\n"
+    )
+    path = _write(tmp_path, content)
+    assert read_label_csv(path) == [
+        ("a/1.png", "cat"),
+        ("b/2.png", "dog"),
+        ("c/ü 3.png", "Äpfel und Birnen"),
+    ]
+    assert read_label_csv(str(path)) == read_label_csv(path)
+
+
+def test_header_only_gives_no_labels(tmp_path: Path) -> None:
+    assert read_label_csv(_write(tmp_path, "path,label\n")) == []
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(LabelerError, match=r"absent\.csv does not exist"):
+        read_label_csv(tmp_path / "absent.csv")
+    with pytest.raises(LabelerError, match="does not exist"):
+        read_label_csv(tmp_path)  # a folder is not a label file
+
+
+@pytest.mark.parametrize("content", ["", "\ufeff"], ids=["empty", "bom-only"])
+def test_empty_file(tmp_path: Path, content: str) -> None:
+    with pytest.raises(LabelerError, match="is empty"):
+        read_label_csv(_write(tmp_path, content))
+
+
+@pytest.mark.parametrize(
+    ("header", "lacking"),
+    [
+        ("path,class", "lacks label"),
+        ("file,label", "lacks path"),
+        ("filename;label", "lacks path, label"),  # semicolons: one column named "filename;label"
+        ("a.png,cat", "lacks path, label"),  # no header row at all
+    ],
+)
+def test_missing_columns(tmp_path: Path, header: str, lacking: str) -> None:
+    path = _write(tmp_path, f"{header}\nx.png,cat\n")
+    with pytest.raises(LabelerError, match=lacking):
+        read_label_csv(path)
+
+
+@pytest.mark.parametrize("row", ["a.png,", ",cat", "  ,cat", "a.png,   "])
+def test_empty_cells(tmp_path: Path, row: str) -> None:
+    path = _write(tmp_path, f"path,label\nok.png,dog\n{row}\n")
+    with pytest.raises(LabelerError, match="line 3: empty path or label"):
+        read_label_csv(path)
+
+
+def test_conflicting_labels(tmp_path: Path) -> None:
+    path = _write(tmp_path, "path,label\na.png,cat\nb.png,dog\n a.png ,dog\n")
+    with pytest.raises(LabelerError, match=r"line 4: 'a\.png' is labeled both 'cat' and 'dog'"):
+        read_label_csv(path)
+
+
+def test_ragged_row(tmp_path: Path) -> None:
+    path = _write(tmp_path, "path,note,label\na.png,x,cat\nb.png\n")
+    with pytest.raises(LabelerError, match="line 3: expected 3 cells, got 1"):
+        read_label_csv(path)
+
+
+def test_short_row_without_trailing_optional_cells_is_fine(tmp_path: Path) -> None:
+    path = _write(tmp_path, "path,label,note\na.png,cat\n")
+    assert read_label_csv(path) == [("a.png", "cat")]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"path,label\n\xff\xfe\x00\x01\x80\x81garbage\n",
+        bytes(range(256)) * 4,
+        "path,label\ncaf\u00e9.png,cat\n".encode("latin-1"),  # not UTF-8
+    ],
+    ids=["garbage-after-header", "all-bytes", "latin-1"],
+)
+def test_binary_garbage(tmp_path: Path, content: bytes) -> None:
+    path = _write(tmp_path, content)
+    with pytest.raises(LabelerError, match=r"cannot read .* as a UTF-8 CSV file"):
+        read_label_csv(path)

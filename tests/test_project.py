@@ -1,0 +1,170 @@
+"""The facade end to end on planted colour classes, with the fake embedder."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from imagegen import COLOURS, coloured, write_bad_files
+
+from labeler.errors import LabelerError, ProjectNotFound
+from labeler.export import CSV_COLUMNS
+from labeler.project import SKIPPED_NAME, Project
+
+
+def _two_per_class(truth: dict[str, str]) -> list[tuple[str, str]]:
+    picks: dict[str, list[str]] = {}
+    for path, label in sorted(truth.items()):
+        picks.setdefault(label, [])
+        if len(picks[label]) < 2:
+            picks[label].append(path)
+    return [(p, label) for label, paths in picks.items() for p in paths]
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_init_embeds_and_indexes_every_image(project: Project, colour_images) -> None:
+    _, truth = colour_images
+    status = project.status()
+    assert status["images"] == len(truth)
+    assert status["model"] == "fake@32"
+    assert sorted(project.index().ids()) == sorted(it.id for it in project.store.items())
+
+
+def test_reinit_on_grown_folder_embeds_only_new_images(project: Project, colour_images) -> None:
+    folder, truth = colour_images
+    (folder / "new").mkdir()
+    coloured(COLOURS["red"], seed=999).save(folder / "new" / "extra.png")
+    shutil.copy(folder / next(iter(truth)), folder / "copy of first.png")  # same content
+    p2, report = Project.init(project.path, images=folder, progress=False)
+    with p2:
+        assert report.embedded == 1  # the copy reuses the cached vector of its content
+        assert report.sync.added == 2
+        assert p2.status()["images"] == len(truth) + 2
+
+
+def test_renamed_file_keeps_its_label(project: Project, colour_images) -> None:
+    folder, truth = colour_images
+    first = sorted(truth)[0]
+    project.label([(first, truth[first])], annotator="ana")
+    (folder / first).rename(folder / "renamed é.png")
+    p2, report = Project.init(project.path, images=folder, progress=False)
+    with p2:
+        assert report.sync.renamed == 1 and report.embedded == 0
+        rows = {r["path"]: r for r in p2.export_rows()}
+        assert rows["renamed é.png"]["label"] == truth[first]
+        assert rows["renamed é.png"]["annotator"] == "ana"
+        assert first not in rows
+
+
+def test_label_predict_export_recovers_planted_classes(
+    project: Project, colour_images, tmp_path: Path
+) -> None:
+    _, truth = colour_images
+    labeled = _two_per_class(truth)
+    assert project.label(labeled) == len(labeled)
+    report = project.predict()
+    assert report.predicted == len(truth) - len(labeled)
+    assert sorted(report.classes) == sorted(COLOURS)
+    out = tmp_path / "out.csv"
+    assert project.export_csv(out) == len(truth)
+    rows = _read_csv(out)
+    assert list(rows[0])[: len(CSV_COLUMNS)] == list(CSV_COLUMNS)
+    assert sorted(r["path"] for r in rows) == sorted(truth)
+    human = [r for r in rows if r["source"] == "human"]
+    auto = [r for r in rows if r["source"] == "auto"]
+    assert len(human) == len(labeled) and len(auto) == len(truth) - len(labeled)
+    assert all(r["label"] == truth[r["path"]] for r in rows)
+    assert all(0.0 <= float(r["confidence"]) <= 1.0 for r in auto)
+    assert all(r["method"] == "protonet" and r["model"] == "fake@32" for r in auto)
+
+
+def test_predict_needs_two_classes(project: Project, colour_images) -> None:
+    _, truth = colour_images
+    project.label(_two_per_class(truth)[:2])  # both of one class
+    with pytest.raises(LabelerError, match="at least two classes"):
+        project.predict()
+
+
+def test_label_with_unknown_path_changes_nothing(project: Project, colour_images) -> None:
+    _, truth = colour_images
+    good = sorted(truth)[0]
+    with pytest.raises(LabelerError, match="not images of this project"):
+        project.label([(good, "red"), ("nope.png", "red")])
+    assert project.store.labels() == []
+
+
+def test_label_accepts_absolute_paths_inside_the_root(project: Project, colour_images) -> None:
+    folder, truth = colour_images
+    first = sorted(truth)[0]
+    project.label([(str(folder.resolve() / first), "red")])
+    assert [lab.label for lab in project.store.labels()] == ["red"]
+
+
+def test_suggest_cold_start_then_uncertain_never_labeled(project: Project, colour_images) -> None:
+    _, truth = colour_images
+    cold = project.suggest(3)
+    assert len(cold) == 3
+    assert all(s["reason"].startswith("representative") for s in cold)
+    # one per planted class: the cold start covers the data
+    assert sorted(truth[s["path"]] for s in cold) == sorted(COLOURS)
+    labeled = _two_per_class(truth)
+    project.label(labeled)
+    warm = project.suggest(5)
+    assert len(warm) == 5
+    assert not {s["path"] for s in warm} & {p for p, _ in labeled}
+    assert all(s["reason"].startswith("uncertain") for s in warm)
+
+
+def test_similar_returns_neighbours_of_the_same_class(project: Project, colour_images) -> None:
+    _, truth = colour_images
+    first = sorted(truth)[0]
+    similar = project.similar(first, k=5)
+    assert len(similar) == 5 and first not in {p for p, _ in similar}
+    assert all(truth[p] == truth[first] for p, _ in similar)
+    sims = [s for _, s in similar]
+    assert sims == sorted(sims, reverse=True)
+
+
+def test_export_embeddings_matches_paths(project: Project, colour_images, tmp_path) -> None:
+    _, truth = colour_images
+    out = tmp_path / "emb.npz"
+    assert project.export_embeddings(out) == len(truth)
+    data = np.load(out)
+    assert sorted(data["paths"].tolist()) == sorted(truth)
+    assert data["embeddings"].shape == (len(truth), 16)
+    assert data["embeddings"].dtype == np.float32
+
+
+def test_missing_project_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ProjectNotFound, match="labeler init"):
+        Project(tmp_path / "nothing")
+
+
+def test_bad_files_are_reported_and_good_ones_exported(tmp_path: Path) -> None:
+    folder = tmp_path / "images"
+    folder.mkdir()
+    names = ["plain.png", "with space.png", "ünïcødé 名前.png"]
+    truth = dict(zip(names, COLOURS, strict=True))
+    for name, label in truth.items():
+        coloured(COLOURS[label], seed=len(name)).save(folder / name)
+    bad = write_bad_files(folder / "bad")
+    project, report = Project.init(
+        tmp_path / "proj", images=folder, backbone="fake", progress=False
+    )
+    with project:
+        reasons = dict(report.skipped)
+        assert set(reasons) == {f"bad/{p.name}" for p in bad.values()}
+        assert "empty" in reasons["bad/empty.png"]
+        assert "30000" in reasons["bad/bomb.png"]
+        skipped_csv = _read_csv(project.path / SKIPPED_NAME)
+        assert {r["path"] for r in skipped_csv} == set(reasons)
+        out = tmp_path / "out.csv"
+        assert project.export_csv(out) == 3
+        assert sorted(r["path"] for r in _read_csv(out)) == sorted(truth)

@@ -1,0 +1,320 @@
+"""Tests for labeler.store: schema and migrations, folder sync, labels with history, runs."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from labeler.errors import LabelerError
+from labeler.store import Store, SyncReport, schema
+from labeler.store.schema import SCHEMA_VERSION, migrate
+
+TABLES = {
+    "meta",
+    "items",
+    "skipped",
+    "classes",
+    "labels",
+    "label_events",
+    "runs",
+    "predictions",
+}
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "labeler.sqlite"
+
+
+@pytest.fixture
+def store(db: Path):
+    with Store(db, create=True) as s:
+        yield s
+
+
+def _raw(db: Path) -> sqlite3.Connection:
+    """A separate plain connection, to look at the file as another process would."""
+    return sqlite3.connect(db)
+
+
+def _tables(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def _ids_by_path(store: Store) -> dict[str, int]:
+    return {i.path: i.id for i in store.items()}
+
+
+# ----- opening and schema -----------------------------------------------------------------------
+
+
+def test_fresh_database_has_the_schema_in_wal_mode(db: Path) -> None:
+    Store(db, create=True).close()
+    with _raw(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert _tables(conn) >= TABLES
+
+
+def test_missing_database_is_refused_without_creating_it(db: Path) -> None:
+    with pytest.raises(LabelerError, match="no project database"):
+        Store(db)
+    assert not db.exists()
+
+
+def test_a_file_that_is_not_a_database_is_refused(db: Path) -> None:
+    db.write_bytes(b"this is not an SQLite file\n" * 200)
+    with pytest.raises(LabelerError, match="not a readable project database"):
+        Store(db)
+
+
+def test_database_from_a_newer_labeler_is_refused(db: Path) -> None:
+    with _raw(db) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(LabelerError, match="newer"):
+        Store(db)
+    with _raw(db) as conn:  # refused, not migrated or otherwise touched
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+        assert "items" not in _tables(conn)
+
+
+def test_version_zero_database_is_migrated(db: Path) -> None:
+    with _raw(db) as conn:  # an existing SQLite file at user_version 0, with an unrelated table
+        conn.execute("CREATE TABLE unrelated (x INTEGER)")
+        conn.execute("INSERT INTO unrelated VALUES (7)")
+    assert _raw(db).execute("PRAGMA user_version").fetchone()[0] == 0
+    with Store(db) as s:
+        s.sync_items([("a.png", "h1", 1, 1)])
+        assert [i.path for i in s.items()] == ["a.png"]
+    with _raw(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert _tables(conn) >= TABLES | {"unrelated"}
+        assert conn.execute("SELECT x FROM unrelated").fetchall() == [(7,)]
+
+
+def test_migrate_runs_only_the_new_migrations_and_keeps_data(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Store(db, create=True) as s:
+        s.sync_items([("a.png", "h1", 3, 4)])
+        s.set_labels([(s.items()[0].id, "cat")], annotator="ann")
+    extra = "ALTER TABLE items ADD COLUMN note TEXT NOT NULL DEFAULT 'none';"
+    monkeypatch.setattr(schema, "MIGRATIONS", (*schema.MIGRATIONS, extra))
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        assert migrate(conn) == SCHEMA_VERSION + 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+        assert conn.execute("SELECT path, note FROM items").fetchall() == [("a.png", "none")]
+        # Running it again is a no-op: the first migration would fail on existing tables.
+        assert migrate(conn) == SCHEMA_VERSION + 1
+    finally:
+        conn.close()
+
+
+def test_reopening_keeps_data_and_labels_are_committed_at_once(db: Path) -> None:
+    first = Store(db, create=True)
+    try:
+        first.sync_items([("a.png", "h1", 10, 20), ("b.png", "h2", 30, 40)])
+        first.set_meta(backbone="lite0", size=112)
+        a = _ids_by_path(first)["a.png"]
+        first.set_labels([(a, "cat")], annotator="ann")
+        second = Store(db)  # while the first is still open
+        try:
+            assert [(r.item_id, r.label) for r in second.labels()] == [(a, "cat")]
+            assert second.get_meta("backbone") == "lite0"
+            assert second.get_meta("size") == 112
+            assert second.get_meta("absent", "default") == "default"
+            assert [(i.path, i.width, i.height) for i in second.items()] == [
+                ("a.png", 10, 20),
+                ("b.png", 30, 40),
+            ]
+        finally:
+            second.close()
+    finally:
+        first.close()
+
+
+# ----- sync_items --------------------------------------------------------------------------------
+
+
+def test_sync_adds_new_files(store: Store) -> None:
+    report = store.sync_items([("b.png", "h2", 2, 2), ("a.png", "h1", 1, 1)])
+    assert report == SyncReport(added=2)
+    assert [(i.path, i.hash) for i in store.items()] == [("a.png", "h1"), ("b.png", "h2")]
+    # The same scan again changes nothing.
+    assert store.sync_items([("b.png", "h2", 2, 2), ("a.png", "h1", 1, 1)]) == SyncReport()
+
+
+def test_sync_rename_keeps_the_item_and_its_label(store: Store) -> None:
+    store.sync_items([("old/a.png", "h1", 5, 6), ("b.png", "h2", 1, 1)])
+    old_id = _ids_by_path(store)["old/a.png"]
+    store.set_labels([(old_id, "cat")], annotator="ann")
+    report = store.sync_items([("new/a.png", "h1", 5, 6), ("b.png", "h2", 1, 1)])
+    assert report == SyncReport(renamed=1)
+    ids = _ids_by_path(store)
+    assert set(ids) == {"new/a.png", "b.png"}
+    assert ids["new/a.png"] == old_id
+    assert [(r.item_id, r.label) for r in store.labels()] == [(old_id, "cat")]
+
+
+def test_sync_content_change_keeps_the_item_and_updates_its_hash(store: Store) -> None:
+    store.sync_items([("a.png", "h1", 5, 6)])
+    item_id = store.items()[0].id
+    report = store.sync_items([("a.png", "h9", 7, 8)])
+    assert report == SyncReport(changed=1)
+    (item,) = store.items()
+    assert (item.id, item.hash, item.width, item.height) == (item_id, "h9", 7, 8)
+
+
+def test_sync_missing_files_are_hidden_and_come_back(store: Store) -> None:
+    store.sync_items([("a.png", "h1", 1, 1), ("b.png", "h2", 1, 1)])
+    ids = _ids_by_path(store)
+    store.set_labels([(ids["a.png"], "cat"), (ids["b.png"], "dog")], annotator="ann")
+    report = store.sync_items([("b.png", "h2", 1, 1)])
+    assert report == SyncReport(missing=1)
+    assert [i.path for i in store.items()] == ["b.png"]
+    assert [(r.item_id, r.label) for r in store.labels()] == [(ids["b.png"], "dog")]
+    with _raw(store.path) as conn:
+        assert conn.execute("SELECT present FROM items WHERE path = 'a.png'").fetchone() == (0,)
+    # The file comes back: same item, label visible again.
+    assert store.sync_items([("a.png", "h1", 1, 1), ("b.png", "h2", 1, 1)]).missing == 0
+    assert _ids_by_path(store) == ids
+    assert {r.label for r in store.labels()} == {"cat", "dog"}
+
+
+def test_sync_duplicate_content_gives_two_items(store: Store) -> None:
+    report = store.sync_items([("a.png", "same", 1, 1), ("copy/a.png", "same", 1, 1)])
+    assert report == SyncReport(added=2)
+    ids = _ids_by_path(store)
+    assert len(set(ids.values())) == 2
+    # One of the two copies goes away: the other keeps its own item; nothing is "renamed".
+    assert store.sync_items([("copy/a.png", "same", 1, 1)]) == SyncReport(missing=1)
+    assert _ids_by_path(store) == {"copy/a.png": ids["copy/a.png"]}
+
+
+def test_sync_is_all_or_nothing(store: Store) -> None:
+    store.sync_items([("a.png", "h1", 1, 1)])
+    with pytest.raises(sqlite3.IntegrityError):  # NOT NULL hash: the whole scan is undone
+        store.sync_items([("b.png", "h2", 1, 1), ("c.png", None, 1, 1)])
+    assert [i.path for i in store.items()] == ["a.png"]
+
+
+# ----- labels ------------------------------------------------------------------------------------
+
+
+def test_set_labels_writes_history_only_on_change(store: Store) -> None:
+    store.sync_items([("a.png", "h1", 1, 1)])
+    a = store.items()[0].id
+    assert store.set_labels([(a, "cat")], annotator="ann", at="2026-01-01T00:00:00Z") == 1
+    assert store.set_labels([(a, "dog")], annotator="bob", at="2026-01-02T00:00:00Z") == 1
+    assert store.set_labels([(a, "dog")], annotator="eve", at="2026-01-03T00:00:00Z") == 0
+    assert store.label_history(a) == [
+        ("cat", "ann", "2026-01-01T00:00:00Z"),
+        ("dog", "bob", "2026-01-02T00:00:00Z"),
+    ]
+    (row,) = store.labels()
+    assert (row.item_id, row.label, row.annotator, row.labeled_at) == (
+        a,
+        "dog",
+        "bob",
+        "2026-01-02T00:00:00Z",
+    )
+    assert store.classes() == ["cat", "dog"]
+
+
+def test_remove_labels_keeps_a_removal_event(store: Store) -> None:
+    store.sync_items([("a.png", "h1", 1, 1), ("b.png", "h2", 1, 1)])
+    ids = _ids_by_path(store)
+    store.set_labels([(ids["a.png"], "cat"), (ids["b.png"], "cat")], annotator="ann")
+    assert store.remove_labels([ids["a.png"], 12345], annotator="bob") == 1
+    assert [r.item_id for r in store.labels()] == [ids["b.png"]]
+    history = store.label_history(ids["a.png"])
+    assert [(h[0], h[1]) for h in history] == [("cat", "ann"), (None, "bob")]
+    assert store.remove_labels([ids["a.png"]], annotator="bob") == 0  # nothing left to remove
+    assert len(store.label_history(ids["a.png"])) == 2
+
+
+def test_failed_write_leaves_nothing_behind(store: Store) -> None:
+    store.sync_items([("a.png", "h1", 1, 1)])
+    a = store.items()[0].id
+    with pytest.raises(sqlite3.IntegrityError):  # item 999 does not exist: foreign key
+        store.set_labels([(a, "cat"), (999, "dog")], annotator="ann")
+    assert store.labels() == []
+    assert store.label_history(a) == []
+    assert store.classes() == []  # the classes created inside the batch are rolled back too
+    # The store is still usable afterwards (no transaction left open).
+    assert store.set_labels([(a, "cat")], annotator="ann") == 1
+    with Store(store.path) as other:
+        assert [r.label for r in other.labels()] == ["cat"]
+
+
+def test_skipped_files_are_replaced_by_each_scan(store: Store) -> None:
+    store.replace_skipped([("b.png", "truncated"), ("a.png", "not an image")])
+    assert store.skipped() == [("a.png", "not an image"), ("b.png", "truncated")]
+    store.replace_skipped([("c.png", "too big")])
+    assert store.skipped() == [("c.png", "too big")]
+
+
+# ----- prediction runs ---------------------------------------------------------------------------
+
+
+def test_runs_and_predictions_round_trip(store: Store) -> None:
+    assert store.latest_run() is None
+    store.sync_items([(f"{i}.png", f"h{i}", 1, 1) for i in range(3)])
+    ids = np.array(sorted(i.id for i in store.items()), dtype=np.int64)
+    params = {"temperature": 0.5, "k": [1, 2]}
+    first = store.add_run(
+        method="protonet",
+        model="lite0@112",
+        params=params,
+        item_ids=ids,
+        labels=["cat", "dög", "cat"],
+        confidence=np.array([0.9, 0.6, 0.7], dtype=np.float32),
+        margin=np.array([0.8, 0.2, 0.4], dtype=np.float32),
+        entropy=np.array([0.1, 0.6, 0.5], dtype=np.float32),
+    )
+    run = store.latest_run()
+    assert run is not None
+    assert (run.id, run.method, run.model, run.params) == (first, "protonet", "lite0@112", params)
+    rows = store.predictions(first)
+    assert [(r[0], r[1]) for r in rows] == [(ids[0], "cat"), (ids[1], "dög"), (ids[2], "cat")]
+    np.testing.assert_allclose(
+        [r[2:] for r in rows], [[0.9, 0.8, 0.1], [0.6, 0.2, 0.6], [0.7, 0.4, 0.5]], rtol=1e-6
+    )
+
+    second = store.add_run(
+        method="protonet",
+        model="lite0@112",
+        params={},
+        item_ids=ids[:1],
+        labels=["dog"],
+        confidence=np.array([0.5]),
+        margin=np.array([0.1]),
+        entropy=np.array([0.7]),
+    )
+    assert second > first
+    assert store.latest_run().id == second
+    assert [r[:2] for r in store.predictions(second)] == [(ids[0], "dog")]
+    assert store.predictions(first) == []  # older predictions are dropped
+
+
+def test_add_run_with_mismatched_lengths_writes_nothing(store: Store) -> None:
+    store.sync_items([("a.png", "h1", 1, 1), ("b.png", "h2", 1, 1)])
+    ids = np.array([i.id for i in store.items()])
+    with pytest.raises(ValueError):
+        store.add_run(
+            method="m",
+            model="x",
+            params={},
+            item_ids=ids,
+            labels=["cat"],
+            confidence=np.ones(2),
+            margin=np.ones(2),
+            entropy=np.ones(2),
+        )
+    assert store.latest_run() is None
+    assert store.classes() == []
