@@ -1,0 +1,74 @@
+"""Honest estimates from the expert's labels alone: out-of-fold predictions of a head.
+
+Every labeled vector is predicted by a head fitted without it (stratified folds), so accuracy and
+calibration measured on these predictions estimate how the auto-labels will fare.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from labeler.errors import LabelerError
+from labeler.heads import create_head
+
+DEFAULT_FOLDS = 5
+
+
+def stratified_folds(y: np.ndarray, folds: int, *, seed: int = 0) -> np.ndarray:
+    """(N,) int fold number of each row; each class is spread round-robin in a seeded order."""
+    rng = np.random.default_rng(seed)
+    fold = np.empty(len(y), dtype=np.int64)
+    offset = 0
+    for c in np.unique(y):
+        rows = rng.permutation(np.flatnonzero(y == c))
+        fold[rows] = (np.arange(len(rows)) + offset) % folds
+        offset += len(rows)  # the next class starts where this one stopped: folds stay balanced
+    return fold
+
+
+def out_of_fold_proba(
+    method: str,
+    X: np.ndarray,
+    y: Sequence[str],
+    *,
+    X_pool: np.ndarray | None = None,
+    folds: int = DEFAULT_FOLDS,
+    seed: int = 0,
+    options: dict | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities (N, C) of each labeled row from a head fitted on the other folds.
+
+    Args:
+        method: a head registry name.
+        X: (N, D) float32 labeled vectors; y: (N,) class names.
+        X_pool: (M, D) float32 unlabeled pool passed to every fit (transductive heads, centring).
+        folds: number of folds, capped at N (N folds = leave-one-out).
+    Returns:
+        proba (N, C) float32 with columns in `classes` order, and classes (C,) sorted names. A
+        class missing from a training fold gets probability 0 in that fold's rows.
+    """
+    y = np.asarray(y, dtype=object)
+    classes = np.unique(y)
+    if len(classes) < 2:
+        raise LabelerError("estimating accuracy needs labels of at least two classes")
+    folds = max(2, min(folds, len(y)))
+    fold = stratified_folds(y, folds, seed=seed)
+    proba = np.zeros((len(y), len(classes)), dtype=np.float32)
+    for f in range(folds):
+        test, train = fold == f, fold != f
+        if not test.any() or len(np.unique(y[train])) < 2:
+            continue
+        head = create_head(method, **(options or {})).fit(X[train], y[train], X_pool=X_pool)
+        cols = np.searchsorted(classes, head.classes_)
+        proba[np.ix_(np.flatnonzero(test), cols)] = head.predict_proba(X[test])
+    return proba, classes
+
+
+def estimate_accuracy(
+    method: str, X: np.ndarray, y: Sequence[str], *, X_pool: np.ndarray | None = None
+) -> float:
+    """Share of labeled rows that the out-of-fold head gets right (0..1)."""
+    proba, classes = out_of_fold_proba(method, X, y, X_pool=X_pool)
+    return float(np.mean(classes[proba.argmax(axis=1)] == np.asarray(y, dtype=object)))
