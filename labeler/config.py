@@ -24,7 +24,5 @@ KMEANS_ITERATIONS = 20
 OFFLINE_LITE0_BN_EPS = 1e-3  # batch-norm epsilon the bundled (TensorFlow-trained) weights expect
 CHECKPOINT_KEY_HEX = 10  # hex digits of a local checkpoint's SHA-256 put in the embedder key
 EMBED_MAX_WORKERS = 8  # decode workers at most; on the CPU the forward needs the cores too
-EMBED_PROBE_BATCHES = (
-    2  # CPU runs decode this many batches in-process first, timing decode vs forward
-)
+EMBED_PROBE_BATCHES = 2  # on the CPU, batches decoded in-process first to time decode vs forward
 EMBED_WORKER_MIN_GAIN = 0.1  # use decode workers on the CPU only when predicted >= 10% faster

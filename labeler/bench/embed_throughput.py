@@ -1,7 +1,7 @@
 """Embedding throughput: the whole pipeline beside the model alone, same run, same settings.
 
     python -m labeler.bench.embed_throughput [--n 1000] [--batch-size 64] [--image-size 112]
-                                             [--device auto] [--workers N] [--repeats 3]
+                                             [--device auto] [--workers N] [--repeats 5]
 
 Writes N real images (the Fashion-MNIST test set, 28x28 greyscale, from Debian's
 ``dataset-fashion-mnist`` via ``labeler.bench.fmnist``; synthetic ones when it is absent) as
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--backbone", default="efficientnet_lite0")
     parser.add_argument("--workers", type=int, default=None, help="default: the pipeline's")
-    parser.add_argument("--repeats", type=int, default=3, help="best of this many runs each")
+    parser.add_argument("--repeats", type=int, default=5, help="best of this many runs each")
     parser.add_argument("--min-ratio", type=float, default=0.9)
     args = parser.parse_args(argv)
 

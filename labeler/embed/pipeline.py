@@ -179,16 +179,18 @@ def embed_files(
     start = 0
     with tqdm(total=n, unit="img", file=sys.stderr, disable=not progress, desc="embed") as bar:
         if num_workers is None and embedder.device.type == "cpu":
-            start = n if n <= EMBED_PROBE_BATCHES * batch_size else EMBED_PROBE_BATCHES * batch_size
-            loader = _loader(dataset, 0, start, batch_size, 0)
-            decode_s, forward_s = _run(embedder, loader, result, bar)
+            start = min(n, EMBED_PROBE_BATCHES * batch_size)
+            decode_s, forward_s = _run(
+                embedder, _loader(dataset, 0, start, batch_size, 0), result, bar
+            )
             num_workers, threads = plan_cpu_workers(
                 decode_s, forward_s, cpus=available_cpus(), threads=threads
             )
-            _log.info(
-                "decode %.1f ms, forward %.1f ms a batch: %d decode workers, %d torch threads",
-                *(1e3 * decode_s, 1e3 * forward_s, num_workers, threads),
-            )
+            if start < n:
+                _log.info(
+                    "decode %.1f ms, forward %.1f ms a batch: %d decode workers, %d torch threads",
+                    *(1e3 * decode_s, 1e3 * forward_s, num_workers, threads),
+                )
         elif num_workers is None:
             num_workers = default_num_workers(embedder.device, n, batch_size)
         if start < n:
