@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from labeler.errors import LabelerError
-from labeler.index.faiss_index import check_vectors, l2_normalize
+from labeler.index.faiss_index import check_queries, check_vectors
 
 _PAD = -np.finfo(np.float32).max  # what FAISS returns for missing neighbours
 
@@ -35,11 +35,7 @@ class BruteForceIndex:
         return removed
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        queries = l2_normalize(np.atleast_2d(queries))
-        if queries.shape[1] != self.dim:
-            raise LabelerError(f"queries must have {self.dim} columns, got {queries.shape}")
-        if k < 1:
-            raise LabelerError(f"the number of neighbours k must be at least 1, got {k}")
+        queries = check_queries(queries, k, self.dim)
         sims = queries @ self._vectors.T
         order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
         out_sims = np.full((len(queries), k), _PAD, dtype=np.float32)

@@ -32,6 +32,16 @@ def check_vectors(ids: np.ndarray, vectors: np.ndarray, dim: int) -> tuple[np.nd
     return ids, l2_normalize(vectors)
 
 
+def check_queries(queries: np.ndarray, k: int, dim: int) -> np.ndarray:
+    """Validate (Q, dim) queries and k ≥ 1; return them float32 and L2-normalised."""
+    queries = l2_normalize(np.atleast_2d(queries))
+    if queries.shape[1] != dim:
+        raise LabelerError(f"queries must have {dim} columns, got {queries.shape}")
+    if k < 1:
+        raise LabelerError(f"the number of neighbours k must be at least 1, got {k}")
+    return queries
+
+
 class FaissIndex:
     """`faiss.IndexIDMap2(IndexFlatIP)` over normalised vectors."""
 
@@ -53,11 +63,7 @@ class FaissIndex:
         return int(self._index.remove_ids(faiss.IDSelectorBatch(ids))) if len(ids) else 0
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        queries = l2_normalize(np.atleast_2d(queries))
-        if queries.shape[1] != self.dim:
-            raise LabelerError(f"queries must have {self.dim} columns, got {queries.shape}")
-        if k < 1:
-            raise LabelerError(f"the number of neighbours k must be at least 1, got {k}")
+        queries = check_queries(queries, k, self.dim)
         sims, ids = self._index.search(queries, k)
         return sims.astype(np.float32), ids.astype(np.int64)
 
