@@ -116,3 +116,23 @@ def test_export_into_missing_folder_writes_nothing(proj: Path, tmp_path: Path, c
     assert main(["export", str(proj), str(out)]) == EXIT_ERROR
     assert "does not exist" in _one_error_line(capsys)
     assert not out.parent.exists()
+
+
+def test_module_entry_point_runs_the_same_program(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from labeler import __version__
+
+    done = subprocess.run(
+        [sys.executable, "-m", "labeler", "--version"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0 and done.stdout.strip() == f"labeler {__version__}"
+    done = subprocess.run(
+        [sys.executable, "-m", "labeler", "predict", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == EXIT_ERROR
+    assert done.stderr.startswith("labeler: error: no labeler project")
