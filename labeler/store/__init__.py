@@ -211,13 +211,19 @@ class Store:
     # -- classes ---------------------------------------------------------------------------------
 
     def classes(self) -> list[str]:
-        """Class names in order of creation."""
-        return [r[0] for r in self._query("SELECT name FROM classes ORDER BY id")]
+        """Names of the classes in use (not deleted), in order of creation."""
+        return [
+            r[0]
+            for r in self._query("SELECT name FROM classes WHERE deleted_at IS NULL ORDER BY id")
+        ]
 
     @staticmethod
     def _class_id(c: sqlite3.Connection, name: str) -> int:
-        row = c.execute("SELECT id FROM classes WHERE name = ?", (name,)).fetchone()
+        """The id of class `name`, created, or restored if it was deleted."""
+        row = c.execute("SELECT id, deleted_at FROM classes WHERE name = ?", (name,)).fetchone()
         if row:
+            if row[1] is not None:
+                c.execute("UPDATE classes SET deleted_at = NULL WHERE id = ?", (row[0],))
             return row[0]
         return c.execute(
             "INSERT INTO classes(name, created_at) VALUES (?, ?)", (name, utc_now())
@@ -345,3 +351,98 @@ class Store:
             "JOIN classes c ON c.id = p.class_id WHERE p.run_id = ? ORDER BY p.item_id",
             (run_id,),
         )
+
+    # -- browser UI: label edits with undo, class edits, change detection (labeler.edits) --------
+
+    def label_version(self) -> tuple[int, str]:
+        """Changes whenever a label or a class changes, in this process or any other."""
+        rows = self._query(
+            "SELECT (SELECT IFNULL(MAX(id), 0) FROM label_events), "
+            "(SELECT IFNULL(GROUP_CONCAT(id || ':' || name, '/'), '') FROM classes "
+            "WHERE deleted_at IS NULL)"
+        )
+        return rows[0][0], rows[0][1]
+
+    def apply_labels(self, changes: Sequence[tuple[int, str | None]], *, annotator: str) -> int:
+        """Set (item_id, class name) or remove (item_id, None) labels in one transaction.
+
+        Returns how many labels changed; unchanged ones write no history.
+        """
+        at = utc_now()
+        changed = 0
+        with self._tx() as c:
+            for item_id, name in changes:
+                row = c.execute(
+                    "SELECT class_id FROM labels WHERE item_id = ?", (item_id,)
+                ).fetchone()
+                if name is None:
+                    if row is None:
+                        continue
+                    c.execute("DELETE FROM labels WHERE item_id = ?", (item_id,))
+                    class_id = None
+                else:
+                    class_id = self._class_id(c, name)
+                    if row and row[0] == class_id:
+                        continue
+                    c.execute(
+                        "INSERT INTO labels(item_id, class_id, annotator, labeled_at) "
+                        "VALUES (?,?,?,?) ON CONFLICT(item_id) DO UPDATE SET "
+                        "class_id = excluded.class_id, annotator = excluded.annotator, "
+                        "labeled_at = excluded.labeled_at",
+                        (item_id, class_id, annotator, at),
+                    )
+                c.execute(
+                    "INSERT INTO label_events(item_id, class_id, annotator, at) VALUES (?,?,?,?)",
+                    (item_id, class_id, annotator, at),
+                )
+                changed += 1
+        return changed
+
+    def rename_class(self, old: str, new: str) -> None:
+        """Give class `old` the unused name `new`; its labels and history follow."""
+        with self._tx() as c:
+            if c.execute("SELECT 1 FROM classes WHERE name = ?", (new,)).fetchone():
+                raise LabelerError(f"a class named {new!r} exists already; merge into it instead")
+            if not c.execute(
+                "UPDATE classes SET name = ? WHERE name = ? AND deleted_at IS NULL", (new, old)
+            ).rowcount:
+                raise LabelerError(f"there is no class {old!r} to rename")
+
+    def retire_class(self, name: str, *, annotator: str, into: str | None = None) -> list[int]:
+        """Delete class `name`, or merge it `into` another class (created if need be).
+
+        Its labels are removed (or moved), each with a history event; its predictions are
+        dropped. Returns the ids of the items that carried the label.
+        """
+        at = utc_now()
+        with self._tx() as c:
+            row = c.execute(
+                "SELECT id FROM classes WHERE name = ? AND deleted_at IS NULL", (name,)
+            ).fetchone()
+            if row is None:
+                raise LabelerError(f"there is no class {name!r}")
+            class_id = row[0]
+            target = None if into is None else self._class_id(c, into)
+            if target == class_id:
+                raise LabelerError(f"cannot merge class {name!r} into itself")
+            items = [
+                r[0]
+                for r in c.execute(
+                    "SELECT item_id FROM labels WHERE class_id = ? ORDER BY item_id", (class_id,)
+                ).fetchall()
+            ]
+            if target is None:
+                c.execute("DELETE FROM labels WHERE class_id = ?", (class_id,))
+            else:
+                c.execute(
+                    "UPDATE labels SET class_id = ?, annotator = ?, labeled_at = ? "
+                    "WHERE class_id = ?",
+                    (target, annotator, at, class_id),
+                )
+            c.executemany(
+                "INSERT INTO label_events(item_id, class_id, annotator, at) VALUES (?,?,?,?)",
+                [(i, target, annotator, at) for i in items],
+            )
+            c.execute("DELETE FROM predictions WHERE class_id = ?", (class_id,))
+            c.execute("UPDATE classes SET deleted_at = ? WHERE id = ?", (at, class_id))
+        return items

@@ -61,6 +61,10 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, item_id)
     );
     """,
+    # 2: classes can be deleted (or merged away) by the expert; their history stays readable.
+    """
+    ALTER TABLE classes ADD COLUMN deleted_at TEXT;  -- NULL while the class is in use
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

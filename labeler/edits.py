@@ -1,0 +1,123 @@
+"""Label and class edits that can be undone.
+
+Every edit is written to the store at once (one transaction) and returns an `Edit` recording what
+it replaced, so a session can undo its last action even after other sessions labeled meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from labeler.errors import LabelerError
+from labeler.store import Store
+
+
+@dataclass(frozen=True)
+class Edit:
+    """What one action changed.
+
+    previous: (item_id, label before the edit or None) for every item whose label it touched.
+    renamed: (old, new) class name for a rename.
+    created: a class the edit created, to remove again on undo if still unused.
+    retired: a class the edit deleted or merged away, to bring back on undo.
+    """
+
+    description: str
+    previous: tuple[tuple[int, str | None], ...] = ()
+    renamed: tuple[str, str] | None = None
+    created: str | None = None
+    retired: str | None = None
+
+
+def check_class_name(name: str) -> str:
+    if not name or name != name.strip():
+        raise LabelerError(f"class name {name!r} is empty or has surrounding spaces")
+    if "\n" in name or len(name) > 100:
+        raise LabelerError("a class name must be one line of at most 100 characters")
+    return name
+
+
+def _current(store: Store, item_ids: Sequence[int]) -> dict[int, str]:
+    wanted = set(item_ids)
+    return {lab.item_id: lab.label for lab in store.labels() if lab.item_id in wanted}
+
+
+def _plural(n: int) -> str:
+    return f"{n} image" + ("" if n == 1 else "s")
+
+
+def assign(
+    store: Store, changes: Sequence[tuple[int, str]], *, annotator: str, description: str = ""
+) -> Edit:
+    """Label items, as (item_id, class name), in one transaction."""
+    if not changes:
+        raise LabelerError("no images selected; click images in the grid first")
+    for _, name in changes:
+        check_class_name(name)
+    before = _current(store, [i for i, _ in changes])
+    store.apply_labels(changes, annotator=annotator)
+    names = sorted({name for _, name in changes})
+    shown = names[0] if len(names) == 1 else f"{len(names)} classes"
+    return Edit(
+        description=description or f"labeled {_plural(len(changes))} as {shown}",
+        previous=tuple((i, before.get(i)) for i, _ in changes),
+    )
+
+
+def create_class(store: Store, name: str) -> Edit:
+    check_class_name(name)
+    if name in store.classes():
+        raise LabelerError(f"class {name!r} exists already")
+    store.add_class(name)
+    return Edit(description=f"created class {name}", created=name)
+
+
+def rename_class(store: Store, old: str, new: str, *, annotator: str) -> Edit:
+    """Rename `old` to `new`; onto the name of a deleted class, this revives it (a merge)."""
+    check_class_name(new)
+    classes = store.classes()
+    if old not in classes:
+        raise LabelerError(f"there is no class {old!r} to rename")
+    if new in classes:
+        raise LabelerError(f"a class named {new!r} exists already; merge {old!r} into it instead")
+    try:
+        store.rename_class(old, new)
+    except LabelerError:  # the name belongs to a deleted class: move the labels into it
+        return merge_classes(store, old, new, annotator=annotator)
+    return Edit(description=f"renamed class {old} to {new}", renamed=(old, new))
+
+
+def merge_classes(store: Store, source: str, target: str, *, annotator: str) -> Edit:
+    check_class_name(target)
+    items = store.retire_class(source, annotator=annotator, into=target)
+    return Edit(
+        description=f"merged class {source} into {target} ({_plural(len(items))})",
+        previous=tuple((i, source) for i in items),
+        retired=source,
+    )
+
+
+def delete_class(store: Store, name: str, *, annotator: str) -> Edit:
+    items = store.retire_class(name, annotator=annotator)
+    return Edit(
+        description=f"deleted class {name} ({_plural(len(items))} unlabeled)",
+        previous=tuple((i, name) for i in items),
+        retired=name,
+    )
+
+
+def undo(store: Store, edit: Edit, *, annotator: str) -> str:
+    """Revert `edit`; returns a sentence saying what was undone."""
+    if edit.renamed is not None:
+        old, new = edit.renamed
+        store.rename_class(new, old)
+    if edit.retired is not None:
+        store.add_class(edit.retired)  # brought back even when it had no labels
+    if edit.previous:
+        store.apply_labels(list(edit.previous), annotator=annotator)
+    if edit.created is not None and edit.created in store.classes():
+        if any(lab.label == edit.created for lab in store.labels()):
+            return f"kept class {edit.created}: images were labeled with it since"
+        store.retire_class(edit.created, annotator=annotator)
+    return f"undid: {edit.description}"
