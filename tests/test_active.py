@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from labeler.active import Pool, Suggestion, available_strategies, create_strategy
+from labeler.active.clusters import cluster_representatives
 from labeler.active.scores import entropy_score, least_confidence_score, margin_score
-from labeler.active.select import cluster_representatives, top_k_diverse
+from labeler.active.select import top_k_diverse
 from labeler.config import NEAR_DUPLICATE_COSINE
 from labeler.errors import LabelerError
 from labeler.index import l2_normalize
 
-NEEDS_PROBA = {"margin", "entropy"}  # the others work from the vectors alone (cold start)
 CLASSES = ("cat", "dog", "bird")
 
 
@@ -29,7 +31,8 @@ def _planted_clusters(
 
 
 def _contract_pool(seed: int = 0) -> Pool:
-    """60 images with exact duplicates among the most uncertain ones, 12 of them labeled."""
+    """60 images with exact duplicates among the most uncertain ones, 12 of them labeled; with
+    predictions, labels and a committee of 3 heads, so that every strategy can run."""
     rng = np.random.default_rng(seed)
     n, dim = 60, 12
     vectors = l2_normalize(rng.normal(size=(n, dim)))
@@ -41,7 +44,18 @@ def _contract_pool(seed: int = 0) -> Pool:
     proba[40:50] = proba[0:10]
     labeled = np.zeros(n, dtype=bool)
     labeled[[0, 1, 2, 20, 21, 22, 23, 24, 25, 26, 27, 28]] = True  # incl. ambiguous ones
-    return Pool(vectors=vectors, labeled=labeled, proba=proba, classes=CLASSES, seed=seed)
+    labels = np.where(labeled, np.arange(n) % 3, -1)
+    committee = np.stack([proba, np.roll(proba, 1, axis=1), proba[:, [1, 0, 2]]])
+    committee[:, 40:50] = committee[:, 0:10]
+    return Pool(vectors, labeled, proba, CLASSES, seed, labels, committee)
+
+
+def _needs(name: str) -> str | None:
+    """The error a strategy gives on a pool without predictions, or None if it runs."""
+    strategy = create_strategy(name)
+    if strategy.needs_committee:
+        return "committee"
+    return "needs predictions" if strategy.needs_proba else None
 
 
 def _check_batch(pool: Pool, got: list[Suggestion], n: int) -> None:
@@ -64,7 +78,11 @@ def _check_batch(pool: Pool, got: list[Suggestion], n: int) -> None:
 
 
 def test_registry() -> None:
-    assert {"auto", "representative", "margin", "entropy"} <= set(available_strategies())
+    expected = {
+        "auto", "representative", "typiclust", "coreset", "margin", "entropy",
+        "least-confidence", "density", "disagreement", "diverse-margin", "badge", "balanced",
+    }  # fmt: skip
+    assert expected <= set(available_strategies())
     assert create_strategy().name == "auto"
     with pytest.raises(LabelerError, match="unknown strategy"):
         create_strategy("oracle")
@@ -83,15 +101,16 @@ def test_strategy_contract(name: str) -> None:
     assert strategy.suggest(pool, 5) == strategy.suggest(pool, 5)
 
     # Everything labeled: nothing to suggest.
-    done = Pool(pool.vectors, np.ones(len(pool.vectors), bool), pool.proba, pool.classes)
+    done = replace(pool, labeled=np.ones(len(pool.vectors), bool), labels=np.zeros(60, int))
     assert strategy.suggest(done, 5) == []
     # One image left: that one.
     one_left = np.ones(len(pool.vectors), bool)
     one_left[33] = False
-    got = strategy.suggest(Pool(pool.vectors, one_left, pool.proba, pool.classes), 3)
+    labels = np.where(one_left, 0, -1)
+    got = strategy.suggest(replace(pool, labeled=one_left, labels=labels), 3)
     assert [s.index for s in got] == [33]
 
-    for bad_n in (0, -1):
+    for bad_n in (0, -1, 2.5, True):
         with pytest.raises(LabelerError, match="at least 1"):
             strategy.suggest(pool, bad_n)
 
@@ -100,18 +119,35 @@ def test_strategy_contract(name: str) -> None:
 def test_strategy_without_predictions(name: str) -> None:
     pool = _contract_pool()
     cold = Pool(vectors=pool.vectors, labeled=np.zeros(len(pool.vectors), bool))
-    if name in NEEDS_PROBA:
-        with pytest.raises(LabelerError, match="needs predictions"):
+    if _needs(name):
+        with pytest.raises(LabelerError, match=_needs(name)):
             create_strategy(name).suggest(cold, 3)
     else:
         got = create_strategy(name).suggest(cold, 3)
         _check_batch(cold, got, 3)
-        assert len(got) >= 1
+        assert len(got) == 3
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"labeled": np.zeros(59, bool)}, "labeled must be a bool array of shape"),
+        ({"labeled": np.zeros(60, int)}, "labeled must be a bool array of shape"),
+        ({"proba": np.full((60, 2), 0.5, np.float32)}, r"proba must be \(N, C\)"),
+        ({"labels": np.full(60, -1)}, "class index"),
+        ({"labels": np.where(_contract_pool().labeled, 7, -1)}, "beyond the 3 classes"),
+        ({"committee": np.ones((2, 60, 2), np.float32)}, "committee must be"),
+        ({"vectors": np.ones(60, np.float32)}, "vectors must be"),
+    ],
+)
+def test_inconsistent_pools_are_refused(change: dict, message: str) -> None:
+    with pytest.raises(LabelerError, match=message):
+        create_strategy("margin").suggest(replace(_contract_pool(), **change), 3)
 
 
 def test_uncertainty_strategies_skip_duplicates_of_the_most_uncertain() -> None:
     pool = _contract_pool()
-    for name in ("margin", "entropy"):
+    for name in ("margin", "entropy", "least-confidence"):
         got = [s.index for s in create_strategy(name).suggest(pool, 7)]
         # The 7 unlabeled ambiguous images 3..9, each once: their copies 43..49 are skipped.
         assert sorted(got) == list(range(3, 10)), name
@@ -130,8 +166,10 @@ def test_representative_picks_one_per_cluster_biggest_first(seed: int) -> None:
     assert [s.score for s in got] == pytest.approx([40 / 77, 25 / 77, 12 / 77])
     for s, size in zip(got, sizes, strict=True):
         assert f"group of {size} " in s.reason
-    # Auto does the same while there are no predictions.
-    assert create_strategy("auto").suggest(pool, 3) == got
+    # TypiClust and auto (which is TypiClust while there are no labels) take the same groups.
+    typical = create_strategy("typiclust").suggest(pool, 3)
+    assert [cluster[s.index] for s in typical] == [0, 1, 2]
+    assert create_strategy("auto").suggest(pool, 3) == typical
 
 
 def test_representative_ignores_labeled_clusters_and_maps_back_to_pool_rows() -> None:
@@ -191,8 +229,6 @@ def test_margin_picks_the_planted_most_ambiguous_rows() -> None:
     assert [s.score for s in got] == pytest.approx([0.99, 0.98, 0.70], abs=1e-5)
     assert got[0].reason == "uncertain: cat 0.50 vs dog 0.49"
     assert got[2].reason == "uncertain: dog 0.60 vs cat 0.30"
-    # Auto switches to margin once there are predictions for two classes.
-    assert create_strategy("auto").suggest(pool, 3) == got
 
 
 def test_entropy_picks_the_planted_most_uncertain_rows() -> None:
@@ -202,12 +238,15 @@ def test_entropy_picks_the_planted_most_uncertain_rows() -> None:
     assert [s.index for s in got] == [4, 25, 17]
 
 
-def test_auto_falls_back_to_representative_with_a_single_class() -> None:
+def test_auto_stays_typical_with_a_single_class() -> None:
     vectors, _ = _planted_clusters([10, 6], seed=2)
     proba = np.ones((len(vectors), 1), dtype=np.float32)
     pool = Pool(vectors, np.zeros(len(vectors), bool), proba, ("cat",))
     got = create_strategy("auto").suggest(pool, 2)
-    assert all(s.reason.startswith("representative") for s in got)
+    assert [s.reason for s in got] == [
+        "typical of a group of 10 similar images with no label yet",
+        "typical of a group of 6 similar images with no label yet",
+    ]
 
 
 # ----- scores ------------------------------------------------------------------------------------

@@ -1,0 +1,240 @@
+"""The strategies: each is one score and one selection, with the reason an expert reads.
+
+The default policy, `auto`, combines them and lives in `labeler.active.policy`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from labeler.active.base import Pool, Strategy, Suggestion
+from labeler.active.clusters import best_per_cluster, cluster_representatives, typical_clusters
+from labeler.active.scores import (
+    disagreement_score,
+    entropy_score,
+    least_confidence_score,
+    margin_score,
+    typicality_score,
+)
+from labeler.active.select import badge, class_balanced, k_center_greedy, top_k_diverse
+from labeler.config import NEAR_DUPLICATE_COSINE
+
+
+def uncertain_reason(p: np.ndarray, classes: tuple[str, ...], *, lead: str = "uncertain") -> str:
+    """'uncertain: cat 0.50 vs dog 0.49' from one row (C,) of probabilities."""
+    top = np.argsort(-p, kind="stable")[:2]
+    return f"{lead}: " + " vs ".join(f"{classes[c]} {p[c]:.2f}" for c in top)
+
+
+def _labels(k: int) -> str:
+    return f"{k} label" + ("" if k == 1 else "s")
+
+
+def group_reason(size: int, labeled: int) -> str:
+    """'typical of a group of 120 similar images with no label yet' (or 'with only 2 labeled');
+    'an image unlike any other, with no label yet' for a group of one."""
+    state = "no label yet" if labeled == 0 else f"only {labeled} labeled"
+    if size == 1:
+        return f"an image unlike any other, with {state}"
+    return f"typical of a group of {size} similar images with {state}"
+
+
+class Representative(Strategy):
+    """Cold start: the image nearest each k-means centre of the unlabeled pool, largest first."""
+
+    name = "representative"
+
+    def _suggest(self, pool: Pool, candidates: np.ndarray, n: int) -> list[Suggestion]:
+        vectors = pool.vectors[candidates]
+        picks, sizes = cluster_representatives(vectors, n, seed=pool.seed)
+        total = len(candidates)
+        return [
+            Suggestion(
+                index=int(candidates[i]),
+                score=size / total,
+                reason=f"representative: centre of a group of {size} similar unlabeled "
+                f"images ({size / total:.0%} of them)",
+            )
+            for i, size in zip(picks.tolist(), sizes.tolist(), strict=True)
+        ]
+
+
+class TypiClust(Strategy):
+    """The most typical image of each group that has no label yet, biggest groups first."""
+
+    name = "typiclust"
+
+    def _suggest(self, pool: Pool, candidates: np.ndarray, n: int) -> list[Suggestion]:
+        got = typical_clusters(pool.vectors, pool.labeled, n, seed=pool.seed)
+        return [
+            Suggestion(int(i), float(p), group_reason(s, k))
+            for i, s, k, p in zip(got.indices, got.sizes, got.labeled, got.priority, strict=True)
+        ]
+
+
+class Coreset(Strategy):
+    """k-center greedy: the image farthest from everything labeled or already picked."""
+
+    name = "coreset"
+
+    def _suggest(self, pool: Pool, candidates: np.ndarray, n: int) -> list[Suggestion]:
+        return farthest(pool, candidates, [], n)
+
+
+def farthest(pool: Pool, candidates: np.ndarray, taken: list[int], n: int) -> list[Suggestion]:
+    """k-center greedy among the candidates not `taken`, away from the labeled and the taken.
+
+    Scores are negative (−1, −2, …, in picking order), to rank below any pick made before.
+    """
+    rest = np.setdiff1d(candidates, taken)
+    if taken:  # no near-duplicate of a pick already in the batch
+        near = (pool.vectors[rest] @ pool.vectors[taken].T).max(axis=1) >= NEAR_DUPLICATE_COSINE
+        rest = rest[~near]
+    centres = pool.vectors[np.union1d(np.flatnonzero(pool.labeled), taken).astype(np.int64)]
+    picks, dist = k_center_greedy(pool.vectors[rest], centres, n)
+    return [
+        Suggestion(
+            int(rest[i]),
+            -float(rank),
+            "the image least like those labeled or picked before it"
+            + (f" (closest similarity {1 - d:.2f})" if np.isfinite(d) else ", an outlier"),
+        )
+        for rank, (i, d) in enumerate(zip(picks, dist, strict=True), start=1)
+    ]
+
+
+class _ScoreTopK(Strategy):
+    """The highest scores among the unlabeled, without near-duplicates in one batch."""
+
+    needs_proba = True
+
+    def score(self, pool: Pool, candidates: np.ndarray) -> np.ndarray:
+        """(K,) float32 scores of the candidates."""
+        raise NotImplementedError
+
+    def reason(self, pool: Pool, row: int) -> str:
+        return uncertain_reason(pool.proba[row], pool.classes)
+
+    def _suggest(self, pool: Pool, candidates: np.ndarray, n: int) -> list[Suggestion]:
+        scores = self.score(pool, candidates)
+        picks = top_k_diverse(scores, pool.vectors[candidates], n)
+        return [
+            Suggestion(int(candidates[i]), float(scores[i]), self.reason(pool, candidates[i]))
+            for i in picks
+        ]
+
+
+def _on_proba(fn: Callable[[np.ndarray], np.ndarray]) -> Callable:
+    return lambda self, pool, candidates: fn(pool.proba[candidates])
+
+
+class Margin(_ScoreTopK):
+    name = "margin"
+    score = _on_proba(margin_score)
+
+
+class Entropy(_ScoreTopK):
+    name = "entropy"
+    score = _on_proba(entropy_score)
+
+
+class LeastConfidence(_ScoreTopK):
+    name = "least-confidence"
+    score = _on_proba(least_confidence_score)
+
+
+class Density(_ScoreTopK):
+    """Information density (Settles & Craven 2008): margin × typicality, so that uncertain
+    outliers, which teach little about the rest, wait."""
+
+    name = "density"
+
+    def score(self, pool: Pool, candidates: np.ndarray) -> np.ndarray:
+        typ = typicality_score(pool.vectors[candidates])
+        return margin_score(pool.proba[candidates]) * typ / max(float(typ.max()), 1e-12)
+
+    def reason(self, pool: Pool, row: int) -> str:
+        return uncertain_reason(pool.proba[row], pool.classes) + ", among many similar images"
+
+
+class Disagreement(_ScoreTopK):
+    """Query by committee: where the heads disagree most."""
+
+    name = "disagreement"
+    needs_proba = False
+    needs_committee = True
+
+    def score(self, pool: Pool, candidates: np.ndarray) -> np.ndarray:
+        return disagreement_score(pool.committee[:, candidates])
+
+    def reason(self, pool: Pool, row: int) -> str:
+        votes = np.bincount(pool.committee[:, row].argmax(axis=1), minlength=len(pool.classes))
+        order = [c for c in np.argsort(-votes, kind="stable") if votes[c]]
+        said = [f"{votes[c]} say {pool.classes[c]}" for c in order]
+        return f"the {len(pool.committee)} models disagree: " + ", ".join(said)
+
+
+class DiverseMargin(Strategy):
+    """Uncertainty within diversity: cluster the most uncertain, take the most uncertain of each."""
+
+    name = "diverse-margin"
+    needs_proba = True
+
+    def _suggest(self, pool: Pool, candidates: np.ndarray, n: int) -> list[Suggestion]:
+        scores = margin_score(pool.proba[candidates])
+        picks = best_per_cluster(scores, pool.vectors[candidates], n, seed=pool.seed)
+        return [
+            Suggestion(
+                int(candidates[i]),
+                float(scores[i]),
+                uncertain_reason(pool.proba[candidates[i]], pool.classes)
+                + ", the most uncertain of its group",
+            )
+            for i in picks
+        ]
+
+
+class Badge(Strategy):
+    """BADGE: uncertain images whose (gradient) directions differ, by k-means++ seeding."""
+
+    name = "badge"
+    needs_proba = True
+
+    def _suggest(self, pool: Pool, candidates: np.ndarray, n: int) -> list[Suggestion]:
+        proba = pool.proba[candidates]
+        picks = badge(proba, pool.vectors[candidates], n, seed=pool.seed)
+        return [
+            Suggestion(
+                int(candidates[i]),
+                float(len(picks) - rank),  # k-means++ order: earlier = farther from the others
+                uncertain_reason(proba[i], pool.classes) + ", unlike the other picks",
+            )
+            for rank, i in enumerate(picks)
+        ]
+
+
+class Balanced(Strategy):
+    """Uncertain images spread over the predicted classes, the least labeled classes first."""
+
+    name = "balanced"
+    needs_proba = True
+
+    def _suggest(self, pool: Pool, candidates: np.ndarray, n: int) -> list[Suggestion]:
+        proba = pool.proba[candidates]
+        scores = margin_score(proba)
+        predicted = proba.argmax(axis=1)
+        counts = pool.label_counts
+        picks = class_balanced(
+            scores, predicted, n, counts=counts, vectors=pool.vectors[candidates]
+        )
+        return [
+            Suggestion(
+                int(candidates[i]),
+                float(scores[i]),
+                f"predicted {pool.classes[predicted[i]]}, a class with "
+                f"{_labels(counts[predicted[i]])}; " + uncertain_reason(proba[i], pool.classes),
+            )
+            for i in picks
+        ]

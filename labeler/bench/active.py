@@ -1,0 +1,230 @@
+"""Active-learning simulation: an oracle labels what a strategy suggests, batch by batch.
+
+    python -m labeler.bench.active [--rounds 5] [--batch 10] [--seeds 5] [--strategies auto]
+                                   [--pools balanced,long-tailed] [--plot active.png]
+
+Each seed draws a pool of real Fashion-MNIST test embeddings (balanced: `--per-class` images of
+each class; long-tailed: class sizes falling geometrically from `--max-per-class` by
+`--imbalance`). Each strategy starts from zero labels; every round it suggests `--batch` images,
+the ground truth labels them, and the project's default head is fitted on all labels so far and
+scored on the unlabeled rest. `random` labels the same budget uniformly at random. The curves
+(mean over seeds, with 95% t-intervals) are printed and plotted, with the ratio of areas under
+the curve and the final gap against random, and how well the accuracy estimate made from the
+labels alone (`labeler.active.stopping`) tracked the truth.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from labeler.active import create_strategy, make_pool
+from labeler.active.stopping import estimate_auto_label_accuracy
+from labeler.heads import DEFAULT_HEAD
+
+RANDOM = "random"  # the baseline: not a strategy of the app, so not in the registry
+POOLS = ("balanced", "long-tailed")
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One simulated labeling session; arrays (R,) over rounds."""
+
+    n_labels: np.ndarray  # int64 labels after each round
+    accuracy: np.ndarray  # float64 share of correct auto-labels on the unlabeled rest
+    estimate: np.ndarray  # float64 estimated accuracy from the labels alone (nan: none yet)
+    covered: np.ndarray  # float64 estimate's 95% interval contains the accuracy (nan: none)
+    classes_found: np.ndarray  # int64 classes with at least one label
+
+
+def simulate(
+    raw: np.ndarray,
+    y: np.ndarray,
+    strategy: str,
+    *,
+    rounds: int,
+    batch: int,
+    seed: int,
+    head: str = DEFAULT_HEAD,
+) -> Curve:
+    """Label `rounds` batches of `batch` suggested by `strategy` (or RANDOM) from the truth y.
+
+    Args:
+        raw: (N, D) float32 embeddings; y: (N,) int64 true classes.
+    """
+    chooser = None if strategy == RANDOM else create_strategy(strategy)
+    rng = np.random.default_rng(seed)
+    names = np.char.mod("c%d", y).astype(object)
+    rows = np.empty(0, dtype=np.int64)
+    pool = make_pool(raw, rows, [], head=head, seed=seed)
+    out: dict[str, list] = {k: [] for k in ("n", "acc", "est", "cov", "found")}
+    for _ in range(rounds):
+        if chooser is None:
+            picks = rng.choice(np.flatnonzero(~pool.labeled), batch, replace=False)
+        else:
+            picks = np.array([s.index for s in chooser.suggest(pool, batch)], dtype=np.int64)
+        rows = np.concatenate([rows, picks])
+        pool = make_pool(raw, rows, names[rows], head=head, seed=seed, unit=pool.vectors)
+        rest = ~pool.labeled
+        if pool.proba is None:  # one class labeled: everything is that class
+            predicted, confidence = np.full(rest.sum(), pool.classes[0], dtype=object), None
+        else:
+            predicted = np.asarray(pool.classes, dtype=object)[pool.proba[rest].argmax(axis=1)]
+            confidence = pool.proba[rest].max(axis=1)
+        accuracy = float(np.mean(predicted == names[rest]))
+        est = None
+        if confidence is not None:
+            est = estimate_auto_label_accuracy(
+                raw, rows, names[rows], confidence, head=head, seed=seed
+            )
+        out["n"].append(len(rows))
+        out["acc"].append(accuracy)
+        out["est"].append(np.nan if est is None else est.accuracy)
+        out["cov"].append(np.nan if est is None else float(est.low <= accuracy <= est.high))
+        out["found"].append(len(np.unique(y[rows])))
+    return Curve(
+        n_labels=np.asarray(out["n"], dtype=np.int64),
+        accuracy=np.asarray(out["acc"]),
+        estimate=np.asarray(out["est"]),
+        covered=np.asarray(out["cov"]),
+        classes_found=np.asarray(out["found"], dtype=np.int64),
+    )
+
+
+def draw_pool(
+    y: np.ndarray,
+    kind: str,
+    *,
+    seed: int,
+    per_class: int = 300,
+    max_per_class: int = 500,
+    imbalance: float = 10.0,
+) -> np.ndarray:
+    """(M,) int64 sorted indices of a balanced or long-tailed pool drawn from labels y."""
+    from labeler.bench.data import long_tailed_indices
+
+    if kind == "long-tailed":
+        return long_tailed_indices(y, imbalance=imbalance, max_per_class=max_per_class, seed=seed)
+    if kind != "balanced":
+        raise ValueError(f"unknown pool {kind!r}; choose from {', '.join(POOLS)}")
+    rng = np.random.default_rng(seed)
+    picks = [rng.choice(np.flatnonzero(y == c), per_class, replace=False) for c in np.unique(y)]
+    return np.sort(np.concatenate(picks)).astype(np.int64)
+
+
+def mean_interval(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(S, R) per seed → mean (R,) and the half-width (R,) of its 95% t-interval over seeds."""
+    s = len(values)
+    if s < 2:
+        return values.mean(axis=0), np.zeros(values.shape[1])
+    half = stats.t.ppf(0.975, s - 1) * values.std(axis=0, ddof=1) / np.sqrt(s)
+    return values.mean(axis=0), half
+
+
+def summarise(curves: dict[str, list[Curve]]) -> list[str]:
+    """Printable lines: mean curves with intervals, area ratio and final gap against random."""
+    lines = []
+    base = np.mean([c.accuracy for c in curves[RANDOM]], axis=0) if RANDOM in curves else None
+    for name, runs in curves.items():
+        acc = np.array([c.accuracy for c in runs])
+        mean, half = mean_interval(acc)
+        points = "  ".join(f"{m:.3f}±{h:.3f}" for m, h in zip(mean, half, strict=True))
+        found = np.mean([c.classes_found for c in runs], axis=0)
+        lines.append(f"  {name:16s} {points}   classes found {' '.join(f'{f:.1f}' for f in found)}")
+        if base is not None and name != RANDOM:
+            lines.append(
+                f"  {'':16s} area {mean.mean() / base.mean():.3f}× random, final "
+                f"{100 * (mean[-1] - base[-1]):+.1f} points, first batch "
+                f"{100 * (mean[0] - base[0]):+.1f} points"
+            )
+        err = np.array([c.estimate - c.accuracy for c in runs])
+        if np.isfinite(err).any():
+            cov = np.array([c.covered for c in runs])
+            lines.append(
+                f"  {'':16s} estimate from labels: mean error {100 * np.nanmean(err):+.1f}, "
+                f"mean |error| {100 * np.nanmean(np.abs(err)):.1f} points, 95% interval "
+                f"held the truth {np.nanmean(cov):.0%} of {int(np.isfinite(cov).sum())} times"
+            )
+    return lines
+
+
+def plot(results: dict[str, dict[str, list[Curve]]], out: Path) -> None:
+    """One panel per pool: mean accuracy against labels with 95% bands, one line per strategy."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(results), figsize=(5.5 * len(results), 4), squeeze=False)
+    for ax, (pool, curves) in zip(axes[0], results.items(), strict=True):
+        for name, runs in curves.items():
+            x = runs[0].n_labels
+            mean, half = mean_interval(np.array([c.accuracy for c in runs]))
+            ax.plot(x, mean, marker="o", label=name)
+            ax.fill_between(x, mean - half, mean + half, alpha=0.2)
+        ax.set(title=f"{pool} pool", xlabel="expert labels", ylabel="accuracy of auto-labels")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--batch", type=int, default=10)
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--strategies", default="auto", help="comma-separated; random is always run")
+    p.add_argument("--pools", default=",".join(POOLS))
+    p.add_argument("--per-class", type=int, default=300, help="balanced pool")
+    p.add_argument("--max-per-class", type=int, default=500, help="long-tailed pool")
+    p.add_argument("--imbalance", type=float, default=10.0, help="long-tailed pool")
+    p.add_argument("--head", default=DEFAULT_HEAD)
+    p.add_argument("--plot", type=Path, default=Path("active.png"))
+    args = p.parse_args(argv)
+    from labeler.bench.data import fmnist_embeddings
+
+    x, y = fmnist_embeddings("test")
+    names = [RANDOM, *(s for s in args.strategies.split(",") if s and s != RANDOM)]
+    results: dict[str, dict[str, list[Curve]]] = {}
+    for kind in args.pools.split(","):
+        results[kind] = {name: [] for name in names}
+        for seed in range(args.seeds):
+            idx = draw_pool(
+                y,
+                kind,
+                seed=seed,
+                per_class=args.per_class,
+                max_per_class=args.max_per_class,
+                imbalance=args.imbalance,
+            )
+            for name in names:
+                results[kind][name].append(
+                    simulate(
+                        x[idx],
+                        y[idx],
+                        name,
+                        rounds=args.rounds,
+                        batch=args.batch,
+                        seed=seed,
+                        head=args.head,
+                    )
+                )
+        n_pool = len(idx)
+        print(
+            f"{kind} pool (~{n_pool} images), head {args.head}, {args.seeds} seeds, accuracy after "
+            f"{', '.join(map(str, results[kind][RANDOM][0].n_labels))} labels (mean ± 95%):"
+        )
+        print("\n".join(summarise(results[kind])), flush=True)
+    plot(results, args.plot)
+    print(f"plot: {args.plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
