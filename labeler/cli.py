@@ -16,6 +16,7 @@ from labeler.errors import LabelerError
 
 EXIT_ERROR = 2
 SKIPPED_SHOWN = 10  # bad files listed on the terminal after init; the rest are in skipped.csv
+CURVE_BAR_WIDTH = 40  # characters of `labeler curve`'s bar at accuracy 1
 
 
 def _positive_int(text: str) -> int:
@@ -71,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", metavar="OUT.npz")
 
     p = sub.add_parser("status", help="counts, classes and skipped files of a project")
+    p.add_argument("project")
+
+    p = sub.add_parser("curve", help="estimated accuracy of the auto-labels against labels")
     p.add_argument("project")
 
     p = sub.add_parser("serve", help="the browser UI on a project")
@@ -140,6 +144,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
             f"predicted {r.predicted} images with {r.method} on {r.model} from {r.labeled} labels "
             f"in {len(r.classes)} classes (temperature {r.temperature:.3g})"
         )
+        e = r.estimate
+        if e is None:
+            print(
+                "estimated accuracy: not yet; it needs two labels in each of two classes, to "
+                "check labels against a model fitted without them"
+            )
+        else:
+            print(
+                f"estimated accuracy of the auto-labels: {e.accuracy:.2f} (95% interval "
+                f"{e.low:.2f}-{e.high:.2f}, from the {e.n_labels} expert labels)"
+            )
     return 0
 
 
@@ -177,6 +192,19 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_curve(args: argparse.Namespace) -> int:
+    with _open(args) as project:
+        curve = project.learning_curve()
+    if not curve:
+        print("no estimate yet: label two images in each of two classes first")
+        return 0
+    print("labels  estimated accuracy  95% interval")
+    for n, acc, low, high in curve:
+        bar = "#" * round(CURVE_BAR_WIDTH * acc)
+        print(f"{n:6d}  {acc:18.2f}  {low:.2f}-{high:.2f}  {bar}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from labeler.ui import serve
 
@@ -193,5 +221,6 @@ COMMANDS = {
     "export": cmd_export,
     "export-embeddings": cmd_export_embeddings,
     "status": cmd_status,
+    "curve": cmd_curve,
     "serve": cmd_serve,
 }

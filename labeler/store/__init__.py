@@ -20,7 +20,7 @@ import numpy as np
 from labeler.errors import LabelerError
 from labeler.store.schema import SCHEMA_VERSION, migrate
 
-__all__ = ["Item", "LabelRow", "Run", "Store", "SyncReport", "utc_now"]
+__all__ = ["Estimate", "Item", "LabelRow", "Run", "Store", "SyncReport", "utc_now"]
 
 
 def utc_now() -> str:
@@ -51,6 +51,19 @@ class Run:
     method: str
     model: str
     params: dict
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One point of the learning curve: accuracy of the auto-labels estimated from labels."""
+
+    label_state: int
+    method: str
+    n_labels: int
+    accuracy: float
+    low: float
+    high: float
     created_at: str
 
 
@@ -446,3 +459,35 @@ class Store:
             c.execute("DELETE FROM predictions WHERE class_id = ?", (class_id,))
             c.execute("UPDATE classes SET deleted_at = ? WHERE id = ?", (at, class_id))
         return items
+
+    # -- learning curve: accuracy estimates (labeler.active.stopping) ----------------------------
+
+    def add_estimate(
+        self,
+        *,
+        label_state: int,
+        method: str,
+        n_labels: int,
+        accuracy: float,
+        low: float,
+        high: float,
+    ) -> None:
+        """Record the estimated accuracy after the labels of `label_state`; replaces an older
+        estimate of the same labels."""
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO estimates(label_state, method, n_labels, accuracy, low, high, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(label_state) DO UPDATE SET "
+                "method = excluded.method, n_labels = excluded.n_labels, "
+                "accuracy = excluded.accuracy, low = excluded.low, high = excluded.high, "
+                "created_at = excluded.created_at",
+                (label_state, method, n_labels, accuracy, low, high, utc_now()),
+            )
+
+    def estimates(self) -> list[Estimate]:
+        """Every recorded estimate, oldest labels first."""
+        rows = self._query(
+            "SELECT label_state, method, n_labels, accuracy, low, high, created_at "
+            "FROM estimates ORDER BY label_state"
+        )
+        return [Estimate(*r) for r in rows]

@@ -65,6 +65,19 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE classes ADD COLUMN deleted_at TEXT;  -- NULL while the class is in use
     """,
+    # 3: the learning curve: estimated accuracy of the auto-labels, one point per label state.
+    """
+    CREATE TABLE estimates (
+        id          INTEGER PRIMARY KEY,
+        label_state INTEGER NOT NULL UNIQUE,   -- the last label_events id when it was estimated
+        method      TEXT NOT NULL,             -- the head whose auto-labels were estimated
+        n_labels    INTEGER NOT NULL,
+        accuracy    REAL NOT NULL,             -- 0..1, with its 95% interval [low, high]
+        low         REAL NOT NULL,
+        high        REAL NOT NULL,
+        created_at  TEXT NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

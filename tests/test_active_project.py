@@ -1,0 +1,95 @@
+"""Active learning through the facade and the command line: suggestions, the accuracy estimate
+recorded as labels change, and the learning curve (fake embedder, planted colour classes)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from labeler.cli import main
+from labeler.errors import LabelerError
+from labeler.project import Project
+from labeler.store import Store
+from labeler.store.schema import MIGRATIONS
+
+
+def _per_class(truth: dict[str, str], k: int, start: int = 0) -> list[tuple[str, str]]:
+    by_class: dict[str, list[str]] = {}
+    for path in sorted(truth):
+        by_class.setdefault(truth[path], []).append(path)
+    return [(p, c) for c, paths in sorted(by_class.items()) for p in paths[start : start + k]]
+
+
+def test_predict_records_an_estimate_and_the_curve_grows_with_labels(
+    project: Project, colour_images
+) -> None:
+    _, truth = colour_images
+    assert project.learning_curve() == []  # no labels: nothing to estimate
+    project.label(_per_class(truth, 1))
+    assert project.predict().estimate is None  # one label per class cannot be checked
+    assert project.learning_curve() == []
+
+    project.label(_per_class(truth, 1, start=1))
+    report = project.predict()
+    e = report.estimate
+    assert e is not None and e.n_labels == 6 and e.checked == 6
+    # Planted colour classes are easy: every auto-label is right, and the estimate says so.
+    assert e.low <= 1.0 <= e.high + 1e-9 and e.accuracy > 0.9
+    assert project.learning_curve() == [(6, e.accuracy, e.low, e.high)]
+    assert project.learning_curve() == [(6, e.accuracy, e.low, e.high)]  # no refit, no new point
+
+    project.label(_per_class(truth, 1, start=2))  # labels changed: the curve fits a new point
+    curve = project.learning_curve()
+    assert [n for n, *_ in curve] == [6, 9]
+    assert all(0 <= low <= acc <= high <= 1 for _, acc, low, high in curve)
+    assert "from 9 labels" in project.status()["estimated_accuracy"]
+
+
+def test_suggest_with_a_committee_strategy_and_zero_labels(project: Project, colour_images) -> None:
+    _, truth = colour_images
+    with pytest.raises(LabelerError, match="committee"):
+        project.suggest(2, strategy="disagreement")
+    project.label(_per_class(truth, 2))
+    got = project.suggest(3, strategy="disagreement")
+    assert len(got) == 3 and all(g["reason"].startswith("the ") for g in got)
+    assert not {g["path"] for g in got} & {p for p, _ in _per_class(truth, 2)}
+
+
+def test_cli_predict_prints_the_estimate_and_curve_prints_the_curve(
+    tmp_path: Path, colour_images, capsys
+) -> None:
+    folder, truth = colour_images
+    proj = str(tmp_path / "proj")
+    assert main(["init", proj, "--images", str(folder), "--backbone", "fake"]) == 0
+    assert main(["curve", proj]) == 0
+    assert "no estimate yet" in capsys.readouterr().out
+    labels = tmp_path / "labels.csv"
+    rows = _per_class(truth, 3)
+    labels.write_text("path,label\n" + "".join(f"{p},{c}\n" for p, c in rows))
+    assert main(["label", proj, "--csv", str(labels)]) == 0
+    assert main(["predict", proj]) == 0
+    out = capsys.readouterr().out
+    assert "estimated accuracy of the auto-labels: " in out and "from the 9 expert labels" in out
+    assert main(["curve", proj]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("labels") and len(lines) == 2
+    assert lines[1].split()[0] == "9" and "#" in lines[1]
+    assert main(["status", proj]) == 0
+    assert "estimated_accuracy: " in capsys.readouterr().out
+
+
+def test_estimates_table_replaces_the_point_of_the_same_labels(tmp_path: Path) -> None:
+    with Store(tmp_path / "db.sqlite", create=True) as store:
+        store.add_estimate(label_state=3, method="protonet", n_labels=6, accuracy=0.5, low=0.3,
+                           high=0.7)  # fmt: skip
+        store.add_estimate(label_state=9, method="protonet", n_labels=9, accuracy=0.8, low=0.7,
+                           high=0.9)  # fmt: skip
+        store.add_estimate(label_state=3, method="protonet", n_labels=6, accuracy=0.6, low=0.4,
+                           high=0.8)  # fmt: skip
+        got = [(e.label_state, e.n_labels, e.accuracy) for e in store.estimates()]
+        assert got == [(3, 6, 0.6), (9, 9, 0.8)]
+    conn = sqlite3.connect(tmp_path / "db.sqlite")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    conn.close()
