@@ -81,6 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("project")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=_positive_int, default=7860)
+    p.add_argument(
+        "--auth",
+        action="append",
+        default=[],
+        metavar="USER:PASSWORD",
+        help="require a login (repeat for more users); the user is recorded as annotator",
+    )
+    p.add_argument("--auth-file", metavar="FILE", help="logins, one user:password a line")
     return parser
 
 
@@ -207,9 +215,11 @@ def cmd_curve(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from labeler.ui import serve
+    from labeler.ui.auth import load_accounts
 
+    accounts = load_accounts(args.auth, args.auth_file)
     with _open(args) as project:
-        serve(project, host=args.host, port=args.port)
+        serve(project, host=args.host, port=args.port, auth=accounts)
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from labeler.heads import DEFAULT_HEAD, create_head
 from labeler.index import FaissIndex, l2_normalize
 from labeler.labelcsv import read_label_csv
 from labeler.store import Store, SyncReport
+
+if TYPE_CHECKING:
+    from labeler.workbench import Workbench
 
 INDEX_NAME = "index.faiss"
 SKIPPED_NAME = "skipped.csv"
@@ -71,6 +75,7 @@ class Project:
             )
         self.store = Store(db)
         self._cache: _Vectors | None = None
+        self._workbench: Workbench | None = None
 
     def close(self) -> None:
         self.store.close()
@@ -468,6 +473,32 @@ class Project:
         v = self._vectors()
         write_embeddings(Path(out), v.paths, v.raw)
         return len(v.paths)
+
+    # -- browser UI support (labeler.workbench; the UI in labeler.ui calls only these) -------------
+
+    def workbench(self) -> Workbench:
+        """The browser UI's view of this project: live predictions, paging, edits with undo.
+
+        One per open project, shared by all browser sessions; rebuilt after a rescan.
+        """
+        from labeler.workbench import Workbench
+
+        v = self._vectors()
+        if self._workbench is None or self._workbench.vectors is not v:
+            self._workbench = Workbench(self, v)
+        return self._workbench
+
+    def rescan(self, *, progress: bool = True) -> InitReport:
+        """Scan the images folder again with this project's settings; embed only new images."""
+        return self._update(
+            self.images_root,
+            backbone=None,
+            checkpoint=None,
+            device="auto",
+            batch_size=int(self.store.get_meta("batch_size", config.DEFAULT_BATCH_SIZE)),
+            image_size=None,
+            progress=progress,
+        )
 
     # -- summary -----------------------------------------------------------------------------------
 

@@ -132,3 +132,10 @@ def test_label_version_changes_with_labels_and_classes(store: Store) -> None:
     other = Store(store.path)  # another process or connection sees the same version
     assert other.label_version() == v3
     other.close()
+
+
+def test_confirming_an_accepted_label_by_hand_records_the_expert(store: Store) -> None:
+    store.apply_labels([(1, "cat")], annotator="ana (accepted auto)")
+    assert store.apply_labels([(1, "cat")], annotator="ana") == 1
+    assert store.apply_labels([(1, "cat")], annotator="ana") == 0
+    assert [lab.annotator for lab in store.labels()] == ["ana"]

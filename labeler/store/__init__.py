@@ -379,14 +379,15 @@ class Store:
     def apply_labels(self, changes: Sequence[tuple[int, str | None]], *, annotator: str) -> int:
         """Set (item_id, class name) or remove (item_id, None) labels in one transaction.
 
-        Returns how many labels changed; unchanged ones write no history.
+        Returns how many labels changed. A label already set by the same annotator is left
+        alone and writes no history; by another annotator, it is set again in their name.
         """
         at = utc_now()
         changed = 0
         with self._tx() as c:
             for item_id, name in changes:
                 row = c.execute(
-                    "SELECT class_id FROM labels WHERE item_id = ?", (item_id,)
+                    "SELECT class_id, annotator FROM labels WHERE item_id = ?", (item_id,)
                 ).fetchone()
                 if name is None:
                     if row is None:
@@ -395,7 +396,7 @@ class Store:
                     class_id = None
                 else:
                     class_id = self._class_id(c, name)
-                    if row and row[0] == class_id:
+                    if row and tuple(row) == (class_id, annotator):
                         continue
                     c.execute(
                         "INSERT INTO labels(item_id, class_id, annotator, labeled_at) "

@@ -1,77 +1,91 @@
-"""The browser UI (Gradio Blocks): layout and wiring only; every handler calls the facade.
-
-This first page shows the project's state and a paged gallery of images with their labels, and
-downloads the export CSV.
+"""The browser UI (Gradio Blocks): layout (`layout`), thin handlers (`handlers`,
+`handlers_tabs`) that call the facade, per-session state (`session`), and the server (`server`).
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 
-from labeler.project import Project
+# Nothing leaves the machine: no usage analytics, whatever the environment says.
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
-PAGE_SIZE = 48  # images sent to the browser at once
+from typing import TYPE_CHECKING
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-
-
-def _status_markdown(project: Project) -> str:
-    s = project.status()
-    classes = ", ".join(s["classes"]) or "none yet"
-    return (
-        f"**{s['images']}** images in `{s['images_root']}` · model `{s['model']}` · "
-        f"**{s['labeled']}** labeled · classes: {classes} · {s['skipped']} files skipped · "
-        f"last prediction: {s['last_prediction'] or 'none'}"
-    )
-
-
-def _gallery_page(project: Project, page: int) -> list[tuple[str, str]]:
-    rows = project.export_rows()
-    start = max(0, int(page) - 1) * PAGE_SIZE
-    root = project.images_root
-    out = []
-    for row in rows[start : start + PAGE_SIZE]:
-        caption = row.get("label") or "unlabeled"
-        if row.get("source") == "auto":
-            caption = f"{caption} ({row['confidence']:.0%})"
-        out.append((str(root / row["path"]), caption))
-    return out
-
-
-def build_app(project: Project):
-    """The Blocks app for one open project."""
+if TYPE_CHECKING:
     import gradio as gr
 
-    n_pages = max(1, -(-project.status()["images"] // PAGE_SIZE))
-    with gr.Blocks(title="labeler") as app:
-        gr.Markdown("## labeler")
-        status = gr.Markdown(_status_markdown(project))
-        page = gr.Slider(1, n_pages, value=1, step=1, label="Page")
-        gallery = gr.Gallery(
-            value=_gallery_page(project, 1), columns=8, height="auto", object_fit="contain"
+    from labeler.project import Project
+
+__all__ = ["build_app", "serve"]
+
+
+def build_app(project: Project) -> gr.Blocks:
+    """The Blocks app for one open project: layout, then each event wired to its handler."""
+    from labeler.ui.handlers_tabs import TabHandlers
+    from labeler.ui.layout import build_layout
+
+    ui = build_layout()
+    h = TabHandlers(project, ui)
+    s = ui.session
+    quick = {"show_progress": "hidden"}
+    everything = h.all_outputs()
+    label = h.label_outputs()
+    trust_in = [ui.threshold, ui.trust_cls]
+    with ui.demo:
+        ui.demo.load(h.load, s, [*everything, ui.rescan_info])
+        # Label tab
+        for control in (ui.show, ui.cls, ui.sort):
+            control.input(h.set_filter, [s, ui.show, ui.cls, ui.sort], label, **quick)
+        ui.prev.click(h.prev_page, s, label, **quick)
+        ui.next.click(h.next_page, s, label, **quick)
+        ui.back.click(h.all_images, s, label, **quick)
+        ui.more.click(h.more_like_this, s, label, **quick)
+        ui.grid.pick(h.pick, s, [s, ui.preview], **quick)
+        for k, button in enumerate(ui.label_keys):
+            button.click(h.assign_key(k), [s, ui.grid], everything, **quick)
+        ui.label_as.submit(
+            h.assign_named, [s, ui.grid, ui.label_as], [*everything, ui.label_as], **quick
         )
-        with gr.Row():
-            export_btn = gr.Button("Export CSV")
-            export_file = gr.File(label="Export", interactive=False)
+        ui.undo.click(h.undo, s, everything, **quick)
+        ui.export.click(h.export, None, [ui.export_file, ui.message])
+        # Review tab
+        ui.review_tab.select(h.open_review, s, [s, ui.review])
+        ui.accept.click(h.review_accept, s, h.review_outputs(), **quick)
+        ui.skip.click(h.review_skip, s, [s, ui.review], **quick)
+        for k, button in enumerate(ui.review_keys):
+            button.click(h.review_key(k), s, h.review_outputs(), **quick)
+        # Trust tab
+        ui.trust_tab.select(h.open_trust, trust_in, h.trust_outputs())
+        ui.threshold.change(h.open_trust, trust_in, h.trust_outputs(), **quick)
+        ui.trust_cls.input(h.open_trust, trust_in, h.trust_outputs(), **quick)
+        ui.accept_above.click(
+            h.accept_above, [s, *trust_in], [*everything, *h.trust_outputs()], **quick
+        )
+        # Map tab
+        ui.map_tab.select(h.map_view, ui.colour_by, [ui.map, ui.map_note])
+        ui.colour_by.input(h.map_view, ui.colour_by, [ui.map, ui.map_note], **quick)
+        ui.map.pick(h.map_pick, s, [s, ui.map_preview], **quick)
+        ui.map_more.click(h.map_more, s, [*label, ui.tabs], **quick)
+        # Classes tab
+        for trigger in (ui.create.click, ui.new_class.submit):
+            trigger(h.create_class, [s, ui.new_class], [*everything, ui.new_class])
+        ui.rename.click(
+            h.rename_class, [s, ui.rename_from, ui.rename_to], [*everything, ui.rename_to]
+        )
+        ui.merge.click(h.merge_classes, [s, ui.merge_from, ui.merge_into], everything)
+        ui.delete.click(h.delete_class, [s, ui.delete_cls], everything)
+        ui.rescan.click(h.rescan, s, [*everything, ui.rescan_info])
+    return ui.demo
 
-        page.change(lambda p: _gallery_page(project, p), page, gallery)
 
-        def export() -> tuple[str, str]:
-            out = Path(tempfile.mkdtemp(prefix="labeler-export-")) / "labels.csv"
-            project.export_csv(out)
-            return str(out), _status_markdown(project)
+def serve(
+    project: Project,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    auth: list[tuple[str, str]] | None = None,
+) -> None:
+    """Serve the UI until interrupted (see labeler.ui.server)."""
+    from labeler.ui.server import run
 
-        export_btn.click(export, None, [export_file, status])
-    return app
-
-
-def serve(project: Project, *, host: str = "127.0.0.1", port: int = 7860) -> None:
-    """Serve the UI until interrupted; only the project's images folder is served."""
-    build_app(project).launch(
-        server_name=host,
-        server_port=port,
-        allowed_paths=[str(project.images_root)],
-        footer_links=[],
-    )
+    run(project, host=host, port=port, auth=auth)

@@ -1,0 +1,192 @@
+"""Looking at a snapshot of labels and predictions: filtered, sorted pages; counts per class;
+what a confidence threshold would accept. Pure functions on arrays: the UI's per-click reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from labeler.errors import LabelerError
+from labeler.live import NO_CLASS, Snapshot
+
+UNCERTAIN_MARGIN = 0.2  # an unlabeled image is "uncertain" when top-1 minus top-2 is below this
+HISTOGRAM_BINS = 20  # confidence bins over [0, 1]
+
+SHOW = ("unlabeled", "uncertain", "labeled", "all")
+SORTS = {  # name -> (key, descending)
+    "file name": (None, False),
+    "confidence, lowest first": ("conf", False),
+    "confidence, highest first": ("conf", True),
+    "margin, lowest first": ("margin", False),
+    "margin, highest first": ("margin", True),
+}
+ANY_CLASS = ""
+
+
+@dataclass(frozen=True)
+class Query:
+    """Which images to list. `cls` matches the label of labeled images and the prediction of
+    unlabeled ones; `rows`, when given, restricts and orders the list (e.g. nearest neighbours).
+    """
+
+    show: str = "unlabeled"
+    cls: str = ANY_CLASS
+    sort: str = "file name"
+    page: int = 1
+    page_size: int = 48
+    rows: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.show not in SHOW:
+            raise LabelerError(f"unknown filter {self.show!r}; choose one of {', '.join(SHOW)}")
+        if self.sort not in SORTS:
+            raise LabelerError(f"unknown sort {self.sort!r}; choose one of {', '.join(SORTS)}")
+        if self.page_size < 1:
+            raise LabelerError(f"page size must be at least 1, got {self.page_size}")
+
+
+@dataclass(frozen=True)
+class Tile:
+    row: int
+    path: str
+    label: str | None  # expert label
+    accepted: bool  # the label is a bulk-accepted prediction
+    pred: str | None  # predicted class
+    conf: float | None  # its calibrated probability
+
+
+@dataclass(frozen=True)
+class Page:
+    tiles: list[Tile]
+    page: int  # 1-based, clamped to the pages there are
+    pages: int
+    total: int  # images matching the query
+
+
+def matching_rows(snap: Snapshot, query: Query) -> np.ndarray:
+    """Rows matching `query`, in its order."""
+    n = len(snap.label)
+    rows = np.arange(n) if query.rows is None else np.asarray(query.rows, dtype=np.int64)
+    labeled = snap.label[rows] != NO_CLASS
+    if query.show == "unlabeled":
+        keep = ~labeled
+    elif query.show == "uncertain":
+        keep = ~labeled & (snap.margin[rows] < UNCERTAIN_MARGIN)
+    elif query.show == "labeled":
+        keep = labeled
+    else:
+        keep = np.ones(len(rows), dtype=bool)
+    if query.cls != ANY_CLASS:
+        k = snap.class_index(query.cls)
+        shown = np.where(labeled, snap.label[rows], snap.pred[rows])
+        keep &= (shown == k) & (k != NO_CLASS)
+    rows = rows[keep]
+    key, descending = SORTS[query.sort]
+    if key is not None and snap.has_predictions:
+        values = getattr(snap, key)[rows]
+        order = np.argsort(-values if descending else values, kind="stable")
+        rows = rows[order]
+    return rows
+
+
+def page(snap: Snapshot, paths: list[str], query: Query) -> Page:
+    """One page of the images matching `query`."""
+    rows = matching_rows(snap, query)
+    pages = max(1, -(-len(rows) // query.page_size))
+    number = min(max(1, query.page), pages)
+    start = (number - 1) * query.page_size
+    tiles = [tile(snap, paths, int(r)) for r in rows[start : start + query.page_size]]
+    return Page(tiles=tiles, page=number, pages=pages, total=len(rows))
+
+
+def tile(snap: Snapshot, paths: list[str], row: int) -> Tile:
+    label = int(snap.label[row])
+    pred = int(snap.pred[row])
+    return Tile(
+        row=row,
+        path=paths[row],
+        label=None if label == NO_CLASS else snap.classes[label],
+        accepted=bool(snap.accepted[row]),
+        pred=None if pred == NO_CLASS else snap.classes[pred],
+        conf=None if pred == NO_CLASS else float(snap.conf[row]),
+    )
+
+
+def top_predictions(snap: Snapshot, row: int, k: int = 3) -> list[tuple[str, float]]:
+    """The k most probable classes of one image, as (class, probability)."""
+    if snap.proba is None:
+        return []
+    p = snap.proba[row]
+    return [(snap.classes[c], float(p[c])) for c in np.argsort(-p)[:k] if p[c] > 0]
+
+
+@dataclass(frozen=True)
+class ClassCount:
+    name: str
+    human: int  # labeled by hand
+    accepted: int  # bulk-accepted predictions
+    auto: int  # unlabeled images predicted as this class
+
+
+def class_counts(snap: Snapshot) -> list[ClassCount]:
+    c = len(snap.classes)
+    hand = snap.labeled & ~snap.accepted
+    auto = ~snap.labeled & (snap.pred != NO_CLASS)
+    human = np.bincount(snap.label[hand], minlength=c)
+    accepted = np.bincount(snap.label[snap.accepted], minlength=c)
+    predicted = np.bincount(snap.pred[auto], minlength=c)
+    return [
+        ClassCount(name, int(human[k]), int(accepted[k]), int(predicted[k]))
+        for k, name in enumerate(snap.classes)
+    ]
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """What accepting every unlabeled prediction at or above `threshold` would do."""
+
+    threshold: float
+    rows: np.ndarray  # (M,) rows that would be accepted
+    per_class: dict[str, tuple[int, float]]  # class -> (count, estimated precision)
+
+    @property
+    def count(self) -> int:
+        return len(self.rows)
+
+    @property
+    def precision(self) -> float:
+        """Estimated precision: the mean calibrated confidence of the accepted predictions."""
+        total = sum(n for n, _ in self.per_class.values())
+        if total == 0:
+            return float("nan")
+        return sum(n * p for n, p in self.per_class.values()) / total
+
+
+def acceptance(snap: Snapshot, threshold: float, cls: str = ANY_CLASS) -> Acceptance:
+    """Unlabeled predictions with confidence >= threshold (of one class, or all)."""
+    if not 0.0 <= threshold <= 1.0:
+        raise LabelerError(f"the threshold must be between 0 and 1, got {threshold}")
+    keep = ~snap.labeled & (snap.pred != NO_CLASS) & (snap.conf >= threshold)
+    if cls != ANY_CLASS:
+        keep &= snap.pred == snap.class_index(cls)
+    rows = np.flatnonzero(keep)
+    per_class = {}
+    for k, name in enumerate(snap.classes):
+        mine = rows[snap.pred[rows] == k]
+        if len(mine):
+            per_class[name] = (len(mine), float(snap.conf[mine].mean()))
+    return Acceptance(threshold=threshold, rows=rows, per_class=per_class)
+
+
+def confidence_histograms(snap: Snapshot) -> dict[str, np.ndarray]:
+    """Per class, (HISTOGRAM_BINS,) counts of unlabeled images predicted as it, by confidence."""
+    if not snap.has_predictions:
+        return {}
+    edges = np.linspace(0.0, 1.0, HISTOGRAM_BINS + 1)
+    auto = ~snap.labeled
+    return {
+        name: np.histogram(snap.conf[auto & (snap.pred == k)], bins=edges)[0]
+        for k, name in enumerate(snap.classes)
+    }

@@ -1,0 +1,27 @@
+() => {
+  // Keyboard shortcuts: each key clicks the first *visible* button it names, so a key does what
+  // the button under the expert's eyes does, in whichever tab is open.
+  const target = (e) => {
+    if (/^[1-9]$/.test(e.key) && !e.ctrlKey && !e.metaKey && !e.altKey) {
+      return [`label-key-${e.key}`, `review-key-${e.key}`];
+    }
+    if ((e.ctrlKey || e.metaKey) && !e.shiftKey && (e.key === 'z' || e.key === 'Z')) return ['undo'];
+    if (e.ctrlKey || e.metaKey || e.altKey) return [];
+    if (e.key === 'Enter') return ['review-accept'];
+    if (e.key === 's' || e.key === 'S') return ['review-skip'];
+    if (e.key === 'ArrowLeft') return ['page-prev'];
+    if (e.key === 'ArrowRight') return ['page-next'];
+    return [];
+  };
+  document.addEventListener('keydown', (e) => {
+    if (e.target.closest && e.target.closest('input, textarea, select, [contenteditable]')) return;
+    for (const id of target(e)) {
+      const button = document.getElementById(id);
+      if (button && button.checkVisibility() && !button.disabled) {
+        e.preventDefault();
+        button.click();
+        return;
+      }
+    }
+  });
+}

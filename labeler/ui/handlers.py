@@ -1,0 +1,256 @@
+"""Event handlers of the Label and Classes tabs and the header: each reads the session and the
+inputs, calls the facade (`Project.workbench()`), and returns {component: new value}.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import gradio as gr
+
+from labeler import browse
+from labeler.edits import Edit
+from labeler.errors import LabelerError
+from labeler.project import Project
+from labeler.ui import views
+from labeler.ui.layout import ALL, ANY, UI
+from labeler.ui.session import Session, annotator
+from labeler.ui.settings import PIXELATED_MAX_SIDE, SIMILAR_K
+from labeler.workbench import Workbench
+
+Updates = dict[Any, Any]
+EXPORTS_DIR = "exports"  # inside the project folder
+
+
+def friendly(fn: Callable) -> Callable:
+    """Show a LabelerError as a message in the page instead of a generic error."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except LabelerError as e:
+            raise gr.Error(str(e)) from e
+
+    return wrapper
+
+
+class Handlers:
+    def __init__(self, project: Project, ui: UI) -> None:
+        self.project = project
+        self.ui = ui
+
+    @property
+    def wb(self) -> Workbench:
+        return self.project.workbench()
+
+    def small(self, path: str) -> bool:
+        return self.wb.longest_side(path) <= PIXELATED_MAX_SIDE
+
+    # -- views shared by many events ---------------------------------------------------------------
+
+    def label_outputs(self) -> list:
+        ui = self.ui
+        return [ui.session, ui.grid, ui.page_info, ui.back, ui.preview]
+
+    def class_outputs(self) -> list:
+        ui = self.ui
+        dropdowns = [ui.cls, ui.trust_cls, ui.rename_from, ui.merge_from, ui.merge_into]
+        return [*ui.label_keys, *ui.review_keys, *dropdowns, ui.delete_cls, ui.counts,
+                ui.class_table, ui.status, ui.message]  # fmt: skip
+
+    def all_outputs(self) -> list:
+        return self.label_outputs() + self.class_outputs()
+
+    def label_view(self, session: Session) -> Updates:
+        ui, wb = self.ui, self.wb
+        snap = wb.snapshot()
+        page = browse.page(snap, wb.paths, session.query)
+        session.set_query(page=page.page)
+        small = {t.path for t in page.tiles if self.small(t.path)}
+        return {
+            ui.session: session,
+            ui.grid: {"html": views.grid_html(page, snap.classes, small), "selected": []},
+            ui.page_info: views.page_info(
+                page, show=session.query.show, similar_to=session.similar_to
+            ),
+            ui.back: gr.Button(visible=session.similar_to is not None),
+        } | self.preview_view(session)
+
+    def preview_view(self, session: Session) -> Updates:
+        wb = self.wb
+        details = None if session.focus is None else wb.details(session.focus)
+        small = session.focus is not None and self.small(session.focus)
+        return {self.ui.preview: views.preview_html(details, wb.snapshot().classes, small=small)}
+
+    def class_view(self) -> Updates:
+        ui = self.ui
+        snap = self.wb.snapshot()
+        names = list(snap.classes)
+        counts = browse.class_counts(snap)
+        out: Updates = {}
+        for keys in (ui.label_keys, ui.review_keys):
+            for k, button in enumerate(keys):
+                shown = k < len(names)
+                out[button] = gr.Button(f"{k + 1} · {names[k]}" if shown else "", visible=shown)
+        choices = [(name, name) for name in names]
+        out[ui.cls] = gr.Dropdown(choices=[(ANY, browse.ANY_CLASS), *choices])
+        out[ui.trust_cls] = gr.Dropdown(choices=[(ALL, browse.ANY_CLASS), *choices])
+        for dropdown in (ui.rename_from, ui.merge_from, ui.merge_into, ui.delete_cls):
+            out[dropdown] = gr.Dropdown(choices=choices)
+        table = views.counts_html(counts)
+        out[ui.counts] = table
+        out[ui.class_table] = table
+        out[ui.status] = self.status(snap, counts)
+        return out
+
+    def status(self, snap: Any, counts: list[browse.ClassCount]) -> str:
+        hand = sum(c.human for c in counts)
+        accepted = sum(c.accepted for c in counts)
+        auto = sum(c.auto for c in counts)
+        fit_ms = snap.fit_seconds * 1000
+        model = f"refit {fit_ms:.0f} ms" if snap.has_predictions else "no model yet"
+        return (
+            f"**{len(snap.label):,}** images · **{hand:,}** labeled by hand · "
+            f"**{accepted:,}** accepted · **{auto:,}** auto-labeled · {model}"
+        )
+
+    def after_edit(self, session: Session, edit: Edit | None = None, message: str = "") -> Updates:
+        """Every view an edit changes, and a line saying what was done."""
+        if edit is not None:
+            session.undo.append(edit)
+            message = (
+                message or f"{edit.description[0].upper()}{edit.description[1:]} · Ctrl+Z undoes"
+            )
+        return self.label_view(session) | self.class_view() | {self.ui.message: message}
+
+    # -- page load, filters, paging ----------------------------------------------------------------
+
+    @friendly
+    def load(self, session: Session) -> Updates:
+        where = f"Images in `{self.project.images_root}`, embedded with `{self.project.model_key}`"
+        return self.after_edit(session) | {self.ui.rescan_info: where}
+
+    @friendly
+    def set_filter(self, session: Session, show: str, cls: str, sort: str) -> Updates:
+        session.set_query(show=show, cls=cls or browse.ANY_CLASS, sort=sort, page=1)
+        return self.label_view(session)
+
+    @friendly
+    def prev_page(self, session: Session) -> Updates:
+        session.set_query(page=session.query.page - 1)
+        return self.label_view(session)
+
+    @friendly
+    def next_page(self, session: Session) -> Updates:
+        session.set_query(page=session.query.page + 1)
+        return self.label_view(session)
+
+    @friendly
+    def pick(self, session: Session, evt: gr.EventData) -> Updates:
+        session.focus = evt.image
+        return {self.ui.session: session} | self.preview_view(session)
+
+    @friendly
+    def more_like_this(self, session: Session) -> Updates:
+        if session.focus is None:
+            raise LabelerError("click an image first; its nearest neighbours are then listed")
+        rows = self.wb.similar_rows(session.focus, SIMILAR_K)
+        session.similar_to = session.focus
+        session.set_query(rows=rows, page=1)
+        return self.label_view(session)
+
+    @friendly
+    def all_images(self, session: Session) -> Updates:
+        session.similar_to = None
+        session.set_query(rows=None, page=1)
+        return self.label_view(session)
+
+    # -- labeling and undo -------------------------------------------------------------------------
+
+    def assign_key(self, k: int) -> Callable[..., Updates]:
+        """Handler of key button k (0-based): label the grid's selection as the k-th class."""
+
+        @friendly
+        def handler(session: Session, grid: dict, request: gr.Request) -> Updates:
+            classes = self.wb.snapshot().classes
+            if k >= len(classes):
+                raise LabelerError(f"there is no class with key {k + 1}")
+            return self._assign(session, grid, classes[k], request)
+
+        return handler
+
+    @friendly
+    def assign_named(self, session: Session, grid: dict, name: str, request: gr.Request) -> Updates:
+        return self._assign(session, grid, name.strip(), request) | {self.ui.label_as: ""}
+
+    def _assign(self, session: Session, grid: dict, name: str, request: gr.Request) -> Updates:
+        selected = list(grid.get("selected") or [])
+        edit = self.wb.assign(selected, name, annotator=annotator(request))
+        if session.focus is None and selected:
+            session.focus = selected[-1]
+        return self.after_edit(session, edit)
+
+    @friendly
+    def undo(self, session: Session, request: gr.Request) -> Updates:
+        if not session.undo:
+            return {self.ui.message: "Nothing to undo in this session."}
+        done = self.wb.undo(session.undo.pop(), annotator=annotator(request))
+        return self.after_edit(session, message=done[0].upper() + done[1:])
+
+    # -- classes -----------------------------------------------------------------------------------
+
+    @friendly
+    def create_class(self, session: Session, name: str) -> Updates:
+        return self.after_edit(session, self.wb.create_class(name.strip())) | {
+            self.ui.new_class: ""
+        }
+
+    @friendly
+    def rename_class(self, session: Session, old: str, new: str, request: gr.Request) -> Updates:
+        edit = self.wb.rename_class(old, new.strip(), annotator=annotator(request))
+        return self.after_edit(session, edit) | {self.ui.rename_to: ""}
+
+    @friendly
+    def merge_classes(
+        self, session: Session, source: str, target: str, request: gr.Request
+    ) -> Updates:
+        edit = self.wb.merge_classes(source, target, annotator=annotator(request))
+        return self.after_edit(session, edit)
+
+    @friendly
+    def delete_class(self, session: Session, name: str, request: gr.Request) -> Updates:
+        return self.after_edit(session, self.wb.delete_class(name, annotator=annotator(request)))
+
+    # -- export and rescan -------------------------------------------------------------------------
+
+    @friendly
+    def export(self, progress: gr.Progress = gr.Progress()) -> Updates:  # noqa: B008
+        progress(0.1, desc="Predicting every image from the current labels")
+        folder = self.project.path / EXPORTS_DIR
+        folder.mkdir(exist_ok=True)
+        out = folder / f"labels-{datetime.now():%Y%m%d-%H%M%S}.csv"
+        n = self.wb.export(out)
+        progress(1.0, desc="Written")
+        return {
+            self.ui.export_file: gr.File(value=str(out), visible=True),
+            self.ui.message: f"Exported {n:,} rows to {out}",
+        }
+
+    @friendly
+    def rescan(
+        self,
+        session: Session,
+        progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
+    ) -> Updates:
+        progress(0.0, desc="Scanning the images folder")
+        r = self.project.rescan()
+        s = r.sync
+        info = (
+            f"{r.images:,} images: {s.added} new, {s.renamed} renamed, {s.changed} changed, "
+            f"{s.missing} gone; {r.embedded} embedded; {len(r.skipped)} skipped"
+        )
+        return self.after_edit(session) | {self.ui.rescan_info: info}

@@ -1,0 +1,147 @@
+"""Event handlers of the Review, Trust and Map tabs (see labeler.ui.handlers for the rest)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import gradio as gr
+
+from labeler import browse
+from labeler.datamap import points_to_draw
+from labeler.errors import LabelerError
+from labeler.ui import charts, views
+from labeler.ui.handlers import Handlers, Updates, friendly
+from labeler.ui.layout import COLOUR_BY
+from labeler.ui.session import Session, annotator
+from labeler.ui.settings import REVIEW_BATCH, SIMILAR_K
+from labeler.workbench import ReviewItem
+
+
+class TabHandlers(Handlers):
+    # -- review queue ------------------------------------------------------------------------------
+
+    def _current(self, session: Session) -> ReviewItem | None:
+        """The first queued image still unlabeled; the queue is refilled from `suggest`."""
+        labeled = self.wb.snapshot().labeled
+        session.review = [r for r in session.review if not labeled[r.row]]
+        if not session.review:
+            session.review = self.wb.review_batch(REVIEW_BATCH, exclude=session.skipped)
+        return session.review[0] if session.review else None
+
+    def review_view(self, session: Session) -> Updates:
+        item = self._current(session)
+        details = None if item is None else self.wb.details(item.path)
+        small = item is not None and self.small(item.path)
+        left = max(0, len(session.review) - 1)
+        return {
+            self.ui.session: session,
+            self.ui.review: views.review_html(item, details, small=small, left=left),
+        }
+
+    def review_outputs(self) -> list:
+        return [*self.all_outputs(), self.ui.review]
+
+    @friendly
+    def open_review(self, session: Session) -> Updates:
+        return self.review_view(session)
+
+    def _review_label(self, session: Session, name: str | None, request: gr.Request) -> Updates:
+        item = self._current(session)
+        if item is None:
+            raise LabelerError("nothing to review: every image is labeled")
+        if name is None:
+            pred = self.wb.snapshot().pred[item.row]
+            if pred == browse.NO_CLASS:
+                raise LabelerError("no prediction to accept yet; label it with a number key")
+            name = self.wb.snapshot().classes[pred]
+        edit = self.wb.assign([item.path], name, annotator=annotator(request))
+        session.review.pop(0)
+        return self.after_edit(session, edit) | self.review_view(session)
+
+    @friendly
+    def review_accept(self, session: Session, request: gr.Request) -> Updates:
+        return self._review_label(session, None, request)
+
+    def review_key(self, k: int) -> Callable[..., Updates]:
+        """Handler of review key k (0-based): label the image as the k-th class."""
+
+        @friendly
+        def handler(session: Session, request: gr.Request) -> Updates:
+            classes = self.wb.snapshot().classes
+            if k >= len(classes):
+                raise LabelerError(f"there is no class with key {k + 1}")
+            return self._review_label(session, classes[k], request)
+
+        return handler
+
+    @friendly
+    def review_skip(self, session: Session) -> Updates:
+        item = self._current(session)
+        if item is not None:
+            session.skipped.append(item.path)
+            session.review.pop(0)
+        return self.review_view(session)
+
+    # -- trust: threshold and bulk accept ----------------------------------------------------------
+
+    def trust_view(self, threshold: float, cls: str) -> Updates:
+        snap = self.wb.snapshot()
+        a = browse.acceptance(snap, threshold, cls or browse.ANY_CLASS)
+        hists = browse.confidence_histograms(snap)
+        if cls:
+            hists = {k: v for k, v in hists.items() if k == cls}
+        return {
+            self.ui.acceptance: views.acceptance_html(a, snap.classes),
+            self.ui.accept_above: gr.Button(
+                f"Accept {a.count:,} predictions ≥ {threshold:.2f}", interactive=a.count > 0
+            ),
+            self.ui.histograms: charts.histograms_svg(hists, snap.classes, threshold),
+        }
+
+    def trust_outputs(self) -> list:
+        return [self.ui.acceptance, self.ui.accept_above, self.ui.histograms]
+
+    @friendly
+    def open_trust(self, threshold: float, cls: str) -> Updates:
+        return self.trust_view(threshold, cls)
+
+    @friendly
+    def accept_above(
+        self, session: Session, threshold: float, cls: str, request: gr.Request
+    ) -> Updates:
+        edit = self.wb.accept(threshold, cls or browse.ANY_CLASS, annotator=annotator(request))
+        return self.after_edit(session, edit) | self.trust_view(threshold, cls)
+
+    # -- map ---------------------------------------------------------------------------------------
+
+    @friendly
+    def map_view(self, colour_by: str) -> Updates:
+        wb = self.wb
+        snap = wb.snapshot()
+        projection = wb.projection()
+        rows = points_to_draw(snap.labeled)
+        svg = charts.map_svg(
+            projection.coords, rows, snap, wb.paths, predictions=colour_by == COLOUR_BY[0]
+        )
+        note = (
+            f"{projection.method} of the embeddings: {len(rows):,} of {len(snap.label):,} images "
+            "shown (every labeled one first). Click a point to see its image."
+        )
+        return {self.ui.map: {"html": svg}, self.ui.map_note: note}
+
+    @friendly
+    def map_pick(self, session: Session, evt: gr.EventData) -> Updates:
+        session.map_focus = evt.image
+        details = self.wb.details(evt.image)
+        classes = self.wb.snapshot().classes
+        html = views.preview_html(details, classes, small=self.small(evt.image))
+        return {self.ui.session: session, self.ui.map_preview: html}
+
+    @friendly
+    def map_more(self, session: Session) -> Updates:
+        if session.map_focus is None:
+            raise LabelerError("click a point on the map first")
+        session.focus = session.map_focus
+        session.similar_to = session.focus
+        session.set_query(rows=self.wb.similar_rows(session.focus, SIMILAR_K), page=1)
+        return self.label_view(session) | {self.ui.tabs: gr.Tabs(selected="label")}

@@ -1,0 +1,32 @@
+"""Per-browser-session state: what the grid shows, the undo stack, the review queue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import gradio as gr
+
+from labeler.browse import Query
+from labeler.edits import Edit
+from labeler.ui.settings import DEFAULT_ANNOTATOR, PAGE_SIZE
+from labeler.workbench import ReviewItem
+
+
+@dataclass
+class Session:
+    query: Query = field(default_factory=lambda: Query(page_size=PAGE_SIZE))
+    similar_to: str | None = None  # the grid lists this image's neighbours
+    focus: str | None = None  # the image in the grid's preview
+    map_focus: str | None = None  # the image picked on the map
+    undo: list[Edit] = field(default_factory=list)
+    review: list[ReviewItem] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # skipped in review, not asked again
+
+    def set_query(self, **changes: object) -> None:
+        self.query = replace(self.query, **changes)
+
+
+def annotator(request: gr.Request | None) -> str:
+    """The logged-in user's name, or the default annotator when the server has no login."""
+    name = getattr(request, "username", None)
+    return name or DEFAULT_ANNOTATOR

@@ -1,0 +1,29 @@
+"""Constants of the browser UI, named in one place."""
+
+from __future__ import annotations
+
+PAGE_SIZE = 48  # images per grid page: never the whole project
+KEYED_CLASSES = 9  # classes with a button and a number key (1-9); more go in a dropdown
+SIMILAR_K = 48  # neighbours listed by "More like this"
+REVIEW_BATCH = 20  # suggestions fetched at once for the review queue
+PIXELATED_MAX_SIDE = 128  # images this small are upscaled with crisp pixels
+THRESHOLD_DEFAULT = 0.9  # starting point of the trust slider
+DEFAULT_ANNOTATOR = "expert"  # recorded when the server runs without --auth
+IMAGE_ROUTE = "images"  # GET /images/<path relative to the images root>
+WEB_IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"})
+WEB_IMAGE_MAX_BYTES = 4_000_000  # larger files (or other formats) are sent as a PNG thumbnail
+THUMBNAIL_SIDE = 1024
+# Class colours (Tableau 10), by class order; they repeat after ten classes.
+PALETTE = (
+    "#4e79a7",
+    "#f28e2b",
+    "#e15759",
+    "#76b7b2",
+    "#59a14f",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#bab0ac",
+)
+UNLABELED_COLOUR = "#c4c4c4"

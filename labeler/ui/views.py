@@ -1,0 +1,155 @@
+"""HTML for the custom views (grid, preview, review card, tables), from facade results.
+
+Pure functions: every text that comes from the user (paths, class names, annotators) is escaped
+here, so nothing typed into one browser runs as markup in another.
+"""
+
+from __future__ import annotations
+
+import html
+from urllib.parse import quote
+
+from labeler.browse import Acceptance, ClassCount, Page, Tile
+from labeler.ui.settings import IMAGE_ROUTE, KEYED_CLASSES, PALETTE
+from labeler.workbench import Details, ReviewItem
+
+
+def esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def colour(k: int) -> str:
+    return PALETTE[k % len(PALETTE)]
+
+
+def image_url(path: str) -> str:
+    """Relative URL of an image, so the page also works behind a path prefix."""
+    return f"{IMAGE_ROUTE}/{quote(path)}"
+
+
+def _img(path: str, *, small: bool, cls: str) -> str:
+    crisp = " pixelated" if small else ""
+    src = esc(image_url(path))
+    return f'<img class="{cls}{crisp}" src="{src}" alt="{esc(path)}" loading="lazy">'
+
+
+def _chip(name: str, classes: tuple[str, ...]) -> str:
+    k = classes.index(name) if name in classes else 0
+    return f'<span class="chip" style="background:{colour(k)}"></span>'
+
+
+def _caption(t: Tile, classes: tuple[str, ...]) -> str:
+    if t.label is not None:
+        how = "accepted" if t.accepted else "hand"
+        return (
+            f'<span class="cap labeled {how}">{_chip(t.label, classes)}{esc(t.label)}'
+            f"<small>{'auto ✓' if t.accepted else '✓'}</small></span>"
+        )
+    if t.pred is not None:
+        return (
+            f'<span class="cap predicted">{_chip(t.pred, classes)}{esc(t.pred)}'
+            f"<small>{t.conf:.0%}</small></span>"
+        )
+    return '<span class="cap none">unlabeled</span>'
+
+
+def grid_html(page: Page, classes: tuple[str, ...], small: set[str]) -> str:
+    """The tiles of one page; `small` holds the paths to upscale with crisp pixels."""
+    if not page.tiles:
+        return '<div class="empty">No images match. Change the filter above.</div>'
+    tiles = []
+    for i, t in enumerate(page.tiles):
+        tiles.append(
+            f'<figure class="tile" data-path="{esc(t.path)}" data-i="{i}" tabindex="-1" '
+            f'title="{esc(t.path)}"><span class="tick">✓</span>'
+            f"{_img(t.path, small=t.path in small, cls='thumb')}"
+            f"<figcaption>{_caption(t, classes)}</figcaption></figure>"
+        )
+    return f'<div class="tiles">{"".join(tiles)}</div>'
+
+
+def page_info(page: Page, *, show: str, similar_to: str | None) -> str:
+    """E.g. "page 2 of 5 · 214 unlabeled images"; `show` is the filter (browse.SHOW)."""
+    shown = (similar_to or "").replace("`", "'")  # a backtick would end the code span
+    where = f"like `{shown}` · " if similar_to else ""
+    kind = "" if show == "all" else f"{show} "
+    return f"{where}page **{page.page}** of {page.pages} · {page.total:,} {kind}images"
+
+
+def preview_html(d: Details | None, classes: tuple[str, ...], *, small: bool) -> str:
+    if d is None:
+        return '<div class="preview empty">Click an image to see it large.</div>'
+    if d.label is None:
+        label = '<span class="muted">not labeled</span>'
+    else:
+        label = f"{_chip(d.label, classes)}<b>{esc(d.label)}</b>" + (
+            ' <span class="muted">(accepted prediction)</span>' if d.accepted else ""
+        )
+    bars = "".join(
+        f'<div class="bar"><span class="name">{_chip(name, classes)}{esc(name)}</span>'
+        f'<span class="track"><span style="width:{p:.1%};background:{colour(classes.index(name))}">'
+        f"</span></span><span class=num>{p:.0%}</span></div>"
+        for name, p in d.top
+    )
+    history = "".join(
+        f"<li>{esc(lab) if lab is not None else '<i>removed</i>'} · {esc(who)} · {esc(at)}</li>"
+        for lab, who, at in reversed(d.history)
+    )
+    return (
+        f'<div class="preview">{_img(d.path, small=small, cls="large")}'
+        f'<div class="path" title="{esc(d.path)}">{esc(d.path)}</div>'
+        f'<div class="field">Label: {label}</div>'
+        f'<div class="field">Predictions{bars or ": none yet"}</div>'
+        f'<div class="field">History<ul class="history">{history or "<li>none</li>"}</ul></div>'
+        "</div>"
+    )
+
+
+def review_html(item: ReviewItem | None, d: Details | None, *, small: bool, left: int) -> str:
+    if item is None or d is None:
+        return '<div class="review empty">Nothing to review: every image is labeled.</div>'
+    top = d.top[0] if d.top else None
+    guess = (
+        f'<div class="guess">Predicted <b>{esc(top[0])}</b> · {top[1]:.0%} confident</div>'
+        if top
+        else '<div class="guess">No prediction yet: label images of two classes first.</div>'
+    )
+    return (
+        f'<div class="review">{_img(d.path, small=small, cls="hero")}'
+        f'<div class="path">{esc(d.path)}</div>{guess}'
+        f'<div class="reason">Why this one: {esc(item.reason)}</div>'
+        f'<div class="muted">{left} more in this batch</div></div>'
+    )
+
+
+def counts_html(counts: list[ClassCount]) -> str:
+    if not counts:
+        return '<div class="muted">No classes yet: select images, type a class name, Enter.</div>'
+    rows = "".join(
+        f"<tr><td class=key>{k + 1 if k < KEYED_CLASSES else ''}</td>"
+        f'<td><span class="chip" style="background:{colour(k)}"></span>{esc(c.name)}</td>'
+        f"<td>{c.human:,}</td><td>{c.accepted:,}</td><td>{c.auto:,}</td></tr>"
+        for k, c in enumerate(counts)
+    )
+    return (
+        '<table class="counts"><thead><tr><th>key</th><th>class</th><th>by hand</th>'
+        f"<th>accepted</th><th>auto</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def acceptance_html(a: Acceptance, classes: tuple[str, ...]) -> str:
+    if a.count == 0:
+        return f'<div class="muted">No unlabeled prediction at or above {a.threshold:.2f}.</div>'
+    rows = "".join(
+        f'<tr><td><span class="chip" style="background:{colour(classes.index(name))}"></span>'
+        f"{esc(name)}</td><td>{n:,}</td><td>{p:.1%}</td></tr>"
+        for name, (n, p) in a.per_class.items()
+    )
+    return (
+        f'<div class="headline">At confidence ≥ {a.threshold:.2f}: <b>{a.count:,}</b> images '
+        f"would be auto-accepted, estimated precision <b>{a.precision:.1%}</b></div>"
+        '<table class="counts"><thead><tr><th>class</th><th>would accept</th>'
+        f"<th>est. precision</th></tr></thead><tbody>{rows}</tbody></table>"
+        '<div class="muted">Precision is estimated as the mean calibrated confidence of the '
+        "accepted predictions.</div>"
+    )

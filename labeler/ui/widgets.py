@@ -1,0 +1,95 @@
+"""Custom views built on `gr.HTML`: the selectable image grid and the clickable map.
+
+Their value is {"html": str, ...} rendered on the server (labeler.ui.views, labeler.ui.charts);
+the JavaScript here only handles selection and clicks and reports them as events.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+TEMPLATE = "${value.html}"
+
+GRID_JS = """
+const tiles = () => Array.from(element.querySelectorAll('.tile'));
+let last = null;
+function sync() {
+  const selected = tiles().filter(t => t.classList.contains('selected')).map(t => t.dataset.path);
+  props.value = {...props.value, selected};
+  const info = document.getElementById('selection-info');
+  if (info) info.textContent = selected.length ? `${selected.length} selected` : '';
+}
+function applySelection() {
+  const chosen = new Set((props.value && props.value.selected) || []);
+  tiles().forEach(t => t.classList.toggle('selected', chosen.has(t.dataset.path)));
+  last = null;
+  sync();
+}
+element.addEventListener('click', (e) => {
+  const tile = e.target.closest('.tile');
+  if (!tile) return;
+  const all = tiles();
+  const i = all.indexOf(tile);
+  if (e.shiftKey && last !== null) {
+    all.slice(Math.min(last, i), Math.max(last, i) + 1).forEach(t => t.classList.add('selected'));
+  } else if (e.ctrlKey || e.metaKey || e.target.closest('.tick')) {
+    tile.classList.toggle('selected');
+  } else {
+    all.forEach(t => t.classList.toggle('selected', t === tile));
+  }
+  last = i;
+  sync();
+  trigger('pick', {image: tile.dataset.path});
+});
+document.addEventListener('keydown', (e) => {
+  if (!element.checkVisibility() || e.target.closest('input, textarea, select')) return;
+  if (e.ctrlKey || e.metaKey || e.altKey) return;
+  if (e.key === 'a' || e.key === 'A') {
+    tiles().forEach(t => t.classList.add('selected'));
+  } else if (e.key === 'Escape') {
+    tiles().forEach(t => t.classList.remove('selected'));
+  } else {
+    return;
+  }
+  e.preventDefault();
+  sync();
+});
+watch('value', applySelection);
+applySelection();
+"""
+
+MAP_JS = """
+element.addEventListener('click', (e) => {
+  const dot = e.target.closest('circle[data-path]');
+  if (!dot) return;
+  element.querySelectorAll('circle.picked').forEach(c => c.classList.remove('picked'));
+  dot.classList.add('picked');
+  trigger('pick', {image: dot.dataset.path});
+});
+"""
+
+
+# Plain gr.HTML instances, not subclasses: Gradio writes a .pyi beside any Component subclass.
+
+
+def image_grid(value: dict[str, Any], **kwargs: Any) -> gr.HTML:
+    """A page of image tiles. Click selects one, Ctrl/Cmd-click or the tick toggles, Shift-click
+    selects a range, A selects the page, Escape clears. Value: {"html", "selected": [paths]};
+    event `pick` carries {"image": path} of the clicked tile."""
+    return gr.HTML(
+        value, html_template=TEMPLATE, js_on_load=GRID_JS, apply_default_css=False, **kwargs
+    )
+
+
+def map_view(value: dict[str, Any], **kwargs: Any) -> gr.HTML:
+    """An SVG map whose points carry image paths; event `pick` carries {"image": path}."""
+    return gr.HTML(
+        value, html_template=TEMPLATE, js_on_load=MAP_JS, apply_default_css=False, **kwargs
+    )
+
+
+def panel(html: str = "", **kwargs: Any) -> gr.HTML:
+    """Server-rendered HTML without default click events or Gradio's prose styling."""
+    return gr.HTML(html, js_on_load=None, apply_default_css=False, **kwargs)

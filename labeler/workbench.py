@@ -1,0 +1,166 @@
+"""What the browser UI does with a project, as plain methods that unit tests reach directly.
+
+A `Workbench` (from `Project.workbench()`) is shared by every browser session of one server: it
+holds the live predictions (`labeler.live`) and the 2-D map, pages through images
+(`labeler.browse`), and makes label and class edits that can be undone (`labeler.edits`).
+Per-session state (the undo stack, the review queue) belongs to the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from labeler import browse, edits
+from labeler.datamap import Projection, project_2d
+from labeler.errors import LabelerError
+from labeler.live import LiveModel, Snapshot, accepted_annotator
+
+if TYPE_CHECKING:
+    from labeler.project import Project, _Vectors
+
+
+@dataclass(frozen=True)
+class Details:
+    """One image, for the large preview."""
+
+    row: int
+    path: str
+    label: str | None
+    accepted: bool
+    top: list[tuple[str, float]]  # most probable classes first
+    history: list[tuple[str | None, str, str]]  # (label or None if removed, annotator, at)
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    row: int
+    path: str
+    reason: str  # why the active-learning strategy chose it
+
+
+class Workbench:
+    def __init__(self, project: Project, vectors: _Vectors) -> None:
+        self.project = project
+        self.vectors = vectors
+        self.live = LiveModel(project.store, vectors.item_ids, vectors.paths, vectors.raw)
+        self._sides = {it.path: max(it.width, it.height) for it in project.store.items()}
+        self._projection: Projection | None = None
+
+    @property
+    def paths(self) -> list[str]:
+        return self.live.paths
+
+    def snapshot(self) -> Snapshot:
+        return self.live.snapshot()
+
+    def row(self, path: str) -> int:
+        try:
+            return self.live.row_of_path[path]
+        except KeyError:
+            raise LabelerError(f"{path!r} is not an image of this project") from None
+
+    def longest_side(self, path: str) -> int:
+        """Width or height of the image, whichever is larger, in pixels."""
+        return self._sides.get(path, 0)
+
+    def image_file(self, path: str) -> Path | None:
+        """The file of image `path` if it is one of this project's and inside its images root."""
+        if path not in self.live.row_of_path:
+            return None
+        root = self.project.images_root.resolve()
+        file = (root / path).resolve()
+        return file if file.is_relative_to(root) and file.is_file() else None
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def page(self, query: browse.Query) -> browse.Page:
+        return browse.page(self.snapshot(), self.paths, query)
+
+    def details(self, path: str) -> Details:
+        row = self.row(path)
+        snap = self.snapshot()
+        t = browse.tile(snap, self.paths, row)
+        history = self.project.store.label_history(int(self.live.item_ids[row]))
+        return Details(
+            row=row,
+            path=path,
+            label=t.label,
+            accepted=t.accepted,
+            top=browse.top_predictions(snap, row),
+            history=[tuple(h) for h in history],
+        )
+
+    def similar_rows(self, path: str, k: int) -> tuple[int, ...]:
+        """Rows of the k images nearest `path` in the FAISS index, nearest first."""
+        return tuple(self.row(p) for p, _ in self.project.similar(path, k=k))
+
+    def projection(self) -> Projection:
+        if self._projection is None:
+            self._projection = project_2d(self.vectors.unit)
+        return self._projection
+
+    def review_batch(self, n: int, *, exclude: Sequence[str] = ()) -> list[ReviewItem]:
+        """Up to n unlabeled images from the project's `suggest`, skipping `exclude`."""
+        skip = set(exclude)
+        labeled = self.snapshot().labeled
+        out = []
+        for s in self.project.suggest(n + len(skip)):
+            row = self.row(s["path"])
+            if s["path"] not in skip and not labeled[row]:
+                out.append(ReviewItem(row=row, path=s["path"], reason=s["reason"]))
+        return out[:n]
+
+    # -- editing -----------------------------------------------------------------------------------
+
+    def _item(self, row: int) -> int:
+        return int(self.live.item_ids[row])
+
+    def assign(self, paths: Sequence[str], name: str, *, annotator: str) -> edits.Edit:
+        """Label the images `paths` as class `name` (created if new)."""
+        changes = [(self._item(self.row(p)), name) for p in paths]
+        return edits.assign(self.project.store, changes, annotator=annotator)
+
+    def accept(self, threshold: float, cls: str, *, annotator: str) -> edits.Edit:
+        """Turn every unlabeled prediction >= threshold (of class `cls`, or all) into a label
+        whose annotator records that it was accepted, not labeled by hand."""
+        snap = self.snapshot()
+        rows = browse.acceptance(snap, threshold, cls).rows
+        if len(rows) == 0:
+            raise LabelerError(f"no unlabeled prediction has confidence >= {threshold:.2f}")
+        changes = [(self._item(int(r)), snap.classes[snap.pred[r]]) for r in rows]
+        return edits.assign(
+            self.project.store,
+            changes,
+            annotator=accepted_annotator(annotator),
+            description=f"accepted {len(rows)} predictions with confidence >= {threshold:.2f}",
+        )
+
+    def create_class(self, name: str) -> edits.Edit:
+        return edits.create_class(self.project.store, name)
+
+    def rename_class(self, old: str, new: str, *, annotator: str) -> edits.Edit:
+        return edits.rename_class(self.project.store, old, new, annotator=annotator)
+
+    def merge_classes(self, source: str, target: str, *, annotator: str) -> edits.Edit:
+        return edits.merge_classes(self.project.store, source, target, annotator=annotator)
+
+    def delete_class(self, name: str, *, annotator: str) -> edits.Edit:
+        return edits.delete_class(self.project.store, name, annotator=annotator)
+
+    def undo(self, edit: edits.Edit, *, annotator: str) -> str:
+        return edits.undo(self.project.store, edit, annotator=annotator)
+
+    # -- export ------------------------------------------------------------------------------------
+
+    def export(self, out: Path | str) -> int:
+        """Store predictions from the current labels (when two classes have some), then write
+        the export CSV; returns its row count."""
+        snap = self.snapshot()
+        if len(np.unique(snap.label[snap.labeled])) >= 2:
+            self.project.predict()
+        return self.project.export_csv(out)

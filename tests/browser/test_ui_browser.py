@@ -1,0 +1,296 @@
+"""The whole loop in a real browser: label by click and by key, watch predictions, review, set
+a threshold and bulk-accept, use the map, export, restart the server, two tabs at once.
+
+The tests run in file order on one server; each says which images it touches (by true class,
+from assets/demo_truth.csv), and checks the store on disk, not only the page.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+from harness import ROOT, TIMEOUT_MS, USERS
+from playwright.sync_api import Browser, Page, expect
+
+from labeler.store import Store
+
+expect.set_options(timeout=TIMEOUT_MS)
+TRUTH = dict(csv.reader((ROOT / "assets" / "demo_truth.csv").open(encoding="utf-8")))
+TRUTH.pop("path")
+
+
+FIRST_PAGE = sorted(TRUTH)[:48]  # the grid's first page, in file-name order
+
+
+def of_class(name: str) -> list[str]:
+    """Images of one true class on the grid's first page."""
+    return [p for p in FIRST_PAGE if TRUTH[p] == name]
+
+
+def stored(server) -> dict[str, tuple[str, str]]:
+    """{path: (label, annotator)} as on disk right now."""
+    with Store(server.project / "labeler.sqlite") as store:
+        paths = {it.id: it.path for it in store.items()}
+        return {paths[lab.item_id]: (lab.label, lab.annotator) for lab in store.labels()}
+
+
+def login(browser: Browser, server, requests_seen: list[str], user: str = "ana") -> Page:
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    page.set_default_timeout(TIMEOUT_MS)
+    page.on("request", lambda r: requests_seen.append(r.url))
+    page.goto(server.url)
+    page.get_by_label("username").fill(user)
+    page.get_by_label("password").fill(USERS[user])
+    page.get_by_role("button", name="Login").click()
+    expect(page.locator("#page-info")).to_contain_text("page 1 of")
+    return page
+
+
+def tile(page: Page, path: str):
+    return page.locator(f'#grid .tile[data-path="{path}"]')
+
+
+def show_all(page: Page) -> None:
+    """Grid filter "all" so that labeled images stay in view."""
+    page.locator("#toolbar").get_by_label("Show").click()
+    page.get_by_role("option", name="all", exact=True).click()
+    expect(page.locator("#page-info")).to_contain_text("200 images")
+
+
+def label_as(page: Page, name: str) -> None:
+    box = page.locator("#label-as textarea")
+    box.fill(name)
+    box.press("Enter")
+    expect(box).to_have_value("")
+
+
+@pytest.fixture(scope="module")
+def page(browser, server, requests_seen) -> Page:
+    p = login(browser, server, requests_seen)
+    yield p
+    p.close()
+
+
+def test_label_by_click_and_key_and_predictions_update(page: Page, server, screenshot) -> None:
+    trousers, bags, sandals = of_class("trouser"), of_class("bag"), of_class("sandal")
+    show_all(page)
+    expect(page.locator(".cap.predicted")).to_have_count(0)  # nothing to predict from yet
+    tile(page, trousers[0]).click()
+    tile(page, trousers[1]).click(modifiers=["Control"])
+    expect(page.locator("#selection-info")).to_have_text("2 selected")
+    label_as(page, "trouser")
+    expect(page.locator("#label-key-1")).to_have_text("1 · trouser")
+    tile(page, bags[0]).click()
+    tile(page, bags[1]).click(modifiers=["Control"])
+    label_as(page, "bag")
+    expect(page.locator("#label-key-2")).to_have_text("2 · bag")
+    # Two classes: every other image now shows a predicted class and its confidence.
+    expect(page.locator(".cap.predicted").first).to_be_visible()
+    expect(page.locator("#status")).to_contain_text("196 auto-labeled")
+    tile(page, sandals[0]).click()
+    label_as(page, "sandal")
+    # By key: select, press 1 (trouser), and see the caption turn into a hand label.
+    tile(page, trousers[2]).click()
+    page.keyboard.press("1")
+    expect(tile(page, trousers[2]).locator(".cap.labeled")).to_contain_text("trouser")
+    on_disk = stored(server)
+    assert {p: on_disk[p] for p in trousers[:3]} == {p: ("trouser", "ana") for p in trousers[:3]}
+    assert on_disk[bags[0]] == on_disk[bags[1]] == ("bag", "ana")
+    assert on_disk[sandals[0]] == ("sandal", "ana")
+    # Predictions follow the labels: a trouser image not labeled is predicted trouser.
+    expect(tile(page, trousers[4]).locator(".cap.predicted")).to_contain_text("trouser")
+    tile(page, trousers[4]).click()
+    expect(page.locator("#preview .path")).to_have_text(trousers[4])
+    screenshot(page, "label")
+
+
+def test_undo_by_key_restores_the_previous_label(page: Page, server) -> None:
+    bags = of_class("bag")
+    tile(page, bags[2]).click()
+    page.keyboard.press("2")
+    expect(tile(page, bags[2]).locator(".cap.labeled")).to_contain_text("bag")
+    assert stored(server)[bags[2]] == ("bag", "ana")
+    page.locator("body").press("Control+z")
+    expect(tile(page, bags[2]).locator(".cap.predicted")).to_be_visible()
+    assert bags[2] not in stored(server)
+
+
+def test_review_queue_accept_correct_skip(page: Page, server, screenshot) -> None:
+    page.get_by_role("tab", name="Review").click()
+    card = page.locator("#review")
+    expect(card.locator("img.hero")).to_be_visible()
+    expect(card.locator(".reason")).to_contain_text("Why this one:")
+    screenshot(page, "review")
+    first = card.locator(".path").inner_text()
+    guess = card.locator(".guess b").inner_text()
+    page.keyboard.press("Enter")  # accept the prediction
+    expect(card.locator(".path")).not_to_have_text(first)
+    assert stored(server)[first] == (guess, "ana")
+    second = card.locator(".path").inner_text()
+    page.keyboard.press("s")  # skip: not labeled, not asked again
+    expect(card.locator(".path")).not_to_have_text(second)
+    assert second not in stored(server)
+    third = card.locator(".path").inner_text()
+    page.keyboard.press("3")  # correct it: label as the third class, sandal
+    expect(card.locator(".path")).not_to_have_text(third)
+    assert stored(server)[third] == ("sandal", "ana")
+
+
+def test_threshold_and_bulk_accept(page: Page, server, screenshot) -> None:
+    page.get_by_role("tab", name="Trust").click()
+    headline = page.locator("#acceptance")
+    expect(page.locator("#histograms svg.hist")).to_have_count(3)
+    page.locator("#threshold input[type=range]").fill("0.99")
+    expect(headline).to_contain_text("≥ 0.99")
+    strict = page.locator("#accept-above").inner_text()
+    page.locator("#threshold input[type=range]").fill("0.6")
+    expect(headline).to_contain_text("≥ 0.60")
+    button = page.locator("#accept-above")
+    expect(button).not_to_have_text(strict)
+    would = int(re.search(r"Accept ([\d,]+)", button.inner_text()).group(1).replace(",", ""))
+    assert would > 0
+    expect(headline).to_contain_text("estimated precision")
+    screenshot(page, "trust")
+    before = stored(server)
+    button.click()
+    expect(page.locator("#status")).to_contain_text(f"{would:,} accepted")
+    after = stored(server)
+    accepted = {p: v for p, v in after.items() if p not in before}
+    assert len(accepted) == would
+    assert {who for _, who in accepted.values()} == {"ana (accepted auto)"}
+    assert all(after[p] == v for p, v in before.items())  # hand labels untouched
+
+
+def test_map_click_opens_image_and_more_like_this(page: Page, screenshot) -> None:
+    page.get_by_role("tab", name="Map").click()
+    dots = page.locator("#map circle")
+    expect(dots).to_have_count(200)
+    dot = page.locator("#map circle.labeled").first
+    path = dot.get_attribute("data-path")
+    dot.click()
+    expect(page.locator("#map-preview .path")).to_have_text(path)
+    screenshot(page, "map")
+    page.locator("#map-more").click()
+    expect(page.locator("#page-info")).to_contain_text(f"like {path}")
+    expect(page.locator("#grid .tile")).to_have_count(48)
+    page.locator("#back").click()
+    expect(page.locator("#page-info")).not_to_contain_text("like")
+
+
+def test_classes_rename_and_undo(page: Page, server, screenshot) -> None:
+    page.get_by_role("tab", name="Classes").click()
+    page.get_by_label("Rename").click()
+    page.get_by_role("option", name="sandal", exact=True).click()
+    page.get_by_label("to", exact=True).fill("sandals")
+    page.get_by_role("button", name="Rename", exact=True).click()
+    expect(page.locator("#class-table")).to_contain_text("sandals")
+    assert "sandals" in {label for label, _ in stored(server).values()}
+    screenshot(page, "classes")
+    page.locator("#undo").click()
+    expect(page.locator("#class-table")).not_to_contain_text("sandals")
+    page.get_by_role("tab", name="Label").click()
+
+
+def test_export_downloads_the_csv(page: Page, server, tmp_path: Path) -> None:
+    page.locator("#export").click()
+    link = page.locator("#export-file a").first
+    expect(link).to_be_visible()
+    with page.expect_download() as download:
+        link.click()
+    out = tmp_path / "labels.csv"
+    download.value.save_as(out)
+    with out.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 200
+    assert list(rows[0])[:9] == [
+        "path", "label", "source", "confidence", "margin", "method", "model", "annotator",
+        "labeled_at",
+    ]  # fmt: skip
+    on_disk = stored(server)
+    by_path = {r["path"]: r for r in rows}
+    for path, (label, who) in on_disk.items():
+        assert (by_path[path]["label"], by_path[path]["annotator"]) == (label, who)
+        assert by_path[path]["source"] == "human"
+    auto = [r for r in rows if r["source"] == "auto"]
+    assert len(auto) == 200 - len(on_disk)
+    assert all(0 < float(r["confidence"]) <= 1 for r in auto)
+    hand = [r for r in rows if r["annotator"] == "ana"]
+    accepted = [r for r in rows if r["annotator"] == "ana (accepted auto)"]
+    assert hand and accepted  # hand labels and accepted predictions stay distinguishable
+
+
+def test_two_tabs_labeling_at_once_lose_nothing(page, browser, server, requests_seen) -> None:
+    other = login(browser, server, requests_seen, user="bob")
+    show_all(other)
+    mine, theirs = of_class("ankle-boot")[:2]  # labeled "bag" on purpose: a certain change
+    show_all(page)
+    tile(page, mine).click()
+    tile(other, theirs).click()
+    page.locator("#label-key-2").click(no_wait_after=True)
+    other.locator("#label-key-2").click(no_wait_after=True)
+    expect(tile(page, mine).locator(".cap.labeled")).to_contain_text("bag")
+    expect(tile(other, theirs).locator(".cap.labeled")).to_contain_text("bag")
+    on_disk = stored(server)
+    assert on_disk[mine] == ("bag", "ana") and on_disk[theirs] == ("bag", "bob")
+    other.close()
+
+
+def test_kill_and_restart_keeps_every_label(page, browser, server, requests_seen) -> None:
+    before = stored(server)
+    server.kill()
+    server.start()
+    assert stored(server) == before
+    page.close()
+    fresh = login(browser, server, requests_seen)
+    hand = sum(1 for _, who in before.values() if "accepted" not in who)
+    expect(fresh.locator("#status")).to_contain_text(f"{hand:,} labeled by hand")
+    show_all(fresh)
+    captions = fresh.locator("#grid .tile").evaluate_all(
+        "tiles => tiles.map(t => [t.dataset.path, t.querySelector('.cap.labeled')?.innerText])"
+    )
+    on_page = {path: text for path, text in captions if path in before}
+    assert on_page and all(before[p][0] in (text or "") for p, text in on_page.items())
+    fresh.close()
+
+
+def test_images_route_serves_only_project_images(server) -> None:
+    (server.images / "notes.txt").write_text("not an image")
+    (server.images / "link.png").symlink_to(server.project / "labeler.sqlite")
+    form = urllib.parse.urlencode({"username": "ana", "password": USERS["ana"]}).encode()
+    login_response = urllib.request.urlopen(urllib.request.Request(f"{server.url}/login", form))
+    cookie = "; ".join(
+        c.split(";")[0] for c in login_response.headers.get_all("set-cookie") if "access" in c
+    )
+
+    def status(path: str, with_cookie: bool = True) -> int:
+        req = urllib.request.Request(f"{server.url}/images/{path}")
+        if with_cookie:
+            req.add_header("Cookie", cookie)
+        try:
+            return urllib.request.urlopen(req).status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    assert status("fmnist_00000.png") == 200
+    assert status("fmnist_00000.png", with_cookie=False) == 401
+    for crafted in (
+        "..%2Fproject%2Flabeler.sqlite",
+        "%2E%2E/project/labeler.sqlite",
+        "%2Fetc%2Fpasswd",
+        "notes.txt",
+        "link.png",
+        "fmnist_00000.png%00.txt",
+    ):
+        assert status(crafted) == 404, crafted
+
+
+def test_page_fetched_nothing_from_outside(server, requests_seen) -> None:
+    assert requests_seen, "no page was loaded"
+    outside = {u for u in requests_seen if not u.startswith(("http://127.0.0.1:", "data:"))}
+    assert outside == set()

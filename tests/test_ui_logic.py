@@ -1,0 +1,254 @@
+"""The logic behind the browser UI, without a browser: live predictions, paging and filters,
+trust thresholds, review queue, map, and the workbench's edits and export."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from labeler import browse
+from labeler.datamap import points_to_draw, project_2d
+from labeler.errors import LabelerError
+from labeler.live import ACCEPTED_SUFFIX
+from labeler.project import Project
+from labeler.store import Store
+
+
+def by_class(truth: dict[str, str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for path, label in sorted(truth.items()):
+        out.setdefault(label, []).append(path)
+    return out
+
+
+@pytest.fixture
+def labeled(project: Project, colour_images):
+    """The project with two images of each colour labeled by 'ana'; returns (project, truth)."""
+    _, truth = colour_images
+    wb = project.workbench()
+    for name, paths in by_class(truth).items():
+        wb.assign(paths[:2], name, annotator="ana")
+    return project, truth
+
+
+def test_no_predictions_until_two_classes(project: Project, colour_images) -> None:
+    _, truth = colour_images
+    wb = project.workbench()
+    snap = wb.snapshot()
+    assert not snap.has_predictions and snap.classes == ()
+    wb.assign([by_class(truth)["red"][0]], "red", annotator="ana")
+    assert not wb.snapshot().has_predictions
+    wb.assign([by_class(truth)["blue"][0]], "blue", annotator="ana")
+    snap = wb.snapshot()
+    assert snap.has_predictions and snap.classes == ("red", "blue")
+    assert (snap.pred >= 0).all()
+
+
+def test_predictions_refresh_after_each_label_and_recover_classes(labeled) -> None:
+    project, truth = labeled
+    wb = project.workbench()
+    snap = wb.snapshot()
+    predicted = {wb.paths[r]: snap.classes[snap.pred[r]] for r in range(len(wb.paths))}
+    assert predicted == truth
+    again = wb.snapshot()
+    assert again is snap  # nothing changed: no refit
+    wb.assign([by_class(truth)["red"][2]], "red", annotator="ana")
+    assert wb.snapshot() is not snap
+
+
+def test_labels_from_another_connection_are_seen(labeled) -> None:
+    project, truth = labeled
+    wb = project.workbench()
+    before = wb.snapshot()
+    other = Store(project.store.path)  # e.g. `labeler label` while the server runs
+    item = {it.path: it.id for it in other.items()}[by_class(truth)["green"][3]]
+    other.set_labels([(item, "green")], annotator="cli")
+    other.close()
+    after = wb.snapshot()
+    assert after is not before
+    assert after.labeled.sum() == before.labeled.sum() + 1
+
+
+def test_pages_filters_and_sorts(labeled) -> None:
+    project, truth = labeled
+    wb = project.workbench()
+    everything = wb.page(browse.Query(show="all", page_size=10))
+    assert (everything.total, everything.pages, len(everything.tiles)) == (24, 3, 10)
+    last = wb.page(browse.Query(show="all", page_size=10, page=99))
+    assert last.page == 3 and len(last.tiles) == 4  # clamped to the last page
+    hand = wb.page(browse.Query(show="labeled", page_size=50))
+    assert hand.total == 6 and all(t.label == truth[t.path] for t in hand.tiles)
+    reds = wb.page(browse.Query(show="unlabeled", cls="red", page_size=50))
+    assert reds.total == 6 and {truth[t.path] for t in reds.tiles} == {"red"}
+    assert all(t.pred == "red" and 0 < t.conf <= 1 for t in reds.tiles)
+    low = wb.page(browse.Query(show="all", sort="confidence, lowest first", page_size=50))
+    conf = [t.conf for t in low.tiles]
+    assert conf == sorted(conf)
+    high = wb.page(browse.Query(show="all", sort="margin, highest first", page_size=50))
+    snap = wb.snapshot()
+    margins = [float(snap.margin[t.row]) for t in high.tiles]
+    assert margins == sorted(margins, reverse=True)
+
+
+def test_uncertain_is_a_small_margin() -> None:
+    from labeler.live import Snapshot
+
+    snap = Snapshot(
+        classes=("a", "b"),
+        label=np.array([-1, -1, 0]),
+        accepted=np.zeros(3, dtype=bool),
+        pred=np.array([0, 1, 0]),
+        conf=np.array([0.55, 0.95, 0.5], dtype=np.float32),
+        margin=np.array([0.1, 0.9, 0.0], dtype=np.float32),
+        proba=np.array([[0.55, 0.45], [0.05, 0.95], [0.5, 0.5]], dtype=np.float32),
+        version=(0, ""),
+    )
+    assert browse.matching_rows(snap, browse.Query(show="uncertain")).tolist() == [0]
+    with pytest.raises(LabelerError, match="unknown filter"):
+        browse.Query(show="nonsense")
+
+
+def test_more_like_this_lists_neighbours_in_order(labeled) -> None:
+    project, truth = labeled
+    wb = project.workbench()
+    first = by_class(truth)["blue"][0]
+    rows = wb.similar_rows(first, 5)
+    assert len(rows) == 5 and wb.row(first) not in rows
+    page = wb.page(browse.Query(show="all", rows=rows, page_size=10))
+    assert [t.row for t in page.tiles] == list(rows)  # nearest first, not by file name
+    assert {truth[t.path] for t in page.tiles} == {"blue"}
+
+
+def test_counts_and_acceptance_estimate(labeled) -> None:
+    project, _ = labeled
+    wb = project.workbench()
+    snap = wb.snapshot()
+    counts = {c.name: c for c in browse.class_counts(snap)}
+    assert {n: (c.human, c.accepted, c.auto) for n, c in counts.items()} == {
+        "red": (2, 0, 6),
+        "green": (2, 0, 6),
+        "blue": (2, 0, 6),
+    }
+    a = browse.acceptance(snap, 0.0)
+    assert a.count == 18
+    unlabeled = ~snap.labeled
+    assert a.precision == pytest.approx(float(snap.conf[unlabeled].mean()), rel=1e-5)
+    assert browse.acceptance(snap, 1.0).count <= a.count
+    only_red = browse.acceptance(snap, 0.0, "red")
+    assert only_red.count == 6 and set(only_red.per_class) == {"red"}
+    hists = browse.confidence_histograms(snap)
+    assert sorted(hists) == ["blue", "green", "red"]
+    assert all(h.sum() == 6 and len(h) == browse.HISTOGRAM_BINS for h in hists.values())
+    with pytest.raises(LabelerError, match="between 0 and 1"):
+        browse.acceptance(snap, 1.5)
+
+
+def test_bulk_accept_records_its_source_and_export_tells_it_apart(labeled, tmp_path) -> None:
+    project, truth = labeled
+    wb = project.workbench()
+    edit = wb.accept(0.0, browse.ANY_CLASS, annotator="ana")
+    snap = wb.snapshot()
+    assert snap.labeled.all() and snap.accepted.sum() == 18
+    counts = {c.name: (c.human, c.accepted, c.auto) for c in browse.class_counts(snap)}
+    assert counts["red"] == (2, 6, 0)
+    out = tmp_path / "labels.csv"
+    assert wb.export(out) == 24
+    with out.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    annotators = {r["annotator"] for r in rows}
+    assert annotators == {"ana", "ana" + ACCEPTED_SUFFIX}
+    assert all(r["label"] == truth[r["path"]] for r in rows)
+    wb.undo(edit, annotator="ana")
+    assert wb.snapshot().accepted.sum() == 0
+    with pytest.raises(LabelerError, match="no unlabeled prediction"):
+        wb.accept(0.0, "nonexistent", annotator="ana")
+
+
+def test_export_holds_current_predictions(labeled, tmp_path) -> None:
+    project, _ = labeled
+    wb = project.workbench()
+    out = tmp_path / "labels.csv"
+    wb.export(out)
+    with out.open(newline="", encoding="utf-8") as f:
+        rows = {r["path"]: r for r in csv.DictReader(f)}
+    auto = [r for r in rows.values() if r["source"] == "auto"]
+    assert len(auto) == 18 and all(0 < float(r["confidence"]) <= 1 for r in auto)
+    snap = wb.snapshot()
+    for r in auto:
+        row = wb.row(r["path"])
+        assert r["label"] == snap.classes[snap.pred[row]]
+
+
+def test_review_batch_skips_labeled_and_skipped(labeled) -> None:
+    project, _ = labeled
+    wb = project.workbench()
+    batch = wb.review_batch(5)
+    assert len(batch) == 5 and all(item.reason for item in batch)
+    assert not wb.snapshot().labeled[[b.row for b in batch]].any()
+    again = wb.review_batch(5, exclude=[batch[0].path])
+    assert batch[0].path not in {b.path for b in again}
+
+
+def test_details_show_history_and_top_predictions(labeled) -> None:
+    project, truth = labeled
+    wb = project.workbench()
+    path = by_class(truth)["green"][0]
+    wb.assign([path], "red", annotator="bob")
+    d = wb.details(path)
+    assert d.label == "red" and [h[0] for h in d.history] == ["green", "red"]
+    assert [h[1] for h in d.history] == ["ana", "bob"]
+    assert len(d.top) == 3 and d.top[0][1] >= d.top[1][1]
+    with pytest.raises(LabelerError, match="not an image of this project"):
+        wb.details("../outside.png")
+
+
+def test_image_file_serves_only_project_images(project: Project, colour_images) -> None:
+    folder, truth = colour_images
+    wb = project.workbench()
+    first = sorted(truth)[0]
+    assert wb.image_file(first) == (folder / first).resolve()
+    (folder / "notes.txt").write_text("not an image")
+    for crafted in ("notes.txt", "../proj/labeler.sqlite", "/etc/passwd", f"./{first}", ""):
+        assert wb.image_file(crafted) is None
+
+
+def test_map_projection_and_points(labeled) -> None:
+    project, _ = labeled
+    wb = project.workbench()
+    proj = wb.projection()
+    assert proj.coords.shape == (24, 2) and proj.method in ("PCA", "UMAP")
+    assert proj.coords.min() >= 0 and proj.coords.max() <= 1
+    snap = wb.snapshot()
+    rows = points_to_draw(snap.labeled, limit=10)
+    assert len(rows) == 10 and snap.labeled[rows].sum() == 6
+    assert snap.labeled[rows[-6:]].all()  # labeled drawn last, on top
+    assert project_2d(np.zeros((2, 4), dtype=np.float32)).coords.shape == (2, 2)
+
+
+def test_workbench_is_rebuilt_after_a_rescan(project: Project, colour_images) -> None:
+    from imagegen import COLOURS, coloured
+
+    folder, _ = colour_images
+    wb = project.workbench()
+    assert project.workbench() is wb
+    coloured(COLOURS["red"], seed=4242).save(folder / "new.png")
+    report = project.rescan(progress=False)
+    assert report.sync.added == 1 and report.embedded == 1
+    assert project.workbench() is not wb and len(project.workbench().paths) == 25
+
+
+def test_longest_side_from_the_scan(project: Project, colour_images) -> None:
+    _, truth = colour_images
+    assert project.workbench().longest_side(sorted(truth)[0]) == 24
+
+
+def test_labels_survive_reopening(labeled) -> None:
+    project, _ = labeled
+    path = project.path
+    before = project.workbench().snapshot().labeled.sum()
+    reopened = Project(Path(path))
+    assert reopened.workbench().snapshot().labeled.sum() == before == 6
+    reopened.close()

@@ -1,0 +1,149 @@
+"""UI pieces without a browser: HTML rendering (escaped), charts, logins, handlers, image route."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from labeler import browse
+from labeler.errors import LabelerError
+from labeler.project import Project
+from labeler.ui import charts, views
+from labeler.ui.auth import load_accounts, parse_account
+
+EVIL = '<img src=x onerror="alert(1)">${alert(2)}`\\'
+
+
+def test_views_escape_user_text() -> None:
+    tile = browse.Tile(row=0, path=EVIL + ".png", label=EVIL, accepted=False, pred=None, conf=None)
+    page = browse.Page(tiles=[tile], page=1, pages=1, total=1)
+    html = views.grid_html(page, (EVIL,), small=set())
+    assert "<img src=x" not in html and 'onerror="' not in html
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
+    assert views.image_url("a b/é#.png") == "images/a%20b/%C3%A9%23.png"
+    counts = views.counts_html([browse.ClassCount(EVIL, 1, 2, 3)])
+    assert "<img src=x" not in counts
+
+
+def test_grid_marks_hand_accepted_and_predicted() -> None:
+    tiles = [
+        browse.Tile(0, "a.png", "cat", False, "cat", 0.9),
+        browse.Tile(1, "b.png", "cat", True, "cat", 0.95),
+        browse.Tile(2, "c.png", None, False, "dog", 0.61),
+        browse.Tile(3, "d.png", None, False, None, None),
+    ]
+    html = views.grid_html(browse.Page(tiles, 1, 1, 4), ("cat", "dog"), small={"a.png"})
+    assert html.count('class="tile"') == 4
+    assert "labeled hand" in html and "labeled accepted" in html and "auto ✓" in html
+    assert "61%" in html and "unlabeled" in html
+    assert html.count("pixelated") == 1
+    empty = views.grid_html(browse.Page([], 1, 1, 0), (), small=set())
+    assert "No images match" in empty
+
+
+def test_histograms_and_map_svg() -> None:
+    hists = {"cat": np.array([0, 2, 5, 1]), "dog": np.zeros(4, dtype=int)}
+    svg = charts.histograms_svg(hists, ("cat", "dog"), 0.5)
+    assert svg.count("<svg") == 2 and "8 predicted" in svg and 'class="threshold"' in svg
+    assert "appear once" in charts.histograms_svg({}, (), 0.5)
+    from labeler.live import Snapshot
+
+    snap = Snapshot(
+        classes=("cat", "dog"),
+        label=np.array([0, -1, -1]),
+        accepted=np.zeros(3, dtype=bool),
+        pred=np.array([0, 1, 0]),
+        conf=np.array([0.9, 0.8, 0.7], dtype=np.float32),
+        margin=np.array([0.8, 0.6, 0.4], dtype=np.float32),
+        proba=None,
+        version=(0, ""),
+    )
+    coords = np.array([[0, 0], [0.5, 0.5], [1, 1]], dtype=np.float32)
+    svg = charts.map_svg(coords, np.arange(3), snap, ["a.png", "b.png", EVIL], predictions=True)
+    assert svg.count("<circle") == 3 and 'data-path="a.png"' in svg and "<img src=x" not in svg
+    grey = charts.map_svg(coords, np.arange(3), snap, ["a", "b", "c"], predictions=False)
+    assert grey.count("#c4c4c4") == 2
+
+
+def test_accounts_from_flags_and_file(tmp_path: Path) -> None:
+    assert parse_account("ana:pa:ss") == ("ana", "pa:ss")
+    for bad in ("ana", ":pw", "ana:"):
+        with pytest.raises(LabelerError, match="user:password"):
+            parse_account(bad)
+    assert load_accounts() is None
+    file = tmp_path / "users.txt"
+    file.write_text("# team\nbob:secret\n\ncid:x:y\n", encoding="utf-8")
+    assert load_accounts(["ana:pw"], file) == [("ana", "pw"), ("bob", "secret"), ("cid", "x:y")]
+    with pytest.raises(LabelerError, match="given twice"):
+        load_accounts(["bob:1"], file)
+    with pytest.raises(LabelerError, match="cannot read"):
+        load_accounts([], tmp_path / "missing.txt")
+    file.write_text("bob\n", encoding="utf-8")
+    with pytest.raises(LabelerError, match="line 1"):
+        load_accounts([], file)
+
+
+@pytest.fixture
+def handlers(project: Project):
+    from labeler.ui.handlers_tabs import TabHandlers
+    from labeler.ui.layout import build_layout
+
+    ui = build_layout()
+    return TabHandlers(project, ui), ui
+
+
+def test_handlers_label_undo_and_review(handlers, colour_images) -> None:
+    from labeler.ui.session import Session
+
+    h, ui = handlers
+    _, truth = colour_images
+    ana = SimpleNamespace(username="ana")
+    session = Session()
+    out = h.load(session)
+    assert "No classes yet" in out[ui.counts] and out[ui.page_info].endswith("24 unlabeled images")
+    reds = [p for p, c in sorted(truth.items()) if c == "red"][:2]
+    blues = [p for p, c in sorted(truth.items()) if c == "blue"][:2]
+    out = h.assign_named(session, {"selected": reds}, " red ", ana)
+    assert out[ui.label_as] == "" and out[ui.label_keys[0]].value == "1 · red"
+    out = h.assign_named(session, {"selected": blues}, "blue", ana)
+    assert "auto-labeled" in out[ui.status] and "predicted" in out[ui.grid]["html"]
+    out = h.assign_key(1)(session, {"selected": [p for p in truth if truth[p] == "blue"][2:3]}, ana)
+    assert len(session.undo) == 3
+    h.undo(session, ana)
+    assert len(session.undo) == 2
+    with pytest.raises(Exception, match="no class with key 9"):
+        h.assign_key(8)(session, {"selected": reds}, ana)
+    review = h.open_review(session)
+    assert "Why this one" in review[ui.review]
+    first = session.review[0].path
+    h.review_accept(session, ana)
+    assert project_label(h, first) is not None and session.review[0].path != first
+    trust = h.open_trust(0.5, "")
+    assert "would be auto-accepted" in trust[ui.acceptance]
+    assert trust[ui.accept_above].value.startswith("Accept ")
+    picked = h.map_view("labels and predictions")
+    assert picked[ui.map]["html"].count("<circle") == 24
+
+
+def project_label(h, path: str) -> str | None:
+    snap = h.wb.snapshot()
+    k = snap.label[h.wb.row(path)]
+    return None if k < 0 else snap.classes[k]
+
+
+def test_image_route_serves_project_images_only(project: Project, colour_images) -> None:
+    from fastapi.testclient import TestClient
+
+    from labeler.ui.server import create_server
+
+    folder, truth = colour_images
+    (folder / "secret.txt").write_text("not for the browser")
+    with TestClient(create_server(project)) as client:
+        ok = client.get(f"/images/{sorted(truth)[0]}")
+        assert ok.status_code == 200 and ok.headers["content-type"] == "image/png"
+        for crafted in ("secret.txt", "..%2Fproj%2Flabeler.sqlite", "%2Fetc%2Fpasswd", "nope.png"):
+            assert client.get(f"/images/{crafted}").status_code == 404, crafted
+        assert client.get("/").status_code == 200
