@@ -38,11 +38,6 @@ def check_class_name(name: str) -> str:
     return name
 
 
-def _current(store: Store, item_ids: Sequence[int]) -> dict[int, str]:
-    wanted = set(item_ids)
-    return {lab.item_id: lab.label for lab in store.labels() if lab.item_id in wanted}
-
-
 def _plural(n: int) -> str:
     return f"{n} image" + ("" if n == 1 else "s")
 
@@ -55,7 +50,7 @@ def assign(
         raise LabelerError("no images selected; click images in the grid first")
     for _, name in changes:
         check_class_name(name)
-    before = _current(store, [i for i, _ in changes])
+    before = store.labels_of([i for i, _ in changes])
     store.apply_labels(changes, annotator=annotator)
     names = sorted({name for _, name in changes})
     shown = names[0] if len(names) == 1 else f"{len(names)} classes"

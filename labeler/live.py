@@ -99,18 +99,35 @@ class LiveModel:
                 self._snapshot = self._refit(version)
             return self._snapshot
 
-    def _refit(self, version: tuple[int, str]) -> Snapshot:
-        start = time.perf_counter()
+    def _labels(self, version: tuple[int, str]) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+        """Classes, label and accepted arrays at `version`: the last snapshot's updated with
+        the label events since, or read afresh when the classes changed."""
+        prev = self._snapshot
+        if prev is not None and prev.version[1] == version[1]:
+            classes, label, accepted = prev.classes, prev.label.copy(), prev.accepted.copy()
+            index = {name: k for k, name in enumerate(classes)}
+            for _, item_id, name, annotator in self.store.label_events_since(prev.version[0]):
+                row = self.row_of_id.get(item_id)
+                if row is not None:  # a class made and deleted meanwhile counts as no label
+                    label[row] = NO_CLASS if name is None else index.get(name, NO_CLASS)
+                    accepted[row] = annotator.endswith(ACCEPTED_SUFFIX)
+            return classes, label, accepted
         classes = tuple(self.store.classes())
         index = {name: k for k, name in enumerate(classes)}
-        n = len(self.paths)
-        label = np.full(n, NO_CLASS, dtype=np.int32)
-        accepted = np.zeros(n, dtype=bool)
+        label = np.full(len(self.paths), NO_CLASS, dtype=np.int32)
+        accepted = np.zeros(len(self.paths), dtype=bool)
         for lab in self.store.labels():
             row = self.row_of_id.get(lab.item_id)
             if row is not None:
                 label[row] = index[lab.label]
                 accepted[row] = lab.annotator.endswith(ACCEPTED_SUFFIX)
+        return classes, label, accepted
+
+    def _refit(self, version: tuple[int, str]) -> Snapshot:
+        start = time.perf_counter()
+        classes, label, accepted = self._labels(version)
+        index = {name: k for k, name in enumerate(classes)}
+        n = len(self.paths)
         pred = np.full(n, NO_CLASS, dtype=np.int32)
         conf = np.full(n, np.nan, dtype=np.float32)
         margin = np.full(n, np.nan, dtype=np.float32)

@@ -139,3 +139,18 @@ def test_confirming_an_accepted_label_by_hand_records_the_expert(store: Store) -
     assert store.apply_labels([(1, "cat")], annotator="ana") == 1
     assert store.apply_labels([(1, "cat")], annotator="ana") == 0
     assert [lab.annotator for lab in store.labels()] == ["ana"]
+
+
+def test_label_events_since_and_labels_of(store: Store) -> None:
+    start = store.label_version()[0]
+    store.apply_labels([(1, "cat"), (2, "dog")], annotator="ana")
+    store.apply_labels([(1, None)], annotator="bob")
+    events = store.label_events_since(start)
+    assert [(i, name, who) for _, i, name, who in events] == [
+        (1, "cat", "ana"),
+        (2, "dog", "ana"),
+        (1, None, "bob"),
+    ]
+    assert store.label_events_since(events[-1][0]) == []
+    assert store.labels_of([1, 2, 3]) == {2: "dog"}
+    assert store.labels_of(range(1, 1200)) == {2: "dog"}  # more ids than one query takes

@@ -252,3 +252,23 @@ def test_labels_survive_reopening(labeled) -> None:
     reopened = Project(Path(path))
     assert reopened.workbench().snapshot().labeled.sum() == before == 6
     reopened.close()
+
+
+def test_live_labels_follow_events_and_class_changes(labeled) -> None:
+    project, truth = labeled
+    wb = project.workbench()
+    store = project.store
+    before = wb.snapshot()
+    item = {it.path: it.id for it in store.items()}
+    path = by_class(truth)["blue"][4]
+    store.apply_labels([(item[path], "tmp")], annotator="ana")  # a new class...
+    wb.snapshot()
+    store.apply_labels([(item[path], "blue")], annotator="ana")
+    store.retire_class("tmp", annotator="ana")  # ...gone again: same classes as before
+    snap = wb.snapshot()
+    assert snap.classes == before.classes
+    assert snap.label[wb.row(path)] == snap.classes.index("blue")
+    store.rename_class("blue", "navy")
+    renamed = wb.snapshot()
+    assert renamed.classes == ("red", "green", "navy")
+    assert renamed.label[wb.row(path)] == 2

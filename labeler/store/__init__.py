@@ -20,6 +20,8 @@ import numpy as np
 from labeler.errors import LabelerError
 from labeler.store.schema import SCHEMA_VERSION, migrate
 
+_SQL_CHUNK = 500  # host parameters per query, well under SQLite's limit
+
 __all__ = ["Estimate", "Item", "LabelRow", "Run", "Store", "SyncReport", "utc_now"]
 
 
@@ -375,6 +377,29 @@ class Store:
             "WHERE deleted_at IS NULL)"
         )
         return rows[0][0], rows[0][1]
+
+    def label_events_since(self, event_id: int) -> list[tuple[int, int, str | None, str]]:
+        """Label history after event `event_id`, oldest first: (event id, item id, label or
+        None where it was removed, annotator)."""
+        return self._query(
+            "SELECT e.id, e.item_id, c.name, e.annotator FROM label_events e "
+            "LEFT JOIN classes c ON c.id = e.class_id WHERE e.id > ? ORDER BY e.id",
+            (event_id,),
+        )
+
+    def labels_of(self, item_ids: Sequence[int]) -> dict[int, str]:
+        """{item id: current label} of those of `item_ids` that have one."""
+        out: dict[int, str] = {}
+        ids = list(item_ids)
+        for start in range(0, len(ids), _SQL_CHUNK):
+            chunk = ids[start : start + _SQL_CHUNK]
+            rows = self._query(
+                "SELECT l.item_id, c.name FROM labels l JOIN classes c ON c.id = l.class_id "
+                f"WHERE l.item_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            out.update(rows)
+        return out
 
     def apply_labels(self, changes: Sequence[tuple[int, str | None]], *, annotator: str) -> int:
         """Set (item_id, class name) or remove (item_id, None) labels in one transaction.
