@@ -15,11 +15,15 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """(N, C) → (N, C) log-probabilities, computed stably in the input's precision."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
 def nll(logits: np.ndarray, y: np.ndarray, temperature: float) -> float:
     """Mean negative log-likelihood of the true classes y (N,) int under softmax(logits / T)."""
-    z = logits / temperature
-    z = z - z.max(axis=1, keepdims=True)
-    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    log_p = log_softmax(logits / temperature)
     return float(-log_p[np.arange(len(y)), y].mean())
 
 
@@ -47,3 +51,78 @@ def top2_scores(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
         second = np.zeros(len(proba), dtype=proba.dtype)
     entropy = -(proba * np.log(np.clip(proba, 1e-12, 1.0))).sum(axis=1)
     return pred, confidence, confidence - second, entropy.astype(np.float32)
+
+
+# -- summary scores, auto-accept thresholds, conformal sets ---------------------------------------
+
+ECE_BINS = 15  # equal-width confidence bins of the expected calibration error
+
+
+def expected_calibration_error(
+    confidence: np.ndarray, correct: np.ndarray, *, bins: int = ECE_BINS
+) -> float:
+    """ECE: mean |accuracy − confidence| over equal-width bins, weighted by the bins' sizes.
+
+    confidence (N,) float in [0, 1], correct (N,) bool. 0 for no rows.
+    """
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct, dtype=np.float64)
+    if not len(confidence):
+        return 0.0
+    which = np.minimum((confidence * bins).astype(np.int64), bins - 1)
+    gap = np.abs(
+        np.bincount(which, weights=correct, minlength=bins)
+        - np.bincount(which, weights=confidence, minlength=bins)
+    )
+    return float(gap.sum() / len(confidence))
+
+
+def precision_coverage(
+    confidence: np.ndarray, correct: np.ndarray, threshold: float
+) -> tuple[float, float]:
+    """(share correct among rows with confidence ≥ threshold (nan if none), share of such rows)."""
+    accepted = np.asarray(confidence) >= threshold
+    if not accepted.any():
+        return float("nan"), 0.0
+    return float(np.mean(np.asarray(correct)[accepted])), float(accepted.mean())
+
+
+def threshold_for_precision(confidence: np.ndarray, *, target: float) -> tuple[float, float]:
+    """The lowest auto-accept threshold whose accepted rows are expected `target` precise.
+
+    With calibrated confidences (N,), the expected precision of the rows at or above t is their
+    mean confidence; this returns the smallest such t reaching `target`, and the estimated
+    coverage (share of rows accepted). (inf, 0.0) when no threshold reaches it.
+    """
+    if not 0.0 < target < 1.0:
+        raise ValueError(f"target precision must be between 0 and 1 (exclusive), got {target}")
+    c = np.sort(np.asarray(confidence, dtype=np.float64))[::-1]
+    if not len(c):
+        return float("inf"), 0.0
+    running = np.cumsum(c) / np.arange(1, len(c) + 1)  # mean of the top-i confidences
+    ok = np.flatnonzero(running >= target)
+    if not len(ok):
+        return float("inf"), 0.0
+    i = ok[-1]  # the most rows whose mean still reaches the target
+    return float(c[i]), float((i + 1) / len(c))
+
+
+def conformal_threshold(true_class_proba: np.ndarray, *, alpha: float) -> float:
+    """Split-conformal cut-off q̂ from held-out probabilities of the true class (K,).
+
+    Score 1 − p(true class) (Sadinle et al. 2019, "LAC"); q̂ is its ⌈(K+1)(1−α)⌉/K empirical
+    quantile, so sets {c : 1 − p_c ≤ q̂} contain the true class with probability ≥ 1 − α on
+    exchangeable data. 1.0 (every class) when K is too small for that level.
+    """
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be between 0 and 1 (exclusive), got {alpha}")
+    scores = np.sort(1.0 - np.asarray(true_class_proba, dtype=np.float64))
+    k = int(np.ceil((len(scores) + 1) * (1.0 - alpha)))
+    return 1.0 if k > len(scores) else float(scores[k - 1])
+
+
+def prediction_sets(proba: np.ndarray, qhat: float) -> np.ndarray:
+    """(N, C) bool: classes with 1 − p ≤ q̂, always including the most probable one."""
+    sets = (1.0 - proba) <= qhat + 1e-9
+    sets[np.arange(len(proba)), proba.argmax(axis=1)] = True
+    return sets

@@ -142,7 +142,7 @@ def test_protonet_matches_a_loop_oracle() -> None:
     labels = [["dog", "cat", "bird"][i] for i in y]
     pool, _ = _draw(means + 4.0, 30, seed=12)  # pool mean far from the labeled mean
     queries, _ = _draw(means, 10, seed=13)
-    head = ProtoNet(temperature=0.2).fit(X, labels, X_pool=pool)
+    head = ProtoNet(temperature=0.2, power=None).fit(X, labels, X_pool=pool)
 
     X64, pool64, q64 = (a.astype(np.float64) for a in (X, pool, queries))
     centre = sum(pool64) / len(pool64)
@@ -189,7 +189,8 @@ def test_protonet_leave_one_out_logits_match_an_explicit_recomputation() -> None
     labels = ["a"] * 6 + ["b"] * 6 + ["c"]  # class c is a singleton: left out of the LOO set
     y = np.array([0] * 6 + [1] * 6 + [2])
     head = ProtoNet(temperature=0.3).fit(X, labels)
-    logits, truths = head._loo_logits(X, y)
+    rows, logits = head._loo_logits(X, y, None, None)
+    truths = y[rows]
     expected, expected_truths = _oracle_loo(X.astype(np.float64), y, head.center_, 0.3)
     assert expected.shape == (12, 3)
     np.testing.assert_array_equal(truths, expected_truths)
@@ -202,7 +203,7 @@ def test_protonet_leave_one_out_logits_match_an_explicit_recomputation() -> None
 def test_protonet_without_enough_repeated_labels_keeps_temperature_one() -> None:
     _, X, y = _clusters(22, 3, per_class=1, dim=4)
     head = ProtoNet().fit(X, ["a", "b", "c"])
-    assert head._loo_logits(X, y) is None
+    assert head._loo_logits(X, y, None, None) is None
     assert head.temperature_ == 1.0
     # One class only: nothing to calibrate against, and probability 1 for it.
     single = ProtoNet().fit(X, ["a", "a", "a"])

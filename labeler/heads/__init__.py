@@ -3,14 +3,38 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from labeler.errors import LabelerError
+from labeler.heads.auto import Auto
 from labeler.heads.base import Head
-from labeler.heads.protonet import ProtoNet
+from labeler.heads.graph import KnnGraph
+from labeler.heads.linear import LinearSVM, LogisticProbe
+from labeler.heads.neighbours import KNearestNeighbours, MatchingNetwork
+from labeler.heads.propagation import LabelPropagation, pool_graph
+from labeler.heads.protonet import BDCSPN, ProtoNet
 
-__all__ = ["Head", "ProtoNet", "available_heads", "create_head", "register_head"]
+__all__ = [
+    "BDCSPN",
+    "DEFAULT_HEAD",
+    "DEFAULT_METHOD",
+    "Auto",
+    "Head",
+    "KNearestNeighbours",
+    "KnnGraph",
+    "LabelPropagation",
+    "LinearSVM",
+    "LogisticProbe",
+    "MatchingNetwork",
+    "ProtoNet",
+    "available_heads",
+    "create_head",
+    "pool_graph",
+    "register_head",
+]
 
-DEFAULT_HEAD = "protonet"
+DEFAULT_HEAD = "protonet"  # fast: interactive loops (live predictions, active learning)
+DEFAULT_METHOD = "auto"  # `predict`'s default: the best the labels can tell
 
 _REGISTRY: dict[str, Callable[..., Head]] = {}
 
@@ -30,4 +54,12 @@ def create_head(name: str = DEFAULT_HEAD, **options: object) -> Head:
     return _REGISTRY[name](**options)
 
 
+register_head("auto", Auto)
 register_head("protonet", ProtoNet)
+register_head("protonet-euclidean", partial(ProtoNet, metric="euclidean"))
+register_head("bdcspn", BDCSPN)
+register_head("matching", MatchingNetwork)
+register_head("knn", KNearestNeighbours)
+register_head("logreg", LogisticProbe)
+register_head("svm", LinearSVM)
+register_head("labelprop", LabelPropagation)

@@ -2,17 +2,24 @@
 
 Input is validated once at the public boundary (`fit`, `predict_proba`); subclasses implement the
 private `_fit` and `_logits`. Probabilities are a softmax of the logits divided by a temperature
-that `fit` calibrates on leave-one-out logits of the labeled set, so that no label scores itself.
+that `fit` calibrates on held-out logits of the labeled set (leave-one-out or out-of-fold), so
+that no label scores itself. Those held-out logits stay on the head (`oof_`) for `auto` and for
+the thresholds of `labeler.calibrate`.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
 
 from labeler.calibrate import fit_temperature, softmax
 from labeler.errors import LabelerError
+from labeler.folds import DEFAULT_FOLDS, stratified_folds
+from labeler.heads.graph import KnnGraph
+
+MISSING_CLASS_GAP = 20.0  # held-out logit of a class absent from a fold: row minimum minus this
 
 
 class Head:
@@ -21,18 +28,30 @@ class Head:
     Attributes after `fit`:
         classes_: (C,) object array of class names, sorted.
         temperature_: float, the calibrated softmax temperature.
+        oof_: held-out logits of the labeled rows, or None: a pair (rows (K,) int64 indices
+            into the fitted X, logits (K, C) float32 before the temperature).
     """
 
     name: str = "base"
+    transductive: bool = False  # True: predictions depend on the pool given to fit
 
-    def fit(self, X: np.ndarray, y: Sequence[str], *, X_pool: np.ndarray | None = None) -> Head:
+    def fit(
+        self,
+        X: np.ndarray,
+        y: Sequence[str],
+        *,
+        X_pool: np.ndarray | None = None,
+        graph: KnnGraph | None = None,
+    ) -> Head:
         """Fit on labeled vectors.
 
         Args:
             X: (N, D) float32, the labeled images' embeddings.
             y: (N,) class names.
             X_pool: (M, D) float32, optional unlabeled pool, for heads that use it (centring,
-                transduction). M may be 0.
+                transduction). M may be 0. The labeled images may be in it too.
+            graph: the kNN graph of X_pool as `pool_graph(X_pool)` makes it, when cached;
+                heads that need one build it otherwise.
         """
         X = _check_matrix(X, "X")
         y = np.asarray(y, dtype=object).reshape(-1)
@@ -42,32 +61,96 @@ class Head:
             raise LabelerError("no labeled images to fit on; label at least one image per class")
         if X_pool is not None:
             X_pool = _check_matrix(X_pool, "X_pool", dim=X.shape[1])
+        if graph is not None:
+            if X_pool is None:
+                raise LabelerError("a kNN graph was given without its pool; pass X_pool too")
+            graph.check(len(X_pool))
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         self.dim_ = X.shape[1]
-        self._fit(X, y_idx, X_pool)
-        loo = self._loo_logits(X, y_idx)
-        self.temperature_ = fit_temperature(*loo) if loo is not None else 1.0
+        self._pool = X_pool
+        self._fit(X, y_idx, X_pool, graph)
+        self.oof_ = self._loo_logits(X, y_idx, X_pool, graph)
+        self.temperature_ = 1.0
+        if self.oof_ is not None:
+            rows, logits = self.oof_
+            self.temperature_ = fit_temperature(logits, y_idx[rows])
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """(M, D) → (M, C) float32 calibrated probabilities, columns in `classes_` order."""
+        self._check_fitted()
+        X = _check_matrix(X, "X", dim=self.dim_)
+        if not len(X):
+            return np.zeros((0, len(self.classes_)), dtype=np.float32)
+        return softmax(self._logits(X) / self.temperature_)
+
+    def predict_pool_proba(self) -> np.ndarray:
+        """(M, C) float32 calibrated probabilities of the X_pool rows given to fit.
+
+        For a transductive head these are its transductive predictions (label propagation's
+        node scores); `predict_proba(X_pool)` would be its out-of-sample rule instead.
+        """
+        self._check_fitted()
+        if self._pool is None:
+            raise LabelerError(f"head {self.name!r} was fitted without X_pool; pass X_pool to fit")
+        return softmax(self._pool_logits(self._pool) / self.temperature_)
+
+    def _check_fitted(self) -> None:
         if not hasattr(self, "classes_"):
             raise LabelerError(f"head {self.name!r} is not fitted; call fit() first")
-        X = _check_matrix(X, "X", dim=self.dim_)
-        return softmax(self._logits(X) / self.temperature_)
 
     # -- for subclasses --------------------------------------------------------------------------
 
-    def _fit(self, X: np.ndarray, y: np.ndarray, X_pool: np.ndarray | None) -> None:
+    def _fit(
+        self, X: np.ndarray, y: np.ndarray, X_pool: np.ndarray | None, graph: KnnGraph | None
+    ) -> None:
+        """X (N, D) float32, y (N,) int class indices into classes_; X_pool and graph as in fit."""
         raise NotImplementedError
 
     def _logits(self, X: np.ndarray) -> np.ndarray:
         """(M, D) → (M, C) float32 uncalibrated logits."""
         raise NotImplementedError
 
-    def _loo_logits(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """Leave-one-out logits (K, C) and their true class (K,) for calibration, or None."""
+    def _pool_logits(self, X_pool: np.ndarray) -> np.ndarray:
+        """(M, C) logits of the pool given to fit; transductive heads override this."""
+        return self._logits(X_pool)
+
+    def _loo_logits(
+        self, X: np.ndarray, y: np.ndarray, X_pool: np.ndarray | None, graph: KnnGraph | None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Held-out logits of the fitted rows: (rows (K,) int64, logits (K, C)), or None.
+
+        Each row's logits come from the head fitted without it (leave-one-out or out of fold).
+        Rows whose class has no other labeled example are left out: nothing could predict them.
+        """
         return None
+
+    def _refit_oof(
+        self, X: np.ndarray, y: np.ndarray, X_pool: np.ndarray | None, graph: KnnGraph | None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """`_loo_logits` by refitting a copy of this head on stratified folds.
+
+        For heads cheap to refit. A class absent from a fold's training rows gets the logit
+        (row minimum − MISSING_CLASS_GAP) in that fold's rows.
+        """
+        counts = np.bincount(y, minlength=len(self.classes_))
+        keep = counts[y] > 1
+        if keep.sum() < 2 or len(self.classes_) < 2:
+            return None
+        fold = stratified_folds(y, max(2, min(DEFAULT_FOLDS, int(counts.max()))))
+        logits = np.zeros((len(y), len(self.classes_)), dtype=np.float32)
+        for f in np.unique(fold[keep]):
+            train, test = fold != f, fold == f
+            present = np.unique(y[train])
+            clone = copy.copy(self)
+            clone.classes_ = self.classes_[present]
+            clone._fit(X[train], np.searchsorted(present, y[train]), X_pool, graph)
+            part = clone._logits(X[test])
+            out = np.repeat(part.min(axis=1, keepdims=True) - MISSING_CLASS_GAP, len(counts), 1)
+            out[:, present] = part
+            logits[test] = out
+        rows = np.flatnonzero(keep)
+        return rows, logits[rows]
 
 
 def _check_matrix(X: np.ndarray, name: str, *, dim: int | None = None) -> np.ndarray:

@@ -1,0 +1,139 @@
+"""Few-shot benchmark: our heads against the peers on the same embeddings, tasks and run.
+
+A task is a labeling project in miniature: a pool of images (balanced or long-tailed), K labeled
+per class drawn with a seed, every other pool image to predict. Each method sees the support and
+the whole pool (transductive ones use it); accuracy, calibration and the auto-accept figures are
+measured on the images it had to predict.
+
+    python -m labeler.bench [--datasets ...] [--shots 1 5 10 20] [--seeds 20] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from labeler.bench.data import fmnist_embeddings, long_tailed_indices, synthetic_pool
+from labeler.bench.peers import PEERS
+from labeler.calibrate import (
+    expected_calibration_error,
+    precision_coverage,
+    threshold_for_precision,
+)
+from labeler.heads import create_head
+
+BALANCED_PER_CLASS = 200  # Fashion-MNIST balanced pool: 10 x 200 test images
+LONG_TAIL = {"imbalance": 10.0, "max_per_class": 500}  # class sizes 500 down to 50
+ACCEPT_CONFIDENCE = 0.9  # the auto-accept threshold of the table
+TARGET_PRECISION = 0.95  # the label-free threshold of `threshold_for_precision`
+OUR_METHODS = (
+    "auto",
+    "labelprop",
+    "logreg",
+    "protonet",
+    "protonet-euclidean",
+    "bdcspn",
+    "matching",
+    "knn",
+    "svm",
+)
+
+Pool = tuple[np.ndarray, np.ndarray]  # vectors (M, D) float32, labels (M,) int64
+
+
+def _fmnist_balanced(seed: int) -> Pool:
+    x, y = fmnist_embeddings()
+    rng = np.random.default_rng(seed)
+    rows = np.concatenate(
+        [rng.choice(np.flatnonzero(y == c), BALANCED_PER_CLASS, replace=False) for c in range(10)]
+    )
+    return x[np.sort(rows)], y[np.sort(rows)]
+
+
+def _fmnist_longtail(seed: int) -> Pool:
+    x, y = fmnist_embeddings()
+    rows = long_tailed_indices(y, seed=seed, **LONG_TAIL)
+    return x[rows], y[rows]
+
+
+def _synthetic(seed: int) -> Pool:
+    x, y = synthetic_pool(n_classes=10, per_class=BALANCED_PER_CLASS, dim=64, spread=2.0, seed=seed)
+    return x, y
+
+
+DATASETS: dict[str, Callable[[int], Pool]] = {
+    "fmnist-balanced": _fmnist_balanced,
+    "fmnist-longtail": _fmnist_longtail,
+    "synthetic": _synthetic,
+}
+
+
+@dataclass(frozen=True)
+class Task:
+    """Support rows (S,) int64 of a pool, K per class; the other rows are predicted."""
+
+    pool: Pool
+    support: np.ndarray
+
+    @property
+    def queries(self) -> np.ndarray:
+        return np.setdiff1d(np.arange(len(self.pool[1])), self.support)
+
+
+def make_task(dataset: str, shots: int, seed: int, *, ways: int | None = None) -> Task:
+    """A seeded task: `ways` classes (all when None), `shots` labeled each, relabelled 0..N-1."""
+    x, y = DATASETS[dataset](seed)
+    rng = np.random.default_rng(seed + 7919)
+    classes = np.unique(y)
+    if ways is not None and ways < len(classes):
+        classes = np.sort(rng.choice(classes, ways, replace=False))
+        keep = np.isin(y, classes)
+        x, y = x[keep], y[keep]
+    y = np.searchsorted(classes, y)
+    support = np.concatenate(
+        [rng.choice(np.flatnonzero(y == c), shots, replace=False) for c in range(len(classes))]
+    )
+    return Task(pool=(x, y), support=np.sort(support))
+
+
+def run_ours(name: str, task: Task) -> np.ndarray:
+    """Pool probabilities (M, C) of one of our heads, fitted on the task's support."""
+    x, y = task.pool
+    head = create_head(name).fit(x[task.support], y[task.support], X_pool=x)
+    return head.predict_pool_proba()
+
+
+def run_peer(name: str, task: Task) -> np.ndarray:
+    x, y = task.pool
+    return PEERS[name](x[task.support], y[task.support], x)
+
+
+def score(proba: np.ndarray, task: Task, seconds: float) -> dict[str, float]:
+    """Figures on the predicted (non-support) rows of a task."""
+    q = task.queries
+    p = proba[q]
+    confidence = p.max(axis=1)
+    correct = p.argmax(axis=1) == task.pool[1][q]
+    precision, coverage = precision_coverage(confidence, correct, ACCEPT_CONFIDENCE)
+    threshold, estimated = threshold_for_precision(confidence, target=TARGET_PRECISION)
+    target_precision, target_coverage = precision_coverage(confidence, correct, threshold)
+    return {
+        "accuracy": float(correct.mean()),
+        "ece": expected_calibration_error(confidence, correct),
+        "precision": precision,
+        "coverage": coverage,
+        "target_precision": target_precision,
+        "target_coverage": target_coverage,
+        "estimated_coverage": estimated,
+        "seconds": seconds,
+    }
+
+
+def evaluate(method: str, task: Task) -> dict[str, float]:
+    run = run_peer if method in PEERS else run_ours
+    start = time.perf_counter()
+    proba = run(method, task)
+    return score(np.asarray(proba, dtype=np.float64), task, time.perf_counter() - start)

@@ -1,0 +1,132 @@
+"""The k-nearest-neighbour graph of a pool, and label propagation over it.
+
+Zhou et al. 2004, "Learning with local and global consistency": with W the symmetric kNN affinity
+and S = D^-1/2 W D^-1/2, the scores F = (I − αS)^-1 Y spread each labeled node's class along the
+data manifold. Affinities are cosine similarities cubed (Iscen et al. 2019), which keeps the
+strongest edges. The linear system is solved by conjugate gradients, all classes at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faiss
+import numpy as np
+import scipy.sparse as sp
+
+from labeler.errors import LabelerError
+
+GRAPH_NEIGHBOURS = 10  # k of the kNN graph
+AFFINITY_POWER = 3  # edge weight = max(cosine, 0) ** this
+PROPAGATION_ALPHA = 0.99  # weight of the neighbours against the seed labels
+CG_TOLERANCE = 1e-4  # relative residual at which conjugate gradients stop
+CG_MAX_ITERATIONS = 200
+
+
+@dataclass(frozen=True)
+class KnnGraph:
+    """Each node's nearest other nodes, by cosine similarity, most similar first.
+
+    Attributes:
+        neighbours: (M, k) int64 node indices, -1 where a node has fewer than k others.
+        similarities: (M, k) float32 cosine similarities, 0 where neighbours is -1.
+    """
+
+    neighbours: np.ndarray
+    similarities: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.neighbours)
+
+    def check(self, n_nodes: int) -> None:
+        """Raise unless this graph has one row per node of an n_nodes pool and valid indices."""
+        nb, sims = self.neighbours, self.similarities
+        if nb.ndim != 2 or nb.shape != sims.shape or len(nb) != n_nodes:
+            raise LabelerError(
+                f"the kNN graph has neighbours {nb.shape} and similarities {sims.shape}, but the "
+                f"pool has {n_nodes} rows; rebuild it with knn_graph() on this pool"
+            )
+        if nb.size and (nb.min() < -1 or nb.max() >= n_nodes):
+            raise LabelerError("the kNN graph refers to rows outside the pool; rebuild it")
+
+
+def knn_graph(Z: np.ndarray, k: int = GRAPH_NEIGHBOURS) -> KnnGraph:
+    """The exact kNN graph of (M, D) float32 unit rows (FAISS inner product), self excluded."""
+    found = min(k + 1, len(Z))
+    sims, ids = _search(Z, Z, found)
+    not_self = ids != np.arange(len(Z))[:, None]
+    # Each row drops its own entry, or its last one where duplicates pushed itself out.
+    first = np.arange(found) < found - 1
+    keep = np.where(not_self.all(axis=1, keepdims=True), first, not_self)
+    return _padded(ids[keep].reshape(len(Z), -1), sims[keep].reshape(len(Z), -1), k)
+
+
+def neighbours_in(base: np.ndarray, queries: np.ndarray, k: int) -> KnnGraph:
+    """The k rows of (M, D) `base` nearest to each of (Q, D) `queries` (unit rows): Q graph rows."""
+    sims, ids = _search(base, queries, min(k, len(base)))
+    return _padded(ids, sims, k)
+
+
+def _search(base: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    index = faiss.IndexFlatIP(base.shape[1])
+    index.add(np.ascontiguousarray(base, dtype=np.float32))
+    sims, ids = index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+    return sims, ids.astype(np.int64)
+
+
+def _padded(nb: np.ndarray, sims: np.ndarray, k: int) -> KnnGraph:
+    """Pad (R, j ≤ k) neighbours with -1 (similarity 0) up to k columns."""
+    missing = k - nb.shape[1]
+    if missing > 0:
+        nb = np.pad(nb, ((0, 0), (0, missing)), constant_values=-1)
+        sims = np.pad(sims, ((0, 0), (0, missing)))
+    return KnnGraph(nb.astype(np.int64), np.where(nb >= 0, sims, 0.0).astype(np.float32))
+
+
+def normalized_affinity(graph: KnnGraph, extra: KnnGraph | None = None) -> sp.csr_matrix:
+    """S = D^-1/2 W D^-1/2 over the pool's nodes, then `extra`'s rows as further nodes.
+
+    `extra` holds the neighbours *in the pool* of further nodes (the labeled images); W is made
+    symmetric, so those nodes also become neighbours of the pool nodes they point to.
+    Returns (M + L, M + L) float64 CSR.
+    """
+    nb, sims = graph.neighbours, graph.similarities
+    if extra is not None:
+        nb, sims = (
+            np.concatenate([nb, extra.neighbours]),
+            np.concatenate([sims, extra.similarities]),
+        )
+    n = len(nb)
+    rows = np.repeat(np.arange(n), nb.shape[1])
+    valid = nb.ravel() >= 0
+    weights = np.maximum(sims.ravel()[valid], 0.0).astype(np.float64) ** AFFINITY_POWER
+    W = sp.csr_matrix((weights, (rows[valid], nb.ravel()[valid])), shape=(n, n))
+    W = W + W.T
+    degree = np.asarray(W.sum(axis=1)).ravel()
+    inv_sqrt = 1.0 / np.sqrt(np.maximum(degree, 1e-12))
+    return sp.csr_matrix(sp.diags(inv_sqrt) @ W @ sp.diags(inv_sqrt))
+
+
+def propagate(S: sp.csr_matrix, Y: np.ndarray, *, alpha: float = PROPAGATION_ALPHA) -> np.ndarray:
+    """Solve (I − αS) F = Y for every column of Y (N, R) by conjugate gradients; (N, R) float64.
+
+    I − αS is symmetric positive definite for 0 ≤ α < 1 (S's eigenvalues lie in [−1, 1]).
+    """
+    Y = np.asarray(Y, dtype=np.float64)
+    F = np.zeros_like(Y)
+    R = Y.copy()  # residual Y − A F
+    P = R.copy()
+    rr = (R * R).sum(axis=0)
+    stop = (CG_TOLERANCE**2) * np.maximum(rr, 1e-300)
+    for _ in range(CG_MAX_ITERATIONS):
+        active = rr > stop
+        if not active.any():
+            break
+        AP = P - alpha * (S @ P)
+        step = np.where(active, rr / np.maximum((P * AP).sum(axis=0), 1e-300), 0.0)
+        F += step * P
+        R -= step * AP
+        rr_new = (R * R).sum(axis=0)
+        P = R + np.where(active, rr_new / np.maximum(rr, 1e-300), 0.0) * P
+        rr = rr_new
+    return F

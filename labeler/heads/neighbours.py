@@ -1,0 +1,74 @@
+"""Heads that compare a query with each labeled example: kNN and Matching Networks.
+
+Vinyals et al. 2016 (Matching Networks): the prediction is an attention-weighted vote over the
+whole support set, attention = softmax of cosine similarities (here on `FeatureMap` features,
+without the learned full-context embeddings). kNN votes over the k most similar examples only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labeler.calibrate import softmax
+from labeler.config import PROTONET_TEMPERATURE
+from labeler.heads.base import Head
+from labeler.heads.features import POWER, FeatureMap
+from labeler.heads.graph import KnnGraph
+
+KNN_NEIGHBOURS = 5
+VOTE_FLOOR = 1e-3  # added to each class's vote share before the log: unseen classes stay finite
+
+
+class MatchingNetwork(Head):
+    """Class scores = attention (softmax of similarity / temperature) summed over its examples.
+
+    neighbours=None attends to every labeled example (Matching Networks); an int k keeps only
+    the k most similar (a similarity-weighted kNN vote).
+    """
+
+    name = "matching"
+
+    def __init__(
+        self,
+        *,
+        neighbours: int | None = None,
+        temperature: float = PROTONET_TEMPERATURE,
+        power: float | None = POWER,
+    ) -> None:
+        self.neighbours = neighbours
+        self.base_temperature = temperature
+        self.power = power
+
+    def _fit(
+        self, X: np.ndarray, y: np.ndarray, X_pool: np.ndarray | None, graph: KnnGraph | None
+    ) -> None:
+        pool = X_pool if X_pool is not None and len(X_pool) else X
+        self.features_ = FeatureMap.fit(pool, power=self.power)
+        self.support_ = self.features_.transform(X)
+        self._onehot = np.eye(len(self.classes_), dtype=np.float32)[y]
+
+    def _logits(self, X: np.ndarray) -> np.ndarray:
+        sims = self.features_.transform(X) @ self.support_.T / self.base_temperature
+        if self.neighbours is not None and self.neighbours < sims.shape[1]:
+            cut = -np.partition(-sims, self.neighbours - 1, axis=1)[:, self.neighbours - 1]
+            sims = np.where(sims >= cut[:, None], sims, -np.inf)
+        votes = softmax(sims) @ self._onehot
+        return np.log(votes + VOTE_FLOOR).astype(np.float32)
+
+    def _loo_logits(
+        self, X: np.ndarray, y: np.ndarray, X_pool: np.ndarray | None, graph: KnnGraph | None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        return self._refit_oof(X, y, X_pool, graph)
+
+
+class KNearestNeighbours(MatchingNetwork):
+    name = "knn"
+
+    def __init__(
+        self,
+        *,
+        neighbours: int = KNN_NEIGHBOURS,
+        temperature: float = PROTONET_TEMPERATURE,
+        power: float | None = POWER,
+    ) -> None:
+        super().__init__(neighbours=neighbours, temperature=temperature, power=power)

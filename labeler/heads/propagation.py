@@ -1,0 +1,131 @@
+"""Transductive label propagation over the kNN graph of the whole pool.
+
+The idea behind TPN (Liu et al. 2019), EGNN and LaplacianShot, on frozen features: the labels
+spread along the pool's own neighbourhood structure (`labeler.heads.graph`). Robust to class
+imbalance: each class's scores are divided by the class's total mass over the graph ("class mass
+normalisation", Zhu et al. 2003), which removes the advantage of a seed sitting in a dense region
+without assuming equal class sizes in the decision itself (unlike the balanced transport of
+PT-MAP); the propagated mass still follows the pool's real class sizes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labeler.folds import DEFAULT_FOLDS, stratified_folds
+from labeler.heads.base import Head
+from labeler.heads.features import POWER, FeatureMap
+from labeler.heads.graph import (
+    AFFINITY_POWER,
+    GRAPH_NEIGHBOURS,
+    PROPAGATION_ALPHA,
+    KnnGraph,
+    knn_graph,
+    neighbours_in,
+    normalized_affinity,
+    propagate,
+)
+
+SCORE_FLOOR = 1e-6  # added to the normalised scores before the log: logits stay finite
+
+
+def pool_graph(X_pool: np.ndarray, *, k: int = GRAPH_NEIGHBOURS, power: float | None = POWER):
+    """The kNN graph LabelPropagation builds on (M, D) float32 X_pool: cache it, pass it to fit."""
+    return knn_graph(FeatureMap.fit(X_pool, power=power).transform(X_pool), k)
+
+
+class LabelPropagation(Head):
+    """Scores F = (I − αS)^-1 Y over the pool's kNN graph plus the labeled images as nodes.
+
+    Rows not in the pool are predicted from their k nearest nodes (weighted mean of the nodes'
+    scores), so `predict_proba` works on any vectors; `predict_pool_proba` gives the pool's own.
+
+    Attributes after fit:
+        node_scores_: (M + N, C) float64 propagated scores, pool nodes first (without a pool:
+            the N labeled nodes only).
+    """
+
+    name = "labelprop"
+    transductive = True
+
+    def __init__(
+        self,
+        *,
+        neighbours: int = GRAPH_NEIGHBOURS,
+        alpha: float = PROPAGATION_ALPHA,
+        balance: bool = True,
+        power: float | None = POWER,
+    ) -> None:
+        self.neighbours = neighbours
+        self.alpha = alpha
+        self.balance = balance
+        self.power = power
+
+    def _fit(
+        self, X: np.ndarray, y: np.ndarray, X_pool: np.ndarray | None, graph: KnnGraph | None
+    ) -> None:
+        has_pool = X_pool is not None and len(X_pool) > 0
+        self.features_ = FeatureMap.fit(X_pool if has_pool else X, power=self.power)
+        Z = self.features_.transform(X)
+        if has_pool:
+            Zp = self.features_.transform(X_pool)
+            if graph is None:
+                graph = knn_graph(Zp, self.neighbours)
+            self._nodes = np.concatenate([Zp, Z])
+            self._seeds = len(Zp) + np.arange(len(Z))
+            self._S = normalized_affinity(graph, neighbours_in(Zp, Z, graph.neighbours.shape[1]))
+        else:
+            self._nodes, self._seeds = Z, np.arange(len(Z))
+            self._S = normalized_affinity(knn_graph(Z, self.neighbours))
+        self.node_scores_ = self._propagate(y, [np.ones(len(y), dtype=bool)])[0]
+        self._mass = self._class_mass(self.node_scores_)
+
+    def _propagate(self, y: np.ndarray, seeded: list[np.ndarray]) -> list[np.ndarray]:
+        """Scores (nodes, C) for each mask of labeled rows used as seeds, in one solve."""
+        n_classes = len(self.classes_)
+        Y = np.zeros((len(self._nodes), n_classes * len(seeded)))
+        for i, mask in enumerate(seeded):
+            Y[self._seeds[mask], i * n_classes + y[mask]] = 1.0
+        F = np.maximum(propagate(self._S, Y, alpha=self.alpha), 0.0)
+        return np.split(F, len(seeded), axis=1)
+
+    def _class_mass(self, F: np.ndarray) -> np.ndarray:
+        """(C,) divisor of each class's scores: its total mass (1 where none, or balance off)."""
+        mass = F.sum(axis=0)
+        return np.where(mass > 0, mass, 1.0) if self.balance else np.ones_like(mass)
+
+    @staticmethod
+    def _log_scores(F: np.ndarray, mass: np.ndarray) -> np.ndarray:
+        """(R, C) scores → (R, C) float32 logits: log of the mass-normalised row distribution."""
+        q = F / mass
+        total = q.sum(axis=1, keepdims=True)
+        q = np.where(total > 0, q / np.where(total > 0, total, 1.0), 1.0 / q.shape[1])
+        return np.log(q + SCORE_FLOOR).astype(np.float32)
+
+    def _pool_logits(self, X_pool: np.ndarray) -> np.ndarray:
+        return self._log_scores(self.node_scores_[: len(X_pool)], self._mass)
+
+    def _logits(self, X: np.ndarray) -> np.ndarray:
+        nb = neighbours_in(self._nodes, self.features_.transform(X), self.neighbours)
+        weights = np.maximum(nb.similarities, 0.0).astype(np.float64) ** AFFINITY_POWER
+        weights[nb.neighbours < 0] = 0.0
+        F = np.einsum("rk,rkc->rc", weights, self.node_scores_[np.maximum(nb.neighbours, 0)])
+        return self._log_scores(F, self._mass)
+
+    def _loo_logits(
+        self, X: np.ndarray, y: np.ndarray, X_pool: np.ndarray | None, graph: KnnGraph | None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Out-of-fold: each fold's labeled nodes unseeded, all folds propagated in one solve."""
+        counts = np.bincount(y, minlength=len(self.classes_))
+        keep = counts[y] > 1
+        if keep.sum() < 2 or len(self.classes_) < 2:
+            return None
+        fold = stratified_folds(y, max(2, min(DEFAULT_FOLDS, int(counts.max()))))
+        folds = np.unique(fold[keep])
+        scores = self._propagate(y, [fold != f for f in folds])
+        logits = np.zeros((len(y), len(self.classes_)), dtype=np.float32)
+        for f, F in zip(folds, scores, strict=True):
+            rows = fold == f
+            logits[rows] = self._log_scores(F[self._seeds[rows]], self._class_mass(F))
+        rows = np.flatnonzero(keep)
+        return rows, logits[rows]
