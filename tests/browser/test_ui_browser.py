@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import re
+import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -60,7 +61,7 @@ def show_all(page: Page) -> None:
     """Grid filter "all" so that labeled images stay in view."""
     page.locator("#toolbar").get_by_label("Show").click()
     page.get_by_role("option", name="all", exact=True).click()
-    expect(page.locator("#page-info")).to_contain_text("200 images")
+    expect(page.locator("#page-info")).to_contain_text(re.compile(r"· [\d,]+ images"))
 
 
 def label_as(page: Page, name: str) -> None:
@@ -108,6 +109,15 @@ def test_label_by_click_and_key_and_predictions_update(page: Page, server, scree
     tile(page, trousers[4]).click()
     expect(page.locator("#preview .path")).to_have_text(trousers[4])
     screenshot(page, "label")
+
+
+def test_select_page_by_key_and_clear(page: Page) -> None:
+    tile(page, of_class("coat")[0]).click()
+    page.keyboard.press("a")
+    expect(page.locator("#selection-info")).to_have_text("48 selected")
+    expect(page.locator("#grid .tile.selected")).to_have_count(48)
+    page.keyboard.press("Escape")
+    expect(page.locator("#grid .tile.selected")).to_have_count(0)
 
 
 def test_undo_by_key_restores_the_previous_label(page: Page, server) -> None:
@@ -223,6 +233,14 @@ def test_export_downloads_the_csv(page: Page, server, tmp_path: Path) -> None:
     hand = [r for r in rows if r["annotator"] == "ana"]
     accepted = [r for r in rows if r["annotator"] == "ana (accepted auto)"]
     assert hand and accepted  # hand labels and accepted predictions stay distinguishable
+
+
+def test_rescan_finds_a_new_image(page: Page, server) -> None:
+    shutil.copy(server.images / FIRST_PAGE[0], server.images / "zz_new.png")
+    page.get_by_role("tab", name="Classes").click()
+    page.get_by_role("button", name="Rescan images folder").click()
+    expect(page.locator("#status")).to_contain_text("201 images", timeout=60_000)
+    page.get_by_role("tab", name="Label").click()
 
 
 def test_two_tabs_labeling_at_once_lose_nothing(page, browser, server, requests_seen) -> None:
