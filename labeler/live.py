@@ -84,9 +84,6 @@ class LiveModel:
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
 
-    def __len__(self) -> int:
-        return len(self.paths)
-
     def snapshot(self) -> Snapshot:
         """The current snapshot, refitted first if labels or classes changed since the last."""
         version = self.store.label_version()

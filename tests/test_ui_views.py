@@ -44,6 +44,15 @@ def test_grid_marks_hand_accepted_and_predicted() -> None:
     assert "No images match" in empty
 
 
+def test_learning_curve_check() -> None:
+    assert "appears once" in views.check_html([], "")
+    points = [(4, 0.5, 0.3, 0.7), (8, 0.62, 0.48, 0.75)]
+    svg = charts.learning_curve_svg(points)
+    assert "<polyline" in svg and charts.learning_curve_svg(points[:1]) == ""
+    html = views.check_html(points, svg)
+    assert "about <b>62%</b>" in html and "48%–75%" in html and svg in html
+
+
 def test_histograms_and_map_svg() -> None:
     hists = {"cat": np.array([0, 2, 5, 1]), "dog": np.zeros(4, dtype=int)}
     svg = charts.histograms_svg(hists, ("cat", "dog"), 0.5)
@@ -124,6 +133,8 @@ def test_handlers_label_undo_and_review(handlers, colour_images) -> None:
     trust = h.open_trust(0.5, "")
     assert "would be auto-accepted" in trust[ui.acceptance]
     assert trust[ui.accept_above].value.startswith("Accept ")
+    assert "Check from your labels" in trust[ui.check]
+    assert ui.check not in h.move_threshold(0.7, "")  # the slower check is not redone per move
     picked = h.map_view("labels and predictions")
     assert picked[ui.map]["html"].count("<circle") == 24
 

@@ -55,11 +55,12 @@ def build_app(project: Project) -> gr.Blocks:
         for k, button in enumerate(ui.review_keys):
             button.click(h.review_key(k), s, h.review_outputs(), **quick)
         # Trust tab
-        ui.trust_tab.select(h.open_trust, trust_in, h.trust_outputs())
-        ui.threshold.change(h.open_trust, trust_in, h.trust_outputs(), **quick)
-        ui.trust_cls.input(h.open_trust, trust_in, h.trust_outputs(), **quick)
+        trust_out = h.trust_outputs()
+        ui.trust_tab.select(h.open_trust, trust_in, [*trust_out, ui.check])
+        ui.threshold.change(h.move_threshold, trust_in, trust_out, **quick)
+        ui.trust_cls.input(h.move_threshold, trust_in, trust_out, **quick)
         ui.accept_above.click(
-            h.accept_above, [s, *trust_in], [*everything, *h.trust_outputs()], **quick
+            h.accept_above, [s, *trust_in], [*everything, *trust_out, ui.check], **quick
         )
         # Map tab
         ui.map_tab.select(h.map_view, ui.colour_by, [ui.map, ui.map_note])

@@ -86,3 +86,34 @@ def map_svg(
         f'<svg class="map" viewBox="0 0 {MAP_SIZE} {MAP_SIZE}" role="img" '
         f'aria-label="map of the images">{"".join(dots)}</svg>'
     )
+
+
+CURVE_W, CURVE_H, CURVE_PAD = 320, 120, 26  # px
+
+
+def learning_curve_svg(points: list[tuple[int, float, float, float]]) -> str:
+    """Estimated accuracy (with its 95% band) against the number of labels."""
+    if len(points) < 2:
+        return ""
+    n = np.array([p[0] for p in points], dtype=float)
+    acc, low, high = (np.array([p[k] for p in points]) for k in (1, 2, 3))
+    span = max(n.max() - n.min(), 1.0)
+
+    def xy(i: int, value: float) -> str:
+        x = CURVE_PAD + (n[i] - n.min()) / span * (CURVE_W - 2 * CURVE_PAD)
+        return f"{x:.1f},{CURVE_PAD + (1 - value) * (CURVE_H - 2 * CURVE_PAD):.1f}"
+
+    band = [xy(i, high[i]) for i in range(len(n))] + [
+        xy(i, low[i]) for i in reversed(range(len(n)))
+    ]
+    line = " ".join(xy(i, acc[i]) for i in range(len(n)))
+    return (
+        f'<svg class="curve" viewBox="0 0 {CURVE_W} {CURVE_H}" width="{CURVE_W}" '
+        f'height="{CURVE_H}" role="img" aria-label="learning curve">'
+        f'<polygon points="{" ".join(band)}" class="band"/>'
+        f'<polyline points="{line}" class="line"/>'
+        f'<text x="{CURVE_PAD}" y="14" class="title">estimated accuracy vs labels</text>'
+        f'<text x="{CURVE_PAD}" y="{CURVE_H - 6}" class="tick">{int(n.min())}</text>'
+        f'<text x="{CURVE_W - CURVE_PAD}" y="{CURVE_H - 6}" class="tick end">{int(n.max())}</text>'
+        "</svg>"
+    )

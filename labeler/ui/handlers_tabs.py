@@ -101,8 +101,17 @@ class TabHandlers(Handlers):
     def trust_outputs(self) -> list:
         return [self.ui.acceptance, self.ui.accept_above, self.ui.histograms]
 
+    def check_view(self) -> Updates:
+        """The learning curve: slower (it refits out of fold), so not on every slider move."""
+        points = self.project.learning_curve()
+        return {self.ui.check: views.check_html(points, charts.learning_curve_svg(points))}
+
     @friendly
     def open_trust(self, threshold: float, cls: str) -> Updates:
+        return self.trust_view(threshold, cls) | self.check_view()
+
+    @friendly
+    def move_threshold(self, threshold: float, cls: str) -> Updates:
         return self.trust_view(threshold, cls)
 
     @friendly
@@ -110,7 +119,7 @@ class TabHandlers(Handlers):
         self, session: Session, threshold: float, cls: str, request: gr.Request
     ) -> Updates:
         edit = self.wb.accept(threshold, cls or browse.ANY_CLASS, annotator=annotator(request))
-        return self.after_edit(session, edit) | self.trust_view(threshold, cls)
+        return self.after_edit(session, edit) | self.trust_view(threshold, cls) | self.check_view()
 
     # -- map ---------------------------------------------------------------------------------------
 

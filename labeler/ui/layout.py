@@ -15,6 +15,11 @@ KEYS_HELP = (
     "**Ctrl+Z** undoes"
 )
 REVIEW_HELP = "**Enter** accepts the prediction · **1–9** labels it as that class · **S** skips"
+TRUST_NOTE = (
+    "Both estimates know only the classes you have labeled: an image of a kind with no label yet "
+    "is counted as one of them. Look for such groups on the Map and under Show: uncertain before "
+    "trusting a threshold."
+)
 COLOUR_BY = ("labels and predictions", "labels only")
 ANY, ALL = "any class", "all classes"  # the "no filter" choice of the class dropdowns
 
@@ -56,6 +61,7 @@ class UI:
     threshold: gr.Slider
     trust_cls: gr.Dropdown
     acceptance: gr.HTML
+    check: gr.HTML  # auto-label accuracy estimated from the expert's labels
     accept_above: gr.Button
     histograms: gr.HTML
     # Map
@@ -187,6 +193,8 @@ def _trust_tab(ui: UI) -> None:
         ui.trust_cls = _class_dropdown("Class", any_label=ALL)
         ui.accept_above = gr.Button("Accept", variant="primary", scale=1, elem_id="accept-above")
     ui.acceptance = panel(elem_id="acceptance")
+    ui.check = panel(elem_id="check")
+    gr.Markdown(TRUST_NOTE, elem_classes=["help"])
     gr.Markdown("Confidence of the unlabeled images, per predicted class", elem_classes=["help"])
     ui.histograms = panel(elem_id="histograms")
 

@@ -153,3 +153,21 @@ def acceptance_html(a: Acceptance, classes: tuple[str, ...]) -> str:
         '<div class="muted">Precision is estimated as the mean calibrated confidence of the '
         "accepted predictions.</div>"
     )
+
+
+def check_html(points: list[tuple[int, float, float, float]], curve_svg: str) -> str:
+    """The accuracy of all auto-labels as estimated from the expert's labels (out of fold)."""
+    if not points:
+        return (
+            '<div class="muted">A check from your own labels appears once two classes have two '
+            "labels each.</div>"
+        )
+    n, acc, low, high = points[-1]
+    return (
+        f'<div class="check"><div class="headline">Check from your labels: about '
+        f"<b>{acc:.0%}</b> of the auto-labels are right (95% interval {low:.0%}–{high:.0%}, "
+        f"from your {n:,} labels, each predicted by a model that did not see it).</div>"
+        '<div class="muted">The estimate above trusts the model\'s confidence; this one checks it '
+        "against your labels. When they disagree, believe this one and label more.</div>"
+        f"{curve_svg}</div>"
+    )

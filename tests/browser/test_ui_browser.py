@@ -166,6 +166,7 @@ def test_threshold_and_bulk_accept(page: Page, server, screenshot) -> None:
     would = int(re.search(r"Accept ([\d,]+)", button.inner_text()).group(1).replace(",", ""))
     assert would > 0
     expect(headline).to_contain_text("estimated precision")
+    expect(page.locator("#check")).to_contain_text("Check from your labels")
     screenshot(page, "trust")
     before = stored(server)
     button.click()
