@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 TEMPERATURE_BOUNDS = (0.05, 20.0)  # search range for the softmax temperature
 
@@ -29,6 +28,8 @@ def nll(logits: np.ndarray, y: np.ndarray, temperature: float) -> float:
 
 def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     """Temperature T minimising the NLL of held-out logits (N, C) with true classes y (N,) int."""
+    from scipy.optimize import minimize_scalar  # imported here: a second off every CLI start
+
     lo, hi = np.log(TEMPERATURE_BOUNDS)
     res = minimize_scalar(
         lambda log_t: nll(logits.astype(np.float64), y, np.exp(log_t)),

@@ -29,9 +29,21 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from labeler.active import available_strategies
-    from labeler.heads import DEFAULT_HEAD, available_heads
+    from labeler.autolabel import DEFAULT_TARGET_PRECISION
+    from labeler.bench.__main__ import add_arguments as add_bench_arguments
+    from labeler.heads import DEFAULT_METHOD, available_heads
 
     parser = argparse.ArgumentParser(
         prog="labeler", description="Few-shot image labeling: label a few, auto-label the rest."
@@ -55,7 +67,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="fit on the expert labels and predict every other image")
     p.add_argument("project")
-    p.add_argument("--method", default=DEFAULT_HEAD, choices=available_heads())
+    p.add_argument("--method", default=DEFAULT_METHOD, choices=available_heads())
+    p.add_argument(
+        "--target-precision",
+        type=_fraction,
+        default=DEFAULT_TARGET_PRECISION,
+        help="report the confidence to auto-accept at for this precision (default %(default)s)",
+    )
+    p.add_argument(
+        "--conformal",
+        type=_fraction,
+        default=None,
+        metavar="ALPHA",
+        help="also export conformal prediction sets that miss the true class at most ALPHA of "
+        "the time (e.g. 0.1)",
+    )
 
     p = sub.add_parser("suggest", help="CSV of the images most worth labeling next")
     p.add_argument("project")
@@ -76,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("curve", help="estimated accuracy of the auto-labels against labels")
     p.add_argument("project")
+
+    p = sub.add_parser("bench", help="few-shot benchmark of the heads against the peers")
+    add_bench_arguments(p)
 
     p = sub.add_parser("serve", help="the browser UI on a project")
     p.add_argument("project")
@@ -147,11 +176,25 @@ def cmd_label(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     with _open(args) as project:
-        r = project.predict(method=args.method)
+        r = project.predict(
+            method=args.method,
+            target_precision=args.target_precision,
+            conformal_alpha=args.conformal,
+        )
         print(
             f"predicted {r.predicted} images with {r.method} on {r.model} from {r.labeled} labels "
             f"in {len(r.classes)} classes (temperature {r.temperature:.3g})"
         )
+        if r.choice != r.method:
+            print(f"chose {r.choice}")
+        if r.threshold <= 1.0:
+            print(
+                f"auto-accept at confidence >= {r.threshold:.3f} for {r.target_precision:.0%} "
+                f"precision: about {r.coverage:.0%} of the in-distribution images"
+            )
+        else:
+            print(f"no confidence threshold reaches {r.target_precision:.0%} precision yet")
+        print(f"{r.ood} images fit no class (column ood in the export)")
         e = r.estimate
         if e is None:
             print(
@@ -164,6 +207,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 f"{e.low:.2f}-{e.high:.2f}, from the {e.n_labels} expert labels)"
             )
     return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from labeler.bench.__main__ import run
+
+    return run(args)
 
 
 def cmd_suggest(args: argparse.Namespace) -> int:
@@ -227,6 +276,7 @@ COMMANDS = {
     "init": cmd_init,
     "label": cmd_label,
     "predict": cmd_predict,
+    "bench": cmd_bench,
     "suggest": cmd_suggest,
     "export": cmd_export,
     "export-embeddings": cmd_export_embeddings,

@@ -7,6 +7,7 @@ A project is a folder holding `labeler.sqlite` (items, labels, predictions), the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,10 +18,10 @@ import numpy as np
 from labeler import config
 from labeler.active import create_strategy, make_pool
 from labeler.active.stopping import AccuracyEstimate, estimate_auto_label_accuracy
-from labeler.calibrate import top2_scores
+from labeler.autolabel import DEFAULT_TARGET_PRECISION, auto_label, cached_pool_graph
 from labeler.errors import LabelerError, ProjectNotFound
 from labeler.export import write_csv, write_embeddings, write_table
-from labeler.heads import DEFAULT_HEAD, create_head
+from labeler.heads import DEFAULT_HEAD, DEFAULT_METHOD, create_head
 from labeler.index import FaissIndex, l2_normalize
 from labeler.labelcsv import read_label_csv
 from labeler.store import Store, SyncReport
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from labeler.workbench import Workbench
 
 INDEX_NAME = "index.faiss"
+EXTRA_COLUMNS = ("entropy", "ood", "prediction_set")  # export columns after the contract ones
 SKIPPED_NAME = "skipped.csv"
 DEFAULT_ANNOTATOR = "expert"
 
@@ -50,6 +52,11 @@ class PredictReport:
     classes: list[str]
     temperature: float
     estimate: AccuracyEstimate | None = None  # of the auto-labels' accuracy, from the labels
+    choice: str = ""  # what the head chose (auto: which heads, blended how, and why)
+    target_precision: float = 0.0
+    threshold: float = float("inf")  # confidence to auto-accept at for target_precision
+    coverage: float = 0.0  # estimated share of the predicted images accepted at it
+    ood: int = 0  # images flagged as fitting no class
 
 
 @dataclass
@@ -334,24 +341,53 @@ class Project:
                 f"{len(set(labels))} ({', '.join(sorted(set(labels))) or 'none'}); "
                 "label more images with `labeler label`"
             )
-        head = create_head(method).fit(v.raw[rows], labels, X_pool=v.raw)
-        return head.predict_proba(v.raw), head, rows, labels
+        head = create_head(method)
+        graph = None
+        if head.transductive:
+            graph = cached_pool_graph(self.path, self.model_key, v.item_ids, v.raw)
+        head.fit(v.raw[rows], labels, X_pool=v.raw, graph=graph)
+        return head.predict_pool_proba(), head, rows, labels
 
-    def predict(self, *, method: str = DEFAULT_HEAD) -> PredictReport:
-        """Fit the head on all expert labels and store a prediction for every other image."""
+    def predict(
+        self,
+        *,
+        method: str = DEFAULT_METHOD,
+        target_precision: float = DEFAULT_TARGET_PRECISION,
+        conformal_alpha: float | None = None,
+    ) -> PredictReport:
+        """Fit the head on all expert labels and store a prediction for every other image, with
+        its out-of-distribution flag (and conformal prediction set when conformal_alpha is set);
+        report the confidence to auto-accept at for `target_precision`."""
         v = self._vectors()
         proba, head, rows, labels = self._fit(method)
-        unlabeled = np.setdiff1d(np.arange(len(v.item_ids)), rows)
-        pred, conf, margin, entropy = top2_scores(proba[unlabeled])
+        unlabeled, auto = auto_label(
+            head,
+            proba,
+            v.raw,
+            rows,
+            labels,
+            target_precision=target_precision,
+            conformal_alpha=conformal_alpha,
+        )
         self.store.add_run(
             method=method,
             model=self.model_key,
-            params={"temperature": head.temperature_, "labels": len(labels)},
+            params={
+                "temperature": head.temperature_,
+                "labels": len(labels),
+                "choice": head.describe(),
+                "target_precision": target_precision,
+                "threshold": auto.threshold,
+                "coverage": auto.coverage,
+                "conformal_alpha": conformal_alpha,
+            },
             item_ids=v.item_ids[unlabeled],
-            labels=[str(c) for c in head.classes_[pred]],
-            confidence=conf,
-            margin=margin,
-            entropy=entropy,
+            labels=auto.labels,
+            confidence=auto.confidence,
+            margin=auto.margin,
+            entropy=auto.entropy,
+            ood=auto.ood,
+            prediction_sets=auto.sets,
         )
         return PredictReport(
             method=method,
@@ -360,7 +396,12 @@ class Project:
             predicted=len(unlabeled),
             classes=[str(c) for c in head.classes_],
             temperature=head.temperature_,
-            estimate=self._record_estimate(method, rows, labels, conf),
+            estimate=self._record_estimate(method, rows, labels, auto.confidence),
+            choice=head.describe(),
+            target_precision=target_precision,
+            threshold=auto.threshold,
+            coverage=auto.coverage,
+            ood=int(auto.ood.sum()),
         )
 
     # -- knowing when to stop ----------------------------------------------------------------------
@@ -437,9 +478,10 @@ class Project:
         v = self._vectors()
         human = {lab.item_id: lab for lab in self.store.labels()}
         run = self.store.latest_run()
-        auto = {}
+        auto, extras = {}, {}
         if run is not None:
             auto = {p[0]: p for p in self.store.predictions(run.id)}
+            extras = self.store.prediction_extras(run.id)
         rows = []
         for item_id, path in zip(v.item_ids.tolist(), v.paths, strict=True):
             row: dict = {"path": path}
@@ -453,6 +495,7 @@ class Project:
                 }
             elif item_id in auto:
                 _, label, conf, margin, entropy = auto[item_id]
+                ood, prediction_set = extras[item_id]
                 row |= {
                     "label": label,
                     "source": "auto",
@@ -462,12 +505,16 @@ class Project:
                     "model": run.model,
                     "labeled_at": run.created_at,
                     "entropy": entropy,
+                    "ood": int(ood),
+                    "prediction_set": _joined(prediction_set),
                 }
+                if ood:  # fits no class: flagged, not forced into one
+                    row |= {"label": None, "confidence": None, "margin": None}
             rows.append(row)
         return rows
 
     def export_csv(self, out: Path | str) -> int:
-        return write_csv(Path(out), self.export_rows(), extra_columns=("entropy",))
+        return write_csv(Path(out), self.export_rows(), extra_columns=EXTRA_COLUMNS)
 
     def export_embeddings(self, out: Path | str) -> int:
         v = self._vectors()
@@ -524,3 +571,8 @@ def _last_estimate(estimates: list) -> str | None:
         return None
     e = estimates[-1]
     return f"{e.accuracy:.2f} (95% interval {e.low:.2f}-{e.high:.2f}) from {e.n_labels} labels"
+
+
+def _joined(prediction_set: list[str] | None) -> str | None:
+    """A prediction set as one export cell: a JSON list of class names (None: not computed)."""
+    return None if prediction_set is None else json.dumps(prediction_set, ensure_ascii=False)

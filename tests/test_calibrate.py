@@ -7,7 +7,18 @@ import math
 import numpy as np
 import pytest
 
-from labeler.calibrate import TEMPERATURE_BOUNDS, fit_temperature, nll, softmax, top2_scores
+from labeler.calibrate import (
+    TEMPERATURE_BOUNDS,
+    conformal_threshold,
+    expected_calibration_error,
+    fit_temperature,
+    nll,
+    precision_coverage,
+    prediction_sets,
+    softmax,
+    threshold_for_precision,
+    top2_scores,
+)
 
 
 def test_softmax_known_values() -> None:
@@ -105,3 +116,65 @@ def test_top2_scores_with_one_class() -> None:
 def test_top2_scores_with_no_rows() -> None:
     pred, confidence, margin, entropy = top2_scores(np.empty((0, 3), dtype=np.float32))
     assert pred.shape == confidence.shape == margin.shape == entropy.shape == (0,)
+
+
+# ----- ECE, precision thresholds, conformal sets -------------------------------------------------
+
+
+def test_ece_known_values() -> None:
+    # Two bins: confidences 0.95 (4 rows, 3 correct) and 0.55 (2 rows, 2 correct).
+    conf = np.array([0.95] * 4 + [0.55] * 2)
+    correct = np.array([1, 1, 1, 0, 1, 1], dtype=bool)
+    expected = (4 / 6) * abs(0.75 - 0.95) + (2 / 6) * abs(1.0 - 0.55)
+    assert expected_calibration_error(conf, correct) == pytest.approx(expected)
+    assert expected_calibration_error(np.array([1.0]), np.array([True])) == 0.0
+    assert expected_calibration_error(np.array([]), np.array([], dtype=bool)) == 0.0
+
+
+def test_ece_is_small_for_sampled_labels() -> None:
+    """Correctness drawn with probability = confidence: ECE → 0 as rows grow."""
+    rng = np.random.default_rng(0)
+    conf = rng.uniform(0.3, 1.0, 50_000)
+    assert expected_calibration_error(conf, rng.random(50_000) < conf) < 0.01
+    assert expected_calibration_error(conf, rng.random(50_000) < conf**2) > 0.1
+
+
+def test_precision_coverage() -> None:
+    conf = np.array([0.95, 0.92, 0.5, 0.99])
+    correct = np.array([True, False, True, True])
+    assert precision_coverage(conf, correct, 0.9) == (pytest.approx(2 / 3), 0.75)
+    precision, coverage = precision_coverage(conf, correct, 0.999)
+    assert np.isnan(precision) and coverage == 0.0
+
+
+def test_threshold_for_precision_against_brute_force() -> None:
+    rng = np.random.default_rng(1)
+    conf = rng.uniform(0.4, 1.0, 300)
+    for target in (0.8, 0.9, 0.95):
+        threshold, coverage = threshold_for_precision(conf, target=target)
+        feasible = [t for t in conf if conf[conf >= t].mean() >= target]
+        assert threshold == pytest.approx(min(feasible))
+        assert coverage == pytest.approx((conf >= threshold).mean())
+    assert threshold_for_precision(np.array([0.5, 0.6]), target=0.9) == (float("inf"), 0.0)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        threshold_for_precision(conf, target=1.0)
+
+
+def test_conformal_sets_cover_at_the_promised_rate() -> None:
+    """Labels sampled from the probabilities (calibrated): coverage ≥ 1 − α, sets non-empty."""
+    rng = np.random.default_rng(2)
+
+    def sample(n):
+        proba = softmax(rng.normal(size=(n, 5)) * 2.0).astype(np.float64)
+        y = (rng.random((n, 1)) > np.cumsum(proba, axis=1)).sum(axis=1).clip(0, 4)
+        return proba, y
+
+    cal_p, cal_y = sample(2000)
+    test_p, test_y = sample(20000)
+    for alpha in (0.05, 0.2):
+        qhat = conformal_threshold(cal_p[np.arange(2000), cal_y], alpha=alpha)
+        sets = prediction_sets(test_p, qhat)
+        coverage = sets[np.arange(len(test_y)), test_y].mean()
+        assert 1 - alpha - 0.015 <= coverage <= 1 - alpha + 0.03, (alpha, coverage)
+        assert sets.sum(axis=1).min() >= 1
+    assert conformal_threshold(np.array([0.9, 0.8]), alpha=0.1) == 1.0  # too few to promise

@@ -82,7 +82,7 @@ def test_label_predict_export_recovers_planted_classes(
     assert len(human) == len(labeled) and len(auto) == len(truth) - len(labeled)
     assert all(r["label"] == truth[r["path"]] for r in rows)
     assert all(0.0 <= float(r["confidence"]) <= 1.0 for r in auto)
-    assert all(r["method"] == "protonet" and r["model"] == "fake@32" for r in auto)
+    assert all(r["method"] == "auto" and r["model"] == "fake@32" for r in auto)
 
 
 def test_predict_needs_two_classes(project: Project, colour_images) -> None:

@@ -11,7 +11,6 @@ from tqdm import tqdm
 
 from labeler.bench.fewshot import DATASETS, OUR_METHODS, evaluate, make_task
 from labeler.bench.peers import PEERS
-from labeler.bench.report import headline, plot, summarise, table, write_csv
 
 DEFAULT_SHOTS = (1, 5, 10, 20)
 DEFAULT_SEEDS = 10
@@ -29,6 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from labeler.bench.report import headline, plot, summarise, table, write_csv
+
     args.out.mkdir(parents=True, exist_ok=True)
     methods = list(args.methods) + list(args.peers)
     settings = [(d, k, s) for d in args.datasets for k in args.shots for s in range(args.seeds)]

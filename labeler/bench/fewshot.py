@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labeler.bench.data import fmnist_embeddings, long_tailed_indices, synthetic_pool
 from labeler.bench.peers import PEERS
 from labeler.calibrate import (
     expected_calibration_error,
@@ -45,6 +44,8 @@ Pool = tuple[np.ndarray, np.ndarray]  # vectors (M, D) float32, labels (M,) int6
 
 
 def _fmnist_balanced(seed: int) -> Pool:
+    from labeler.bench.data import fmnist_embeddings
+
     x, y = fmnist_embeddings()
     rng = np.random.default_rng(seed)
     rows = np.concatenate(
@@ -54,12 +55,16 @@ def _fmnist_balanced(seed: int) -> Pool:
 
 
 def _fmnist_longtail(seed: int) -> Pool:
+    from labeler.bench.data import fmnist_embeddings, long_tailed_indices
+
     x, y = fmnist_embeddings()
     rows = long_tailed_indices(y, seed=seed, **LONG_TAIL)
     return x[rows], y[rows]
 
 
 def _synthetic(seed: int) -> Pool:
+    from labeler.bench.data import synthetic_pool
+
     x, y = synthetic_pool(n_classes=10, per_class=BALANCED_PER_CLASS, dim=64, spread=2.0, seed=seed)
     return x, y
 

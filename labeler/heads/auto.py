@@ -65,6 +65,9 @@ class Auto(Head):
                 self._oof = (rows, np.tensordot(self.weights_, np.stack(logs), axes=1))
         self.choice_ = self._describe(labels, held_out)
 
+    def describe(self) -> str:
+        return f"auto: {self.choice_}"
+
     def _describe(self, labels: np.ndarray, held_out: list) -> str:
         parts = " + ".join(
             f"{w:.2f} {name}"

@@ -95,6 +95,10 @@ class Head:
             raise LabelerError(f"head {self.name!r} was fitted without X_pool; pass X_pool to fit")
         return softmax(self._pool_logits(self._pool) / self.temperature_)
 
+    def describe(self) -> str:
+        """What was fitted, in a few words (`auto` says what it chose)."""
+        return self.name
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "classes_"):
             raise LabelerError(f"head {self.name!r} is not fitted; call fit() first")

@@ -8,8 +8,6 @@ logits come from refitting on stratified folds.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression as _SkLogistic
-from sklearn.svm import LinearSVC
 
 from labeler.heads.base import Head
 from labeler.heads.features import POWER, FeatureMap
@@ -63,7 +61,9 @@ class LogisticProbe(_LinearHead):
         super().__init__(C=C, power=power)
 
     def _classifier(self):
-        return _SkLogistic(C=self.C, max_iter=MAX_ITERATIONS)
+        from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression(C=self.C, max_iter=MAX_ITERATIONS)
 
     def _scores(self, Z: np.ndarray) -> np.ndarray:
         return self.model_.predict_log_proba(Z)
@@ -78,6 +78,8 @@ class LinearSVM(_LinearHead):
         super().__init__(C=C, power=power)
 
     def _classifier(self):
+        from sklearn.svm import LinearSVC
+
         return LinearSVC(C=self.C, max_iter=MAX_ITERATIONS)
 
     def _scores(self, Z: np.ndarray) -> np.ndarray:

@@ -325,8 +325,14 @@ class Store:
         confidence: np.ndarray,
         margin: np.ndarray,
         entropy: np.ndarray,
+        ood: np.ndarray | None = None,
+        prediction_sets: Sequence[Sequence[str] | None] | None = None,
     ) -> int:
-        """Store one prediction run: per item (M,) the predicted label and its scores."""
+        """Store one prediction run: per item (M,) the predicted label and its scores; optionally
+        (M,) out-of-distribution flags and conformal prediction sets (lists of class names)."""
+        count = len(item_ids)
+        flags = np.zeros(count, dtype=bool) if ood is None else np.asarray(ood, dtype=bool)
+        sets = [None] * count if prediction_sets is None else prediction_sets
         with self._tx() as c:
             run_id = c.execute(
                 "INSERT INTO runs(method, model, params, created_at) VALUES (?, ?, ?, ?)",
@@ -334,15 +340,17 @@ class Store:
             ).lastrowid
             class_ids = {name: self._class_id(c, name) for name in set(labels)}
             c.executemany(
-                "INSERT INTO predictions(run_id, item_id, class_id, confidence, margin, entropy) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO predictions(run_id, item_id, class_id, confidence, margin, entropy, "
+                "ood, prediction_set) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 zip(
-                    [run_id] * len(item_ids),
+                    [run_id] * count,
                     map(int, item_ids),
                     [class_ids[n] for n in labels],
                     map(float, confidence),
                     map(float, margin),
                     map(float, entropy),
+                    map(int, flags),
+                    [None if s is None else json.dumps(list(s), ensure_ascii=False) for s in sets],
                     strict=True,
                 ),
             )
@@ -358,6 +366,13 @@ class Store:
             return None
         run_id, method, model, params, created_at = rows[0]
         return Run(run_id, method, model, json.loads(params), created_at)
+
+    def prediction_extras(self, run_id: int) -> dict[int, tuple[bool, list[str] | None]]:
+        """item_id → (out-of-distribution flag, prediction set or None) of one run."""
+        rows = self._query(
+            "SELECT item_id, ood, prediction_set FROM predictions WHERE run_id = ?", (run_id,)
+        )
+        return {i: (bool(o), None if s is None else json.loads(s)) for i, o, s in rows}
 
     def predictions(self, run_id: int) -> list[tuple[int, str, float, float, float]]:
         """(item_id, label, confidence, margin, entropy) of one run, ordered by item id."""

@@ -78,6 +78,11 @@ MIGRATIONS: tuple[str, ...] = (
         created_at  TEXT NOT NULL
     );
     """,
+    # 4: per prediction, an out-of-distribution flag and an optional conformal prediction set.
+    """
+    ALTER TABLE predictions ADD COLUMN ood INTEGER NOT NULL DEFAULT 0;  -- 1: fits no class
+    ALTER TABLE predictions ADD COLUMN prediction_set TEXT;  -- JSON list of class names, or NULL
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,114 @@
+"""From a fitted head to trustworthy auto-labels: OOD flags, the auto-accept threshold for a target
+precision, conformal prediction sets; and the project's cached kNN graph for transductive heads.
+
+The facade (`labeler.project`) calls `auto_label` after fitting; everything here works on arrays.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from labeler.calibrate import (
+    conformal_threshold,
+    prediction_sets,
+    softmax,
+    threshold_for_precision,
+    top2_scores,
+)
+from labeler.heads import Head, KnnGraph, pool_graph
+from labeler.ood import OodDetector
+
+DEFAULT_TARGET_PRECISION = 0.95  # auto-accept threshold reported by `predict`
+GRAPH_NAME = "knn_graph.npz"
+
+
+@dataclass
+class AutoLabels:
+    """Predictions of M unlabeled images, with everything the export and the report need."""
+
+    labels: list[str]  # (M,) predicted class names
+    confidence: np.ndarray  # (M,) float32 calibrated probability of the label
+    margin: np.ndarray  # (M,) float32
+    entropy: np.ndarray  # (M,) float32
+    ood: np.ndarray  # (M,) bool, fits no class
+    sets: list[list[str]] | None  # (M,) conformal prediction sets, when asked for
+    threshold: float  # confidence to auto-accept at for the target precision (inf: none)
+    coverage: float  # estimated share of the in-distribution images accepted at it
+    target_precision: float
+
+
+def auto_label(
+    head: Head,
+    proba: np.ndarray,
+    raw: np.ndarray,
+    rows: np.ndarray,
+    labels: list[str],
+    *,
+    target_precision: float = DEFAULT_TARGET_PRECISION,
+    conformal_alpha: float | None = None,
+) -> tuple[np.ndarray, AutoLabels]:
+    """Auto-labels of every image the expert did not label.
+
+    Args:
+        head: the fitted head; proba: (N, C) its calibrated probabilities of every image.
+        raw: (N, D) float32 vectors of every image; rows: (K,) int64 the labeled ones, whose
+            names are `labels` (K,).
+    Returns:
+        the unlabeled rows (M,) int64, and their AutoLabels.
+    """
+    unlabeled = np.setdiff1d(np.arange(len(raw)), rows)
+    proba = proba[unlabeled]
+    pred, conf, margin, entropy = top2_scores(proba)
+    ood = OodDetector().fit(raw[rows], labels, X_pool=raw).flags(raw[unlabeled])
+    threshold, coverage = threshold_for_precision(conf[~ood], target=target_precision)
+    sets = None
+    if conformal_alpha is not None:
+        qhat = 1.0  # without held-out labels, every class is possible
+        if head.oof_ is not None:
+            rows, logits = head.oof_
+            truth = np.searchsorted(head.classes_, np.asarray(labels, dtype=object)[rows])
+            held_out = softmax(logits / head.temperature_)
+            qhat = conformal_threshold(held_out[np.arange(len(rows)), truth], alpha=conformal_alpha)
+        names = [str(c) for c in head.classes_]
+        sets = [[names[j] for j in np.flatnonzero(row)] for row in prediction_sets(proba, qhat)]
+    return unlabeled, AutoLabels(
+        labels=[str(c) for c in head.classes_[pred]],
+        confidence=conf,
+        margin=margin,
+        entropy=entropy,
+        ood=ood,
+        sets=sets,
+        threshold=threshold,
+        coverage=coverage,
+        target_precision=target_precision,
+    )
+
+
+def cached_pool_graph(
+    folder: Path, model_key: str, item_ids: np.ndarray, raw: np.ndarray
+) -> KnnGraph:
+    """The kNN graph of the pool `raw` (N, D), from folder/knn_graph.npz when it is current.
+
+    Current means: same embedder and the same items in the same order. Otherwise it is built
+    (exact search, the slow part of transduction on a big pool) and saved atomically.
+    """
+    file = folder / GRAPH_NAME
+    if file.is_file():
+        with np.load(file, allow_pickle=False) as data:
+            if str(data["model"]) == model_key and np.array_equal(data["item_ids"], item_ids):
+                return KnnGraph(data["neighbours"], data["similarities"])
+    graph = pool_graph(raw)
+    tmp = folder / f".{GRAPH_NAME}.tmp.npz"
+    np.savez(
+        tmp,
+        model=np.array(model_key),
+        item_ids=item_ids,
+        neighbours=graph.neighbours,
+        similarities=graph.similarities,
+    )
+    os.replace(tmp, file)
+    return graph

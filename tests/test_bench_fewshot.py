@@ -1,0 +1,78 @@
+"""The few-shot benchmark: a tiny seeded run end to end, and the summaries on hand-made records."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from labeler.bench.__main__ import main
+from labeler.bench.fewshot import make_task, score
+from labeler.bench.report import headline, summarise
+
+
+def test_tasks_are_seeded_and_stratified() -> None:
+    a, b = make_task("synthetic", 3, 0), make_task("synthetic", 3, 0)
+    np.testing.assert_array_equal(a.support, b.support)
+    y = a.pool[1]
+    assert np.bincount(y[a.support]).tolist() == [3] * 10
+    assert len(a.queries) == len(y) - 30 and not np.isin(a.queries, a.support).any()
+    five = make_task("synthetic", 2, 1, ways=5)
+    assert sorted(set(five.pool[1])) == [0, 1, 2, 3, 4]
+
+
+def test_score_on_a_planted_prediction() -> None:
+    task = make_task("synthetic", 1, 0)
+    y = task.pool[1]
+    proba = np.full((len(y), 10), 0.0)
+    proba[np.arange(len(y)), y] = 0.95  # always right, 95% sure
+    proba[np.arange(len(y)), (y + 1) % 10] = 0.05
+    figures = score(proba, task, 0.5)
+    assert figures["accuracy"] == 1.0 and figures["coverage"] == 1.0
+    assert figures["ece"] == pytest.approx(0.05)
+    assert figures["seconds"] == 0.5
+
+
+def test_a_tiny_run_prints_the_table_and_writes_csv_and_plot(tmp_path, capsys) -> None:
+    code = main(
+        [
+            "--datasets", "synthetic",
+            "--shots", "1", "2",
+            "--seeds", "2",
+            "--methods", "auto", "protonet",
+            "--peers", "easyfsl:SimpleShot", "sklearn:LogisticRegression",
+            "--out", str(tmp_path),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "synthetic, 1-shot (2 seeds)" in out and "easyfsl:SimpleShot" in out
+    assert (tmp_path / "fewshot.csv").is_file() and (tmp_path / "fewshot-accuracy.png").is_file()
+
+
+def _record(dataset, shots, method, seed, accuracy):
+    nan = float("nan")
+    return {
+        "dataset": dataset, "shots": shots, "method": method, "seed": seed,
+        "accuracy": accuracy, "ece": 0.1, "precision": nan, "coverage": 0.0,
+        "target_precision": nan, "target_coverage": 0.0, "estimated_coverage": 0.0,
+        "seconds": 1.0,
+    }  # fmt: skip
+
+
+def test_headline_compares_with_the_best_peer_per_setting() -> None:
+    records = []
+    for seed, noise in enumerate((-0.01, 0.01)):
+        for shots, ours, peer_a, peer_b in ((1, 0.60, 0.55, 0.58), (5, 0.70, 0.71, 0.65)):
+            records += [
+                _record("fmnist-balanced", shots, "auto", seed, ours + noise),
+                _record("fmnist-balanced", shots, "easyfsl:TIM", seed, peer_a),
+                _record("fmnist-balanced", shots, "sklearn:LabelSpreading", seed, peer_b),
+            ]
+    summary = summarise(records)
+    assert summary[("fmnist-balanced", 1, "auto")]["accuracy"] == pytest.approx(0.60)
+    assert summary[("fmnist-balanced", 1, "auto")]["ci95"] > 0
+    assert np.isnan(summary[("fmnist-balanced", 1, "auto")]["precision"])
+    text, gaps = headline(summary)
+    assert gaps == pytest.approx([2.0, -1.0])
+    assert "sklearn:LabelSpreading" in text.splitlines()[0]
+    assert "easyfsl:TIM" in text.splitlines()[1]
