@@ -158,3 +158,22 @@ def test_image_route_serves_project_images_only(project: Project, colour_images)
         for crafted in ("secret.txt", "..%2Fproj%2Flabeler.sqlite", "%2Fetc%2Fpasswd", "nope.png"):
             assert client.get(f"/images/{crafted}").status_code == 404, crafted
         assert client.get("/").status_code == 200
+
+
+def test_serve_command_passes_logins_and_turns_analytics_off(project, monkeypatch, tmp_path):
+    import gradio.analytics
+
+    import labeler.ui
+    from labeler.cli import main
+
+    calls = []
+    monkeypatch.setattr(labeler.ui, "serve", lambda p, **kw: calls.append((p.path, kw)))
+    users = tmp_path / "users.txt"
+    users.write_text("bob:pw2\n", encoding="utf-8")
+    args = ["serve", str(project.path), "--auth", "ana:pw", "--auth-file", str(users)]
+    assert main(args) == 0
+    assert calls == [
+        (project.path, {"host": "127.0.0.1", "port": 7860, "auth": [("ana", "pw"), ("bob", "pw2")]})
+    ]
+    assert main(["serve", str(project.path), "--auth", "nocolon"]) == 2
+    assert not gradio.analytics.analytics_enabled()
