@@ -16,7 +16,8 @@ PROTONET_TEMPERATURE = 0.1  # softmax over cosine similarity / temperature, befo
 NEAR_DUPLICATE_COSINE = 0.98  # two suggestions closer than this are near-duplicates
 TYPICALITY_NEIGHBOURS = 20  # k of TypiClust's typicality (inverse mean distance to k neighbours)
 TYPICALITY_MAX_POINTS = 5000  # a bigger cluster is scored on a seeded sample of this many members
-MAX_CLUSTERS = 500  # cap on the |labeled| + n clusters of the cold-start and auto policies
+MAX_CLUSTERS = 200  # cap on the |labeled| + n clusters of the cold-start and auto policies
+COVER_KMEANS_RESTARTS = 3  # k-means starts for those clusters (time grows with k² × starts)
 CLUSTER_PREFILTER = 10  # uncertainty within diversity: cluster the n x this most uncertain images
 # The auto policy trades typicality for uncertainty as labels accumulate, reaching pure uncertainty
 # (within diversity) at this many labels per class (the low/high-budget "phase transition" of

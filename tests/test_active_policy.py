@@ -44,14 +44,15 @@ def test_uncertainty_weight_grows_with_labels_per_class() -> None:
     assert uncertainty_weight(full) == 1.0
 
 
-def test_auto_asks_typical_then_uncertain_images_of_unlabeled_groups() -> None:
-    early, cluster = _phase_pool(2)
+def test_auto_asks_typical_then_uncertain_images_of_unlabeled_groups(monkeypatch) -> None:
+    monkeypatch.setattr("labeler.active.policy.AUTO_UNCERTAINTY_LABELS_PER_CLASS", 4)
+    early, cluster = _phase_pool(1)  # weight 1/4
     got = create_strategy("auto").suggest(early, 2)
     assert [cluster[s.index] for s in got] == [0, 1]  # the uncovered groups, biggest first
     assert all(s.reason.startswith("typical of a group of") for s in got)
     assert all("with no label yet; model: " in s.reason for s in got)
 
-    late, cluster = _phase_pool(AUTO_UNCERTAINTY_LABELS_PER_CLASS)
+    late, cluster = _phase_pool(4)  # weight 1
     got = create_strategy("auto").suggest(late, 2)
     assert sorted(cluster[s.index] for s in got) == [0, 1]
     margin = 1 - np.diff(np.sort(late.proba, axis=1)[:, -2:], axis=1)[:, 0]
@@ -139,7 +140,7 @@ def test_simulation_on_separable_classes(tmp_path: Path) -> None:
     raw, y = synthetic_pool(n_classes=6, per_class=40, dim=16, seed=1)
     curves = {
         name: [simulate(raw, y, name, rounds=3, batch=6, seed=s) for s in range(2)]
-        for name in (RANDOM, "auto")
+        for name in (RANDOM, "auto", "margin")  # margin starts with a random batch
     }
     for runs in curves.values():
         for c in runs:

@@ -15,6 +15,7 @@ import numpy as np
 from labeler.active.scores import typicality_score
 from labeler.config import (
     CLUSTER_PREFILTER,
+    COVER_KMEANS_RESTARTS,
     KMEANS_ITERATIONS,
     MAX_CLUSTERS,
     TYPICALITY_MAX_POINTS,
@@ -128,7 +129,7 @@ def typical_clusters(
         at most one pick per cluster with unlabeled members, so possibly fewer than n.
     """
     k = min(int(labeled.sum()) + n, MAX_CLUSTERS, len(vectors))
-    assign, _ = kmeans(vectors, k, seed=seed)
+    assign, _ = kmeans(vectors, k, seed=seed, restarts=COVER_KMEANS_RESTARTS)
     sizes = np.bincount(assign, minlength=k)
     covered = np.bincount(assign[labeled], minlength=k)
     priority = sizes / (1.0 + covered)

@@ -7,7 +7,8 @@ Each seed draws a pool of real Fashion-MNIST test embeddings (balanced: `--per-c
 each class; long-tailed: class sizes falling geometrically from `--max-per-class` by
 `--imbalance`). Each strategy starts from zero labels; every round it suggests `--batch` images,
 the ground truth labels them, and the project's default head is fitted on all labels so far and
-scored on the unlabeled rest. `random` labels the same budget uniformly at random. The curves
+scored on the unlabeled rest. `random` labels the same budget uniformly at random; strategies
+that need predictions (margin, …) take random batches until two classes are labeled. The curves
 (mean over seeds, with 95% t-intervals) are printed and plotted, with the ratio of areas under
 the curve and the final gap against random, and how well the accuracy estimate made from the
 labels alone (`labeler.active.stopping`) tracked the truth.
@@ -63,7 +64,8 @@ def simulate(
     pool = make_pool(raw, rows, [], head=head, seed=seed)
     out: dict[str, list] = {k: [] for k in ("n", "acc", "est", "cov", "found")}
     for _ in range(rounds):
-        if chooser is None:
+        cold = chooser is not None and (chooser.needs_proba or chooser.needs_committee)
+        if chooser is None or (cold and pool.proba is None):  # uncertainty starts at random
             picks = rng.choice(np.flatnonzero(~pool.labeled), batch, replace=False)
         else:
             picks = np.array([s.index for s in chooser.suggest(pool, batch)], dtype=np.int64)
@@ -128,7 +130,8 @@ def mean_interval(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def summarise(curves: dict[str, list[Curve]]) -> list[str]:
     """Printable lines: mean curves with intervals, area ratio and final gap against random."""
     lines = []
-    base = np.mean([c.accuracy for c in curves[RANDOM]], axis=0) if RANDOM in curves else None
+    base_runs = np.array([c.accuracy for c in curves[RANDOM]]) if RANDOM in curves else None
+    base = None if base_runs is None else base_runs.mean(axis=0)
     for name, runs in curves.items():
         acc = np.array([c.accuracy for c in runs])
         mean, half = mean_interval(acc)
@@ -136,10 +139,13 @@ def summarise(curves: dict[str, list[Curve]]) -> list[str]:
         found = np.mean([c.classes_found for c in runs], axis=0)
         lines.append(f"  {name:16s} {points}   classes found {' '.join(f'{f:.1f}' for f in found)}")
         if base is not None and name != RANDOM:
+            # Same pools and seeds as random: intervals of the paired differences.
+            _, ratio_half = mean_interval((acc.mean(axis=1) / base_runs.mean(axis=1))[:, None])
+            gap, gap_half = mean_interval(100 * (acc - base_runs))
             lines.append(
-                f"  {'':16s} area {mean.mean() / base.mean():.3f}× random, final "
-                f"{100 * (mean[-1] - base[-1]):+.1f} points, first batch "
-                f"{100 * (mean[0] - base[0]):+.1f} points"
+                f"  {'':16s} area {mean.mean() / base.mean():.3f}× random (±{ratio_half[0]:.3f}), "
+                f"final {gap[-1]:+.1f}±{gap_half[-1]:.1f} points, first batch "
+                f"{gap[0]:+.1f}±{gap_half[0]:.1f} points"
             )
         err = np.array([c.estimate - c.accuracy for c in runs])
         if np.isfinite(err).any():
