@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -36,6 +38,7 @@ class Snapshot:
     pred: predicted class index, NO_CLASS while fewer than two classes have labels.
     conf: calibrated probability of `pred` (NaN without predictions); margin: top-1 minus top-2.
     proba: (N, C) probabilities, columns in `classes` order; None without predictions.
+    fitted: False when the labels moved on since the predictions were made (see `deferred`).
     """
 
     classes: tuple[str, ...]  # in use, in order of creation: number keys 1-9 follow it
@@ -46,6 +49,7 @@ class Snapshot:
     margin: np.ndarray
     proba: np.ndarray | None
     version: tuple[int, str]
+    fitted: bool = True
     fit_seconds: float = 0.0
 
     @property
@@ -81,20 +85,63 @@ class LiveModel:
         self.vectors = vectors
         self.row_of_id = {int(i): r for r, i in enumerate(item_ids.tolist())}
         self.row_of_path = {p: r for r, p in enumerate(paths)}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards swapping `_snapshot`
+        self._fit_lock = threading.Lock()  # one refit at a time
+        self._deferring = threading.local()
         self._snapshot: Snapshot | None = None
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Within, `snapshot()` brings the labels up to date but keeps the last predictions
+        (`fitted` False), so a click shows its label at once; a later `snapshot()` refits."""
+        self._deferring.on = True
+        try:
+            yield
+        finally:
+            self._deferring.on = False
 
     def snapshot(self) -> Snapshot:
         """The current snapshot, refitted first if labels or classes changed since the last."""
         version = self.store.label_version()
         snap = self._snapshot
-        if snap is not None and snap.version == version:
+        defer = getattr(self._deferring, "on", False)
+        if snap is not None and snap.version == version and (snap.fitted or defer):
             return snap
-        with self._lock:
+        if defer:
+            with self._lock:
+                self._snapshot = self._relabel(version)
+                return self._snapshot
+        with self._fit_lock:
             version = self.store.label_version()
-            if self._snapshot is None or self._snapshot.version != version:
-                self._snapshot = self._refit(version)
-            return self._snapshot
+            with self._lock:
+                snap = self._snapshot
+                if snap is not None and snap.version == version and snap.fitted:
+                    return snap
+                classes, label, accepted = self._labels(version)
+            fitted = self._fit(version, classes, label, accepted)
+            with self._lock:
+                current = self._snapshot
+                if current is not snap and current is not None:  # labels moved on meanwhile
+                    fitted = _with_predictions(current, fitted)
+                self._snapshot = fitted
+            return fitted
+
+    def _relabel(self, version: tuple[int, str]) -> Snapshot:
+        """The labels at `version` with the last snapshot's predictions."""
+        classes, label, accepted = self._labels(version)
+        n = len(label)
+        bare = Snapshot(
+            classes=classes,
+            label=label,
+            accepted=accepted,
+            pred=np.full(n, NO_CLASS, dtype=np.int32),
+            conf=np.full(n, np.nan, dtype=np.float32),
+            margin=np.full(n, np.nan, dtype=np.float32),
+            proba=None,
+            version=version,
+            fitted=False,
+        )
+        return bare if self._snapshot is None else _with_predictions(bare, self._snapshot)
 
     def _labels(self, version: tuple[int, str]) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
         """Classes, label and accepted arrays at `version`: the last snapshot's updated with
@@ -120,9 +167,15 @@ class LiveModel:
                 accepted[row] = lab.annotator.endswith(ACCEPTED_SUFFIX)
         return classes, label, accepted
 
-    def _refit(self, version: tuple[int, str]) -> Snapshot:
+    def _fit(
+        self,
+        version: tuple[int, str],
+        classes: tuple[str, ...],
+        label: np.ndarray,
+        accepted: np.ndarray,
+    ) -> Snapshot:
+        """Fit the default head on the labels and predict every image."""
         start = time.perf_counter()
-        classes, label, accepted = self._labels(version)
         index = {name: k for k, name in enumerate(classes)}
         n = len(self.paths)
         pred = np.full(n, NO_CLASS, dtype=np.int32)
@@ -149,3 +202,21 @@ class LiveModel:
             version=version,
             fit_seconds=time.perf_counter() - start,
         )
+
+
+def _with_predictions(labels: Snapshot, fitted: Snapshot) -> Snapshot:
+    """`labels` with the predictions of `fitted` (kept where its classes are a prefix of the
+    current ones, as after a new class), marked not fitted to its labels."""
+    k = len(fitted.classes)
+    if fitted.proba is None or labels.classes[:k] != fitted.classes:
+        return replace(labels, fitted=False)
+    proba = np.pad(fitted.proba, ((0, 0), (0, len(labels.classes) - k)))
+    return replace(
+        labels,
+        pred=fitted.pred,
+        conf=fitted.conf,
+        margin=fitted.margin,
+        proba=proba,
+        fitted=False,
+        fit_seconds=fitted.fit_seconds,
+    )

@@ -272,3 +272,43 @@ def test_live_labels_follow_events_and_class_changes(labeled) -> None:
     renamed = wb.snapshot()
     assert renamed.classes == ("red", "green", "navy")
     assert renamed.label[wb.row(path)] == 2
+
+
+def test_deferred_snapshot_shows_labels_at_once_and_refits_later(labeled) -> None:
+    project, truth = labeled
+    wb = project.workbench()
+    fitted = wb.snapshot()
+    reds = by_class(truth)["red"]
+    wb.assign([reds[3]], "red", annotator="ana")
+    with wb.live.deferred():
+        quick = wb.snapshot()
+    assert not quick.fitted and quick.labeled[wb.row(reds[3])]
+    assert quick.pred is fitted.pred  # the last predictions, until the refit
+    assert wb.snapshot().fitted
+    wb.assign([reds[4]], "crimson", annotator="ana")  # a new class: one more column, empty
+    with wb.live.deferred():
+        quick = wb.snapshot()
+    assert quick.classes[-1] == "crimson" and quick.proba.shape[1] == 4
+    assert quick.proba[:, 3].max() == 0
+    assert wb.snapshot().proba[:, 3].max() > 0
+
+
+def test_labels_made_during_a_refit_are_kept(labeled, monkeypatch) -> None:
+    project, truth = labeled
+    wb = project.workbench()
+    live = wb.live
+    wb.assign([by_class(truth)["red"][3]], "red", annotator="ana")
+    late = by_class(truth)["green"][4]
+    fit = live._fit
+
+    def fit_while_another_session_labels(*args):
+        wb.assign([late], "green", annotator="bob")
+        with live.deferred():
+            live.snapshot()
+        return fit(*args)
+
+    monkeypatch.setattr(live, "_fit", fit_while_another_session_labels)
+    merged = live.snapshot()
+    assert merged.labeled[wb.row(late)] and not merged.fitted and merged.has_predictions
+    monkeypatch.setattr(live, "_fit", fit)
+    assert live.snapshot().fitted

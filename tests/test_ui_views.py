@@ -118,7 +118,10 @@ def test_handlers_label_undo_and_review(handlers, colour_images) -> None:
     out = h.assign_named(session, {"selected": reds}, " red ", ana)
     assert out[ui.label_as] == "" and out[ui.label_keys[0]].value == "1 · red"
     out = h.assign_named(session, {"selected": blues}, "blue", ana)
-    assert "auto-labeled" in out[ui.status] and "predicted" in out[ui.grid]["html"]
+    assert "updating predictions" in out[ui.status] and out[ui.grid]["selected"] == []
+    out = h.refresh(session)
+    assert "refit" in out[ui.status] and "predicted" in out[ui.grid]["html"]
+    assert out[ui.grid]["selected"] is None  # the page keeps what was selected meanwhile
     out = h.assign_key(1)(session, {"selected": [p for p in truth if truth[p] == "blue"][2:3]}, ana)
     assert len(session.undo) == 3
     h.undo(session, ana)

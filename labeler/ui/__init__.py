@@ -41,12 +41,15 @@ def build_app(project: Project) -> gr.Blocks:
         ui.back.click(h.all_images, s, label, **quick)
         ui.more.click(h.more_like_this, s, label, **quick)
         ui.grid.pick(h.pick, s, [s, ui.preview], **quick)
+        # Quick edits answer at once with the new labels; `.then` refits and shows predictions.
         for k, button in enumerate(ui.label_keys):
-            button.click(h.assign_key(k), [s, ui.grid], everything, **quick)
+            button.click(h.assign_key(k), [s, ui.grid], everything, **quick).then(
+                h.refresh, s, everything, **quick
+            )
         ui.label_as.submit(
             h.assign_named, [s, ui.grid, ui.label_as], [*everything, ui.label_as], **quick
-        )
-        ui.undo.click(h.undo, s, everything, **quick)
+        ).then(h.refresh, s, everything, **quick)
+        ui.undo.click(h.undo, s, everything, **quick).then(h.refresh, s, everything, **quick)
         ui.export.click(h.export, None, [ui.export_file, ui.message])
         # Review tab
         ui.review_tab.select(h.open_review, s, [s, ui.review])

@@ -14,6 +14,7 @@ import gradio as gr
 from labeler import browse
 from labeler.edits import Edit
 from labeler.errors import LabelerError
+from labeler.live import Snapshot
 from labeler.project import Project
 from labeler.ui import views
 from labeler.ui.layout import ALL, ANY, UI
@@ -65,15 +66,18 @@ class Handlers:
     def all_outputs(self) -> list:
         return self.label_outputs() + self.class_outputs()
 
-    def label_view(self, session: Session) -> Updates:
+    def label_view(self, session: Session, *, keep_selection: bool = False) -> Updates:
+        """The grid's page; its selection is cleared, or (`keep_selection`) left to the page,
+        whose script keeps what the expert selected meanwhile."""
         ui, wb = self.ui, self.wb
         snap = wb.snapshot()
         page = browse.page(snap, wb.paths, session.query)
         session.set_query(page=page.page)
         small = {t.path for t in page.tiles if self.small(t.path)}
+        selected = None if keep_selection else []
         return {
             ui.session: session,
-            ui.grid: {"html": views.grid_html(page, snap.classes, small), "selected": []},
+            ui.grid: {"html": views.grid_html(page, snap.classes, small), "selected": selected},
             ui.page_info: views.page_info(
                 page, show=session.query.show, similar_to=session.similar_to
             ),
@@ -107,12 +111,16 @@ class Handlers:
         out[ui.status] = self.status(snap, counts)
         return out
 
-    def status(self, snap: Any, counts: list[browse.ClassCount]) -> str:
+    def status(self, snap: Snapshot, counts: list[browse.ClassCount]) -> str:
         hand = sum(c.human for c in counts)
         accepted = sum(c.accepted for c in counts)
         auto = sum(c.auto for c in counts)
-        fit_ms = snap.fit_seconds * 1000
-        model = f"refit {fit_ms:.0f} ms" if snap.has_predictions else "no model yet"
+        if not snap.fitted:
+            model = "updating predictions…"
+        elif snap.has_predictions:
+            model = f"refit {snap.fit_seconds * 1000:.0f} ms"
+        else:
+            model = "no model yet"
         return (
             f"**{len(snap.label):,}** images · **{hand:,}** labeled by hand · "
             f"**{accepted:,}** accepted · **{auto:,}** auto-labeled · {model}"
@@ -192,14 +200,28 @@ class Handlers:
         edit = self.wb.assign(selected, name, annotator=annotator(request))
         if session.focus is None and selected:
             session.focus = selected[-1]
-        return self.after_edit(session, edit)
+        with self.wb.live.deferred():  # show the label now; `refresh` brings the predictions
+            return self.after_edit(session, edit)
+
+    @friendly
+    def refresh(self, session: Session) -> Updates:
+        """Predictions refitted after a quick edit, keeping any selection made meanwhile.
+
+        The refit comes first; the page is then drawn from the session as it is by then, in
+        case the expert turned a page or filtered meanwhile (the session is shared, not copied).
+        """
+        self.wb.snapshot()
+        out = self.label_view(session, keep_selection=True) | self.class_view()
+        del out[self.ui.session]
+        return out
 
     @friendly
     def undo(self, session: Session, request: gr.Request) -> Updates:
         if not session.undo:
             return {self.ui.message: "Nothing to undo in this session."}
         done = self.wb.undo(session.undo.pop(), annotator=annotator(request))
-        return self.after_edit(session, message=done[0].upper() + done[1:])
+        with self.wb.live.deferred():
+            return self.after_edit(session, message=done[0].upper() + done[1:])
 
     # -- classes -----------------------------------------------------------------------------------
 

@@ -56,6 +56,7 @@ class TabHandlers(Handlers):
             name = self.wb.snapshot().classes[pred]
         edit = self.wb.assign([item.path], name, annotator=annotator(request))
         session.review.pop(0)
+        # Not deferred: the next card must show the prediction of a model that saw this label.
         return self.after_edit(session, edit) | self.review_view(session)
 
     @friendly

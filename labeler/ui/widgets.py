@@ -15,14 +15,17 @@ TEMPLATE = "${value.html}"
 GRID_JS = """
 const tiles = () => Array.from(element.querySelectorAll('.tile'));
 let last = null;
+let chosen = new Set();
 function sync() {
   const selected = tiles().filter(t => t.classList.contains('selected')).map(t => t.dataset.path);
+  chosen = new Set(selected);
   props.value = {...props.value, selected};
   const info = document.getElementById('selection-info');
   if (info) info.textContent = selected.length ? `${selected.length} selected` : '';
 }
 function applySelection() {
-  const chosen = new Set((props.value && props.value.selected) || []);
+  const given = props.value && props.value.selected;
+  if (given) chosen = new Set(given);  // null: keep what the expert has selected meanwhile
   tiles().forEach(t => t.classList.toggle('selected', chosen.has(t.dataset.path)));
   last = null;
   sync();
@@ -76,8 +79,8 @@ element.addEventListener('click', (e) => {
 
 def image_grid(value: dict[str, Any], **kwargs: Any) -> gr.HTML:
     """A page of image tiles. Click selects one, Ctrl/Cmd-click or the tick toggles, Shift-click
-    selects a range, A selects the page, Escape clears. Value: {"html", "selected": [paths]};
-    event `pick` carries {"image": path} of the clicked tile."""
+    selects a range, A selects the page, Escape clears. Value: {"html", "selected": [paths]}
+    (None from the server: keep the current selection); event `pick` carries {"image": path}."""
     return gr.HTML(
         value, html_template=TEMPLATE, js_on_load=GRID_JS, apply_default_css=False, **kwargs
     )
