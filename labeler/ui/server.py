@@ -72,6 +72,7 @@ def _gradio_user(app: FastAPI, request: Request) -> str | None:
 def create_server(project: Project, *, auth: list[tuple[str, str]] | None = None) -> FastAPI:
     """The ASGI app: GET /images/<relative path> for the project's images, the UI at /."""
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    project.workbench()  # built before the first request, not by two sessions at once
 
     @app.get(f"/{IMAGE_ROUTE}/{{path:path}}")
     def image(path: str, request: Request) -> Response:
