@@ -131,13 +131,13 @@ class Workbench:
         snap = self.snapshot()
         rows = browse.acceptance(snap, threshold, cls).rows
         if len(rows) == 0:
-            raise LabelerError(f"no unlabeled prediction has confidence >= {threshold:.2f}")
+            raise LabelerError(f"no unlabeled prediction has confidence ≥ {threshold:.2f}")
         changes = [(self._item(int(r)), snap.classes[snap.pred[r]]) for r in rows]
         return edits.assign(
             self.project.store,
             changes,
             annotator=accepted_annotator(annotator),
-            description=f"accepted {len(rows)} predictions with confidence >= {threshold:.2f}",
+            description=f"accepted {len(rows)} predictions with confidence ≥ {threshold:.2f}",
         )
 
     def create_class(self, name: str) -> edits.Edit:

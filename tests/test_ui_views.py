@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -75,6 +76,10 @@ def test_histograms_and_map_svg() -> None:
     assert svg.count("<circle") == 3 and 'data-path="a.png"' in svg and "<img src=x" not in svg
     grey = charts.map_svg(coords, np.arange(3), snap, ["a", "b", "c"], predictions=False)
     assert grey.count("#c4c4c4") == 2
+    assert 'class="labeled"' in svg  # a hand label is outlined; an accepted one is not
+    accepted = replace(snap, accepted=np.array([True, False, False]))
+    svg = charts.map_svg(coords, np.arange(3), accepted, ["a", "b", "c"], predictions=True)
+    assert 'class="labeled"' not in svg and "(accepted prediction)" in svg
 
 
 def test_accounts_from_flags_and_file(tmp_path: Path) -> None:

@@ -54,8 +54,8 @@ def histograms_svg(hists: dict[str, np.ndarray], classes: tuple[str, ...], thres
 def map_svg(
     coords: np.ndarray, rows: np.ndarray, snap: Snapshot, paths: list[str], *, predictions: bool
 ) -> str:
-    """Points of `rows` at `coords` (N, 2) in [0, 1]; labeled ones large and outlined,
-    unlabeled ones coloured by prediction (faded by confidence) or grey."""
+    """Points of `rows` at `coords` (N, 2) in [0, 1]: hand labels large and outlined, accepted
+    predictions medium, unlabeled ones small, by prediction (faded by confidence) or grey."""
     pad = 12
     span = MAP_SIZE - 2 * pad
     dots = []
@@ -63,7 +63,10 @@ def map_svg(
         x = pad + coords[r, 0] * span
         y = pad + (1 - coords[r, 1]) * span
         label, pred = int(snap.label[r]), int(snap.pred[r])
-        if label != NO_CLASS:
+        if label != NO_CLASS and snap.accepted[r]:
+            fill, radius, extra = colour(label), 4.0, ""
+            tip = f"{paths[r]}: {snap.classes[label]} (accepted prediction)"
+        elif label != NO_CLASS:
             fill, radius, extra = colour(label), 5.5, ' class="labeled"'
             tip = f"{paths[r]}: {snap.classes[label]}"
         elif predictions and pred != NO_CLASS:
