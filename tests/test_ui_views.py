@@ -166,6 +166,7 @@ def test_image_route_serves_project_images_only(project: Project, colour_images)
         for crafted in ("secret.txt", "..%2Fproj%2Flabeler.sqlite", "%2Fetc%2Fpasswd", "nope.png"):
             assert client.get(f"/images/{crafted}").status_code == 404, crafted
         assert client.get("/").status_code == 200
+        assert client.get("/gradio_api/info").json()["named_endpoints"] == {}  # no API
 
 
 def test_serve_command_passes_logins_and_turns_analytics_off(project, monkeypatch, tmp_path):

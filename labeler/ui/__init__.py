@@ -27,12 +27,13 @@ def build_app(project: Project) -> gr.Blocks:
     ui = build_layout()
     h = TabHandlers(project, ui)
     s = ui.session
-    quick = {"show_progress": "hidden"}
+    private = {"api_visibility": "private"}  # the page's handlers are no API (the CLI is)
+    quick = {**private, "show_progress": "hidden"}
     everything = h.all_outputs()
     label = h.label_outputs()
     trust_in = [ui.threshold, ui.trust_cls]
     with ui.demo:
-        ui.demo.load(h.load, s, [*everything, ui.rescan_info])
+        ui.demo.load(h.load, s, [*everything, ui.rescan_info], **private)
         # Label tab
         for control in (ui.show, ui.cls, ui.sort):
             control.input(h.set_filter, [s, ui.show, ui.cls, ui.sort], label, **quick)
@@ -50,35 +51,38 @@ def build_app(project: Project) -> gr.Blocks:
             h.assign_named, [s, ui.grid, ui.label_as], [*everything, ui.label_as], **quick
         ).then(h.refresh, s, everything, **quick)
         ui.undo.click(h.undo, s, everything, **quick).then(h.refresh, s, everything, **quick)
-        ui.export.click(h.export, None, [ui.export_file, ui.message])
+        ui.export.click(h.export, None, [ui.export_file, ui.message], **private)
         # Review tab
-        ui.review_tab.select(h.open_review, s, [s, ui.review])
+        ui.review_tab.select(h.open_review, s, [s, ui.review], **private)
         ui.accept.click(h.review_accept, s, h.review_outputs(), **quick)
         ui.skip.click(h.review_skip, s, [s, ui.review], **quick)
         for k, button in enumerate(ui.review_keys):
             button.click(h.review_key(k), s, h.review_outputs(), **quick)
         # Trust tab
         trust_out = h.trust_outputs()
-        ui.trust_tab.select(h.open_trust, trust_in, [*trust_out, ui.check])
+        ui.trust_tab.select(h.open_trust, trust_in, [*trust_out, ui.check], **private)
         ui.threshold.change(h.move_threshold, trust_in, trust_out, **quick)
         ui.trust_cls.input(h.move_threshold, trust_in, trust_out, **quick)
         ui.accept_above.click(
             h.accept_above, [s, *trust_in], [*everything, *trust_out, ui.check], **quick
         )
         # Map tab
-        ui.map_tab.select(h.map_view, ui.colour_by, [ui.map, ui.map_note])
+        ui.map_tab.select(h.map_view, ui.colour_by, [ui.map, ui.map_note], **private)
         ui.colour_by.input(h.map_view, ui.colour_by, [ui.map, ui.map_note], **quick)
         ui.map.pick(h.map_pick, s, [s, ui.map_preview], **quick)
         ui.map_more.click(h.map_more, s, [*label, ui.tabs], **quick)
         # Classes tab
         for trigger in (ui.create.click, ui.new_class.submit):
-            trigger(h.create_class, [s, ui.new_class], [*everything, ui.new_class])
+            trigger(h.create_class, [s, ui.new_class], [*everything, ui.new_class], **private)
         ui.rename.click(
-            h.rename_class, [s, ui.rename_from, ui.rename_to], [*everything, ui.rename_to]
+            h.rename_class,
+            [s, ui.rename_from, ui.rename_to],
+            [*everything, ui.rename_to],
+            **private,
         )
-        ui.merge.click(h.merge_classes, [s, ui.merge_from, ui.merge_into], everything)
-        ui.delete.click(h.delete_class, [s, ui.delete_cls], everything)
-        ui.rescan.click(h.rescan, s, [*everything, ui.rescan_info])
+        ui.merge.click(h.merge_classes, [s, ui.merge_from, ui.merge_into], everything, **private)
+        ui.delete.click(h.delete_class, [s, ui.delete_cls], everything, **private)
+        ui.rescan.click(h.rescan, s, [*everything, ui.rescan_info], **private)
     return ui.demo
 
 
