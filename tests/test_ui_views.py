@@ -186,3 +186,19 @@ def test_serve_command_passes_logins_and_turns_analytics_off(project, monkeypatc
     ]
     assert main(["serve", str(project.path), "--auth", "nocolon"]) == 2
     assert not gradio.analytics.analytics_enabled()
+
+
+def test_a_filter_on_a_deleted_class_is_reset(handlers, colour_images) -> None:
+    from labeler.ui.session import Session
+
+    h, ui = handlers
+    _, truth = colour_images
+    ana = SimpleNamespace(username="ana")
+    session = Session()
+    h.load(session)
+    h.assign_named(session, {"selected": [p for p in truth if truth[p] == "red"][:2]}, "red", ana)
+    h.assign_named(session, {"selected": [p for p in truth if truth[p] == "blue"][:2]}, "blue", ana)
+    h.set_filter(session, "all", "red", "file name")
+    out = h.delete_class(session, "red", ana)
+    assert session.query.cls == "" and out[ui.cls].value == ""
+    assert out[ui.page_info].endswith("24 images") and out[ui.delete_cls].value is None

@@ -90,7 +90,9 @@ class Handlers:
         small = session.focus is not None and self.small(session.focus)
         return {self.ui.preview: views.preview_html(details, wb.snapshot().classes, small=small)}
 
-    def class_view(self) -> Updates:
+    def class_view(self, session: Session) -> Updates:
+        """Class buttons, choices and counts. A class filter on a class that is gone is reset;
+        the Classes tab's forms are emptied (a stale name there would be refused)."""
         ui = self.ui
         snap = self.wb.snapshot()
         names = list(snap.classes)
@@ -101,10 +103,11 @@ class Handlers:
                 shown = k < len(names)
                 out[button] = gr.Button(f"{k + 1} · {names[k]}" if shown else "", visible=shown)
         choices = [(name, name) for name in names]
-        out[ui.cls] = gr.Dropdown(choices=[(ANY, browse.ANY_CLASS), *choices])
+        shown = session.query.cls if session.query.cls in names else browse.ANY_CLASS
+        out[ui.cls] = gr.Dropdown(choices=[(ANY, browse.ANY_CLASS), *choices], value=shown)
         out[ui.trust_cls] = gr.Dropdown(choices=[(ALL, browse.ANY_CLASS), *choices])
         for dropdown in (ui.rename_from, ui.merge_from, ui.merge_into, ui.delete_cls):
-            out[dropdown] = gr.Dropdown(choices=choices)
+            out[dropdown] = gr.Dropdown(choices=choices, value=None)
         table = views.counts_html(counts)
         out[ui.counts] = table
         out[ui.class_table] = table
@@ -133,7 +136,10 @@ class Handlers:
             message = (
                 message or f"{edit.description[0].upper()}{edit.description[1:]} · Ctrl+Z undoes"
             )
-        return self.label_view(session) | self.class_view() | {self.ui.message: message}
+        if session.query.cls not in self.wb.snapshot().classes:
+            session.set_query(cls=browse.ANY_CLASS)  # the filtered class is gone
+        views_ = self.label_view(session) | self.class_view(session)
+        return views_ | {self.ui.message: message}
 
     # -- page load, filters, paging ----------------------------------------------------------------
 
@@ -211,7 +217,7 @@ class Handlers:
         case the expert turned a page or filtered meanwhile (the session is shared, not copied).
         """
         self.wb.snapshot()
-        out = self.label_view(session, keep_selection=True) | self.class_view()
+        out = self.label_view(session, keep_selection=True) | self.class_view(session)
         del out[self.ui.session]
         return out
 

@@ -104,7 +104,13 @@ def _class_dropdown(label: str, *, any_label: str | None = None) -> gr.Dropdown:
     """Choices come with the classes at page load; `any_label` names the "no filter" choice."""
     choices = [] if any_label is None else [(any_label, ANY_CLASS)]
     value = None if any_label is None else ANY_CLASS
-    return gr.Dropdown(choices=choices, value=value, label=label, min_width=160)
+    return gr.Dropdown(
+        choices=choices,
+        value=value,
+        label=label,
+        min_width=160,
+        allow_custom_value=any_label is not None,  # a filter on a class renamed meanwhile
+    )
 
 
 def build_layout() -> UI:
