@@ -19,6 +19,7 @@ from labeler.calibrate import (
     threshold_for_precision,
     top2_scores,
 )
+from labeler.errors import LabelerError
 from labeler.heads import Head, KnnGraph, pool_graph
 from labeler.ood import OodDetector
 
@@ -63,7 +64,7 @@ def auto_label(
     unlabeled = np.setdiff1d(np.arange(len(raw)), rows)
     proba = proba[unlabeled]
     pred, conf, margin, entropy = top2_scores(proba)
-    ood = OodDetector().fit(raw[rows], labels, X_pool=raw).flags(raw[unlabeled])
+    ood = OodDetector().fit(raw[rows], labels, X_pool=raw).pool_flags()[unlabeled]
     threshold, coverage = threshold_for_precision(conf[~ood], target=target_precision)
     sets = None
     if conformal_alpha is not None:
@@ -86,6 +87,21 @@ def auto_label(
         coverage=coverage,
         target_precision=target_precision,
     )
+
+
+def head_options(method: str, *, backbone: str, checkpoint: str | None, classes: list[str]) -> dict:
+    """Options a head needs from the project: `zeroshot`'s text prototypes of the class names,
+    from the project's CLIP weights."""
+    if method != "zeroshot":
+        return {}
+    from labeler.embed.clip_backend import CLIP_NAME, text_embeddings
+
+    if backbone != CLIP_NAME or checkpoint is None:
+        raise LabelerError(
+            "zero-shot labels need the CLIP backbone with local weights: labeler init PROJECT "
+            "--images DIR --backbone clip --checkpoint FILE (an open_clip checkpoint)"
+        )
+    return {"class_text": dict(zip(classes, text_embeddings(classes, checkpoint), strict=True))}
 
 
 def cached_pool_graph(

@@ -103,6 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("curve", help="estimated accuracy of the auto-labels against labels")
     p.add_argument("project")
 
+    p = sub.add_parser(
+        "finetune", help="fine-tune the backbone on the expert labels and re-embed every image"
+    )
+    p.add_argument("project")
+    p.add_argument("--steps", type=_positive_int, default=None, help="optimiser steps (150)")
+    p.add_argument("--minutes", type=float, default=None, help="stop after this long")
+    p.add_argument(
+        "--blocks", type=int, default=None, help="last blocks trained (2); -1 for all of them"
+    )
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+
     p = sub.add_parser("bench", help="few-shot benchmark of the heads against the peers")
     add_bench_arguments(p)
 
@@ -209,6 +220,23 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_finetune(args: argparse.Namespace) -> int:
+    with _open(args) as project:
+        init, r = project.finetune(
+            steps=args.steps,
+            minutes=args.minutes,
+            blocks=args.blocks,
+            device=args.device,
+        )
+        print(
+            f"fine-tuned {r.trained_parameters} parameters for {r.steps} steps in "
+            f"{r.seconds:.0f} s on {r.device}{' (mixed precision)' if r.mixed_precision else ''}: "
+            f"training loss {r.first_loss:.3f} -> {r.last_loss:.3f}; re-embedded "
+            f"{init.embedded} images with {project.model_key}"
+        )
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from labeler.bench.__main__ import run
 
@@ -276,6 +304,7 @@ COMMANDS = {
     "init": cmd_init,
     "label": cmd_label,
     "predict": cmd_predict,
+    "finetune": cmd_finetune,
     "bench": cmd_bench,
     "suggest": cmd_suggest,
     "export": cmd_export,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from labeler.errors import LabelerError
-from labeler.heads.features import FeatureMap
+from labeler.heads.features import FeatureMap, pool_features
 from labeler.index.faiss_index import l2_normalize
 
 OOD_ALPHA = 0.02  # false-flag rate allowed for images like the labeled ones
@@ -33,8 +33,11 @@ class OodDetector:
         """X (N, D) float32 labeled vectors, y (N,) class labels; X_pool (M, D) for the centring."""
         X = np.asarray(X, dtype=np.float32)
         _, y = np.unique(np.asarray(y, dtype=object), return_inverse=True)
-        pool = X_pool if X_pool is not None and len(X_pool) else X
-        self.features_ = FeatureMap.fit(np.asarray(pool, dtype=np.float32))
+        self._pool = X_pool if X_pool is not None and len(X_pool) else None
+        if self._pool is None:
+            self.features_ = FeatureMap.fit(X)
+        else:
+            self.features_ = pool_features(self._pool)[0]
         Z = self.features_.transform(X)
         sums = np.zeros((y.max() + 1, Z.shape[1]), dtype=np.float32)
         np.add.at(sums, y, Z)
@@ -45,15 +48,23 @@ class OodDetector:
     def scores(self, X: np.ndarray) -> np.ndarray:
         """(M, D) → (M,) float32: highest similarity to a prototype or labeled image (higher:
         more in-distribution)."""
-        out = np.empty(len(X), dtype=np.float32)
-        for start in range(0, len(X), _CHUNK):
-            Z = self.features_.transform(np.asarray(X[start : start + _CHUNK], dtype=np.float32))
-            out[start : start + _CHUNK] = (Z @ self.references_.T).max(axis=1)
-        return out
+        return self._best(self.features_.transform(np.asarray(X, dtype=np.float32)))
 
     def flags(self, X: np.ndarray) -> np.ndarray:
         """(M, D) → (M,) bool, True for out-of-distribution."""
         return self.scores(X) < self.threshold_
+
+    def pool_flags(self) -> np.ndarray:
+        """(M,) bool flags of the X_pool given to fit, from its shared transform."""
+        if self._pool is None:
+            raise LabelerError("the OOD detector was fitted without X_pool; pass X_pool to fit")
+        return self._best(pool_features(self._pool)[1]) < self.threshold_
+
+    def _best(self, Z: np.ndarray) -> np.ndarray:
+        out = np.empty(len(Z), dtype=np.float32)
+        for start in range(0, len(Z), _CHUNK):
+            out[start : start + _CHUNK] = (Z[start : start + _CHUNK] @ self.references_.T).max(1)
+        return out
 
     @staticmethod
     def _held_out_scores(Z: np.ndarray, y: np.ndarray, sums: np.ndarray) -> np.ndarray:

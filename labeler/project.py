@@ -18,7 +18,12 @@ import numpy as np
 from labeler import config
 from labeler.active import create_strategy, make_pool
 from labeler.active.stopping import AccuracyEstimate, estimate_auto_label_accuracy
-from labeler.autolabel import DEFAULT_TARGET_PRECISION, auto_label, cached_pool_graph
+from labeler.autolabel import (
+    DEFAULT_TARGET_PRECISION,
+    auto_label,
+    cached_pool_graph,
+    head_options,
+)
 from labeler.errors import LabelerError, ProjectNotFound
 from labeler.export import write_csv, write_embeddings, write_table
 from labeler.heads import DEFAULT_HEAD, DEFAULT_METHOD, create_head
@@ -27,6 +32,7 @@ from labeler.labelcsv import read_label_csv
 from labeler.store import Store, SyncReport
 
 if TYPE_CHECKING:
+    from labeler.finetune import FinetuneReport
     from labeler.workbench import Workbench
 
 INDEX_NAME = "index.faiss"
@@ -341,7 +347,13 @@ class Project:
                 f"{len(set(labels))} ({', '.join(sorted(set(labels))) or 'none'}); "
                 "label more images with `labeler label`"
             )
-        head = create_head(method)
+        options = head_options(
+            method,
+            backbone=self.store.get_meta("backbone", config.DEFAULT_BACKBONE),
+            checkpoint=self.store.get_meta("checkpoint"),
+            classes=sorted(set(labels)),
+        )
+        head = create_head(method, **options)
         graph = None
         if head.transductive:
             graph = cached_pool_graph(self.path, self.model_key, v.item_ids, v.raw)
@@ -403,6 +415,50 @@ class Project:
             coverage=auto.coverage,
             ood=int(auto.ood.sum()),
         )
+
+    def finetune(
+        self,
+        *,
+        steps: int | None = None,
+        minutes: float | None = None,
+        blocks: int | None = None,
+        device: str = "auto",
+        progress: bool = True,
+    ) -> tuple[InitReport, FinetuneReport]:
+        """Fine-tune the backbone on the expert labels (defaults: labeler.finetune; blocks -1:
+        the whole backbone), save the weights in PROJECT/finetuned/, re-embed every image."""
+        from labeler.finetune.checkpoint import finetune_checkpoint
+        from labeler.finetune.trainer import FINETUNE_STEPS, TRAIN_BLOCKS
+
+        v = self._vectors()
+        rows, labels = self._labeled()
+        if len(set(labels)) < 2:
+            raise LabelerError("fine-tuning needs expert labels of at least two classes")
+        backbone = self.store.get_meta("backbone", config.DEFAULT_BACKBONE)
+        checkpoint = self.store.get_meta("checkpoint")
+        path, report = finetune_checkpoint(
+            self.path,
+            [self.images_root / v.paths[r] for r in rows],
+            labels,
+            backbone=backbone,
+            image_size=int(self.store.get_meta("image_size")),
+            checkpoint=None if checkpoint is None else Path(checkpoint),
+            device=device,
+            steps=FINETUNE_STEPS if steps is None else steps,
+            time_limit_s=None if minutes is None else 60.0 * minutes,
+            blocks=TRAIN_BLOCKS if blocks is None else (None if blocks < 0 else blocks),
+            progress=progress,
+        )
+        init = self._update(
+            self.images_root,
+            backbone=backbone,
+            checkpoint=path,
+            device=device,
+            batch_size=int(self.store.get_meta("batch_size", config.DEFAULT_BATCH_SIZE)),
+            image_size=int(self.store.get_meta("image_size")),
+            progress=progress,
+        )
+        return init, report
 
     # -- knowing when to stop ----------------------------------------------------------------------
 

@@ -115,3 +115,19 @@ def test_auto_prefers_the_candidate_that_predicts_held_out_labels() -> None:
     rows = rng.choice(400, 40, replace=False)
     head = Auto().fit(X[rows], list(y[rows]), X_pool=X)
     assert head.weights_[1] >= 0.5, head.describe()
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_reduced_logistic_regression_is_scikit_learns(n_classes: int) -> None:
+    """Fitted in the span of the rows, the optimum is the full-dimensional one."""
+    from sklearn.linear_model import LogisticRegression
+
+    from labeler.heads.linear import _ReducedLogistic
+
+    rng = np.random.default_rng(n_classes)
+    Z = rng.normal(size=(24, 60)).astype(np.float32)  # fewer rows than dimensions
+    y = np.arange(24) % n_classes
+    ours = _ReducedLogistic(C=10.0, tol=1e-10).fit(Z, y)
+    ref = LogisticRegression(C=10.0, max_iter=5000, tol=1e-10).fit(Z, y)
+    Q = rng.normal(size=(7, 60)).astype(np.float32)
+    np.testing.assert_allclose(softmax(ours.decision_function(Q)), ref.predict_proba(Q), atol=2e-3)

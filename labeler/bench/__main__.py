@@ -22,8 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shots", nargs="+", type=int, default=list(DEFAULT_SHOTS))
     p.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="tasks per setting")
     p.add_argument("--ways", type=int, default=None, help="classes per task (default: all)")
-    p.add_argument("--methods", nargs="+", default=list(OUR_METHODS), help="our heads")
-    p.add_argument("--peers", nargs="+", default=list(PEERS), choices=list(PEERS))
+    p.add_argument("--methods", nargs="*", default=list(OUR_METHODS), help="our heads")
+    p.add_argument("--peers", nargs="*", default=list(PEERS), choices=list(PEERS))
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the CSV and plot")
 
 

@@ -6,6 +6,7 @@
 >>> VectorCache(project / "vectors", embedder.key).put(hashes, result.vectors[result.ok])
 """
 
+from labeler.embed import clip_backend as _clip  # noqa: F401  (registers "clip", local weights)
 from labeler.embed import offline as _offline  # noqa: F401  (registers "efficientnet_lite0")
 from labeler.embed.base import (
     Embedder,

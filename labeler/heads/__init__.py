@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from functools import partial
 
@@ -13,6 +14,7 @@ from labeler.heads.linear import LinearSVM, LogisticProbe
 from labeler.heads.neighbours import KNearestNeighbours, MatchingNetwork
 from labeler.heads.propagation import LabelPropagation, pool_graph
 from labeler.heads.protonet import BDCSPN, ProtoNet
+from labeler.heads.zeroshot import ZeroShotPrior
 
 __all__ = [
     "BDCSPN",
@@ -27,6 +29,7 @@ __all__ = [
     "LogisticProbe",
     "MatchingNetwork",
     "ProtoNet",
+    "ZeroShotPrior",
     "available_heads",
     "create_head",
     "pool_graph",
@@ -63,3 +66,17 @@ register_head("knn", KNearestNeighbours)
 register_head("logreg", LogisticProbe)
 register_head("svm", LinearSVM)
 register_head("labelprop", LabelPropagation)
+register_head("zeroshot", ZeroShotPrior)
+
+
+def _lazy(module: str, name: str) -> Callable[..., Head]:
+    """A factory importing `module` on first use: heads on torch keep it off the CLI's start."""
+
+    def factory(**options: object) -> Head:
+        return getattr(importlib.import_module(module), name)(**options)
+
+    return factory
+
+
+register_head("adapter", _lazy("labeler.heads.adapter", "MetricAdapter"))
+register_head("relation", _lazy("labeler.heads.adapter", "RelationHead"))

@@ -21,6 +21,7 @@ AFFINITY_POWER = 3  # edge weight = max(cosine, 0) ** this
 PROPAGATION_ALPHA = 0.99  # weight of the neighbours against the seed labels
 CG_TOLERANCE = 1e-4  # relative residual at which conjugate gradients stop
 CG_MAX_ITERATIONS = 200
+_QUERY_BLOCK = 256  # queries scored at a time by neighbours_in: bounds a (block, M) temporary
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,25 @@ def knn_graph(Z: np.ndarray, k: int = GRAPH_NEIGHBOURS) -> KnnGraph:
 
 
 def neighbours_in(base: np.ndarray, queries: np.ndarray, k: int) -> KnnGraph:
-    """The k rows of (M, D) `base` nearest to each of (Q, D) `queries` (unit rows): Q graph rows."""
-    sims, ids = _search(base, queries, min(k, len(base)))
-    return _padded(ids, sims, k)
+    """The k rows of (M, D) `base` nearest to each of (Q, D) `queries` (unit rows): Q graph rows.
+
+    Exact, by blocks of queries against the whole base (few queries: a matrix product beats
+    building an index over a big base).
+    """
+    k_found = min(k, len(base))
+    if k_found == 0:
+        return _padded(np.empty((len(queries), 0), np.int64), np.empty((len(queries), 0)), k)
+    nb = np.empty((len(queries), k_found), dtype=np.int64)
+    sims = np.empty((len(queries), k_found), dtype=np.float32)
+    for start in range(0, len(queries), _QUERY_BLOCK):
+        block = queries[start : start + _QUERY_BLOCK] @ base.T
+        top = np.argpartition(-block, k_found - 1, axis=1)[:, :k_found]
+        order = np.argsort(-np.take_along_axis(block, top, 1), axis=1, kind="stable")
+        nb[start : start + _QUERY_BLOCK] = np.take_along_axis(top, order, 1)
+        sims[start : start + _QUERY_BLOCK] = np.take_along_axis(
+            block, nb[start : start + _QUERY_BLOCK], 1
+        )
+    return _padded(nb, sims, k)
 
 
 def _search(base: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -88,7 +105,7 @@ def normalized_affinity(graph: KnnGraph, extra: KnnGraph | None = None) -> sp.cs
 
     `extra` holds the neighbours *in the pool* of further nodes (the labeled images); W is made
     symmetric, so those nodes also become neighbours of the pool nodes they point to.
-    Returns (M + L, M + L) float64 CSR.
+    Returns (M + L, M + L) float32 CSR.
     """
     nb, sims = graph.neighbours, graph.similarities
     if extra is not None:
@@ -104,29 +121,37 @@ def normalized_affinity(graph: KnnGraph, extra: KnnGraph | None = None) -> sp.cs
     W = W + W.T
     degree = np.asarray(W.sum(axis=1)).ravel()
     inv_sqrt = 1.0 / np.sqrt(np.maximum(degree, 1e-12))
-    return sp.csr_matrix(sp.diags(inv_sqrt) @ W @ sp.diags(inv_sqrt))
+    return sp.csr_matrix(sp.diags(inv_sqrt) @ W @ sp.diags(inv_sqrt), dtype=np.float32)
 
 
 def propagate(S: sp.csr_matrix, Y: np.ndarray, *, alpha: float = PROPAGATION_ALPHA) -> np.ndarray:
-    """Solve (I − αS) F = Y for every column of Y (N, R) by conjugate gradients; (N, R) float64.
+    """Solve (I − αS) F = Y for every column of Y (N, R) by conjugate gradients; (N, R) float32.
 
     I − αS is symmetric positive definite for 0 ≤ α < 1 (S's eigenvalues lie in [−1, 1]).
     """
-    Y = np.asarray(Y, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float32)
     F = np.zeros_like(Y)
     R = Y.copy()  # residual Y − A F
     P = R.copy()
-    rr = (R * R).sum(axis=0)
-    stop = (CG_TOLERANCE**2) * np.maximum(rr, 1e-300)
+    rr = _column_dots(R, R)  # float64 scalars per column
+    stop = (CG_TOLERANCE**2) * rr
     for _ in range(CG_MAX_ITERATIONS):
         active = rr > stop
         if not active.any():
             break
         AP = P - alpha * (S @ P)
-        step = np.where(active, rr / np.maximum((P * AP).sum(axis=0), 1e-300), 0.0)
-        F += step * P
-        R -= step * AP
-        rr_new = (R * R).sum(axis=0)
-        P = R + np.where(active, rr_new / np.maximum(rr, 1e-300), 0.0) * P
+        step = np.zeros_like(rr)
+        step[active] = rr[active] / _column_dots(P, AP)[active]
+        F += step.astype(np.float32) * P
+        R -= step.astype(np.float32) * AP
+        rr_new = _column_dots(R, R)
+        beta = np.zeros_like(rr)
+        beta[active] = rr_new[active] / rr[active]
+        P = R + beta.astype(np.float32) * P
         rr = rr_new
     return F
+
+
+def _column_dots(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """(R,) float64 dot products of the columns of two (N, R) arrays."""
+    return np.einsum("ij,ij->j", A, B, dtype=np.float64)

@@ -11,15 +11,14 @@ import numpy as np
 
 from labeler.calibrate import softmax
 from labeler.config import PROTONET_TEMPERATURE
-from labeler.heads.base import Head
-from labeler.heads.features import POWER, FeatureMap
+from labeler.heads.features import POWER, FeatureHead
 from labeler.heads.graph import KnnGraph
 
 KNN_NEIGHBOURS = 5
 VOTE_FLOOR = 1e-3  # added to each class's vote share before the log: unseen classes stay finite
 
 
-class MatchingNetwork(Head):
+class MatchingNetwork(FeatureHead):
     """Class scores = attention (softmax of similarity / temperature) summed over its examples.
 
     neighbours=None attends to every labeled example (Matching Networks); an int k keeps only
@@ -42,13 +41,12 @@ class MatchingNetwork(Head):
     def _fit(
         self, X: np.ndarray, y: np.ndarray, X_pool: np.ndarray | None, graph: KnnGraph | None
     ) -> None:
-        pool = X_pool if X_pool is not None and len(X_pool) else X
-        self.features_ = FeatureMap.fit(pool, power=self.power)
-        self.support_ = self.features_.transform(X)
+        self._fit_features(X, X_pool)
+        self.support_ = self._embed(X)
         self._onehot = np.eye(len(self.classes_), dtype=np.float32)[y]
 
-    def _logits(self, X: np.ndarray) -> np.ndarray:
-        sims = self.features_.transform(X) @ self.support_.T / self.base_temperature
+    def _scores_of(self, Z: np.ndarray) -> np.ndarray:
+        sims = Z @ self.support_.T / self.base_temperature
         if self.neighbours is not None and self.neighbours < sims.shape[1]:
             cut = -np.partition(-sims, self.neighbours - 1, axis=1)[:, self.neighbours - 1]
             sims = np.where(sims >= cut[:, None], sims, -np.inf)

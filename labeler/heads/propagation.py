@@ -14,7 +14,7 @@ import numpy as np
 
 from labeler.folds import DEFAULT_FOLDS, stratified_folds
 from labeler.heads.base import Head
-from labeler.heads.features import POWER, FeatureMap
+from labeler.heads.features import POWER, FeatureMap, pool_features
 from labeler.heads.graph import (
     AFFINITY_POWER,
     GRAPH_NEIGHBOURS,
@@ -31,7 +31,7 @@ SCORE_FLOOR = 1e-6  # added to the normalised scores before the log: logits stay
 
 def pool_graph(X_pool: np.ndarray, *, k: int = GRAPH_NEIGHBOURS, power: float | None = POWER):
     """The kNN graph LabelPropagation builds on (M, D) float32 X_pool: cache it, pass it to fit."""
-    return knn_graph(FeatureMap.fit(X_pool, power=power).transform(X_pool), k)
+    return knn_graph(pool_features(X_pool, power=power)[1], k)
 
 
 class LabelPropagation(Head):
@@ -64,18 +64,18 @@ class LabelPropagation(Head):
     def _fit(
         self, X: np.ndarray, y: np.ndarray, X_pool: np.ndarray | None, graph: KnnGraph | None
     ) -> None:
-        has_pool = X_pool is not None and len(X_pool) > 0
-        self.features_ = FeatureMap.fit(X_pool if has_pool else X, power=self.power)
-        Z = self.features_.transform(X)
-        if has_pool:
-            Zp = self.features_.transform(X_pool)
+        if X_pool is not None and len(X_pool):
+            self.features_, Zp = pool_features(X_pool, power=self.power)
+            Z = self.features_.transform(X)
             if graph is None:
                 graph = knn_graph(Zp, self.neighbours)
-            self._nodes = np.concatenate([Zp, Z])
+            self._nodes = (Zp, Z)  # pool nodes, then labeled ones; joined only when needed
             self._seeds = len(Zp) + np.arange(len(Z))
             self._S = normalized_affinity(graph, neighbours_in(Zp, Z, graph.neighbours.shape[1]))
         else:
-            self._nodes, self._seeds = Z, np.arange(len(Z))
+            self.features_ = FeatureMap.fit(X, power=self.power)
+            Z = self.features_.transform(X)
+            self._nodes, self._seeds = (Z,), np.arange(len(Z))
             self._S = normalized_affinity(knn_graph(Z, self.neighbours))
         self.node_scores_ = self._propagate(y, [np.ones(len(y), dtype=bool)])[0]
         self._mass = self._class_mass(self.node_scores_)
@@ -83,7 +83,7 @@ class LabelPropagation(Head):
     def _propagate(self, y: np.ndarray, seeded: list[np.ndarray]) -> list[np.ndarray]:
         """Scores (nodes, C) for each mask of labeled rows used as seeds, in one solve."""
         n_classes = len(self.classes_)
-        Y = np.zeros((len(self._nodes), n_classes * len(seeded)))
+        Y = np.zeros((self._S.shape[0], n_classes * len(seeded)))
         for i, mask in enumerate(seeded):
             Y[self._seeds[mask], i * n_classes + y[mask]] = 1.0
         F = np.maximum(propagate(self._S, Y, alpha=self.alpha), 0.0)
@@ -106,7 +106,8 @@ class LabelPropagation(Head):
         return self._log_scores(self.node_scores_[: len(X_pool)], self._mass)
 
     def _logits(self, X: np.ndarray) -> np.ndarray:
-        nb = neighbours_in(self._nodes, self.features_.transform(X), self.neighbours)
+        nodes = np.concatenate(self._nodes) if len(self._nodes) > 1 else self._nodes[0]
+        nb = neighbours_in(nodes, self.features_.transform(X), self.neighbours)
         weights = np.maximum(nb.similarities, 0.0).astype(np.float64) ** AFFINITY_POWER
         weights[nb.neighbours < 0] = 0.0
         F = np.einsum("rk,rkc->rc", weights, self.node_scores_[np.maximum(nb.neighbours, 0)])

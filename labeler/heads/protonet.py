@@ -14,15 +14,14 @@ import numpy as np
 from labeler.calibrate import softmax
 from labeler.config import PROTONET_TEMPERATURE
 from labeler.errors import LabelerError
-from labeler.heads.base import Head
-from labeler.heads.features import POWER, FeatureMap, power_transform
+from labeler.heads.features import POWER, FeatureHead, power_transform
 from labeler.heads.graph import KnnGraph
 from labeler.index.faiss_index import l2_normalize
 
 METRICS = ("cosine", "euclidean")
 
 
-class ProtoNet(Head):
+class ProtoNet(FeatureHead):
     """Similarity to class prototypes, divided by a temperature.
 
     metric "cosine": cosine similarity to the L2-normalised mean of the normalised support.
@@ -60,17 +59,27 @@ class ProtoNet(Head):
         raw = power_transform(X, self.features_.power)
         return ((raw - self.center_) / self.scale_).astype(np.float32)
 
+    def _embed_pool(self, X_pool: np.ndarray) -> np.ndarray:
+        return super()._embed_pool(X_pool) if self.metric == "cosine" else self._embed(X_pool)
+
     def _fit(
         self, X: np.ndarray, y: np.ndarray, X_pool: np.ndarray | None, graph: KnnGraph | None
     ) -> None:
-        pool = X_pool if X_pool is not None and len(X_pool) else X
-        self.features_ = FeatureMap.fit(pool, power=self.power)
+        self._fit_features(X, X_pool)
         self.scale_ = np.float32(1.0)
         if self.metric == "euclidean":
+            pool = X_pool if X_pool is not None and len(X_pool) else X
             self.scale_ = np.float32(np.sqrt(np.mean(self._embed(pool) ** 2) * X.shape[1]) + 1e-12)
-        Z = self._embed(X)
+        self._set_prototypes(self._embed(X), y)
+
+    def _set_prototypes(
+        self, Z: np.ndarray, y: np.ndarray, prior: np.ndarray | None = None
+    ) -> None:
+        """Class sums (plus an optional (C, D) prior added to them), counts, prototypes."""
         self._sums = np.zeros((len(self.classes_), Z.shape[1]), dtype=np.float32)
         np.add.at(self._sums, y, Z)
+        if prior is not None:
+            self._sums += prior
         self._counts = np.bincount(y, minlength=len(self.classes_))
         self.prototypes_ = self._prototypes(self._sums, self._counts[:, None])
 
@@ -86,8 +95,8 @@ class ProtoNet(Head):
         sq = (Z * Z).sum(axis=1, keepdims=True) - 2 * Z @ prototypes.T
         return -(sq + (prototypes * prototypes).sum(axis=1)) / self.base_temperature
 
-    def _logits(self, X: np.ndarray) -> np.ndarray:
-        return self._scores(self._embed(X), self.prototypes_)
+    def _scores_of(self, Z: np.ndarray) -> np.ndarray:
+        return self._scores(Z, self.prototypes_)
 
     def _loo_logits(
         self, X: np.ndarray, y: np.ndarray, X_pool: np.ndarray | None, graph: KnnGraph | None
@@ -122,7 +131,7 @@ class BDCSPN(ProtoNet):
         super()._fit(X, y, X_pool, graph)
         if X_pool is None or not len(X_pool):
             return
-        Zs, Zp = self._embed(X), self._embed(X_pool)
+        Zs, Zp = self._embed(X), self._embed_pool(X_pool)
         pred = self._scores(Zp, self.prototypes_).argmax(axis=1)
         members = np.concatenate([Zs, Zp])
         cls = np.concatenate([y, pred])
