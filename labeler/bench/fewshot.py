@@ -38,6 +38,8 @@ OUR_METHODS = (
     "matching",
     "knn",
     "svm",
+    "adapter",
+    "relation",
 )
 
 Pool = tuple[np.ndarray, np.ndarray]  # vectors (M, D) float32, labels (M,) int64

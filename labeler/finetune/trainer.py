@@ -93,7 +93,7 @@ def finetune_backbone(
     trainable = {id(p) for p in params}
     for p in model.parameters():
         p.requires_grad_(id(p) in trainable)
-    augmenter = _augmenter(image_size) if augment else None
+    augment_image = augmenter(image_size) if augment else None
     classifier = _init_classifier(model, images, labels, preprocess, device)
     opt = torch.optim.AdamW(
         [
@@ -111,7 +111,7 @@ def finetune_backbone(
     for _ in range(steps):
         rows = rng.choice(len(images), min(FINETUNE_BATCH, len(images)), replace=False)
         batch = torch.stack(
-            [preprocess(augmenter(images[i]) if augmenter else images[i]) for i in rows]
+            [preprocess(augment_image(images[i]) if augment_image else images[i]) for i in rows]
         ).to(device)
         target = torch.from_numpy(labels[rows]).to(device)
         with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp):
@@ -179,7 +179,8 @@ def _train_mode(model: nn.Module, trainable: set[int]) -> None:
             module.train()
 
 
-def _augmenter(size: int) -> Callable[[Image.Image], Image.Image]:
+def augmenter(size: int) -> Callable[[Image.Image], Image.Image]:
+    """Random resized crop to size x size, horizontal flip, mild brightness and contrast."""
     from torchvision.transforms import v2
 
     return v2.Compose(
