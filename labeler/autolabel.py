@@ -21,6 +21,7 @@ from labeler.calibrate import (
 )
 from labeler.errors import LabelerError
 from labeler.heads import Head, KnnGraph, pool_graph
+from labeler.heads.propagation import remember_pool_graph
 from labeler.ood import OodDetector
 
 DEFAULT_TARGET_PRECISION = 0.95  # auto-accept threshold reported by `predict`
@@ -116,7 +117,9 @@ def cached_pool_graph(
     if file.is_file():
         with np.load(file, allow_pickle=False) as data:
             if str(data["model"]) == model_key and np.array_equal(data["item_ids"], item_ids):
-                return KnnGraph(data["neighbours"], data["similarities"])
+                graph = KnnGraph(data["neighbours"], data["similarities"])
+                remember_pool_graph(raw, graph)  # refits on this pool (held-out folds) reuse it
+                return graph
     graph = pool_graph(raw)
     tmp = folder / f".{GRAPH_NAME}.tmp.npz"
     np.savez(

@@ -183,3 +183,17 @@ def test_feature_map_power_transform_only_for_non_negative_pools() -> None:
     np.testing.assert_allclose(fm.transform(pos), expected, atol=1e-5)
     assert FeatureMap.fit(pos - 0.5).power is None
     assert FeatureMap.fit(pos, power=None).power is None
+
+
+def test_pool_graph_is_remembered_for_the_last_pool() -> None:
+    from labeler.heads.propagation import remember_pool_graph
+
+    X, _ = _two_arcs(seed=5)
+    first = pool_graph(X)
+    assert pool_graph(X) is first  # the same pool: not searched again
+    assert pool_graph(X.copy()) is not first  # another array: searched
+    seeded = KnnGraph(first.neighbours[:, ::-1].copy(), first.similarities[:, ::-1].copy())
+    remember_pool_graph(X, seeded)
+    assert pool_graph(X) is seeded
+    with pytest.raises(LabelerError, match="rebuild it"):
+        remember_pool_graph(X[:-1], seeded)

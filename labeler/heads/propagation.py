@@ -10,6 +10,9 @@ PT-MAP); the propagated mass still follows the pool's real class sizes.
 
 from __future__ import annotations
 
+import threading
+import weakref
+
 import numpy as np
 
 from labeler.folds import DEFAULT_FOLDS, stratified_folds
@@ -29,9 +32,33 @@ from labeler.heads.graph import (
 SCORE_FLOOR = 1e-6  # added to the normalised scores before the log: logits stay finite
 
 
-def pool_graph(X_pool: np.ndarray, *, k: int = GRAPH_NEIGHBOURS, power: float | None = POWER):
-    """The kNN graph LabelPropagation builds on (M, D) float32 X_pool: cache it, pass it to fit."""
-    return knn_graph(pool_features(X_pool, power=power)[1], k)
+def pool_graph(
+    X_pool: np.ndarray, *, k: int = GRAPH_NEIGHBOURS, power: float | None = POWER
+) -> KnnGraph:
+    """The kNN graph LabelPropagation builds on (M, D) float32 X_pool: cache it, pass it to fit.
+
+    Remembered for the last pool seen (by identity), so that refits on one pool (held-out
+    folds, committees) search it once; `remember_pool_graph` seeds it with a cached graph.
+    """
+    with _LOCK:
+        if _LAST and _LAST[0]() is X_pool and _LAST[1] == (X_pool.shape, k, power):
+            return _LAST[2]
+    graph = knn_graph(pool_features(X_pool, power=power)[1], k)
+    remember_pool_graph(X_pool, graph, k=k, power=power)
+    return graph
+
+
+def remember_pool_graph(
+    X_pool: np.ndarray, graph: KnnGraph, *, k: int = GRAPH_NEIGHBOURS, power: float | None = POWER
+) -> None:
+    """Make `pool_graph(X_pool)` answer `graph` (e.g. one loaded from a project's cache)."""
+    graph.check(len(X_pool))
+    with _LOCK:
+        _LAST[:] = [weakref.ref(X_pool), (X_pool.shape, k, power), graph]
+
+
+_LOCK = threading.Lock()
+_LAST: list = []  # [weakref to the pool, (shape, k, power), its graph]
 
 
 class LabelPropagation(Head):
@@ -68,7 +95,7 @@ class LabelPropagation(Head):
             self.features_, Zp = pool_features(X_pool, power=self.power)
             Z = self.features_.transform(X)
             if graph is None:
-                graph = knn_graph(Zp, self.neighbours)
+                graph = pool_graph(X_pool, k=self.neighbours, power=self.power)
             self._nodes = (Zp, Z)  # pool nodes, then labeled ones; joined only when needed
             self._seeds = len(Zp) + np.arange(len(Z))
             self._S = normalized_affinity(graph, neighbours_in(Zp, Z, graph.neighbours.shape[1]))
