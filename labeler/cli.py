@@ -107,10 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
         "finetune", help="fine-tune the backbone on the expert labels and re-embed every image"
     )
     p.add_argument("project")
-    p.add_argument("--steps", type=_positive_int, default=None, help="optimiser steps (150)")
+    p.add_argument("--steps", type=_positive_int, default=None, help="optimiser steps (50)")
     p.add_argument("--minutes", type=float, default=None, help="stop after this long")
     p.add_argument(
-        "--blocks", type=int, default=None, help="last blocks trained (2); -1 for all of them"
+        "--blocks", type=int, default=None, help="last blocks trained (1); -1 for all of them"
     )
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
 

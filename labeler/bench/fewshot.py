@@ -26,6 +26,7 @@ from labeler.heads import create_head
 
 BALANCED_PER_CLASS = 200  # Fashion-MNIST balanced pool: 10 x 200 test images
 LONG_TAIL = {"imbalance": 10.0, "max_per_class": 500}  # class sizes 500 down to 50
+SYNTHETIC_SPREAD = 7.0  # Gaussian classes in 64-D overlapping enough for ProtoNet ~70% at 5-shot
 ACCEPT_CONFIDENCE = 0.9  # the auto-accept threshold of the table
 TARGET_PRECISION = 0.95  # the label-free threshold of `threshold_for_precision`
 OUR_METHODS = (
@@ -67,8 +68,9 @@ def _fmnist_longtail(seed: int) -> Pool:
 def _synthetic(seed: int) -> Pool:
     from labeler.bench.data import synthetic_pool
 
-    x, y = synthetic_pool(n_classes=10, per_class=BALANCED_PER_CLASS, dim=64, spread=2.0, seed=seed)
-    return x, y
+    return synthetic_pool(
+        n_classes=10, per_class=BALANCED_PER_CLASS, dim=64, spread=SYNTHETIC_SPREAD, seed=seed
+    )
 
 
 DATASETS: dict[str, Callable[[int], Pool]] = {

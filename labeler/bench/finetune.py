@@ -3,7 +3,7 @@ ImageNet backbone (frozen: about 68% at 5 labels a class) before and after fine-
 labeled images, same pool, same labels, same heads; and test-time augmentation of the support
 (frozen backbone, each labeled vector averaged over augmented views).
 
-    python -m labeler.bench.finetune [--per-class 100] [--shots 10] [--steps 150] [--seeds 2]
+    python -m labeler.bench.finetune [--per-class 100] [--shots 10] [--steps 50] [--seeds 2]
 
 Prints, per seed, the accuracy of `protonet` and `auto` on the unlabeled pool with frozen and
 with fine-tuned features, and the time the fine-tuning took on this machine's device.
@@ -23,6 +23,7 @@ from labeler.bench.fmnist import balanced_sample, load_fashion_mnist
 from labeler.config import DEFAULT_BACKBONE, DEFAULT_BATCH_SIZE
 from labeler.embed import create_embedder
 from labeler.finetune import finetune_backbone
+from labeler.finetune.trainer import FINETUNE_STEPS, TRAIN_BLOCKS
 from labeler.finetune.tta import support_views
 from labeler.heads import create_head
 
@@ -58,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m labeler.bench.finetune", description=__doc__)
     p.add_argument("--per-class", type=int, default=100, help="pool images per class")
     p.add_argument("--shots", type=int, default=10, help="labeled images per class")
-    p.add_argument("--steps", type=int, default=150)
-    p.add_argument("--blocks", type=int, default=2)
+    p.add_argument("--steps", type=int, default=FINETUNE_STEPS)
+    p.add_argument("--blocks", type=int, default=TRAIN_BLOCKS)
     p.add_argument("--seeds", type=int, default=2)
     p.add_argument("--device", default="auto")
     args = p.parse_args(argv)

@@ -21,6 +21,7 @@ import numpy as np
 from labeler.autolabel import auto_label
 from labeler.bench.data import CACHE_DIR
 from labeler.heads import KnnGraph, create_head, pool_graph
+from labeler.heads.features import forget_pool_features
 
 METHODS = ("protonet", "logreg", "labelprop", "auto")
 
@@ -34,7 +35,7 @@ def planted_pool(n: int, dim: int, classes: int, *, seed: int = 0) -> tuple[np.n
     for start in range(0, n, 10_000):
         part = y[start : start + 10_000]
         noise = rng.gamma(1.0, 1.0, size=(len(part), dim)).astype(np.float32)
-        x[start : start + 10_000] = 0.5 * centres[part] + noise
+        x[start : start + 10_000] = 0.1 * centres[part] + noise
     return x, y
 
 
@@ -75,19 +76,24 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.images} images x {args.dim} dims, {args.classes} classes, {len(rows)} labels, "
         f"{cores} cores; kNN graph built once in {build:.1f} s (cached by the project)"
     )
+    truth = np.array(labels_of(y), dtype=object)
     for method in args.methods:
-        head = create_head(method)
-        start = time.perf_counter()
-        head.fit(x[rows], labels, X_pool=x, graph=graph if head.transductive else None)
-        proba = head.predict_pool_proba()
-        fitted = time.perf_counter() - start
-        auto_label(head, proba, x, rows, labels)
-        total = time.perf_counter() - start
-        accuracy = np.mean(head.classes_[proba.argmax(axis=1)] == np.array(labels_of(y)))
+        times = []
+        for _ in range(2):  # the first run pays for imports and first allocations
+            forget_pool_features()  # each run transforms the pool, as one `predict` does
+            head = create_head(method)
+            start = time.perf_counter()
+            head.fit(x[rows], labels, X_pool=x, graph=graph if head.transductive else None)
+            proba = head.predict_pool_proba()
+            fitted = time.perf_counter() - start
+            auto_label(head, proba, x, rows, labels)
+            times.append((fitted, time.perf_counter() - start))
+        accuracy = np.mean(head.classes_[proba.argmax(axis=1)] == truth)
         kind = "transductive" if head.transductive else "inductive"
         print(
-            f"{method:10s} ({kind:12s}) fit + predict {fitted:5.2f} s, with OOD and threshold "
-            f"{total:5.2f} s, accuracy {accuracy:.3f}"
+            f"{method:10s} ({kind:12s}) fit + predict {times[1][0]:5.2f} s "
+            f"(first in the process {times[0][0]:5.2f} s), with OOD flags and threshold "
+            f"{times[1][1]:5.2f} s; accuracy {accuracy:.3f}"
         )
     return 0
 

@@ -92,6 +92,12 @@ _LOCK = threading.Lock()
 _LAST: list = []  # [weakref to the pool, (shape, power), FeatureMap, transformed pool]
 
 
+def forget_pool_features() -> None:
+    """Drop the remembered pool transform (frees its memory; benchmarks time a cold pass)."""
+    with _LOCK:
+        _LAST.clear()
+
+
 def power_transform(X: np.ndarray, power: float | None) -> np.ndarray:
     """(N, D) → (N, D): max(X, 0) ** power, or X itself where power is None."""
     if power is None:
