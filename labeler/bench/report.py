@@ -100,7 +100,7 @@ def plot(summary: dict, path: Path, *, highlight: tuple[str, ...] = (DEFAULT_MET
     import matplotlib.pyplot as plt
 
     datasets = sorted({d for d, _, _ in summary})
-    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 5), squeeze=False)
     for ax, dataset in zip(axes[0], datasets, strict=True):
         methods = sorted({m for d, _, m in summary if d == dataset})
         for method in methods:
@@ -123,8 +123,9 @@ def plot(summary: dict, path: Path, *, highlight: tuple[str, ...] = (DEFAULT_MET
         ax.set_xlabel("labeled images per class")
         ax.set_ylabel("accuracy, %")
         ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=6, loc="lower right")
-    fig.tight_layout()
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=7, fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.17, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
