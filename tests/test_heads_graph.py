@@ -197,3 +197,20 @@ def test_pool_graph_is_remembered_for_the_last_pool() -> None:
     assert pool_graph(X) is seeded
     with pytest.raises(LabelerError, match="rebuild it"):
         remember_pool_graph(X[:-1], seeded)
+
+
+def test_big_pools_get_an_approximate_graph_close_to_the_exact_one() -> None:
+    """IVF above exact_max: planted clusters, nearly the same neighbours as the exact search."""
+    rng = np.random.default_rng(9)
+    centres = rng.normal(size=(20, 16)) * 3
+    Z = l2_normalize(
+        (centres[rng.integers(0, 20, 3000)] + rng.normal(size=(3000, 16))).astype(np.float32)
+    )
+    exact = knn_graph(Z, 5)
+    approx = knn_graph(Z, 5, exact_max=1000)
+    recall = np.mean(
+        [len(set(a) & set(b)) / 5 for a, b in zip(exact.neighbours, approx.neighbours, strict=True)]
+    )
+    assert recall > 0.9, recall
+    assert (approx.neighbours != np.arange(3000)[:, None]).all()
+    approx.check(3000)
