@@ -3,8 +3,10 @@
 Each candidate head is fitted and calibrated (its own held-out logits and temperature); `auto`
 then searches a grid of blend weights (a weighted product of the candidates' calibrated
 probabilities, a geometric ensemble) for the lowest negative log-likelihood on the same held-out
-rows, and calibrates the blend's temperature on them. No held-out rows (one label per class):
-the prior choice, label propagation, which the benchmark found best with few labels.
+rows, and calibrates the blend's temperature on them. The held-out rows come from the same
+stratified folds (`labeler.folds`) for every candidate: a cross-validation on the labels alone.
+No held-out rows (one label per class): the prior choice, label propagation, which the benchmark
+found best with few labels.
 """
 
 from __future__ import annotations
@@ -75,7 +77,10 @@ class Auto(Head):
             if w > 0
         )
         if self._oof is None:
-            return f"{parts} (too few labels per class to cross-validate: the prior choice)"
+            return (
+                f"{parts} (one label per class: nothing to cross-validate or calibrate on, so the "
+                "prior choice, and confidences that are not calibrated)"
+            )
         truth = labels[self._oof[0]]
         accs = [
             f"{name} {np.mean(m.classes_[h[1].argmax(axis=1)] == truth):.0%}"
