@@ -47,6 +47,37 @@ def fmnist_embeddings(
     return x, labels
 
 
+def digits_embeddings(
+    *, backbone: str = DEFAULT_BACKBONE, image_size: int = 112
+) -> tuple[np.ndarray, np.ndarray]:
+    """Embeddings (1797, D) float32 and labels (1797,) int64 of scikit-learn's bundled 8x8
+    handwritten digits (real images, offline), upscaled as `init` would; cached."""
+    from sklearn.datasets import load_digits
+
+    from labeler.embed import create_embedder
+
+    file = CACHE_DIR / f"digits-{backbone}@{image_size}.npz"
+    if file.is_file():
+        data = np.load(file)
+        return data["x"], data["y"]
+    digits = load_digits()
+    pixels = (digits.images * (255.0 / 16.0)).astype(np.uint8)  # 0..16 → 0..255
+    embedder = create_embedder(backbone, image_size=image_size)
+    out = []
+    for start in range(0, len(pixels), DEFAULT_BATCH_SIZE):
+        batch = [
+            embedder.preprocess(Image.fromarray(a).convert("RGB"))
+            for a in pixels[start : start + DEFAULT_BATCH_SIZE]
+        ]
+        out.append(embedder.forward(torch.stack(batch)))
+    x = np.concatenate(out).astype(np.float32)
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_suffix(".tmp.npz")
+    np.savez(tmp, x=x, y=digits.target.astype(np.int64))
+    tmp.replace(file)
+    return x, digits.target.astype(np.int64)
+
+
 def synthetic_pool(
     *, n_classes: int = 10, per_class: int = 200, dim: int = 64, spread: float = 1.0, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:

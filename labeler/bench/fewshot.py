@@ -65,6 +65,20 @@ def _fmnist_longtail(seed: int) -> Pool:
     return x[rows], y[rows]
 
 
+def _digits_balanced(seed: int) -> Pool:
+    from labeler.bench.data import digits_embeddings
+
+    return digits_embeddings()  # all 1797 (about 180 a class); tasks differ by their labels
+
+
+def _digits_longtail(seed: int) -> Pool:
+    from labeler.bench.data import digits_embeddings, long_tailed_indices
+
+    x, y = digits_embeddings()
+    rows = long_tailed_indices(y, seed=seed, imbalance=10.0, max_per_class=170)
+    return x[rows], y[rows]
+
+
 def _synthetic(seed: int) -> Pool:
     from labeler.bench.data import synthetic_pool
 
@@ -77,6 +91,8 @@ DATASETS: dict[str, Callable[[int], Pool]] = {
     "fmnist-balanced": _fmnist_balanced,
     "fmnist-longtail": _fmnist_longtail,
     "synthetic": _synthetic,
+    "digits-balanced": _digits_balanced,
+    "digits-longtail": _digits_longtail,
 }
 
 
