@@ -250,6 +250,25 @@ class Store:
 
     # -- labels ----------------------------------------------------------------------------------
 
+    @staticmethod
+    def _write_label(
+        c: sqlite3.Connection, item_id: int, class_id: int | None, *, annotator: str, at: str
+    ) -> None:
+        """Set (or, with class_id None, remove) one item's label and append it to the history."""
+        if class_id is None:
+            c.execute("DELETE FROM labels WHERE item_id = ?", (item_id,))
+        else:
+            c.execute(
+                "INSERT INTO labels(item_id, class_id, annotator, labeled_at) VALUES (?,?,?,?) "
+                "ON CONFLICT(item_id) DO UPDATE SET class_id = excluded.class_id, "
+                "annotator = excluded.annotator, labeled_at = excluded.labeled_at",
+                (item_id, class_id, annotator, at),
+            )
+        c.execute(
+            "INSERT INTO label_events(item_id, class_id, annotator, at) VALUES (?,?,?,?)",
+            (item_id, class_id, annotator, at),
+        )
+
     def set_labels(
         self, assignments: Sequence[tuple[int, str]], *, annotator: str, at: str | None = None
     ) -> int:
@@ -267,16 +286,7 @@ class Store:
                 ).fetchone()
                 if row and row[0] == class_id:
                     continue
-                c.execute(
-                    "INSERT INTO labels(item_id, class_id, annotator, labeled_at) VALUES (?,?,?,?) "
-                    "ON CONFLICT(item_id) DO UPDATE SET class_id = excluded.class_id, "
-                    "annotator = excluded.annotator, labeled_at = excluded.labeled_at",
-                    (item_id, class_id, annotator, at),
-                )
-                c.execute(
-                    "INSERT INTO label_events(item_id, class_id, annotator, at) VALUES (?,?,?,?)",
-                    (item_id, class_id, annotator, at),
-                )
+                self._write_label(c, item_id, class_id, annotator=annotator, at=at)
                 changed += 1
         return changed
 
@@ -432,23 +442,12 @@ class Store:
                 if name is None:
                     if row is None:
                         continue
-                    c.execute("DELETE FROM labels WHERE item_id = ?", (item_id,))
                     class_id = None
                 else:
                     class_id = self._class_id(c, name)
                     if row and tuple(row) == (class_id, annotator):
                         continue
-                    c.execute(
-                        "INSERT INTO labels(item_id, class_id, annotator, labeled_at) "
-                        "VALUES (?,?,?,?) ON CONFLICT(item_id) DO UPDATE SET "
-                        "class_id = excluded.class_id, annotator = excluded.annotator, "
-                        "labeled_at = excluded.labeled_at",
-                        (item_id, class_id, annotator, at),
-                    )
-                c.execute(
-                    "INSERT INTO label_events(item_id, class_id, annotator, at) VALUES (?,?,?,?)",
-                    (item_id, class_id, annotator, at),
-                )
+                self._write_label(c, item_id, class_id, annotator=annotator, at=at)
                 changed += 1
         return changed
 
