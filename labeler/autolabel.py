@@ -52,17 +52,20 @@ def auto_label(
     *,
     target_precision: float = DEFAULT_TARGET_PRECISION,
     conformal_alpha: float | None = None,
+    labeled: np.ndarray | None = None,
 ) -> tuple[np.ndarray, AutoLabels]:
-    """Auto-labels of every image the expert did not label.
+    """Auto-labels of every image that has no label.
 
     Args:
         head: the fitted head; proba: (N, C) its calibrated probabilities of every image.
-        raw: (N, D) float32 vectors of every image; rows: (K,) int64 the labeled ones, whose
-            names are `labels` (K,).
+        raw: (N, D) float32 vectors of every image; rows: (K,) int64 the rows the head was
+            fitted on, whose names are `labels` (K,).
+        labeled: (L,) int64 every row with a label, to leave out (default: rows); it also
+            holds labels the head was not fitted on (predictions accepted in bulk).
     Returns:
         the unlabeled rows (M,) int64, and their AutoLabels.
     """
-    unlabeled = np.setdiff1d(np.arange(len(raw)), rows)
+    unlabeled = np.setdiff1d(np.arange(len(raw)), rows if labeled is None else labeled)
     proba = proba[unlabeled]
     pred, conf, margin, entropy = top2_scores(proba)
     ood = OodDetector().fit(raw[rows], labels, X_pool=raw).pool_flags()[unlabeled]

@@ -12,6 +12,9 @@ IMAGE_SIZES = (112, 160, 224)  # candidate network input sizes, smallest first
 # Heads
 PROTONET_TEMPERATURE = 0.1  # softmax over cosine similarity / temperature, before calibration
 
+# Browser UI: live predictions use `predict`'s head up to this many images, the fast default above
+LIVE_METHOD_MAX_IMAGES = 20_000
+
 # Active learning
 NEAR_DUPLICATE_COSINE = 0.98  # two suggestions closer than this are near-duplicates
 TYPICALITY_NEIGHBOURS = 20  # k of TypiClust's typicality (inverse mean distance to k neighbours)

@@ -1,24 +1,31 @@
 """Labels and predictions of every image, held in memory for the browser UI.
 
 One `LiveModel` per open project is shared by every browser session of a server. It keeps the
-expert labels as an array over the project's cached vectors and refits the default head whenever
-the labels change (in this process or any other: the store's label version is checked on each
-read), so each click sees fresh predictions without rebuilding anything per image.
+expert labels as an array over the project's cached vectors and refits a head whenever the labels
+change (in this process or any other: the store's label version is checked on each read), so each
+click sees fresh predictions without rebuilding anything per image. The project passes the fit
+it uses for `predict` (`Project.fit_rows`), so what the UI shows is what the export holds.
+Predictions accepted in bulk are labels, but the head is fitted on hand labels only: accepted
+predictions are the easy cases, and training or calibrating on them would inflate confidence.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from labeler.calibrate import top2_scores
-from labeler.heads import DEFAULT_HEAD, create_head
+from labeler.heads import DEFAULT_HEAD, Head, create_head
 from labeler.store import Store
+
+Fitter = Callable[[np.ndarray, list[str]], tuple[Head, np.ndarray]]
+"""(rows (K,) int64 ascending, their class names) → (the fitted head, (N, C) float32 calibrated
+probabilities of every row, columns in the head's `classes_` order)."""
 
 ACCEPTED_SUFFIX = " (accepted auto)"  # appended to the annotator of bulk-accepted predictions
 NO_CLASS = -1
@@ -39,6 +46,7 @@ class Snapshot:
     conf: calibrated probability of `pred` (NaN without predictions); margin: top-1 minus top-2.
     proba: (N, C) probabilities, columns in `classes` order; None without predictions.
     fitted: False when the labels moved on since the predictions were made (see `deferred`).
+    method: what made the predictions (the head's `describe()`), "" without predictions.
     """
 
     classes: tuple[str, ...]  # in use, in order of creation: number keys 1-9 follow it
@@ -51,6 +59,7 @@ class Snapshot:
     version: tuple[int, str]
     fitted: bool = True
     fit_seconds: float = 0.0
+    method: str = ""
 
     @property
     def has_predictions(self) -> bool:
@@ -74,10 +83,17 @@ class LiveModel:
         store: the project's store (labels and classes are read from it).
         item_ids: (N,) int64 item ids of the rows; paths: (N,) their relative paths.
         vectors: (N, D) float32 raw embeddings, as the heads expect them.
+        fit: how to fit on labeled rows (default: the fast default head, `DEFAULT_HEAD`).
     """
 
     def __init__(
-        self, store: Store, item_ids: np.ndarray, paths: list[str], vectors: np.ndarray
+        self,
+        store: Store,
+        item_ids: np.ndarray,
+        paths: list[str],
+        vectors: np.ndarray,
+        *,
+        fit: Fitter | None = None,
     ) -> None:
         self.store = store
         self.item_ids = item_ids
@@ -89,6 +105,11 @@ class LiveModel:
         self._fit_lock = threading.Lock()  # one refit at a time
         self._deferring = threading.local()
         self._snapshot: Snapshot | None = None
+        self._fit_rows = fit or self._fit_default_head
+
+    def _fit_default_head(self, rows: np.ndarray, names: list[str]) -> tuple[Head, np.ndarray]:
+        head = create_head(DEFAULT_HEAD).fit(self.vectors[rows], names, X_pool=self.vectors)
+        return head, head.predict_pool_proba()
 
     @contextmanager
     def deferred(self) -> Iterator[None]:
@@ -174,23 +195,22 @@ class LiveModel:
         label: np.ndarray,
         accepted: np.ndarray,
     ) -> Snapshot:
-        """Fit the default head on the labels and predict every image."""
+        """Fit on the hand labels (not the accepted ones) and predict every image."""
         start = time.perf_counter()
         index = {name: k for k, name in enumerate(classes)}
         n = len(self.paths)
         pred = np.full(n, NO_CLASS, dtype=np.int32)
         conf = np.full(n, np.nan, dtype=np.float32)
         margin = np.full(n, np.nan, dtype=np.float32)
-        proba = None
-        rows = np.flatnonzero(label != NO_CLASS)
+        proba, method = None, ""
+        rows = np.flatnonzero((label != NO_CLASS) & ~accepted)
         if len(np.unique(label[rows])) >= 2:
-            names = [classes[k] for k in label[rows]]
-            head = create_head(DEFAULT_HEAD).fit(self.vectors[rows], names, X_pool=self.vectors)
+            head, head_proba = self._fit_rows(rows, [classes[k] for k in label[rows]])
             columns = np.array([index[str(c)] for c in head.classes_])
             proba = np.zeros((n, len(classes)), dtype=np.float32)
-            proba[:, columns] = head.predict_proba(self.vectors)
+            proba[:, columns] = head_proba
             top, conf, margin, _ = top2_scores(proba)
-            pred = top.astype(np.int32)
+            pred, method = top.astype(np.int32), head.describe()
         return Snapshot(
             classes=classes,
             label=label,
@@ -201,6 +221,7 @@ class LiveModel:
             proba=proba,
             version=version,
             fit_seconds=time.perf_counter() - start,
+            method=method,
         )
 
 
@@ -219,4 +240,5 @@ def _with_predictions(labels: Snapshot, fitted: Snapshot) -> Snapshot:
         proba=proba,
         fitted=False,
         fit_seconds=fitted.fit_seconds,
+        method=fitted.method,
     )

@@ -26,9 +26,10 @@ from labeler.autolabel import (
 )
 from labeler.errors import LabelerError, ProjectNotFound
 from labeler.export import write_csv, write_embeddings, write_table
-from labeler.heads import DEFAULT_HEAD, DEFAULT_METHOD, create_head
+from labeler.heads import DEFAULT_HEAD, DEFAULT_METHOD, Head, create_head
 from labeler.index import FaissIndex, l2_normalize
 from labeler.labelcsv import read_label_csv
+from labeler.live import ACCEPTED_SUFFIX
 from labeler.store import Store, SyncReport
 
 if TYPE_CHECKING:
@@ -327,26 +328,43 @@ class Project:
     def import_labels(self, csv_path: Path | str, *, annotator: str = DEFAULT_ANNOTATOR) -> int:
         return self.label(read_label_csv(csv_path), annotator=annotator)
 
-    def _labeled(self) -> tuple[np.ndarray, list[str]]:
-        """Rows of `_vectors()` with an expert label (K,) int64, and their labels."""
+    def _labeled(self, *, hand_only: bool = False) -> tuple[np.ndarray, list[str]]:
+        """Rows of `_vectors()` with a label (K,) int64, ascending, and their labels.
+
+        hand_only: leave out predictions accepted in bulk. Heads are fitted and calibrated on
+        hand labels only: accepted predictions are the easy cases, and would inflate confidence.
+        """
         v = self._vectors()
         row_of = {int(i): r for r, i in enumerate(v.item_ids)}
-        pairs = [(row_of.get(lab.item_id), lab.label) for lab in self.store.labels()]
-        pairs = [(r, lab) for r, lab in pairs if r is not None]
+        pairs = sorted(
+            (row_of[lab.item_id], lab.label)
+            for lab in self.store.labels()
+            if lab.item_id in row_of and not (hand_only and lab.annotator.endswith(ACCEPTED_SUFFIX))
+        )
         return np.array([r for r, _ in pairs], dtype=np.int64), [lab for _, lab in pairs]
 
     # -- predict -----------------------------------------------------------------------------------
 
     def _fit(self, method: str) -> tuple[np.ndarray, object, np.ndarray, list[str]]:
-        """Fit `method` on expert labels: (N, C) proba of every row, head, labeled rows, labels."""
-        v = self._vectors()
-        rows, labels = self._labeled()
+        """Fit `method` on the hand labels: (N, C) proba of every row, head, their rows, labels."""
+        rows, labels = self._labeled(hand_only=True)
         if len(set(labels)) < 2:
             raise LabelerError(
                 f"predicting needs expert labels of at least two classes; found "
                 f"{len(set(labels))} ({', '.join(sorted(set(labels))) or 'none'}); "
                 "label more images with `labeler label`"
             )
+        head, proba = self.fit_rows(method, rows, labels)
+        return proba, head, rows, labels
+
+    def fit_rows(
+        self, method: str, rows: np.ndarray, labels: Sequence[str]
+    ) -> tuple[Head, np.ndarray]:
+        """Fit head `method` on rows (K,) int64 of `_vectors()` labeled `labels` (K,), with every
+        image as its pool (and the cached kNN graph for a transductive head): the fitted head
+        and (N, C) float32 calibrated probabilities of every row. `predict` and the UI's live
+        predictions both fit here, so they agree."""
+        v = self._vectors()
         options = head_options(
             method,
             backbone=self.store.get_meta("backbone", config.DEFAULT_BACKBONE),
@@ -357,8 +375,16 @@ class Project:
         graph = None
         if head.transductive:
             graph = cached_pool_graph(self.path, self.model_key, v.item_ids, v.raw)
-        head.fit(v.raw[rows], labels, X_pool=v.raw, graph=graph)
-        return head.predict_pool_proba(), head, rows, labels
+        head.fit(v.raw[rows], list(labels), X_pool=v.raw, graph=graph)
+        return head, head.predict_pool_proba()
+
+    def live_method(self) -> str:
+        """The head of the browser UI's live predictions: `predict`'s default, so that what is
+        shown is what is exported, up to `config.LIVE_METHOD_MAX_IMAGES` images; above, the
+        fast default head (the UI then says that the export may differ)."""
+        if len(self._vectors().paths) <= config.LIVE_METHOD_MAX_IMAGES:
+            return DEFAULT_METHOD
+        return DEFAULT_HEAD
 
     def predict(
         self,
@@ -380,6 +406,7 @@ class Project:
             labels,
             target_precision=target_precision,
             conformal_alpha=conformal_alpha,
+            labeled=self._labeled()[0],
         )
         self.store.add_run(
             method=method,
@@ -431,7 +458,7 @@ class Project:
         from labeler.finetune.trainer import FINETUNE_STEPS, TRAIN_BLOCKS
 
         v = self._vectors()
-        rows, labels = self._labeled()
+        rows, labels = self._labeled(hand_only=True)
         if len(set(labels)) < 2:
             raise LabelerError("fine-tuning needs expert labels of at least two classes")
         backbone = self.store.get_meta("backbone", config.DEFAULT_BACKBONE)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,7 +48,14 @@ class Workbench:
     def __init__(self, project: Project, vectors: _Vectors) -> None:
         self.project = project
         self.vectors = vectors
-        self.live = LiveModel(project.store, vectors.item_ids, vectors.paths, vectors.raw)
+        self.method = project.live_method()
+        self.live = LiveModel(
+            project.store,
+            vectors.item_ids,
+            vectors.paths,
+            vectors.raw,
+            fit=partial(project.fit_rows, self.method),
+        )
         self._sides = {it.path: max(it.width, it.height) for it in project.store.items()}
         self._projection: Projection | None = None
 

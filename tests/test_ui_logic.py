@@ -182,6 +182,47 @@ def test_export_holds_current_predictions(labeled, tmp_path) -> None:
         assert r["label"] == snap.classes[snap.pred[row]]
 
 
+def test_live_predictions_are_what_predict_exports(labeled, tmp_path) -> None:
+    project, _ = labeled
+    wb = project.workbench()
+    snap = wb.snapshot()
+    assert wb.method == "auto" and snap.method.startswith("auto")
+    out = tmp_path / "labels.csv"
+    wb.export(out)
+    with out.open(newline="", encoding="utf-8") as f:
+        auto = [r for r in csv.DictReader(f) if r["source"] == "auto"]
+    shown = {wb.paths[r]: float(snap.conf[r]) for r in np.flatnonzero(~snap.labeled)}
+    exported = {r["path"]: float(r["confidence"]) for r in auto}
+    assert exported.keys() == shown.keys()
+    assert all(abs(exported[p] - shown[p]) < 1e-4 for p in shown)  # same fit, same numbers
+
+
+def test_accepted_predictions_are_labels_but_do_not_train(labeled) -> None:
+    project, truth = labeled
+    wb = project.workbench()
+    before = wb.snapshot()
+    wb.accept(0.0, "red", annotator="ana")
+    after = wb.snapshot()
+    assert after.accepted.sum() == 6 and after.fitted
+    np.testing.assert_allclose(after.proba, before.proba, atol=1e-6)  # hand labels unchanged
+    report = project.predict()
+    assert report.labeled == 6 and report.predicted == 24 - 6 - 6
+    exported = {r["path"]: r for r in project.export_rows()}
+    assert sum(r["source"] == "auto" for r in exported.values()) == 12
+    assert all(r["label"] == truth[p] for p, r in exported.items())
+
+
+def test_big_pools_show_a_fast_preview(project: Project, colour_images, monkeypatch) -> None:
+    from labeler import config
+
+    monkeypatch.setattr(config, "LIVE_METHOD_MAX_IMAGES", 10)  # the 24 images are "big"
+    _, truth = colour_images
+    wb = project.workbench()
+    for name, paths in by_class(truth).items():
+        wb.assign(paths[:2], name, annotator="ana")
+    assert wb.method == "protonet" and wb.snapshot().method == "protonet"
+
+
 def test_review_batch_skips_labeled_and_skipped(labeled) -> None:
     project, _ = labeled
     wb = project.workbench()

@@ -125,7 +125,8 @@ def test_handlers_label_undo_and_review(handlers, colour_images) -> None:
     out = h.assign_named(session, {"selected": blues}, "blue", ana)
     assert "updating predictions" in out[ui.status] and out[ui.grid]["selected"] == []
     out = h.refresh(session)
-    assert "refit" in out[ui.status] and "predicted" in out[ui.grid]["html"]
+    assert "predictions by auto" in out[ui.status] and "refit" in out[ui.status]
+    assert "fast preview" not in out[ui.status] and "predicted" in out[ui.grid]["html"]
     assert out[ui.grid]["selected"] is None  # the page keeps what was selected meanwhile
     out = h.assign_key(1)(session, {"selected": [p for p in truth if truth[p] == "blue"][2:3]}, ana)
     assert len(session.undo) == 3

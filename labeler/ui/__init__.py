@@ -29,6 +29,9 @@ def build_app(project: Project) -> gr.Blocks:
     s = ui.session
     private = {"api_visibility": "private"}  # the page's handlers are no API (the CLI is)
     quick = {**private, "show_progress": "hidden"}
+    # The preview is drawn by a pick and by the refit after an edit: one queue for both, so a
+    # slow refit cannot answer after a later pick with the image picked before it.
+    preview = {**quick, "concurrency_id": "preview"}
     everything = h.all_outputs()
     label = h.label_outputs()
     trust_in = [ui.threshold, ui.trust_cls]
@@ -41,16 +44,16 @@ def build_app(project: Project) -> gr.Blocks:
         ui.next.click(h.next_page, s, label, **quick)
         ui.back.click(h.all_images, s, label, **quick)
         ui.more.click(h.more_like_this, s, label, **quick)
-        ui.grid.pick(h.pick, s, [s, ui.preview], **quick)
+        ui.grid.pick(h.pick, s, [s, ui.preview], **preview)
         # Quick edits answer at once with the new labels; `.then` refits and shows predictions.
         for k, button in enumerate(ui.label_keys):
             button.click(h.assign_key(k), [s, ui.grid], everything, **quick).then(
-                h.refresh, s, everything, **quick
+                h.refresh, s, everything, **preview
             )
         ui.label_as.submit(
             h.assign_named, [s, ui.grid, ui.label_as], [*everything, ui.label_as], **quick
-        ).then(h.refresh, s, everything, **quick)
-        ui.undo.click(h.undo, s, everything, **quick).then(h.refresh, s, everything, **quick)
+        ).then(h.refresh, s, everything, **preview)
+        ui.undo.click(h.undo, s, everything, **quick).then(h.refresh, s, everything, **preview)
         ui.export.click(h.export, None, [ui.export_file, ui.message], **private)
         # Review tab
         ui.review_tab.select(h.open_review, s, [s, ui.review], **private)

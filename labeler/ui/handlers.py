@@ -14,6 +14,7 @@ import gradio as gr
 from labeler import browse
 from labeler.edits import Edit
 from labeler.errors import LabelerError
+from labeler.heads import DEFAULT_METHOD
 from labeler.live import Snapshot
 from labeler.project import Project
 from labeler.ui import views
@@ -121,7 +122,9 @@ class Handlers:
         if not snap.fitted:
             model = "updating predictions…"
         elif snap.has_predictions:
-            model = f"refit {snap.fit_seconds * 1000:.0f} ms"
+            model = f"predictions by {snap.method}, refit {snap.fit_seconds * 1000:.0f} ms"
+            if self.wb.method != DEFAULT_METHOD:
+                model += f" (a fast preview: the export uses {DEFAULT_METHOD})"
         else:
             model = "no model yet"
         return (

@@ -139,7 +139,8 @@ def counts_html(counts: list[ClassCount]) -> str:
 
 def acceptance_html(a: Acceptance, classes: tuple[str, ...]) -> str:
     if a.count == 0:
-        return f'<div class="muted">No unlabeled prediction at or above {a.threshold:.2f}.</div>'
+        at = f"{a.threshold:.2f}"
+        return f'<div class="muted">No unlabeled prediction at confidence ≥ {at}.</div>'
     rows = "".join(
         f'<tr><td><span class="chip" style="background:{colour(classes.index(name))}"></span>'
         f"{esc(name)}</td><td>{n:,}</td><td>{p:.1%}</td></tr>"
