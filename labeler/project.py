@@ -7,9 +7,8 @@ A project is a folder holding `labeler.sqlite` (items, labels, predictions), the
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,29 +24,23 @@ from labeler.autolabel import (
     head_options,
 )
 from labeler.errors import LabelerError, ProjectNotFound
-from labeler.export import write_csv, write_embeddings, write_table
+from labeler.export import write_csv, write_embeddings
+from labeler.export.rows import EXTRA_COLUMNS, export_rows
 from labeler.heads import DEFAULT_HEAD, DEFAULT_METHOD, Head, create_head
 from labeler.index import FaissIndex, l2_normalize
 from labeler.labelcsv import read_label_csv
 from labeler.live import ACCEPTED_SUFFIX
-from labeler.store import Store, SyncReport
+from labeler.store import Store
+from labeler.update import SKIPPED_NAME, InitReport, update_images
 
 if TYPE_CHECKING:
     from labeler.finetune import FinetuneReport
     from labeler.workbench import Workbench
 
+__all__ = ["EXTRA_COLUMNS", "SKIPPED_NAME", "InitReport", "PredictReport", "Project"]
+
 INDEX_NAME = "index.faiss"
-EXTRA_COLUMNS = ("entropy", "ood", "prediction_set")  # export columns after the contract ones
-SKIPPED_NAME = "skipped.csv"
 DEFAULT_ANNOTATOR = "expert"
-
-
-@dataclass
-class InitReport:
-    images: int  # present, usable images
-    embedded: int  # newly embedded this time
-    sync: SyncReport
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
 
 
 @dataclass
@@ -152,74 +145,12 @@ class Project:
         )
         return project, report
 
-    def _update(
-        self,
-        images: Path,
-        *,
-        backbone: str | None,
-        checkpoint: Path | str | None,
-        device: str,
-        batch_size: int,
-        image_size: int | None,
-        progress: bool,
-    ) -> InitReport:
-        from labeler.embed import (
-            VectorCache,
-            choose_image_size,
-            create_embedder,
-            embed_files,
-        )
-        from labeler.ingest import scan
-
-        scanned = scan(images, progress=progress)
-        backbone = backbone or self.store.get_meta("backbone", config.DEFAULT_BACKBONE)
-        if image_size is None and backbone == self.store.get_meta("backbone"):
-            image_size = self.store.get_meta("image_size")
-        if image_size is None:
-            image_size = choose_image_size([(f.width, f.height) for f in scanned.images])
-        if checkpoint is None and backbone == self.store.get_meta("backbone"):
-            checkpoint = self.store.get_meta("checkpoint")
-        embedder = create_embedder(
-            backbone, device=device, image_size=image_size, checkpoint=checkpoint
-        )
-        cache = VectorCache(self.path / config.VECTORS_DIR, embedder.key)
-
-        todo = {}  # hash -> first file with that content, not yet embedded
-        for f in scanned.images:
-            if f.hash not in cache and f.hash not in todo:
-                todo[f.hash] = f
-        result = embed_files(
-            embedder,
-            [f.abs_path for f in todo.values()],
-            batch_size=batch_size,
-            progress=progress,
-        )
-        todo_files = list(todo.values())
-        ok = np.flatnonzero(result.ok)
-        cache.put([todo_files[i].hash for i in ok], result.vectors[ok])
-        failed_hashes = {todo_files[i].hash: reason for i, reason in result.errors.items()}
-
-        usable = [f for f in scanned.images if f.hash not in failed_hashes]
-        skipped = [(s.path, s.reason) for s in scanned.skipped]
-        skipped += [
-            (f.path, failed_hashes[f.hash]) for f in scanned.images if f.hash in failed_hashes
-        ]
-        skipped.sort()
-
-        self.store.set_meta(
-            images_root=str(images),
-            backbone=backbone,
-            checkpoint=None if checkpoint is None else str(Path(checkpoint).resolve()),
-            image_size=embedder.image_size,
-            model_key=embedder.key,
-            batch_size=batch_size,
-        )
-        sync = self.store.sync_items([(f.path, f.hash, f.width, f.height) for f in usable])
-        self.store.replace_skipped(skipped)
-        write_table(self.path / SKIPPED_NAME, ("path", "reason"), skipped)
+    def _update(self, images: Path, **options: object) -> InitReport:
+        """`labeler.update.update_images` on this project, then its vectors and index anew."""
+        report = update_images(self.path, self.store, images, **options)
         self._cache = None
         self._save_index()
-        return InitReport(images=len(usable), embedded=len(ok), sync=sync, skipped=skipped)
+        return report
 
     # -- vectors and index -------------------------------------------------------------------------
 
@@ -559,42 +490,7 @@ class Project:
     def export_rows(self) -> list[dict]:
         """One dict per present, embedded image, in path order, keyed by the export columns."""
         v = self._vectors()
-        human = {lab.item_id: lab for lab in self.store.labels()}
-        run = self.store.latest_run()
-        auto, extras = {}, {}
-        if run is not None:
-            auto = {p[0]: p for p in self.store.predictions(run.id)}
-            extras = self.store.prediction_extras(run.id)
-        rows = []
-        for item_id, path in zip(v.item_ids.tolist(), v.paths, strict=True):
-            row: dict = {"path": path}
-            if item_id in human:
-                lab = human[item_id]
-                row |= {
-                    "label": lab.label,
-                    "source": "human",
-                    "annotator": lab.annotator,
-                    "labeled_at": lab.labeled_at,
-                }
-            elif item_id in auto:
-                _, label, conf, margin, entropy = auto[item_id]
-                ood, prediction_set = extras[item_id]
-                row |= {
-                    "label": label,
-                    "source": "auto",
-                    "confidence": conf,
-                    "margin": margin,
-                    "method": run.method,
-                    "model": run.model,
-                    "labeled_at": run.created_at,
-                    "entropy": entropy,
-                    "ood": int(ood),
-                    "prediction_set": _joined(prediction_set),
-                }
-                if ood:  # fits no class: flagged, not forced into one
-                    row |= {"label": None, "confidence": None, "margin": None}
-            rows.append(row)
-        return rows
+        return export_rows(self.store, v.item_ids, v.paths)
 
     def export_csv(self, out: Path | str) -> int:
         return write_csv(Path(out), self.export_rows(), extra_columns=EXTRA_COLUMNS)
@@ -654,8 +550,3 @@ def _last_estimate(estimates: list) -> str | None:
         return None
     e = estimates[-1]
     return f"{e.accuracy:.2f} (95% interval {e.low:.2f}-{e.high:.2f}) from {e.n_labels} labels"
-
-
-def _joined(prediction_set: list[str] | None) -> str | None:
-    """A prediction set as one export cell: a JSON list of class names (None: not computed)."""
-    return None if prediction_set is None else json.dumps(prediction_set, ensure_ascii=False)

@@ -1,0 +1,99 @@
+"""Bring a project's images up to date: scan the folder, embed what is new, record the result.
+
+Embedding is by content: an image whose bytes were embedded before (under the same model key) is
+not embedded again, however it was renamed or moved. Files that cannot be used are listed with
+the reason, in the store and in `PROJECT/skipped.csv`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from labeler import config
+from labeler.export import write_table
+from labeler.store import Store, SyncReport
+
+SKIPPED_NAME = "skipped.csv"
+
+
+@dataclass
+class InitReport:
+    images: int  # present, usable images
+    embedded: int  # newly embedded this time
+    sync: SyncReport
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+
+def update_images(
+    folder: Path,
+    store: Store,
+    images: Path,
+    *,
+    backbone: str | None,
+    checkpoint: Path | str | None,
+    device: str,
+    batch_size: int,
+    image_size: int | None,
+    progress: bool,
+) -> InitReport:
+    """Scan `images`, embed the new contents into folder's vector cache, sync the store's items.
+
+    None for backbone, checkpoint or image_size: the project's current setting (a new project:
+    the default backbone, and an input size chosen from the images).
+    """
+    from labeler.embed import (
+        VectorCache,
+        choose_image_size,
+        create_embedder,
+        embed_files,
+    )
+    from labeler.ingest import scan
+
+    scanned = scan(images, progress=progress)
+    backbone = backbone or store.get_meta("backbone", config.DEFAULT_BACKBONE)
+    if image_size is None and backbone == store.get_meta("backbone"):
+        image_size = store.get_meta("image_size")
+    if image_size is None:
+        image_size = choose_image_size([(f.width, f.height) for f in scanned.images])
+    if checkpoint is None and backbone == store.get_meta("backbone"):
+        checkpoint = store.get_meta("checkpoint")
+    embedder = create_embedder(
+        backbone, device=device, image_size=image_size, checkpoint=checkpoint
+    )
+    cache = VectorCache(folder / config.VECTORS_DIR, embedder.key)
+
+    todo = {}  # hash -> first file with that content, not yet embedded
+    for f in scanned.images:
+        if f.hash not in cache and f.hash not in todo:
+            todo[f.hash] = f
+    result = embed_files(
+        embedder,
+        [f.abs_path for f in todo.values()],
+        batch_size=batch_size,
+        progress=progress,
+    )
+    todo_files = list(todo.values())
+    ok = np.flatnonzero(result.ok)
+    cache.put([todo_files[i].hash for i in ok], result.vectors[ok])
+    failed_hashes = {todo_files[i].hash: reason for i, reason in result.errors.items()}
+
+    usable = [f for f in scanned.images if f.hash not in failed_hashes]
+    skipped = [(s.path, s.reason) for s in scanned.skipped]
+    skipped += [(f.path, failed_hashes[f.hash]) for f in scanned.images if f.hash in failed_hashes]
+    skipped.sort()
+
+    store.set_meta(
+        images_root=str(images),
+        backbone=backbone,
+        checkpoint=None if checkpoint is None else str(Path(checkpoint).resolve()),
+        image_size=embedder.image_size,
+        model_key=embedder.key,
+        batch_size=batch_size,
+    )
+    sync = store.sync_items([(f.path, f.hash, f.width, f.height) for f in usable])
+    store.replace_skipped(skipped)
+    write_table(folder / SKIPPED_NAME, ("path", "reason"), skipped)
+    return InitReport(images=len(usable), embedded=len(ok), sync=sync, skipped=skipped)
