@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from labeler.embed.base import register_embedder
-from labeler.embed.timm_backend import TimmEmbedder, embedder_key
+from labeler.embed.timm_backend import TimmEmbedder, keyed_embedder
 from labeler.errors import LabelerError
 
 CLIP_NAME = "clip"
@@ -74,13 +74,12 @@ def create_clip_embedder(
     model, _ = load_clip(checkpoint)
     cfg = model.visual.preprocess_cfg
     size = int(np.atleast_1d(cfg["size"])[-1])
-    return TimmEmbedder(
+    return keyed_embedder(
         _ClipVision(model),
-        key=embedder_key(f"{CLIP_NAME}-{clip_model_name()}", size, checkpoint),
+        name=f"{CLIP_NAME}-{clip_model_name()}",
         image_size=size,
-        mean=cfg["mean"],
-        std=cfg["std"],
-        interpolation=cfg.get("interpolation", "bicubic"),
+        checkpoint=checkpoint,
+        data=cfg,
         device=device,
     )
 

@@ -21,7 +21,7 @@ import torch
 
 from labeler.config import IMAGE_SIZES, OFFLINE_LITE0_BN_EPS
 from labeler.embed.base import register_embedder
-from labeler.embed.timm_backend import TimmEmbedder, embedder_key
+from labeler.embed.timm_backend import TimmEmbedder, keyed_embedder
 from labeler.errors import LabelerError
 
 LITE0_NAME = "efficientnet_lite0"
@@ -119,12 +119,11 @@ def create_offline_lite0(
     size = image_size or IMAGE_SIZES[-1]
     model = build_lite0(num_classes=0)
     model.load_state_dict(load_offline_lite0_state_dict(model, path=checkpoint), strict=True)
-    return TimmEmbedder(
+    return keyed_embedder(
         model,
-        key=embedder_key(LITE0_NAME, size, checkpoint),
+        name=LITE0_NAME,
         image_size=size,
-        mean=IMAGENET_MEAN,
-        std=IMAGENET_STD,
-        interpolation="bicubic",
+        checkpoint=checkpoint,
+        data={"mean": IMAGENET_MEAN, "std": IMAGENET_STD},
         device=device,
     )

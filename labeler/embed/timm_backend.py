@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -163,6 +163,31 @@ def embedder_key(name: str, image_size: int, checkpoint: Path | None) -> str:
     return f"{name}+{file_digest(checkpoint)[:CHECKPOINT_KEY_HEX]}@{image_size}"
 
 
+def keyed_embedder(
+    model: torch.nn.Module,
+    *,
+    name: str,
+    image_size: int,
+    checkpoint: Path | None,
+    data: Mapping,
+    device: torch.device,
+) -> TimmEmbedder:
+    """A :class:`TimmEmbedder` keyed by :func:`embedder_key`, normalised as ``data`` says.
+
+    ``data`` holds ``mean``, ``std`` and optionally ``interpolation`` (default bicubic), as in
+    timm's data config.
+    """
+    return TimmEmbedder(
+        model,
+        key=embedder_key(name, image_size, checkpoint),
+        image_size=image_size,
+        mean=data["mean"],
+        std=data["std"],
+        interpolation=data.get("interpolation", "bicubic"),
+        device=device,
+    )
+
+
 def create_timm_embedder(
     model_name: str,
     *,
@@ -199,13 +224,12 @@ def create_timm_embedder(
         if image_size not in (None, native):
             _log.warning("%s takes %d px input only, not %d", model_name, native, image_size)
         image_size = native
-    return TimmEmbedder(
+    return keyed_embedder(
         model,
-        key=embedder_key(f"timm:{model_name}", image_size, checkpoint),
+        name=f"timm:{model_name}",
         image_size=image_size,
-        mean=data["mean"],
-        std=data["std"],
-        interpolation=data.get("interpolation", "bicubic"),
+        checkpoint=checkpoint,
+        data=data,
         device=device,
     )
 
@@ -264,4 +288,5 @@ __all__ = [
     "embedder_key",
     "file_digest",
     "is_timm_model",
+    "keyed_embedder",
 ]
