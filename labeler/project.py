@@ -392,31 +392,73 @@ class Project:
         rows, labels = self._labeled(hand_only=True)
         if len(set(labels)) < 2:
             raise LabelerError("fine-tuning needs expert labels of at least two classes")
-        backbone = self.store.get_meta("backbone", config.DEFAULT_BACKBONE)
-        checkpoint = self.store.get_meta("checkpoint")
         path, report = finetune_checkpoint(
             self.path,
             [self.images_root / v.paths[r] for r in rows],
             labels,
-            backbone=backbone,
-            image_size=int(self.store.get_meta("image_size")),
-            checkpoint=None if checkpoint is None else Path(checkpoint),
+            **self._weights(),
             device=device,
             steps=FINETUNE_STEPS if steps is None else steps,
             time_limit_s=None if minutes is None else 60.0 * minutes,
             blocks=TRAIN_BLOCKS if blocks is None else (None if blocks < 0 else blocks),
             progress=progress,
         )
-        init = self._update(
-            self.images_root,
-            backbone=backbone,
-            checkpoint=path,
+        return self._reembed(path, device=device, progress=progress), report
+
+    def adapt(
+        self,
+        *,
+        sample: int | None = None,
+        layers: int | None = None,
+        device: str = "auto",
+        progress: bool = True,
+    ) -> InitReport:
+        """Re-estimate the backbone's last batch-norm statistics on this project's images (no
+        labels needed; defaults in labeler.finetune.adapt), save the weights in
+        PROJECT/adapted/, and re-embed every image with them."""
+        from labeler.finetune.adapt import (
+            ADAPT_BN_LAYERS,
+            ADAPT_SAMPLE,
+            adapt_checkpoint,
+            sample_files,
+        )
+
+        v = self._vectors()
+        if not v.paths:
+            raise LabelerError(f"project {self.path} has no images to adapt to; add images first")
+        files = [self.images_root / p for p in v.paths]
+        path = adapt_checkpoint(
+            self.path,
+            sample_files(files, size=ADAPT_SAMPLE if sample is None else sample),
+            **self._weights(),
             device=device,
-            batch_size=int(self.store.get_meta("batch_size", config.DEFAULT_BATCH_SIZE)),
-            image_size=int(self.store.get_meta("image_size")),
+            layers=ADAPT_BN_LAYERS if layers is None else layers,
             progress=progress,
         )
-        return init, report
+        return self._reembed(path, device=device, progress=progress)
+
+    def _weights(self) -> dict:
+        """The network the vectors come from: backbone, image_size, checkpoint (Path or None)."""
+        checkpoint = self.store.get_meta("checkpoint")
+        return {
+            "backbone": self.store.get_meta("backbone", config.DEFAULT_BACKBONE),
+            "image_size": int(self.store.get_meta("image_size")),
+            "checkpoint": None if checkpoint is None else Path(checkpoint),
+        }
+
+    def _reembed(self, checkpoint: Path, *, device: str, progress: bool) -> InitReport:
+        """Embed every image again with new weights of the project's backbone (a new model key:
+        the old vectors stay cached)."""
+        weights = self._weights()
+        return self._update(
+            self.images_root,
+            backbone=weights["backbone"],
+            checkpoint=checkpoint,
+            device=device,
+            batch_size=int(self.store.get_meta("batch_size", config.DEFAULT_BATCH_SIZE)),
+            image_size=weights["image_size"],
+            progress=progress,
+        )
 
     # -- knowing when to stop ----------------------------------------------------------------------
 

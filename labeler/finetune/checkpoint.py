@@ -55,7 +55,12 @@ def finetune_checkpoint(
         blocks=blocks,
         progress=progress,
     )
-    out = folder / FINETUNED_DIR
+    return save_checkpoint(model, folder / FINETUNED_DIR, backbone), report
+
+
+def save_checkpoint(model: torch.nn.Module, out: Path, backbone: str) -> Path:
+    """Save the model's state dict as out/BACKBONE-DIGEST.pt (atomically; DIGEST is of the
+    file's bytes, so equal weights share a file) and return its path."""
     out.mkdir(exist_ok=True)
     state = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
     tmp = out / ".checkpoint.tmp"
@@ -63,4 +68,4 @@ def finetune_checkpoint(
     digest = hashlib.sha256(tmp.read_bytes()).hexdigest()[:12]
     path = out / f"{backbone.replace('/', '_').replace(':', '_')}-{digest}.pt"
     os.replace(tmp, path)
-    return path, report
+    return path
