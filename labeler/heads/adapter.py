@@ -16,18 +16,20 @@ Reptile meta-learning of its initial weights.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch import nn
 
-from labeler.config import PROTONET_TEMPERATURE
-from labeler.heads.features import POWER, FeatureHead
 from labeler.heads.graph import KnnGraph
+from labeler.heads.similarity import SimilarityHead
 
 ADAPTER_STEPS = 50  # optimiser steps of the adapter and relation heads
 ADAPTER_LR = 1e-3
 ADAPTER_RANK = 64  # rank of the adapter's residual map
 ADAPTER_WEIGHT_DECAY = 1e-3
+RELATION_WEIGHT_DECAY = 1e-2  # AdamW's default, which the relation head has always trained with
 _RELATION_BLOCK = 1024  # queries related at a time: bounds the (block, C, 2D) pair tensor
 
 
@@ -36,7 +38,6 @@ class _Residual(nn.Module):
 
     def __init__(self, dim: int) -> None:
         super().__init__()
-        torch.manual_seed(0)
         self.down = nn.Linear(dim, min(ADAPTER_RANK, dim), bias=False)
         self.up = nn.Linear(min(ADAPTER_RANK, dim), dim, bias=False)
         nn.init.zeros_(self.up.weight)
@@ -45,7 +46,74 @@ class _Residual(nn.Module):
         return nn.functional.normalize(z + self.up(self.down(z)), dim=1)
 
 
-class MetricAdapter(FeatureHead):
+class _EpisodicHead(SimilarityHead):
+    """Class prototypes scored by a torch module trained on episodes drawn from the labels.
+
+    Subclasses make the module (`_new_module`, from torch's seed 0), may map the features before
+    prototypes are taken (`_project`) and score queries against prototypes (`_compare`). The
+    module is trained for `steps` AdamW steps, episodes drawn with `seed`; it stays as made when
+    no class has two labels. `options`: temperature and power, as in `SimilarityHead`.
+
+    Attributes after fit:
+        module_: the trained module.
+        prototypes_: (C, D) float32 tensor, unit class means of the projected labeled rows.
+    """
+
+    weight_decay = ADAPTER_WEIGHT_DECAY
+
+    def __init__(self, *, steps: int = ADAPTER_STEPS, seed: int = 0, **options: Any) -> None:
+        super().__init__(**options)
+        self.steps, self.seed = steps, seed
+
+    def _fit(
+        self, X: np.ndarray, y: np.ndarray, X_pool: np.ndarray | None, graph: KnnGraph | None
+    ) -> None:
+        self._fit_features(X, X_pool)
+        Z = torch.from_numpy(self._embed(X))
+        labels = torch.from_numpy(y)
+        torch.manual_seed(0)
+        self.module_ = self._new_module(Z.shape[1])
+        self._train(Z, labels)
+        with torch.no_grad():
+            self.prototypes_ = _prototypes(self._project(Z), labels, len(self.classes_))
+
+    def _train(self, Z: torch.Tensor, y: torch.Tensor) -> None:
+        """Train `module_` on rows Z (N, D) float32 with classes y (N,) int64: each step, the
+        cross-entropy of an episode's queries against the prototypes of its support."""
+        if torch.bincount(y).max() < 2:
+            return
+        gen = torch.Generator().manual_seed(self.seed)
+        opt = torch.optim.AdamW(
+            self.module_.parameters(), lr=ADAPTER_LR, weight_decay=self.weight_decay
+        )
+        for _ in range(self.steps):
+            support, query = _episode(y, gen)
+            A = self._project(Z)
+            protos = _prototypes(A[support], y[support], len(self.classes_))
+            loss = nn.functional.cross_entropy(self._compare(A[query], protos), y[query])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+    def _scores_of(self, Z: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            A = self._project(torch.from_numpy(np.ascontiguousarray(Z)))
+            return self._compare(A, self.prototypes_).numpy()
+
+    def _new_module(self, dim: int) -> nn.Module:
+        """The untrained module for D = dim features."""
+        raise NotImplementedError
+
+    def _project(self, Z: torch.Tensor) -> torch.Tensor:
+        """(N, D) float32 features → (N, D) float32 in the prototypes' space; here unchanged."""
+        return Z
+
+    def _compare(self, Q: torch.Tensor, P: torch.Tensor) -> torch.Tensor:
+        """(Nq, D) float32 queries, (C, D) float32 prototypes → (Nq, C) float32 logits."""
+        raise NotImplementedError
+
+
+class MetricAdapter(_EpisodicHead):
     """Nearest prototype (cosine) after an adapter trained on episodes drawn from the labels.
 
     Needs two labels in some class to train; otherwise it is SimpleShot (the adapter is zero).
@@ -53,116 +121,46 @@ class MetricAdapter(FeatureHead):
 
     name = "adapter"
 
-    def __init__(
-        self,
-        *,
-        steps: int = ADAPTER_STEPS,
-        temperature: float = PROTONET_TEMPERATURE,
-        power: float | None = POWER,
-        seed: int = 0,
-    ) -> None:
-        self.steps, self.seed = steps, seed
-        self.base_temperature = temperature
-        self.power = power
+    def _new_module(self, dim: int) -> nn.Module:
+        return _Residual(dim)
 
-    def _fit(
-        self, X: np.ndarray, y: np.ndarray, X_pool: np.ndarray | None, graph: KnnGraph | None
-    ) -> None:
-        self._fit_features(X, X_pool)
-        Z = torch.from_numpy(self.features_.transform(X))
-        labels = torch.from_numpy(y)
-        self.module_ = _Residual(Z.shape[1])
-        self._train(Z, labels)
-        with torch.no_grad():
-            A = self.module_(Z)
-        self.prototypes_ = _prototypes(A, labels, len(self.classes_))
+    def _project(self, Z: torch.Tensor) -> torch.Tensor:
+        return self.module_(Z)
 
-    def _train(self, Z: torch.Tensor, y: torch.Tensor) -> None:
-        if torch.bincount(y).max() < 2:
-            return
-        gen = torch.Generator().manual_seed(self.seed)
-        opt = torch.optim.AdamW(
-            self.module_.parameters(), lr=ADAPTER_LR, weight_decay=ADAPTER_WEIGHT_DECAY
-        )
-        for _ in range(self.steps):
-            opt.zero_grad()
-            episode_loss(self.module_, Z, y, gen, self.base_temperature).backward()
-            opt.step()
-
-    def _scores_of(self, Z: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            A = self.module_(torch.from_numpy(np.ascontiguousarray(Z)))
-            return ((A @ self.prototypes_.T) / self.base_temperature).numpy()
-
-    def _loo_logits(
-        self, X: np.ndarray, y: np.ndarray, X_pool: np.ndarray | None, graph: KnnGraph | None
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        return self._refit_oof(X, y, X_pool, graph)
+    def _compare(self, Q: torch.Tensor, P: torch.Tensor) -> torch.Tensor:
+        return Q @ P.T / self.base_temperature
 
 
-class RelationHead(FeatureHead):
+class RelationHead(_EpisodicHead):
     """Class score = cos(q, p) / T + MLP([|q − p|, q ⊙ p]) for each class prototype p; the MLP's
     output layer starts at zero (so untrained, e.g. with one label a class, it is SimpleShot) and
-    is trained on episodes."""
+    is trained on episodes. `options`: steps, seed, temperature and power, as for the adapter."""
 
     name = "relation"
+    weight_decay = RELATION_WEIGHT_DECAY
 
-    def __init__(
-        self,
-        *,
-        steps: int = ADAPTER_STEPS,
-        hidden: int = 64,
-        temperature: float = PROTONET_TEMPERATURE,
-        power: float | None = POWER,
-    ) -> None:
-        self.steps, self.hidden, self.power = steps, hidden, power
-        self.base_temperature = temperature
+    def __init__(self, *, hidden: int = 64, **options: Any) -> None:
+        super().__init__(**options)
+        self.hidden = hidden
 
-    def _fit(
-        self, X: np.ndarray, y: np.ndarray, X_pool: np.ndarray | None, graph: KnnGraph | None
-    ) -> None:
-        self._fit_features(X, X_pool)
-        Z = torch.from_numpy(self.features_.transform(X))
-        labels = torch.from_numpy(y)
-        torch.manual_seed(0)
-        self.module_ = nn.Sequential(
-            nn.Linear(2 * Z.shape[1], self.hidden), nn.ReLU(), nn.Linear(self.hidden, 1)
-        )
-        nn.init.zeros_(self.module_[2].weight)
-        self.prototypes_ = _prototypes(Z, labels, len(self.classes_))
-        if torch.bincount(labels).max() < 2:
-            return
-        gen = torch.Generator().manual_seed(0)
-        opt = torch.optim.AdamW(self.module_.parameters(), lr=ADAPTER_LR)
-        for _ in range(self.steps):
-            support, query = _episode(labels, gen)
-            protos = _prototypes(Z[support], labels[support], len(self.classes_))
-            logits = self._relate(Z[query], protos)
-            loss = nn.functional.cross_entropy(logits, labels[query])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    def _new_module(self, dim: int) -> nn.Module:
+        mlp = nn.Sequential(nn.Linear(2 * dim, self.hidden), nn.ReLU(), nn.Linear(self.hidden, 1))
+        nn.init.zeros_(mlp[2].weight)
+        return mlp
 
-    def _relate(self, Q: torch.Tensor, P: torch.Tensor) -> torch.Tensor:
-        """(Nq, D) queries, (C, D) prototypes → (Nq, C) relation scores."""
+    def _compare(self, Q: torch.Tensor, P: torch.Tensor) -> torch.Tensor:
         pairs = torch.cat([(Q[:, None] - P[None]).abs(), Q[:, None] * P[None]], dim=2)
         return Q @ P.T / self.base_temperature + self.module_(pairs).squeeze(2)
 
     def _scores_of(self, Z: np.ndarray) -> np.ndarray:
         out = np.empty((len(Z), len(self.classes_)), dtype=np.float32)
-        with torch.no_grad():
-            for start in range(0, len(Z), _RELATION_BLOCK):
-                block = torch.from_numpy(np.ascontiguousarray(Z[start : start + _RELATION_BLOCK]))
-                out[start : start + _RELATION_BLOCK] = self._relate(block, self.prototypes_)
+        for start in range(0, len(Z), _RELATION_BLOCK):
+            rows = slice(start, start + _RELATION_BLOCK)
+            out[rows] = super()._scores_of(Z[rows])
         return out
 
-    def _loo_logits(
-        self, X: np.ndarray, y: np.ndarray, X_pool: np.ndarray | None, graph: KnnGraph | None
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        return self._refit_oof(X, y, X_pool, graph)
 
-
-# -- episodes and losses ---------------------------------------------------------------------------
+# -- episodes --------------------------------------------------------------------------------------
 
 
 def _episode(y: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -181,13 +179,3 @@ def _prototypes(A: torch.Tensor, y: torch.Tensor, n_classes: int) -> torch.Tenso
     """(C, D) unit class means of rows A (N, D) with classes y (N,)."""
     onehot = nn.functional.one_hot(y, n_classes).to(A.dtype)
     return nn.functional.normalize(onehot.T @ A, dim=1)
-
-
-def episode_loss(
-    module: nn.Module, Z: torch.Tensor, y: torch.Tensor, gen: torch.Generator, temperature: float
-) -> torch.Tensor:
-    """The prototypical loss of one episode drawn from the labels (all classes, half of each)."""
-    support, query = _episode(y, gen)
-    A = module(Z)
-    protos = _prototypes(A[support], y[support], int(y.max()) + 1)
-    return nn.functional.cross_entropy(A[query] @ protos.T / temperature, y[query])

@@ -7,36 +7,31 @@ without the learned full-context embeddings). kNN votes over the k most similar 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from labeler.calibrate import softmax
-from labeler.config import PROTONET_TEMPERATURE
-from labeler.heads.features import POWER, FeatureHead
 from labeler.heads.graph import KnnGraph
+from labeler.heads.similarity import SimilarityHead
 
 KNN_NEIGHBOURS = 5
 VOTE_FLOOR = 1e-3  # added to each class's vote share before the log: unseen classes stay finite
 
 
-class MatchingNetwork(FeatureHead):
+class MatchingNetwork(SimilarityHead):
     """Class scores = attention (softmax of similarity / temperature) summed over its examples.
 
     neighbours=None attends to every labeled example (Matching Networks); an int k keeps only
-    the k most similar (a similarity-weighted kNN vote).
+    the k most similar (a similarity-weighted kNN vote). `options`: temperature and power, as
+    in `SimilarityHead`.
     """
 
     name = "matching"
 
-    def __init__(
-        self,
-        *,
-        neighbours: int | None = None,
-        temperature: float = PROTONET_TEMPERATURE,
-        power: float | None = POWER,
-    ) -> None:
+    def __init__(self, *, neighbours: int | None = None, **options: Any) -> None:
+        super().__init__(**options)
         self.neighbours = neighbours
-        self.base_temperature = temperature
-        self.power = power
 
     def _fit(
         self, X: np.ndarray, y: np.ndarray, X_pool: np.ndarray | None, graph: KnnGraph | None
@@ -53,20 +48,11 @@ class MatchingNetwork(FeatureHead):
         votes = softmax(sims) @ self._onehot
         return np.log(votes + VOTE_FLOOR).astype(np.float32)
 
-    def _loo_logits(
-        self, X: np.ndarray, y: np.ndarray, X_pool: np.ndarray | None, graph: KnnGraph | None
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        return self._refit_oof(X, y, X_pool, graph)
-
 
 class KNearestNeighbours(MatchingNetwork):
+    """A `MatchingNetwork` voting over the KNN_NEIGHBOURS most similar examples by default."""
+
     name = "knn"
 
-    def __init__(
-        self,
-        *,
-        neighbours: int = KNN_NEIGHBOURS,
-        temperature: float = PROTONET_TEMPERATURE,
-        power: float | None = POWER,
-    ) -> None:
-        super().__init__(neighbours=neighbours, temperature=temperature, power=power)
+    def __init__(self, *, neighbours: int = KNN_NEIGHBOURS, **options: Any) -> None:
+        super().__init__(neighbours=neighbours, **options)
