@@ -114,6 +114,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
 
+    p = sub.add_parser(
+        "adapt",
+        help="re-estimate the backbone's last batch-norm statistics on the project's images "
+        "(no labels needed) and re-embed every image",
+    )
+    p.add_argument("project")
+    p.add_argument(
+        "--sample", type=_positive_int, default=None, help="images to estimate from (2000)"
+    )
+    p.add_argument("--layers", type=_positive_int, default=None, help="last layers adapted (4)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+
     p = sub.add_parser("bench", help="few-shot benchmark of the heads against the peers")
     add_bench_arguments(p)
 
@@ -237,6 +249,17 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_adapt(args: argparse.Namespace) -> int:
+    with _open(args) as project:
+        before = project.model_key
+        init = project.adapt(sample=args.sample, layers=args.layers, device=args.device)
+        print(
+            f"adapted {before} to the project's images: re-embedded {init.embedded} images with "
+            f"{project.model_key}"
+        )
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from labeler.bench.__main__ import run
 
@@ -305,6 +328,7 @@ COMMANDS = {
     "label": cmd_label,
     "predict": cmd_predict,
     "finetune": cmd_finetune,
+    "adapt": cmd_adapt,
     "bench": cmd_bench,
     "suggest": cmd_suggest,
     "export": cmd_export,

@@ -81,3 +81,22 @@ def test_project_adapt_saves_weights_and_re_embeds(tmp_path) -> None:
         assert not np.allclose(project._vectors().raw, old)
         assert len(project.store.labels()) == 2
         assert project.rescan(progress=False).embedded == 0
+
+
+def test_cli_adapt_reports_the_new_model_and_refuses_a_backbone_without_one(
+    tmp_path, capsys
+) -> None:
+    from labeler.cli import main
+
+    folder = tmp_path / "images"
+    write_colour_set(folder, 2)
+    real, fake = str(tmp_path / "real"), str(tmp_path / "fake")
+    assert main(["init", real, "--images", str(folder)]) == 0
+    capsys.readouterr()
+    assert main(["adapt", real, "--sample", "4", "--layers", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "adapted efficientnet_lite0@112 to the project's images" in out
+    assert "re-embedded 6 images with efficientnet_lite0+" in out
+    assert main(["init", fake, "--images", str(folder), "--backbone", "fake"]) == 0
+    assert main(["adapt", fake]) != 0
+    assert "no network whose statistics could adapt" in capsys.readouterr().err
