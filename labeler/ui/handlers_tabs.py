@@ -104,7 +104,7 @@ class TabHandlers(Handlers):
 
     def check_view(self) -> Updates:
         """The learning curve: slower (it refits out of fold), so not on every slider move."""
-        points = self.project.learning_curve()
+        points = self.project.learning_curve(method=self.wb.method)  # of what is on screen
         return {self.ui.check: views.check_html(points, charts.learning_curve_svg(points))}
 
     @friendly
