@@ -7,6 +7,7 @@ The facade (`labeler.project`) calls `auto_label` after fitting; everything here
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,7 +125,7 @@ def cached_pool_graph(
                 remember_pool_graph(raw, graph)  # refits on this pool (held-out folds) reuse it
                 return graph
     graph = pool_graph(raw)
-    tmp = folder / f".{GRAPH_NAME}.tmp.npz"
+    tmp = folder / f".{GRAPH_NAME}.{os.getpid()}-{threading.get_ident()}.tmp.npz"  # writer's own
     np.savez(
         tmp,
         model=np.array(model_key),
