@@ -24,27 +24,11 @@ def fmnist_embeddings(
     split: str = "test", *, backbone: str = DEFAULT_BACKBONE, image_size: int = 112
 ) -> tuple[np.ndarray, np.ndarray]:
     """Embeddings (N, D) float32 and labels (N,) int64 of a Fashion-MNIST split, cached."""
-    from labeler.embed import create_embedder
-
     file = CACHE_DIR / f"fmnist-{split}-{backbone}@{image_size}.npz"
-    if file.is_file():
-        data = np.load(file)
-        return data["x"], data["y"]
-    images, labels = load_fashion_mnist(split)
-    embedder = create_embedder(backbone, image_size=image_size)
-    out = []
-    for start in tqdm(range(0, len(images), DEFAULT_BATCH_SIZE), desc="embedding", unit="batch"):
-        batch = [
-            embedder.preprocess(Image.fromarray(a).convert("RGB"))
-            for a in images[start : start + DEFAULT_BATCH_SIZE]
-        ]
-        out.append(embedder.forward(torch.stack(batch)))
-    x = np.concatenate(out).astype(np.float32)
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_suffix(".tmp.npz")
-    np.savez(tmp, x=x, y=labels)
-    tmp.replace(file)
-    return x, labels
+    if not file.is_file():
+        images, labels = load_fashion_mnist(split)
+        _save(file, _embed(images, backbone=backbone, image_size=image_size), labels)
+    return _load(file)
 
 
 def digits_embeddings(
@@ -54,28 +38,41 @@ def digits_embeddings(
     handwritten digits (real images, offline), upscaled as `init` would; cached."""
     from sklearn.datasets import load_digits
 
+    file = CACHE_DIR / f"digits-{backbone}@{image_size}.npz"
+    if not file.is_file():
+        digits = load_digits()
+        pixels = (digits.images * (255.0 / 16.0)).astype(np.uint8)  # 0..16 → 0..255
+        x = _embed(pixels, backbone=backbone, image_size=image_size)
+        _save(file, x, digits.target.astype(np.int64))
+    return _load(file)
+
+
+def _embed(pixels: np.ndarray, *, backbone: str, image_size: int) -> np.ndarray:
+    """Embeddings (N, D) float32 of greyscale images (N, H, W) uint8, as `init` would embed them."""
     from labeler.embed import create_embedder
 
-    file = CACHE_DIR / f"digits-{backbone}@{image_size}.npz"
-    if file.is_file():
-        data = np.load(file)
-        return data["x"], data["y"]
-    digits = load_digits()
-    pixels = (digits.images * (255.0 / 16.0)).astype(np.uint8)  # 0..16 → 0..255
     embedder = create_embedder(backbone, image_size=image_size)
     out = []
-    for start in range(0, len(pixels), DEFAULT_BATCH_SIZE):
+    for start in tqdm(range(0, len(pixels), DEFAULT_BATCH_SIZE), desc="embedding", unit="batch"):
         batch = [
             embedder.preprocess(Image.fromarray(a).convert("RGB"))
             for a in pixels[start : start + DEFAULT_BATCH_SIZE]
         ]
         out.append(embedder.forward(torch.stack(batch)))
-    x = np.concatenate(out).astype(np.float32)
+    return np.concatenate(out).astype(np.float32)
+
+
+def _save(file: Path, x: np.ndarray, y: np.ndarray) -> None:
+    """Write the cache file whole or not at all (through a temporary file)."""
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     tmp = file.with_suffix(".tmp.npz")
-    np.savez(tmp, x=x, y=digits.target.astype(np.int64))
+    np.savez(tmp, x=x, y=y)
     tmp.replace(file)
-    return x, digits.target.astype(np.int64)
+
+
+def _load(file: Path) -> tuple[np.ndarray, np.ndarray]:
+    data = np.load(file)
+    return data["x"], data["y"]
 
 
 def synthetic_pool(
