@@ -10,6 +10,7 @@ import argparse
 import csv
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from labeler import __version__, config
 from labeler.errors import LabelerError
@@ -126,7 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layers", type=_positive_int, default=None, help="last layers adapted (4)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
 
-    p = sub.add_parser("bench", help="few-shot benchmark of the heads against the peers")
+    p = sub.add_parser(
+        "bench",
+        help="few-shot benchmark of the heads against the peers; with --active, the "
+        "active-learning simulation",
+    )
     add_bench_arguments(p)
 
     p = sub.add_parser("serve", help="the browser UI on a project")
@@ -162,17 +167,20 @@ def _open(args: argparse.Namespace):
     return Project(args.project)
 
 
+def _options(args: argparse.Namespace, *names: str, **renamed: str) -> dict[str, Any]:
+    """Keyword arguments from parsed options: each of `names` under its own name, and each
+    keyword of `renamed` from the option it names (conformal_alpha="conformal")."""
+    return {name: getattr(args, name) for name in names} | {
+        keyword: getattr(args, name) for keyword, name in renamed.items()
+    }
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     from labeler.project import SKIPPED_NAME, Project
 
     project, r = Project.init(
         args.project,
-        images=args.images,
-        backbone=args.backbone,
-        checkpoint=args.checkpoint,
-        device=args.device,
-        batch_size=args.batch_size,
-        image_size=args.image_size,
+        **_options(args, "images", "backbone", "checkpoint", "device", "batch_size", "image_size"),
     )
     with project:
         s = r.sync
@@ -200,9 +208,7 @@ def cmd_label(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     with _open(args) as project:
         r = project.predict(
-            method=args.method,
-            target_precision=args.target_precision,
-            conformal_alpha=args.conformal,
+            **_options(args, "method", "target_precision", conformal_alpha="conformal")
         )
         print(
             f"predicted {r.predicted} images with {r.method} on {r.model} from {r.labeled} labels "
@@ -234,12 +240,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_finetune(args: argparse.Namespace) -> int:
     with _open(args) as project:
-        init, r = project.finetune(
-            steps=args.steps,
-            minutes=args.minutes,
-            blocks=args.blocks,
-            device=args.device,
-        )
+        init, r = project.finetune(**_options(args, "steps", "minutes", "blocks", "device"))
         print(
             f"fine-tuned {r.trained_parameters} parameters for {r.steps} steps in "
             f"{r.seconds:.0f} s on {r.device}{' (mixed precision)' if r.mixed_precision else ''}: "
@@ -252,7 +253,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 def cmd_adapt(args: argparse.Namespace) -> int:
     with _open(args) as project:
         before = project.model_key
-        init = project.adapt(sample=args.sample, layers=args.layers, device=args.device)
+        init = project.adapt(**_options(args, "sample", "layers", "device"))
         print(
             f"adapted {before} to the project's images: re-embedded {init.embedded} images with "
             f"{project.model_key}"

@@ -76,3 +76,11 @@ def test_headline_compares_with_the_best_peer_per_setting() -> None:
     assert gaps == pytest.approx([2.0, -1.0])
     assert "sklearn:LabelSpreading" in text.splitlines()[0]
     assert "easyfsl:TIM" in text.splitlines()[1]
+
+
+def test_active_flag_reaches_the_active_benchmark(capsys) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["--active", "--rounds"])
+    assert e.value.code != 0
+    err = capsys.readouterr().err
+    assert "usage: labeler bench --active" in err and "--rounds: expected one argument" in err

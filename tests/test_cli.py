@@ -136,3 +136,21 @@ def test_module_entry_point_runs_the_same_program(tmp_path: Path) -> None:
     )
     assert done.returncode == EXIT_ERROR
     assert done.stderr.startswith("labeler: error: no labeler project")
+
+
+def test_bench_active_hands_the_arguments_after_it_to_the_active_benchmark(capsys) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["bench", "--help"])
+    assert e.value.code == 0 and "--active" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        main(["bench", "--active", "--help"])
+    out = capsys.readouterr().out
+    assert e.value.code == 0
+    assert out.startswith("usage: labeler bench --active") and "--strategies" in out
+
+
+def test_bench_active_refuses_few_shot_options_before_it(capsys) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["bench", "--shots", "1", "--active", "--seeds", "2"])
+    assert e.value.code != 0
+    assert "got --shots before it" in capsys.readouterr().err

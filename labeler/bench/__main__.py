@@ -1,4 +1,8 @@
-"""`python -m labeler.bench` / `labeler bench`: the few-shot benchmark against the peers."""
+"""`python -m labeler.bench` / `labeler bench`: the few-shot benchmark against the peers.
+
+With `--active`, the active-learning simulation instead (`python -m labeler.bench.active`): every
+argument after the flag goes to that benchmark (`--active --help` lists them).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,26 @@ from labeler.bench.peers import PEERS
 DEFAULT_SHOTS = (1, 5, 10, 20)
 DEFAULT_SEEDS = 10
 DEFAULT_OUT = Path("bench-results")
+ACTIVE_PROG = "labeler bench --active"  # how the active benchmark's usage line names itself here
+
+
+class _ActiveArguments(argparse.Action):
+    """`--active ARG…`: keep the arguments after the flag for the active-learning benchmark, and
+    refuse few-shot options given before it (they would be ignored)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        given = [
+            "--" + dest.replace("_", "-")
+            for dest, value in vars(namespace).items()
+            if dest != self.dest and value != parser.get_default(dest)
+        ]
+        if given:
+            parser.error(
+                f"{option_string} runs the active-learning benchmark, which takes none of the "
+                f"few-shot options, but got {' '.join(given)} before it; put that benchmark's "
+                f"own options after {option_string} (see {option_string} --help)"
+            )
+        setattr(namespace, self.dest, values)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -25,9 +49,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methods", nargs="*", default=list(OUR_METHODS), help="our heads")
     p.add_argument("--peers", nargs="*", default=list(PEERS), choices=list(PEERS))
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the CSV and plot")
+    p.add_argument(
+        "--active",
+        nargs=argparse.REMAINDER,
+        action=_ActiveArguments,
+        help="run the active-learning simulation instead (python -m labeler.bench.active), "
+        "passing it every argument after this flag, e.g. --active --seeds 3 --strategies "
+        "auto,random; --active --help lists them",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.active is not None:
+        from labeler.bench.active import main as run_active
+
+        return run_active(args.active, prog=ACTIVE_PROG)
+    return run_fewshot(args)
+
+
+def run_fewshot(args: argparse.Namespace) -> int:
     from labeler.bench.report import headline, plot, summarise, table, write_csv
 
     args.out.mkdir(parents=True, exist_ok=True)
