@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,6 +93,21 @@ def auto_label(
         coverage=coverage,
         target_precision=target_precision,
     )
+
+
+def fit_on_pool(
+    head: Head,
+    raw: np.ndarray,
+    rows: np.ndarray,
+    labels: Sequence[str],
+    *,
+    graph: KnnGraph | None = None,
+) -> tuple[Head, np.ndarray]:
+    """Fit `head` on rows (K,) int64 of raw (N, D) float32 labeled `labels` (K,), with all of
+    raw as its pool (and its kNN graph, when cached): the fitted head and (N, C) float32
+    calibrated probabilities of every row (a transductive head's own pool predictions)."""
+    head.fit(raw[rows], list(labels), X_pool=raw, graph=graph)
+    return head, head.predict_pool_proba()
 
 
 def head_options(method: str, *, backbone: str, checkpoint: str | None, classes: list[str]) -> dict:

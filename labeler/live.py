@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from labeler.calibrate import top2_scores
-from labeler.heads import DEFAULT_HEAD, Head, create_head
+from labeler.heads import Head
 from labeler.store import Store
 
 Fitter = Callable[[np.ndarray, list[str]], tuple[Head, np.ndarray]]
@@ -34,6 +34,11 @@ NO_CLASS = -1
 def accepted_annotator(annotator: str) -> str:
     """The annotator recorded for predictions that `annotator` accepted in bulk."""
     return annotator + ACCEPTED_SUFFIX
+
+
+def is_accepted(annotator: str) -> bool:
+    """Whether a label with this annotator is a prediction accepted in bulk."""
+    return annotator.endswith(ACCEPTED_SUFFIX)
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,7 @@ class LiveModel:
         store: the project's store (labels and classes are read from it).
         item_ids: (N,) int64 item ids of the rows; paths: (N,) their relative paths.
         vectors: (N, D) float32 raw embeddings, as the heads expect them.
-        fit: how to fit on labeled rows (default: the fast default head, `DEFAULT_HEAD`).
+        fit: how to fit on labeled rows (the project's `fit_rows` with its live head).
     """
 
     def __init__(
@@ -93,7 +98,7 @@ class LiveModel:
         paths: list[str],
         vectors: np.ndarray,
         *,
-        fit: Fitter | None = None,
+        fit: Fitter,
     ) -> None:
         self.store = store
         self.item_ids = item_ids
@@ -105,11 +110,7 @@ class LiveModel:
         self._fit_lock = threading.Lock()  # one refit at a time
         self._deferring = threading.local()
         self._snapshot: Snapshot | None = None
-        self._fit_rows = fit or self._fit_default_head
-
-    def _fit_default_head(self, rows: np.ndarray, names: list[str]) -> tuple[Head, np.ndarray]:
-        head = create_head(DEFAULT_HEAD).fit(self.vectors[rows], names, X_pool=self.vectors)
-        return head, head.predict_pool_proba()
+        self._fit_rows = fit
 
     @contextmanager
     def deferred(self) -> Iterator[None]:
@@ -175,7 +176,7 @@ class LiveModel:
                 row = self.row_of_id.get(item_id)
                 if row is not None:  # a class made and deleted meanwhile counts as no label
                     label[row] = NO_CLASS if name is None else index.get(name, NO_CLASS)
-                    accepted[row] = annotator.endswith(ACCEPTED_SUFFIX)
+                    accepted[row] = is_accepted(annotator)
             return classes, label, accepted
         classes = tuple(self.store.classes())
         index = {name: k for k, name in enumerate(classes)}
@@ -185,7 +186,7 @@ class LiveModel:
             row = self.row_of_id.get(lab.item_id)
             if row is not None:
                 label[row] = index[lab.label]
-                accepted[row] = lab.annotator.endswith(ACCEPTED_SUFFIX)
+                accepted[row] = is_accepted(lab.annotator)
         return classes, label, accepted
 
     def _fit(

@@ -21,6 +21,7 @@ from labeler.autolabel import (
     DEFAULT_TARGET_PRECISION,
     auto_label,
     cached_pool_graph,
+    fit_on_pool,
     head_options,
 )
 from labeler.errors import LabelerError, ProjectNotFound
@@ -29,7 +30,7 @@ from labeler.export.rows import EXTRA_COLUMNS, export_rows
 from labeler.heads import DEFAULT_HEAD, DEFAULT_METHOD, Head, create_head
 from labeler.index import FaissIndex, l2_normalize
 from labeler.labelcsv import read_label_csv
-from labeler.live import ACCEPTED_SUFFIX
+from labeler.live import is_accepted
 from labeler.store import Store
 from labeler.update import SKIPPED_NAME, InitReport, update_images
 
@@ -270,7 +271,7 @@ class Project:
         pairs = sorted(
             (row_of[lab.item_id], lab.label)
             for lab in self.store.labels()
-            if lab.item_id in row_of and not (hand_only and lab.annotator.endswith(ACCEPTED_SUFFIX))
+            if lab.item_id in row_of and not (hand_only and is_accepted(lab.annotator))
         )
         return np.array([r for r, _ in pairs], dtype=np.int64), [lab for _, lab in pairs]
 
@@ -306,8 +307,7 @@ class Project:
         graph = None
         if head.transductive:
             graph = cached_pool_graph(self.path, self.model_key, v.item_ids, v.raw)
-        head.fit(v.raw[rows], list(labels), X_pool=v.raw, graph=graph)
-        return head, head.predict_pool_proba()
+        return fit_on_pool(head, v.raw, rows, labels, graph=graph)
 
     def live_method(self) -> str:
         """The head of the browser UI's live predictions: `predict`'s default, so that what is

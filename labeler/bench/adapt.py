@@ -51,10 +51,7 @@ def embed(images: np.ndarray, *, layers: int | None) -> np.ndarray:
     tensors = torch.stack([embedder.preprocess(Image.fromarray(a).convert("RGB")) for a in images])
     batches = list(torch.split(tensors, DEFAULT_BATCH_SIZE))
     if layers is not None:
-        count = sum(
-            isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in embedder.model.modules()
-        )
-        adapt_batchnorm(embedder.model, batches, layers=layers or count)
+        adapt_batchnorm(embedder.model, batches, layers=layers or None)
     return np.concatenate([embedder.forward(b) for b in batches]).astype(np.float32)
 
 

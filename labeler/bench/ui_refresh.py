@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from labeler import browse, config
+from labeler.autolabel import fit_on_pool
 from labeler.heads import DEFAULT_HEAD, DEFAULT_METHOD, Head, create_head, pool_graph
 from labeler.live import Fitter, LiveModel
 from labeler.store import Store
@@ -56,8 +57,7 @@ def _fitter(method: str, vectors: np.ndarray) -> Fitter:
     graph = pool_graph(vectors) if create_head(method).transductive else None
 
     def fit(rows: np.ndarray, names: list[str]) -> tuple[Head, np.ndarray]:
-        head = create_head(method).fit(vectors[rows], names, X_pool=vectors, graph=graph)
-        return head, head.predict_pool_proba()
+        return fit_on_pool(create_head(method), vectors, rows, names, graph=graph)
 
     return fit
 

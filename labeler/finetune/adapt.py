@@ -29,8 +29,11 @@ ADAPT_BATCH = 64
 ADAPTED_DIR = "adapted"
 
 
-def adapt_batchnorm(model: nn.Module, batches: Iterable[torch.Tensor], *, layers: int) -> int:
-    """Re-estimate the running mean and variance of the last `layers` batch-norm layers of
+def adapt_batchnorm(
+    model: nn.Module, batches: Iterable[torch.Tensor], *, layers: int | None
+) -> int:
+    """Re-estimate the running mean and variance of the last `layers` (None: all) batch-norm
+    layers of
     `model` from `batches` ((B, 3, H, W) float32 tensors on the model's device), each batch's
     statistics weighted equally; all other weights and statistics stay as they were. The model
     is left in eval mode. Returns the number of images seen."""
@@ -40,9 +43,9 @@ def adapt_batchnorm(model: nn.Module, batches: Iterable[torch.Tensor], *, layers
             f"{type(model).__name__} has no batch-norm layers to adapt; adaptation works on "
             "convolutional backbones such as the default efficientnet_lite0"
         )
-    if layers < 1:
-        raise LabelerError(f"layers must be at least 1, got {layers}")
-    chosen = norms[-layers:]
+    if layers is not None and layers < 1:
+        raise LabelerError(f"layers must be at least 1 (or None for all), got {layers}")
+    chosen = norms if layers is None else norms[-layers:]
     momenta = [m.momentum for m in chosen]
     model.eval()
     for m in chosen:
