@@ -484,15 +484,15 @@ class Project:
             )
         return est
 
-    def learning_curve(
-        self, *, method: str = DEFAULT_HEAD
-    ) -> list[tuple[int, float, float, float]]:
-        """(n_labels, estimated accuracy, low, high) of the auto-labels after each change of the
-        labels, oldest first, with a point for the current labels (fitting `method` if none was
-        recorded for them). Estimates come from the expert's labels alone; low..high is a 95%
-        interval. Empty until two classes have two labels each."""
+    def learning_curve(self, *, method: str | None = None) -> list[tuple[int, float, float, float]]:
+        """(n_labels, estimated accuracy, low, high) of the auto-labels of head `method` (default:
+        the browser's, `live_method`) after each change of the labels, oldest first, with a point
+        for the current labels (fitted now if none of this head was recorded for them). Points
+        of other heads are left out: one curve, one head. Estimates come from the expert's labels
+        alone; low..high is a 95% interval. Empty until two classes have two labels each."""
+        method = method or self.live_method()
         state = self.store.label_version()[0]
-        if all(e.label_state != state for e in self.store.estimates()):
+        if not any(e.label_state == state and e.method == method for e in self.store.estimates()):
             try:
                 proba, _, rows, labels = self._fit(method)
             except LabelerError:
@@ -500,20 +500,30 @@ class Project:
             else:
                 rest = np.setdiff1d(np.arange(len(proba)), rows)
                 self._record_estimate(method, rows, labels, proba[rest].max(axis=1))
-        return [(e.n_labels, e.accuracy, e.low, e.high) for e in self.store.estimates()]
+        return [
+            (e.n_labels, e.accuracy, e.low, e.high)
+            for e in self.store.estimates()
+            if e.method == method
+        ]
 
     # -- suggest -----------------------------------------------------------------------------------
 
     def suggest(self, n: int, *, strategy: str = "auto", seed: int = 0) -> list[dict]:
-        """Up to n images to label next, most useful first, each with the reason it was chosen."""
+        """Up to n images to label next, most useful first, each with the reason it was chosen.
+
+        Uncertainty comes from the head the browser shows (`live_method`), fitted on the hand
+        labels; predictions accepted in bulk are never suggested but do not train it."""
         v = self._vectors()
         chooser = create_strategy(strategy)
         rows, labels = self._labeled()
+        hand = set(self._labeled(hand_only=True)[0].tolist())
+        method = self.live_method()
         pool = make_pool(
             v.raw,
             rows,
             labels,
-            head=DEFAULT_HEAD,
+            fit=lambda r, names: self.fit_rows(method, r, names),
+            trained=np.array([r in hand for r in rows.tolist()], dtype=bool),
             committee=chooser.needs_committee,
             seed=seed,
             unit=v.unit,

@@ -13,10 +13,12 @@ from test_active import CLASSES, _planted_clusters
 from labeler.active import Pool, create_strategy, make_pool
 from labeler.active.policy import uncertainty_weight
 from labeler.active.stopping import estimate_auto_label_accuracy
+from labeler.autolabel import fit_on_pool
 from labeler.bench.active import RANDOM, draw_pool, plot, simulate, summarise
 from labeler.bench.data import synthetic_pool
 from labeler.config import AUTO_UNCERTAINTY_LABELS_PER_CLASS
 from labeler.errors import LabelerError
+from labeler.heads import create_head
 
 # ----- the default policy ------------------------------------------------------------------------
 
@@ -94,6 +96,27 @@ def test_make_pool_fits_the_head_and_indexes_the_labels() -> None:
     assert single.proba is None and single.committee is None and single.classes == ("a",)
     with pytest.raises(LabelerError, match="one label per distinct labeled row"):
         make_pool(raw, np.array([0, 0]), ["a", "b"])
+
+
+def test_make_pool_fits_only_the_trained_labels_and_widens_to_every_class() -> None:
+    raw, _ = synthetic_pool(n_classes=3, per_class=20, dim=8, seed=0)
+    rows = np.array([0, 1, 20, 21, 40])
+    names = ["a", "a", "b", "b", "c"]  # "c" only accepted in bulk: labeled, not trained on
+    seen = []
+
+    def fit(fit_rows, fit_names):
+        seen.append((fit_rows.tolist(), list(fit_names)))
+        return fit_on_pool(create_head("protonet"), raw, fit_rows, fit_names)
+
+    trained = np.array([True, True, True, True, False])
+    pool = make_pool(raw, rows, names, fit=fit, trained=trained, committee=True)
+    assert seen == [([0, 1, 20, 21], ["a", "a", "b", "b"])]
+    assert pool.classes == ("a", "b", "c") and pool.labeled[40] and pool.labels[40] == 2
+    assert (pool.proba[:, 2] == 0).all() and (pool.committee[..., 2] == 0).all()
+    np.testing.assert_allclose(pool.proba.sum(axis=1), 1.0, rtol=1e-5)
+    pool.validate()
+    with pytest.raises(LabelerError, match="one bool per labeled row"):
+        make_pool(raw, rows, names, trained=trained[:2])
 
 
 # ----- accuracy estimate from the labels alone ---------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 
 from labeler.cli import main
 from labeler.errors import LabelerError
+from labeler.live import accepted_annotator
 from labeler.project import Project
 from labeler.store import Store
 from labeler.store.schema import MIGRATIONS
@@ -55,6 +56,42 @@ def test_suggest_with_a_committee_strategy_and_zero_labels(project: Project, col
     got = project.suggest(3, strategy="disagreement")
     assert len(got) == 3 and all(g["reason"].startswith("the ") for g in got)
     assert not {g["path"] for g in got} & {p for p, _ in _per_class(truth, 2)}
+
+
+def test_suggest_scores_with_the_browsers_head_fitted_on_hand_labels(
+    project: Project, colour_images
+) -> None:
+    _, truth = colour_images
+    hand = _per_class(truth, 2)
+    project.label(hand)
+    # A bulk-accepted prediction, planted wrong: it must not train the head, and being labeled
+    # it must never be suggested.
+    wrong_path, wrong_class = next((p, c) for p, c in _per_class(truth, 1, start=3))
+    other = next(c for c in sorted(set(truth.values())) if c != wrong_class)
+    project.label([(wrong_path, other)], annotator=accepted_annotator("ann"))
+
+    rows, labels = project._labeled(hand_only=True)
+    assert len(rows) == len(hand)
+    head, proba = project.fit_rows(project.live_method(), rows, labels)
+    paths = project._vectors().paths
+    got = project.suggest(len(truth))
+    assert got and wrong_path not in {g["path"] for g in got}
+    assert not {g["path"] for g in got} & {p for p, _ in hand}
+    for g in got:
+        p = proba[paths.index(g["path"])]
+        assert g["predicted"] == head.classes_[p.argmax()]
+        assert g["confidence"] == pytest.approx(float(p.max()), abs=1e-6)
+
+
+def test_learning_curve_keeps_to_one_head(project: Project, colour_images) -> None:
+    _, truth = colour_images
+    project.label(_per_class(truth, 2))
+    assert [n for n, *_ in project.learning_curve(method="protonet")] == [6]
+    project.label(_per_class(truth, 1, start=2))
+    assert project.live_method() == "auto"
+    assert [n for n, *_ in project.learning_curve()] == [9]  # the protonet point is not auto's
+    # ProtoNet's own earlier point, and the current one refitted (one point per label state).
+    assert [n for n, *_ in project.learning_curve(method="protonet")] == [6, 9]
 
 
 def test_cli_predict_prints_the_estimate_and_curve_prints_the_curve(

@@ -6,15 +6,21 @@ measures exactly what `labeler suggest` does.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 
 from labeler.active.base import Pool
+from labeler.autolabel import fit_on_pool
 from labeler.config import COMMITTEE_BAGS, COMMITTEE_HEADS
 from labeler.errors import LabelerError
-from labeler.heads import DEFAULT_HEAD, available_heads, create_head
+from labeler.heads import DEFAULT_HEAD, Head, available_heads, create_head
 from labeler.index import l2_normalize
+
+Fit = Callable[[np.ndarray, list[str]], tuple[Head, np.ndarray]]
+"""(rows (K,) int64, their labels (K,)) → the fitted head and (N, C) float32 probabilities of
+every row, columns in the head's `classes_` order (as `labeler.autolabel.fit_on_pool` gives)."""
 
 
 def make_pool(
@@ -23,20 +29,27 @@ def make_pool(
     labels: Sequence[str],
     *,
     head: str = DEFAULT_HEAD,
+    fit: Fit | None = None,
+    trained: np.ndarray | None = None,
     committee: bool = False,
     seed: int = 0,
     unit: np.ndarray | None = None,
 ) -> Pool:
-    """Fit `head` on the labeled rows (when they span two classes) and describe the pool.
+    """Fit a head on the labeled rows (when they span two classes) and describe the pool.
 
     Args:
         raw: (N, D) float32 vectors as the embedder gave them (what heads are fitted on).
-        rows: (K,) int64 distinct rows of raw that carry an expert label.
+        rows: (K,) int64 distinct rows of raw that carry a label.
         labels: (K,) class names of those rows.
+        head: the head to fit, with raw as its pool, when `fit` is None.
+        fit: fits the probabilities instead (the project passes its own, which caches the kNN
+            graph and fits what its predictions use).
+        trained: (K,) bool, the labels to fit on (default all); the others still count as
+            labeled, so they are never suggested (predictions accepted in bulk).
         committee: also fit a committee of heads (for the 'disagreement' strategy).
         unit: (N, D) float32 L2-normalised raw, if already computed.
     Returns:
-        a Pool whose proba (and committee) is None while fewer than two classes are labeled.
+        a Pool whose proba (and committee) is None while fewer than two classes are trained on.
     """
     rows = np.asarray(rows, dtype=np.int64)
     names = np.asarray(labels, dtype=object)
@@ -45,16 +58,29 @@ def make_pool(
             f"expected one label per distinct labeled row; got {len(rows)} rows "
             f"({len(np.unique(rows))} distinct) and {len(names)} labels"
         )
+    trained = np.ones(len(rows), dtype=bool) if trained is None else np.asarray(trained, bool)
+    if trained.shape != rows.shape:
+        raise LabelerError(
+            f"trained must be one bool per labeled row ({len(rows)}), got {trained.shape}"
+        )
     labeled = np.zeros(len(raw), dtype=bool)
     labeled[rows] = True
     classes, index = np.unique(names, return_inverse=True)
     label_index = np.full(len(raw), -1, dtype=np.int64)
     label_index[rows] = index
     proba = members = None
-    if len(classes) >= 2:
-        proba = create_head(head).fit(raw[rows], names, X_pool=raw).predict_proba(raw)
+    fit_rows, fit_names = rows[trained], names[trained]
+    if len(np.unique(fit_names)) >= 2:
+        if fit is None:
+            fit = partial(_fit_head, head, raw)
+        fitted, p = fit(fit_rows, fit_names.tolist())
+        proba = _widen(p, fitted.classes_, classes)
         if committee:
-            members = fit_committee(raw, rows, names, head=head, seed=seed)
+            members = _widen(
+                fit_committee(raw, fit_rows, fit_names, head=head, seed=seed),
+                np.unique(fit_names),
+                classes,
+            )
     return Pool(
         vectors=l2_normalize(raw) if unit is None else unit,
         labeled=labeled,
@@ -64,6 +90,20 @@ def make_pool(
         labels=label_index,
         committee=members,
     )
+
+
+def _fit_head(
+    head: str, raw: np.ndarray, rows: np.ndarray, labels: list[str]
+) -> tuple[Head, np.ndarray]:
+    return fit_on_pool(create_head(head), raw, rows, labels)
+
+
+def _widen(proba: np.ndarray, have: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """(..., C') probabilities over the sorted classes `have` → (..., C) over `classes` ⊇ have,
+    0 for a class the fit did not see."""
+    out = np.zeros((*proba.shape[:-1], len(classes)), dtype=np.float32)
+    out[..., np.searchsorted(classes, have)] = proba
+    return out
 
 
 def fit_committee(
