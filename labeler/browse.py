@@ -150,6 +150,7 @@ class Acceptance:
     threshold: float
     rows: np.ndarray  # (M,) rows that would be accepted
     per_class: dict[str, tuple[int, float]]  # class -> (count, estimated precision)
+    uncalibrated: tuple[str, ...] = ()  # predicted classes with a single hand label
 
     @property
     def count(self) -> int:
@@ -177,7 +178,18 @@ def acceptance(snap: Snapshot, threshold: float, cls: str = ANY_CLASS) -> Accept
         mine = rows[snap.pred[rows] == k]
         if len(mine):
             per_class[name] = (len(mine), float(snap.conf[mine].mean()))
-    return Acceptance(threshold=threshold, rows=rows, per_class=per_class)
+    return Acceptance(
+        threshold=threshold, rows=rows, per_class=per_class, uncalibrated=uncalibrated(snap)
+    )
+
+
+def uncalibrated(snap: Snapshot) -> tuple[str, ...]:
+    """Classes the model predicts from a single hand label. A class's labels are checked (and
+    the confidences calibrated) on held-out labels, which needs two labels of the class."""
+    if not snap.has_predictions:
+        return ()
+    hand = np.bincount(snap.label[snap.labeled & ~snap.accepted], minlength=len(snap.classes))
+    return tuple(name for name, n in zip(snap.classes, hand, strict=True) if n == 1)
 
 
 def confidence_histograms(snap: Snapshot) -> dict[str, np.ndarray]:

@@ -146,6 +146,20 @@ def test_counts_and_acceptance_estimate(labeled) -> None:
         browse.acceptance(snap, 1.5)
 
 
+def test_acceptance_names_the_classes_with_one_hand_label(project: Project, colour_images) -> None:
+    _, truth = colour_images
+    wb = project.workbench()
+    groups = by_class(truth)
+    for name, paths in groups.items():
+        wb.assign(paths[:1], name, annotator="ana")
+    assert browse.acceptance(wb.snapshot(), 0.5).uncalibrated == tuple(groups)
+    wb.assign(groups["red"][1:2], "red", annotator="ana")
+    assert set(browse.acceptance(wb.snapshot(), 0.5).uncalibrated) == {"green", "blue"}
+    wb.accept(0.0, "green", annotator="ana")  # accepted labels are not hand labels
+    snap = wb.snapshot()
+    assert snap.accepted.sum() > 0 and "green" in browse.acceptance(snap, 0.5).uncalibrated
+
+
 def test_bulk_accept_records_its_source_and_export_tells_it_apart(labeled, tmp_path) -> None:
     project, truth = labeled
     wb = project.workbench()

@@ -54,6 +54,18 @@ def test_learning_curve_check() -> None:
     assert "about <b>62%</b>" in html and "48%–75%" in html and svg in html
 
 
+def test_acceptance_warns_when_confidences_are_not_calibrated() -> None:
+    a = browse.Acceptance(threshold=0.9, rows=np.array([3]), per_class={"cat": (1, 0.93)})
+    assert "not calibrated" not in views.acceptance_html(a, ("cat", "dog"))
+    warned = replace(a, uncalibrated=("dog", EVIL))
+    html = views.acceptance_html(warned, ("cat", "dog"))
+    assert "not calibrated for dog, &lt;img" in html and "<img src=x" not in html
+    assert "would be auto-accepted" in html
+    none = replace(warned, rows=np.array([], dtype=int), per_class={})
+    html = views.acceptance_html(none, ("cat", "dog"))
+    assert "not calibrated for dog" in html and "No unlabeled prediction" in html
+
+
 def test_histograms_and_map_svg() -> None:
     hists = {"cat": np.array([0, 2, 5, 1]), "dog": np.zeros(4, dtype=int)}
     svg = charts.histograms_svg(hists, ("cat", "dog"), 0.5)

@@ -138,15 +138,23 @@ def counts_html(counts: list[ClassCount]) -> str:
 
 
 def acceptance_html(a: Acceptance, classes: tuple[str, ...]) -> str:
+    warning = ""
+    if a.uncalibrated:
+        names = ", ".join(esc(n) for n in a.uncalibrated)
+        warning = (
+            f'<div class="warning">Confidences are not calibrated for {names}: one hand label '
+            "each, so nothing could be checked against a held-out label (they tend to be too "
+            "low). Label a second image of each before accepting in bulk.</div>"
+        )
     if a.count == 0:
         at = f"{a.threshold:.2f}"
-        return f'<div class="muted">No unlabeled prediction at confidence ≥ {at}.</div>'
+        return f'{warning}<div class="muted">No unlabeled prediction at confidence ≥ {at}.</div>'
     rows = "".join(
         f'<tr><td><span class="chip" style="background:{colour(classes.index(name))}"></span>'
         f"{esc(name)}</td><td>{n:,}</td><td>{p:.1%}</td></tr>"
         for name, (n, p) in a.per_class.items()
     )
-    return (
+    return warning + (
         f'<div class="headline">At confidence ≥ {a.threshold:.2f}: <b>{a.count:,}</b> images '
         f"would be auto-accepted, estimated precision <b>{a.precision:.1%}</b></div>"
         '<table class="counts"><thead><tr><th>class</th><th>would accept</th>'
