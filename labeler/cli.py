@@ -224,6 +224,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
         else:
             print(f"no confidence threshold reaches {r.target_precision:.0%} precision yet")
         print(f"{r.ood} images fit no class (column ood in the export)")
+        if r.uncalibrated:
+            print(
+                f"confidences are not calibrated for {', '.join(r.uncalibrated)}: one label "
+                "each, nothing to check them on (they run low); label a second image of each"
+            )
         e = r.estimate
         if e is None:
             print(

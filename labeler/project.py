@@ -7,8 +7,9 @@ A project is a folder holding `labeler.sqlite` (items, labels, predictions), the
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,6 +59,7 @@ class PredictReport:
     threshold: float = float("inf")  # confidence to auto-accept at for target_precision
     coverage: float = 0.0  # estimated share of the predicted images accepted at it
     ood: int = 0  # images flagged as fitting no class
+    uncalibrated: list[str] = field(default_factory=list)  # classes with one hand label
 
 
 @dataclass
@@ -372,6 +374,7 @@ class Project:
             threshold=auto.threshold,
             coverage=auto.coverage,
             ood=int(auto.ood.sum()),
+            uncalibrated=sorted(c for c, n in Counter(labels).items() if n == 1),
         )
 
     def finetune(

@@ -29,12 +29,15 @@ def test_predict_records_an_estimate_and_the_curve_grows_with_labels(
     _, truth = colour_images
     assert project.learning_curve() == []  # no labels: nothing to estimate
     project.label(_per_class(truth, 1))
-    assert project.predict().estimate is None  # one label per class cannot be checked
+    report = project.predict()
+    assert report.estimate is None  # one label per class cannot be checked
+    assert report.uncalibrated == sorted(set(truth.values()))
     assert project.learning_curve() == []
 
     project.label(_per_class(truth, 1, start=1))
     report = project.predict()
     e = report.estimate
+    assert report.uncalibrated == []
     assert e is not None and e.n_labels == 6 and e.checked == 6
     # Planted colour classes are easy: every auto-label is right, and the estimate says so.
     assert e.low <= 1.0 <= e.high + 1e-9 and e.accuracy > 0.9
@@ -103,6 +106,10 @@ def test_cli_predict_prints_the_estimate_and_curve_prints_the_curve(
     assert main(["curve", proj]) == 0
     assert "no estimate yet" in capsys.readouterr().out
     labels = tmp_path / "labels.csv"
+    labels.write_text("path,label\n" + "".join(f"{p},{c}\n" for p, c in _per_class(truth, 1)))
+    assert main(["label", proj, "--csv", str(labels)]) == 0
+    assert main(["predict", proj]) == 0
+    assert "not calibrated for blue, green, red: one label each" in capsys.readouterr().out
     rows = _per_class(truth, 3)
     labels.write_text("path,label\n" + "".join(f"{p},{c}\n" for p, c in rows))
     assert main(["label", proj, "--csv", str(labels)]) == 0
