@@ -55,6 +55,7 @@ def auto_label(
     target_precision: float = DEFAULT_TARGET_PRECISION,
     conformal_alpha: float | None = None,
     labeled: np.ndarray | None = None,
+    graph: KnnGraph | None = None,
 ) -> tuple[np.ndarray, AutoLabels]:
     """Auto-labels of every image that has no label.
 
@@ -64,13 +65,15 @@ def auto_label(
             fitted on, whose names are `labels` (K,).
         labeled: (L,) int64 every row with a label, to leave out (default: rows); it also
             holds labels the head was not fitted on (predictions accepted in bulk).
+        graph: the kNN graph of raw, when cached: the OOD flags then also catch groups of
+            images that no label reaches (`labeler.ood`).
     Returns:
         the unlabeled rows (M,) int64, and their AutoLabels.
     """
     unlabeled = np.setdiff1d(np.arange(len(raw)), rows if labeled is None else labeled)
     proba = proba[unlabeled]
     pred, conf, margin, entropy = top2_scores(proba)
-    ood = OodDetector().fit(raw[rows], labels, X_pool=raw).pool_flags()[unlabeled]
+    ood = OodDetector().fit(raw[rows], labels, X_pool=raw, graph=graph).pool_flags()[unlabeled]
     threshold, coverage = threshold_for_precision(conf[~ood], target=target_precision)
     sets = None
     if conformal_alpha is not None:
@@ -126,12 +129,13 @@ def head_options(method: str, *, backbone: str, checkpoint: str | None, classes:
 
 
 def cached_pool_graph(
-    folder: Path, model_key: str, item_ids: np.ndarray, raw: np.ndarray
-) -> KnnGraph:
+    folder: Path, model_key: str, item_ids: np.ndarray, raw: np.ndarray, *, build: bool = True
+) -> KnnGraph | None:
     """The kNN graph of the pool `raw` (N, D), from folder/knn_graph.npz when it is current.
 
     Current means: same embedder and the same items in the same order. Otherwise it is built
-    (exact search, the slow part of transduction on a big pool) and saved atomically.
+    (exact search, the slow part of transduction on a big pool) and saved atomically; or, with
+    build False, None.
     """
     file = folder / GRAPH_NAME
     if file.is_file():
@@ -140,6 +144,8 @@ def cached_pool_graph(
                 graph = KnnGraph(data["neighbours"], data["similarities"])
                 remember_pool_graph(raw, graph)  # refits on this pool (held-out folds) reuse it
                 return graph
+    if not build:
+        return None
     graph = pool_graph(raw)
     tmp = folder / f".{GRAPH_NAME}.{os.getpid()}-{threading.get_ident()}.tmp.npz"  # writer's own
     np.savez(

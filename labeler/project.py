@@ -340,6 +340,9 @@ class Project:
             target_precision=target_precision,
             conformal_alpha=conformal_alpha,
             labeled=self._labeled()[0],
+            graph=cached_pool_graph(  # a transductive head has just built it; others: if cached
+                self.path, self.model_key, v.item_ids, v.raw, build=head.transductive
+            ),
         )
         self.store.add_run(
             method=method,

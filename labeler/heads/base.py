@@ -16,7 +16,7 @@ import numpy as np
 
 from labeler.calibrate import fit_temperature, softmax
 from labeler.errors import LabelerError
-from labeler.folds import DEFAULT_FOLDS, stratified_folds
+from labeler.folds import held_out_folds
 from labeler.heads.graph import KnnGraph
 
 MISSING_CLASS_GAP = 20.0  # held-out logit of a class absent from a fold: row minimum minus this
@@ -137,11 +137,10 @@ class Head:
         For heads cheap to refit. A class absent from a fold's training rows gets the logit
         (row minimum − MISSING_CLASS_GAP) in that fold's rows.
         """
-        counts = np.bincount(y, minlength=len(self.classes_))
-        keep = counts[y] > 1
-        if keep.sum() < 2 or len(self.classes_) < 2:
+        split = held_out_folds(y)
+        if split is None or len(self.classes_) < 2:
             return None
-        fold = stratified_folds(y, max(2, min(DEFAULT_FOLDS, int(counts.max()))))
+        fold, keep = split
         logits = np.zeros((len(y), len(self.classes_)), dtype=np.float32)
         for f in np.unique(fold[keep]):
             train, test = fold != f, fold == f
@@ -150,7 +149,9 @@ class Head:
             clone.classes_ = self.classes_[present]
             clone._fit(X[train], np.searchsorted(present, y[train]), X_pool, graph)
             part = clone._logits(X[test])
-            out = np.repeat(part.min(axis=1, keepdims=True) - MISSING_CLASS_GAP, len(counts), 1)
+            out = np.repeat(
+                part.min(axis=1, keepdims=True) - MISSING_CLASS_GAP, len(self.classes_), 1
+            )
             out[:, present] = part
             logits[test] = out
         rows = np.flatnonzero(keep)

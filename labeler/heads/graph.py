@@ -93,6 +93,16 @@ def neighbours_in(base: np.ndarray, queries: np.ndarray, k: int) -> KnnGraph:
     return _padded(nb, sims, k)
 
 
+def spread_to(nodes: np.ndarray, values: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """Node values at new points: (Q, R) float64, for each of (Q, D) unit `queries` the sum of
+    `values` (M, R) over its k nearest of the (M, D) unit `nodes`, weighted like the graph's
+    edges, max(cosine, 0) ** AFFINITY_POWER (callers normalise as they need)."""
+    nb = neighbours_in(nodes, queries, k)
+    weights = np.maximum(nb.similarities, 0.0).astype(np.float64) ** AFFINITY_POWER
+    weights[nb.neighbours < 0] = 0.0
+    return np.einsum("rk,rkc->rc", weights, values[np.maximum(nb.neighbours, 0)])
+
+
 def _search(base: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     index = faiss.IndexFlatIP(base.shape[1])
     index.add(np.ascontiguousarray(base, dtype=np.float32))

@@ -15,11 +15,10 @@ import weakref
 
 import numpy as np
 
-from labeler.folds import DEFAULT_FOLDS, stratified_folds
+from labeler.folds import held_out_folds
 from labeler.heads.base import Head
 from labeler.heads.features import POWER, FeatureMap, pool_features
 from labeler.heads.graph import (
-    AFFINITY_POWER,
     GRAPH_NEIGHBOURS,
     PROPAGATION_ALPHA,
     KnnGraph,
@@ -27,6 +26,7 @@ from labeler.heads.graph import (
     neighbours_in,
     normalized_affinity,
     propagate,
+    spread_to,
 )
 
 SCORE_FLOOR = 1e-6  # added to the normalised scores before the log: logits stay finite
@@ -134,21 +134,17 @@ class LabelPropagation(Head):
 
     def _logits(self, X: np.ndarray) -> np.ndarray:
         nodes = np.concatenate(self._nodes) if len(self._nodes) > 1 else self._nodes[0]
-        nb = neighbours_in(nodes, self.features_.transform(X), self.neighbours)
-        weights = np.maximum(nb.similarities, 0.0).astype(np.float64) ** AFFINITY_POWER
-        weights[nb.neighbours < 0] = 0.0
-        F = np.einsum("rk,rkc->rc", weights, self.node_scores_[np.maximum(nb.neighbours, 0)])
+        F = spread_to(nodes, self.node_scores_, self.features_.transform(X), self.neighbours)
         return self._log_scores(F, self._mass)
 
     def _loo_logits(
         self, X: np.ndarray, y: np.ndarray, X_pool: np.ndarray | None, graph: KnnGraph | None
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """Out-of-fold: each fold's labeled nodes unseeded, all folds propagated in one solve."""
-        counts = np.bincount(y, minlength=len(self.classes_))
-        keep = counts[y] > 1
-        if keep.sum() < 2 or len(self.classes_) < 2:
+        split = held_out_folds(y)
+        if split is None or len(self.classes_) < 2:
             return None
-        fold = stratified_folds(y, max(2, min(DEFAULT_FOLDS, int(counts.max()))))
+        fold, keep = split
         folds = np.unique(fold[keep])
         scores = self._propagate(y, [fold != f for f in folds])
         logits = np.zeros((len(y), len(self.classes_)), dtype=np.float32)
