@@ -65,8 +65,8 @@ def auto_label(
             fitted on, whose names are `labels` (K,).
         labeled: (L,) int64 every row with a label, to leave out (default: rows); it also
             holds labels the head was not fitted on (predictions accepted in bulk).
-        graph: the kNN graph of raw, when cached: the OOD flags then also catch groups of
-            images that no label reaches (`labeler.ood`).
+        graph: the kNN graph of raw (a transductive head's): the OOD flags then also catch
+            groups of images that no label reaches (`labeler.ood`).
     Returns:
         the unlabeled rows (M,) int64, and their AutoLabels.
     """
@@ -129,13 +129,12 @@ def head_options(method: str, *, backbone: str, checkpoint: str | None, classes:
 
 
 def cached_pool_graph(
-    folder: Path, model_key: str, item_ids: np.ndarray, raw: np.ndarray, *, build: bool = True
-) -> KnnGraph | None:
+    folder: Path, model_key: str, item_ids: np.ndarray, raw: np.ndarray
+) -> KnnGraph:
     """The kNN graph of the pool `raw` (N, D), from folder/knn_graph.npz when it is current.
 
     Current means: same embedder and the same items in the same order. Otherwise it is built
-    (exact search, the slow part of transduction on a big pool) and saved atomically; or, with
-    build False, None.
+    (exact search, the slow part of transduction on a big pool) and saved atomically.
     """
     file = folder / GRAPH_NAME
     if file.is_file():
@@ -144,8 +143,6 @@ def cached_pool_graph(
                 graph = KnnGraph(data["neighbours"], data["similarities"])
                 remember_pool_graph(raw, graph)  # refits on this pool (held-out folds) reuse it
                 return graph
-    if not build:
-        return None
     graph = pool_graph(raw)
     tmp = folder / f".{GRAPH_NAME}.{os.getpid()}-{threading.get_ident()}.tmp.npz"  # writer's own
     np.savez(

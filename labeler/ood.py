@@ -181,10 +181,10 @@ class _SeedShare:
         for j, f in enumerate(folds):
             rows = np.flatnonzero((split[0] == f) & split[1])
             self.held_out[rows] = n / Y[m:, 2 + j].sum() * F[m + rows, 2 + j] / reach[m + rows]
-        self._nodes = np.concatenate([Zp, Z])
+        self._nodes = (Zp, Z)  # pool nodes, then labeled ones; joined only for new points
         self._mass = F[:, :2]  # (M + N, 2): pool mass, labeled mass
 
     def at(self, Z: np.ndarray) -> np.ndarray:
         """(Q,) shares of new unit points (Q, D), from their nearest nodes."""
-        spread = spread_to(self._nodes, self._mass, Z, GRAPH_NEIGHBOURS)
+        spread = spread_to(np.concatenate(self._nodes), self._mass, Z, GRAPH_NEIGHBOURS)
         return spread[:, 1] / np.maximum(spread[:, 0], _TINY)

@@ -340,8 +340,10 @@ class Project:
             target_precision=target_precision,
             conformal_alpha=conformal_alpha,
             labeled=self._labeled()[0],
-            graph=cached_pool_graph(  # a transductive head has just built it; others: if cached
-                self.path, self.model_key, v.item_ids, v.raw, build=head.transductive
+            graph=(  # the OOD seed share: with a transductive head, which has just built it
+                cached_pool_graph(self.path, self.model_key, v.item_ids, v.raw)
+                if head.transductive
+                else None
             ),
         )
         self.store.add_run(

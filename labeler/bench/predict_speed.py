@@ -83,10 +83,11 @@ def main(argv: list[str] | None = None) -> int:
             forget_pool_features()  # each run transforms the pool, as one `predict` does
             head = create_head(method)
             start = time.perf_counter()
-            head.fit(x[rows], labels, X_pool=x, graph=graph if head.transductive else None)
+            used = graph if head.transductive else None  # as `predict` does
+            head.fit(x[rows], labels, X_pool=x, graph=used)
             proba = head.predict_pool_proba()
             fitted = time.perf_counter() - start
-            auto_label(head, proba, x, rows, labels, graph=graph)  # OOD seed share: cached
+            auto_label(head, proba, x, rows, labels, graph=used)
             times.append((fitted, time.perf_counter() - start))
         accuracy = np.mean(head.classes_[proba.argmax(axis=1)] == truth)
         kind = "transductive" if head.transductive else "inductive"
