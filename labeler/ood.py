@@ -155,10 +155,12 @@ def _held_out_similarity(Z: np.ndarray, y: np.ndarray, sums: np.ndarray) -> np.n
 class _SeedShare:
     """The seed-share score over the pool's kNN graph plus the labeled images as nodes.
 
-    One propagation solves every column at once: the pool's mass (every pool node a seed), the
-    labeled images' mass, and for each fold the labeled images outside it. A held-out image's
-    share is read at its own node from its fold's column, scaled by (all labeled / seeds left)
-    so that fewer seeds do not bias it low.
+    One propagation solves every column at once: all nodes' mass (every node a seed, so that a
+    held-out image counts itself as a pool image does), the labeled images' mass, and for each
+    fold the labeled images outside it. A held-out image's share is read at its own node from
+    its fold's column, scaled by (all labeled / seeds left) so that fewer seeds do not bias it
+    low. That held-out and pool shares are exchangeable is checked by the false-flag rate
+    (tests, `labeler.bench.ood`).
 
     Attributes: pool (M,) float64 the pool nodes' shares; held_out (N,) float64 the labeled
     images', NaN for those not held out (a lone example of its class).
@@ -170,7 +172,7 @@ class _SeedShare:
         split = held_out_folds(y)
         folds = [] if split is None else np.unique(split[0][split[1]])
         Y = np.zeros((m + n, 2 + len(folds)), dtype=np.float32)
-        Y[:, 0] = 1.0  # every node: a held-out image counts itself, as a pool image does
+        Y[:, 0] = 1.0
         Y[m:, 1] = 1.0
         for j, f in enumerate(folds):
             Y[m:, 2 + j] = split[0] != f
@@ -182,7 +184,7 @@ class _SeedShare:
             rows = np.flatnonzero((split[0] == f) & split[1])
             self.held_out[rows] = n / Y[m:, 2 + j].sum() * F[m + rows, 2 + j] / reach[m + rows]
         self._nodes = (Zp, Z)  # pool nodes, then labeled ones; joined only for new points
-        self._mass = F[:, :2]  # (M + N, 2): pool mass, labeled mass
+        self._mass = F[:, :2]  # (M + N, 2): all nodes' mass, the labeled images' mass
 
     def at(self, Z: np.ndarray) -> np.ndarray:
         """(Q,) shares of new unit points (Q, D), from their nearest nodes."""
