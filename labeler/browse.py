@@ -151,6 +151,7 @@ class Acceptance:
     rows: np.ndarray  # (M,) rows that would be accepted
     per_class: dict[str, tuple[int, float]]  # class -> (count, estimated precision)
     uncalibrated: tuple[str, ...] = ()  # predicted classes with a single hand label
+    ood: int = 0  # images at or above the threshold left out: they fit no class
 
     @property
     def count(self) -> int:
@@ -166,20 +167,26 @@ class Acceptance:
 
 
 def acceptance(snap: Snapshot, threshold: float, cls: str = ANY_CLASS) -> Acceptance:
-    """Unlabeled predictions with confidence >= threshold (of one class, or all)."""
+    """Unlabeled predictions with confidence >= threshold (of one class, or all), except images
+    that fit no class (`predict` flags them too: they are not forced into one)."""
     if not 0.0 <= threshold <= 1.0:
         raise LabelerError(f"the threshold must be between 0 and 1, got {threshold}")
     keep = ~snap.labeled & (snap.pred != NO_CLASS) & (snap.conf >= threshold)
     if cls != ANY_CLASS:
         keep &= snap.pred == snap.class_index(cls)
-    rows = np.flatnonzero(keep)
+    ood = keep & snap.ood if snap.ood is not None else np.zeros_like(keep)
+    rows = np.flatnonzero(keep & ~ood)
     per_class = {}
     for k, name in enumerate(snap.classes):
         mine = rows[snap.pred[rows] == k]
         if len(mine):
             per_class[name] = (len(mine), float(snap.conf[mine].mean()))
     return Acceptance(
-        threshold=threshold, rows=rows, per_class=per_class, uncalibrated=uncalibrated(snap)
+        threshold=threshold,
+        rows=rows,
+        per_class=per_class,
+        uncalibrated=uncalibrated(snap),
+        ood=int(ood.sum()),
     )
 
 

@@ -20,7 +20,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from labeler.calibrate import top2_scores
-from labeler.heads import Head
+from labeler.heads import Head, pool_graph
+from labeler.ood import OodDetector
 from labeler.store import Store
 
 Fitter = Callable[[np.ndarray, list[str]], tuple[Head, np.ndarray]]
@@ -52,6 +53,7 @@ class Snapshot:
     proba: (N, C) probabilities, columns in `classes` order; None without predictions.
     fitted: False when the labels moved on since the predictions were made (see `deferred`).
     method: what made the predictions (the head's `describe()`), "" without predictions.
+    ood: (N,) bool, images that fit no class (`labeler.ood`); None without predictions.
     """
 
     classes: tuple[str, ...]  # in use, in order of creation: number keys 1-9 follow it
@@ -65,6 +67,7 @@ class Snapshot:
     fitted: bool = True
     fit_seconds: float = 0.0
     method: str = ""
+    ood: np.ndarray | None = None
 
     @property
     def has_predictions(self) -> bool:
@@ -203,10 +206,14 @@ class LiveModel:
         pred = np.full(n, NO_CLASS, dtype=np.int32)
         conf = np.full(n, np.nan, dtype=np.float32)
         margin = np.full(n, np.nan, dtype=np.float32)
-        proba, method = None, ""
+        proba, method, ood = None, "", None
         rows = np.flatnonzero((label != NO_CLASS) & ~accepted)
         if len(np.unique(label[rows])) >= 2:
-            head, head_proba = self._fit_rows(rows, [classes[k] for k in label[rows]])
+            names = [classes[k] for k in label[rows]]
+            head, head_proba = self._fit_rows(rows, names)
+            graph = pool_graph(self.vectors) if head.transductive else None  # remembered: no build
+            ood = OodDetector().fit(self.vectors[rows], names, X_pool=self.vectors, graph=graph)
+            ood = ood.pool_flags()
             columns = np.array([index[str(c)] for c in head.classes_])
             proba = np.zeros((n, len(classes)), dtype=np.float32)
             proba[:, columns] = head_proba
@@ -223,6 +230,7 @@ class LiveModel:
             version=version,
             fit_seconds=time.perf_counter() - start,
             method=method,
+            ood=ood,
         )
 
 
@@ -242,4 +250,5 @@ def _with_predictions(labels: Snapshot, fitted: Snapshot) -> Snapshot:
         fitted=False,
         fit_seconds=fitted.fit_seconds,
         method=fitted.method,
+        ood=fitted.ood,
     )

@@ -12,6 +12,7 @@ import pytest
 from imagegen import noise_rgb, write_colour_set
 
 import labeler.autolabel as autolabel
+from labeler import browse
 from labeler.autolabel import GRAPH_NAME, cached_pool_graph
 from labeler.cli import main
 from labeler.export import CSV_COLUMNS
@@ -101,3 +102,24 @@ def test_the_pool_graph_is_cached_until_the_items_change(tmp_path, monkeypatch) 
     other = cached_pool_graph(tmp_path, "m@1", ids[:-1], raw[:-1])  # an image went away
     assert len(other) == 29
     assert len(cached_pool_graph(tmp_path, "m@2", ids[:-1], raw[:-1])) == 29  # new embedder
+
+
+def test_the_browser_leaves_out_what_predict_flags_and_accepts_no_image_that_fits_no_class(
+    outlier_project, tmp_path
+) -> None:
+    project, _ = outlier_project
+    wb = project.workbench()
+    snap = wb.snapshot()
+    noise = [wb.row(f"noise_{i}.png") for i in range(4)]
+    assert snap.ood[noise].all()
+    a = browse.acceptance(snap, 0.0)
+    assert not set(noise) & set(a.rows.tolist()) and a.ood == int((snap.ood & ~snap.labeled).sum())
+    assert a.count == int((~snap.labeled & ~snap.ood).sum())
+    project.predict()
+    project.export_csv(tmp_path / "out.csv")
+    exported = {r["path"]: r["ood"] == "1" for r in _read(tmp_path / "out.csv") if r["ood"]}
+    assert exported == {wb.paths[r]: bool(snap.ood[r]) for r in np.flatnonzero(~snap.labeled)}
+    wb.accept(0.0, browse.ANY_CLASS, annotator="ana")
+    after = wb.snapshot()
+    assert after.labeled[~snap.labeled & ~snap.ood].all()
+    assert not after.labeled[noise].any()  # accepting everything still forces no class on them

@@ -61,6 +61,10 @@ def test_acceptance_warns_when_confidences_are_not_calibrated() -> None:
     html = views.acceptance_html(warned, ("cat", "dog"))
     assert "not calibrated for dog, &lt;img" in html and "<img src=x" not in html
     assert "would be auto-accepted" in html
+    assert "fit no class" not in html
+    assert "3 images at this confidence fit no class" in views.acceptance_html(
+        replace(a, ood=3), ("cat", "dog")
+    )
     none = replace(warned, rows=np.array([], dtype=int), per_class={})
     html = views.acceptance_html(none, ("cat", "dog"))
     assert "not calibrated for dog" in html and "No unlabeled prediction" in html

@@ -146,6 +146,11 @@ def acceptance_html(a: Acceptance, classes: tuple[str, ...]) -> str:
             "each, so nothing could be checked against a held-out label (they tend to be too "
             "low). Label a second image of each before accepting in bulk.</div>"
         )
+    if a.ood:
+        warning += (
+            f'<div class="muted">{a.ood:,} images at this confidence fit no class (far from '
+            "every labeled image and group): left out. Label them, or a new class, by hand.</div>"
+        )
     if a.count == 0:
         at = f"{a.threshold:.2f}"
         return f'{warning}<div class="muted">No unlabeled prediction at confidence ≥ {at}.</div>'
