@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,6 +96,12 @@ def auto_label(
         coverage=coverage,
         target_precision=target_precision,
     )
+
+
+Fitter = Callable[[np.ndarray, list[str]], tuple[Head, np.ndarray]]
+"""(rows (K,) int64 ascending, their class names) → (the fitted head, (N, C) float32 calibrated
+probabilities of every row, columns in the head's `classes_` order), as `fit_on_pool` gives;
+the project's `fit_rows` with a method is one."""
 
 
 def fit_on_pool(

@@ -13,20 +13,17 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
 
+from labeler.autolabel import Fitter
 from labeler.calibrate import top2_scores
-from labeler.heads import Head, pool_graph
+from labeler.heads import pool_graph
 from labeler.ood import OodDetector
 from labeler.store import Store
-
-Fitter = Callable[[np.ndarray, list[str]], tuple[Head, np.ndarray]]
-"""(rows (K,) int64 ascending, their class names) → (the fitted head, (N, C) float32 calibrated
-probabilities of every row, columns in the head's `classes_` order)."""
 
 ACCEPTED_SUFFIX = " (accepted auto)"  # appended to the annotator of bulk-accepted predictions
 NO_CLASS = -1

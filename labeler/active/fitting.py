@@ -6,21 +6,17 @@ measures exactly what `labeler suggest` does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 
 import numpy as np
 
 from labeler.active.base import Pool
-from labeler.autolabel import fit_on_pool
+from labeler.autolabel import Fitter, fit_on_pool
 from labeler.config import COMMITTEE_BAGS, COMMITTEE_HEADS
 from labeler.errors import LabelerError
 from labeler.heads import DEFAULT_HEAD, Head, available_heads, create_head
 from labeler.index import l2_normalize
-
-Fit = Callable[[np.ndarray, list[str]], tuple[Head, np.ndarray]]
-"""(rows (K,) int64, their labels (K,)) → the fitted head and (N, C) float32 probabilities of
-every row, columns in the head's `classes_` order (as `labeler.autolabel.fit_on_pool` gives)."""
 
 
 def make_pool(
@@ -29,7 +25,7 @@ def make_pool(
     labels: Sequence[str],
     *,
     head: str = DEFAULT_HEAD,
-    fit: Fit | None = None,
+    fit: Fitter | None = None,
     trained: np.ndarray | None = None,
     committee: bool = False,
     seed: int = 0,

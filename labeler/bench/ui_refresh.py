@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from labeler import browse, config
-from labeler.autolabel import fit_on_pool
+from labeler.autolabel import Fitter, fit_on_pool
 from labeler.heads import DEFAULT_HEAD, DEFAULT_METHOD, Head, create_head, pool_graph
-from labeler.live import Fitter, LiveModel
+from labeler.live import LiveModel
 from labeler.store import Store
 
 TARGET_S = 1.0  # the UI's budget for refresh-after-label at 10 000 images
