@@ -268,14 +268,26 @@ class Project:
         hand_only: leave out predictions accepted in bulk. Heads are fitted and calibrated on
         hand labels only: accepted predictions are the easy cases, and would inflate confidence.
         """
+        rows, labels, hand = self._label_rows()
+        if hand_only:
+            return rows[hand], [lab for lab, h in zip(labels, hand, strict=True) if h]
+        return rows, labels
+
+    def _label_rows(self) -> tuple[np.ndarray, list[str], np.ndarray]:
+        """Rows of `_vectors()` with a label (K,) int64, ascending; their labels; and (K,) bool,
+        True for a hand label (False: a prediction accepted in bulk)."""
         v = self._vectors()
         row_of = {int(i): r for r, i in enumerate(v.item_ids)}
-        pairs = sorted(
-            (row_of[lab.item_id], lab.label)
+        triples = sorted(
+            (row_of[lab.item_id], lab.label, not is_accepted(lab.annotator))
             for lab in self.store.labels()
-            if lab.item_id in row_of and not (hand_only and is_accepted(lab.annotator))
+            if lab.item_id in row_of
         )
-        return np.array([r for r, _ in pairs], dtype=np.int64), [lab for _, lab in pairs]
+        return (
+            np.array([r for r, _, _ in triples], dtype=np.int64),
+            [lab for _, lab, _ in triples],
+            np.array([h for _, _, h in triples], dtype=bool),
+        )
 
     # -- predict -----------------------------------------------------------------------------------
 
@@ -523,15 +535,14 @@ class Project:
         labels; predictions accepted in bulk are never suggested but do not train it."""
         v = self._vectors()
         chooser = create_strategy(strategy)
-        rows, labels = self._labeled()
-        hand = set(self._labeled(hand_only=True)[0].tolist())
+        rows, labels, hand = self._label_rows()
         method = self.live_method()
         pool = make_pool(
             v.raw,
             rows,
             labels,
             fit=lambda r, names: self.fit_rows(method, r, names),
-            trained=np.array([r in hand for r in rows.tolist()], dtype=bool),
+            trained=hand,
             committee=chooser.needs_committee,
             seed=seed,
             unit=v.unit,
