@@ -28,7 +28,8 @@ from labeler.autolabel import (
 from labeler.errors import LabelerError, ProjectNotFound
 from labeler.export import write_csv, write_embeddings
 from labeler.export.rows import EXTRA_COLUMNS, export_rows
-from labeler.heads import DEFAULT_HEAD, DEFAULT_METHOD, Head, create_head
+from labeler.heads import DEFAULT_HEAD, DEFAULT_METHOD, Head, KnnGraph, create_head
+from labeler.heads.propagation import remember_pool_graph
 from labeler.index import FaissIndex, l2_normalize
 from labeler.labelcsv import read_label_csv
 from labeler.live import is_accepted
@@ -70,6 +71,7 @@ class _Vectors:
     paths: list[str]  # (N,)
     raw: np.ndarray  # (N, D) float32, as the embedder gave them
     unit: np.ndarray  # (N, D) float32, L2-normalised
+    graph: KnnGraph | None = None  # their kNN graph, once a transductive head needed it
 
 
 class Project:
@@ -318,10 +320,18 @@ class Project:
             classes=sorted(set(labels)),
         )
         head = create_head(method, **options)
-        graph = None
-        if head.transductive:
-            graph = cached_pool_graph(self.path, self.model_key, v.item_ids, v.raw)
+        graph = self._graph() if head.transductive else None
         return fit_on_pool(head, v.raw, rows, labels, graph=graph)
+
+    def _graph(self) -> KnnGraph:
+        """The kNN graph of `_vectors()` (cached in PROJECT/knn_graph.npz), read once; kept as
+        `pool_graph`'s answer for these vectors (the live model's OOD flags ask it there)."""
+        v = self._vectors()
+        if v.graph is None:
+            v.graph = cached_pool_graph(self.path, self.model_key, v.item_ids, v.raw)
+        else:
+            remember_pool_graph(v.raw, v.graph)
+        return v.graph
 
     def live_method(self) -> str:
         """The head of the browser UI's live predictions: `predict`'s default, so that what is
@@ -352,11 +362,7 @@ class Project:
             target_precision=target_precision,
             conformal_alpha=conformal_alpha,
             labeled=self._labeled()[0],
-            graph=(  # the OOD seed share: with a transductive head, which has just built it
-                cached_pool_graph(self.path, self.model_key, v.item_ids, v.raw)
-                if head.transductive
-                else None
-            ),
+            graph=self._graph() if head.transductive else None,  # for the OOD seed share
         )
         self.store.add_run(
             method=method,
