@@ -32,6 +32,13 @@ def build_app(project: Project) -> gr.Blocks:
     # The preview is drawn by a pick and by the refit after an edit: one queue for both, so a
     # slow refit cannot answer after a later pick with the image picked before it.
     preview = {**quick, "concurrency_id": "preview"}
+    # Gradio's default trigger mode drops an event while the same one is pending: a pick waiting
+    # behind a refit would swallow the next pick, and a key pressed twice would label once. Each
+    # pick and key press carries its own image or selection, so all of them run, in order.
+    # ("always_last" is no cure: Gradio 6 replays the first pending event's data, not the last.)
+    # The review keys keep the default: they act on the item shown, and a second press would
+    # otherwise decide the next item unseen.
+    every = {"trigger_mode": "multiple"}
     everything = h.all_outputs()
     label = h.label_outputs()
     trust_in = [ui.threshold, ui.trust_cls]
@@ -44,10 +51,10 @@ def build_app(project: Project) -> gr.Blocks:
         ui.next.click(h.next_page, s, label, **quick)
         ui.back.click(h.all_images, s, label, **quick)
         ui.more.click(h.more_like_this, s, label, **quick)
-        ui.grid.pick(h.pick, s, [s, ui.preview], **preview)
+        ui.grid.pick(h.pick, s, [s, ui.preview], **preview, **every)
         # Quick edits answer at once with the new labels; `.then` refits and shows predictions.
         for k, button in enumerate(ui.label_keys):
-            button.click(h.assign_key(k), [s, ui.grid], everything, **quick).then(
+            button.click(h.assign_key(k), [s, ui.grid], everything, **quick, **every).then(
                 h.refresh, s, everything, **preview
             )
         ui.label_as.submit(
@@ -72,7 +79,7 @@ def build_app(project: Project) -> gr.Blocks:
         # Map tab
         ui.map_tab.select(h.map_view, ui.colour_by, [ui.map, ui.map_note], **private)
         ui.colour_by.input(h.map_view, ui.colour_by, [ui.map, ui.map_note], **quick)
-        ui.map.pick(h.map_pick, s, [s, ui.map_preview], **quick)
+        ui.map.pick(h.map_pick, s, [s, ui.map_preview], **quick, **every)
         ui.map_more.click(h.map_more, s, [*label, ui.tabs], **quick)
         # Classes tab
         for trigger in (ui.create.click, ui.new_class.submit):
