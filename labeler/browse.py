@@ -14,7 +14,8 @@ from labeler.live import NO_CLASS, Snapshot
 UNCERTAIN_MARGIN = 0.2  # an unlabeled image is "uncertain" when top-1 minus top-2 is below this
 HISTOGRAM_BINS = 20  # confidence bins over [0, 1]
 
-SHOW = ("unlabeled", "uncertain", "labeled", "all")
+FITS_NO_CLASS = "fits no class"  # unlabeled images flagged out of distribution (labeler.ood)
+SHOW = ("unlabeled", "uncertain", FITS_NO_CLASS, "labeled", "all")
 SORTS = {  # name -> (key, descending)
     "file name": (None, False),
     "confidence, lowest first": ("conf", False),
@@ -55,6 +56,7 @@ class Tile:
     accepted: bool  # the label is a bulk-accepted prediction
     pred: str | None  # predicted class
     conf: float | None  # its calibrated probability
+    ood: bool = False  # unlabeled and fits no class: the prediction is a forced guess
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ def matching_rows(snap: Snapshot, query: Query) -> np.ndarray:
         keep = ~labeled
     elif query.show == "uncertain":
         keep = ~labeled & (snap.margin[rows] < UNCERTAIN_MARGIN)
+    elif query.show == FITS_NO_CLASS:
+        keep = ~labeled & (snap.ood[rows] if snap.ood is not None else False)
     elif query.show == "labeled":
         keep = labeled
     else:
@@ -111,6 +115,7 @@ def tile(snap: Snapshot, paths: list[str], row: int) -> Tile:
         accepted=bool(snap.accepted[row]),
         pred=None if pred == NO_CLASS else snap.classes[pred],
         conf=None if pred == NO_CLASS else float(snap.conf[row]),
+        ood=label == NO_CLASS and snap.ood is not None and bool(snap.ood[row]),
     )
 
 

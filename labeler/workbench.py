@@ -34,6 +34,7 @@ class Details:
     label: str | None
     accepted: bool
     top: list[tuple[str, float]]  # most probable classes first
+    ood: bool  # unlabeled and fits no class (browse.Tile.ood)
     history: list[tuple[str | None, str, str]]  # (label or None if removed, annotator, at)
 
 
@@ -100,6 +101,7 @@ class Workbench:
             label=t.label,
             accepted=t.accepted,
             top=browse.top_predictions(snap, row),
+            ood=t.ood,
             history=[tuple(h) for h in history],
         )
 

@@ -112,6 +112,9 @@ def test_the_browser_leaves_out_what_predict_flags_and_accepts_no_image_that_fit
     snap = wb.snapshot()
     noise = [wb.row(f"noise_{i}.png") for i in range(4)]
     assert snap.ood[noise].all()
+    listed = wb.page(browse.Query(show=browse.FITS_NO_CLASS, page_size=1000))
+    assert sorted(t.row for t in listed.tiles) == np.flatnonzero(snap.ood & ~snap.labeled).tolist()
+    assert all(t.ood for t in listed.tiles) and wb.details(wb.paths[noise[0]]).ood
     a = browse.acceptance(snap, 0.0)
     assert not set(noise) & set(a.rows.tolist()) and a.ood == int((snap.ood & ~snap.labeled).sum())
     assert a.count == int((~snap.labeled & ~snap.ood).sum())

@@ -4,6 +4,7 @@ trust thresholds, review queue, map, and the workbench's edits and export."""
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -107,6 +108,11 @@ def test_uncertain_is_a_small_margin() -> None:
         version=(0, ""),
     )
     assert browse.matching_rows(snap, browse.Query(show="uncertain")).tolist() == [0]
+    fits_none = browse.Query(show=browse.FITS_NO_CLASS)
+    assert browse.matching_rows(snap, fits_none).tolist() == []  # no flags: nothing listed
+    flagged = replace(snap, ood=np.array([False, True, True]))  # row 2 is labeled: not listed
+    assert browse.matching_rows(flagged, fits_none).tolist() == [1]
+    assert [browse.tile(flagged, ["x", "y", "z"], r).ood for r in range(3)] == [False, True, False]
     with pytest.raises(LabelerError, match="unknown filter"):
         browse.Query(show="nonsense")
 

@@ -14,6 +14,7 @@ from labeler.errors import LabelerError
 from labeler.project import Project
 from labeler.ui import charts, views
 from labeler.ui.auth import load_accounts, parse_account
+from labeler.workbench import Details
 
 EVIL = '<img src=x onerror="alert(1)">${alert(2)}`\\'
 
@@ -43,6 +44,20 @@ def test_grid_marks_hand_accepted_and_predicted() -> None:
     assert html.count("pixelated") == 1
     empty = views.grid_html(browse.Page([], 1, 1, 0), (), small=set())
     assert "No images match" in empty
+
+
+def test_images_that_fit_no_class_are_marked() -> None:
+    odd = browse.Tile(0, "odd.png", None, False, "dog", 0.55, ood=True)
+    plain = browse.Tile(1, "plain.png", None, False, "dog", 0.55)
+    html = views.grid_html(browse.Page([odd, plain], 1, 1, 2), ("cat", "dog"), small=set())
+    assert html.count("data-ood") == 1 and html.count("ood-mark") == 1
+    assert f'title="odd.png · {views.OOD_NOTE}"' in html and 'title="plain.png"' in html
+    page = browse.Page([odd], 1, 1, 1)
+    info = views.page_info(page, show=browse.FITS_NO_CLASS, similar_to=None)
+    assert info.endswith("1 images that fit no class")
+    details = Details(0, "odd.png", None, False, [("dog", 0.55)], True, [])
+    assert views.OOD_NOTE in views.preview_html(details, ("cat", "dog"), small=False)
+    assert "ood-note" not in views.preview_html(replace(details, ood=False), ("dog",), small=False)
 
 
 def test_learning_curve_check() -> None:

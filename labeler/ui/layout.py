@@ -17,8 +17,8 @@ KEYS_HELP = (
 REVIEW_HELP = "**Enter** accepts the prediction · **1–9** labels it as that class · **S** skips"
 TRUST_NOTE = (
     "Both estimates know only the classes you have labeled: an image of a kind with no label yet "
-    "is counted as one of them. Look for such groups on the Map and under Show: uncertain before "
-    "trusting a threshold."
+    "is counted as one of them. Look for such groups on the Map and under Show: fits no class and "
+    "uncertain before trusting a threshold."
 )
 COLOUR_BY = ("labels and predictions", "labels only")
 ANY, ALL = "any class", "all classes"  # the "no filter" choice of the class dropdowns

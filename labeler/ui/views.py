@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 from urllib.parse import quote
 
-from labeler.browse import Acceptance, ClassCount, Page, Tile
+from labeler.browse import FITS_NO_CLASS, Acceptance, ClassCount, Page, Tile
 from labeler.ui.settings import IMAGE_ROUTE, KEYED_CLASSES, PALETTE
 from labeler.workbench import Details, ReviewItem
 
@@ -46,11 +46,15 @@ def _caption(t: Tile, classes: tuple[str, ...]) -> str:
             f"<small>{'auto ✓' if t.accepted else '✓'}</small></span>"
         )
     if t.pred is not None:
+        mark = '<b class="ood-mark">?</b> ' if t.ood else ""
         return (
             f'<span class="cap predicted">{_chip(t.pred, classes)}{esc(t.pred)}'
-            f"<small>{t.conf:.0%}</small></span>"
+            f"<small>{mark}{t.conf:.0%}</small></span>"
         )
     return '<span class="cap none">unlabeled</span>'
+
+
+OOD_NOTE = "fits no class: far from every labeled class, so its prediction is a guess"
 
 
 def grid_html(page: Page, classes: tuple[str, ...], small: set[str]) -> str:
@@ -59,9 +63,11 @@ def grid_html(page: Page, classes: tuple[str, ...], small: set[str]) -> str:
         return '<div class="empty">No images match. Change the filter above.</div>'
     tiles = []
     for i, t in enumerate(page.tiles):
+        title = f"{t.path} · {OOD_NOTE}" if t.ood else t.path
+        ood = ' data-ood="1"' if t.ood else ""
         tiles.append(
-            f'<figure class="tile" data-path="{esc(t.path)}" data-i="{i}" tabindex="-1" '
-            f'title="{esc(t.path)}"><span class="tick">✓</span>'
+            f'<figure class="tile" data-path="{esc(t.path)}" data-i="{i}" tabindex="-1"{ood} '
+            f'title="{esc(title)}"><span class="tick">✓</span>'
             f"{_img(t.path, small=t.path in small, cls='thumb')}"
             f"<figcaption>{_caption(t, classes)}</figcaption></figure>"
         )
@@ -72,8 +78,11 @@ def page_info(page: Page, *, show: str, similar_to: str | None) -> str:
     """E.g. "page 2 of 5 · 214 unlabeled images"; `show` is the filter (browse.SHOW)."""
     shown = (similar_to or "").replace("`", "'")  # a backtick would end the code span
     where = f"like `{shown}` · " if similar_to else ""
-    kind = "" if show == "all" else f"{show} "
-    return f"{where}page **{page.page}** of {page.pages} · {page.total:,} {kind}images"
+    if show == FITS_NO_CLASS:
+        what = f"{page.total:,} images that fit no class"
+    else:
+        what = f"{page.total:,} {'' if show == 'all' else f'{show} '}images"
+    return f"{where}page **{page.page}** of {page.pages} · {what}"
 
 
 def preview_html(d: Details | None, classes: tuple[str, ...], *, small: bool) -> str:
@@ -85,6 +94,7 @@ def preview_html(d: Details | None, classes: tuple[str, ...], *, small: bool) ->
         label = f"{_chip(d.label, classes)}<b>{esc(d.label)}</b>" + (
             ' <span class="muted">(accepted prediction)</span>' if d.accepted else ""
         )
+    ood = f'<div class="field ood-note">⚠ This image {OOD_NOTE}.</div>' if d.ood else ""
     bars = "".join(
         f'<div class="bar"><span class="name">{_chip(name, classes)}{esc(name)}</span>'
         f'<span class="track"><span style="width:{p:.1%};background:{colour(classes.index(name))}">'
@@ -98,7 +108,7 @@ def preview_html(d: Details | None, classes: tuple[str, ...], *, small: bool) ->
     return (
         f'<div class="preview">{_img(d.path, small=small, cls="large")}'
         f'<div class="path" title="{esc(d.path)}">{esc(d.path)}</div>'
-        f'<div class="field">Label: {label}</div>'
+        f'<div class="field">Label: {label}</div>{ood}'
         f'<div class="field">Predictions{bars or ": none yet"}</div>'
         f'<div class="field">History<ul class="history">{history or "<li>none</li>"}</ul></div>'
         "</div>"
