@@ -67,18 +67,29 @@ def test_fit_temperature_recovers_a_planted_temperature(true_t: float) -> None:
     assert nll(logits, y, fitted) <= nll(logits, y, fitted / 1.2)
 
 
+@pytest.mark.parametrize("scale", [1.0, 10.0])
+def test_every_held_out_row_right_gives_the_rule_of_succession_not_certainty(scale) -> None:
+    # Perfectly separated logits: the NLL keeps falling as T → 0; the mean confidence is set to
+    # (N + 1) / (N + 2) instead of running to 1.
+    logits = np.array([[0.5, -0.5], [-0.5, 0.5], [2.0, -1.0]] * 2) * scale
+    y = np.array([0, 1, 0] * 2)
+    t = fit_temperature(logits, y)
+    assert TEMPERATURE_BOUNDS[0] < t < TEMPERATURE_BOUNDS[1]
+    assert softmax(logits / t).max(axis=1).mean() == pytest.approx(7 / 8, abs=1e-6)
+    # Two rows wrong: the plain NLL minimum, checked against a fine grid.
+    wrong = np.array([0, 1, 0, 0, 1, 1])
+    grid = np.exp(np.linspace(*np.log(TEMPERATURE_BOUNDS), 4001))
+    best = grid[np.argmin([nll(logits, wrong, g) for g in grid])]
+    assert fit_temperature(logits, wrong) == pytest.approx(best, rel=0.01)
+
+
 def test_fit_temperature_stays_within_its_bounds() -> None:
-    # Perfectly separated logits: the NLL keeps falling as T → 0, so the lower bound is hit.
+    # Logits that point the wrong way on all rows: the flattest softmax (upper bound) is best.
     logits = np.array([[0.5, -0.5], [-0.5, 0.5]] * 10)
     y = np.array([0, 1] * 10)
-    assert fit_temperature(logits, y) == pytest.approx(TEMPERATURE_BOUNDS[0], rel=0.01)
-    # Widely separated: the NLL is flat near 0 well before the bound; any small T will do.
-    wide = logits * 10
-    fitted = fit_temperature(wide, y)
-    assert TEMPERATURE_BOUNDS[0] <= fitted < 1.0
-    assert nll(wide, y, fitted) < 1e-6
-    # Logits that point the wrong way on all rows: the flattest softmax (upper bound) is best.
     assert fit_temperature(logits, 1 - y) == pytest.approx(TEMPERATURE_BOUNDS[1], rel=0.01)
+    # All right but too weak to reach (N + 1) / (N + 2) even at the lower bound: the bound.
+    assert fit_temperature(logits * 1e-3, y) == pytest.approx(TEMPERATURE_BOUNDS[0], rel=0.01)
 
 
 def test_top2_scores_on_a_hand_made_matrix() -> None:
