@@ -230,6 +230,11 @@ def test_a_filter_on_a_deleted_class_is_reset(handlers, colour_images) -> None:
     h.load(session)
     h.assign_named(session, {"selected": [p for p in truth if truth[p] == "red"][:2]}, "red", ana)
     h.assign_named(session, {"selected": [p for p in truth if truth[p] == "blue"][:2]}, "blue", ana)
+    out = h.set_filter(session, browse.FITS_NO_CLASS, "", "file name")
+    snap = h.wb.snapshot()
+    flagged = int((snap.ood & ~snap.labeled).sum())
+    assert out[ui.page_info].endswith(f"· {flagged} images that fit no class")
+    assert (browse.FITS_NO_CLASS, browse.FITS_NO_CLASS) in ui.show.choices
     h.set_filter(session, "all", "red", "file name")
     out = h.delete_class(session, "red", ana)
     assert session.query.cls == "" and out[ui.cls].value == ""
