@@ -84,3 +84,16 @@ def test_active_flag_reaches_the_active_benchmark(capsys) -> None:
     assert e.value.code != 0
     err = capsys.readouterr().err
     assert "usage: labeler bench --active" in err and "--rounds: expected one argument" in err
+
+
+def test_demo_ood_counts_every_unlabeled_demo_image_once(capsys) -> None:
+    """On the real demo images and the offline backbone: two classes, 3 labels each."""
+    from labeler.bench import demo_ood
+
+    other, others, kept, knowns = demo_ood.marked(["trouser", "bag"], 3)
+    assert (others, knowns) == (160, 34)  # 8 other classes x 20; 2 x 20 minus the 6 labeled
+    assert 0 <= other <= others and 0 <= kept <= knowns
+    with pytest.raises(SystemExit, match="no demo class"):
+        demo_ood.marked(["unicorn"], 3)
+    assert demo_ood.main(["--labeled", "bag", "coat", "--per-class", "2"]) == 0
+    assert "images of the other classes" in capsys.readouterr().out
