@@ -77,7 +77,7 @@ def matching_rows(snap: Snapshot, query: Query) -> np.ndarray:
     elif query.show == "uncertain":
         keep = ~labeled & (snap.margin[rows] < UNCERTAIN_MARGIN)
     elif query.show == FITS_NO_CLASS:
-        keep = ~labeled & (snap.ood[rows] if snap.ood is not None else False)
+        keep = snap.fits_no_class[rows]
     elif query.show == "labeled":
         keep = labeled
     else:
@@ -115,7 +115,7 @@ def tile(snap: Snapshot, paths: list[str], row: int) -> Tile:
         accepted=bool(snap.accepted[row]),
         pred=None if pred == NO_CLASS else snap.classes[pred],
         conf=None if pred == NO_CLASS else float(snap.conf[row]),
-        ood=label == NO_CLASS and snap.ood is not None and bool(snap.ood[row]),
+        ood=bool(snap.fits_no_class[row]),
     )
 
 
@@ -179,7 +179,7 @@ def acceptance(snap: Snapshot, threshold: float, cls: str = ANY_CLASS) -> Accept
     keep = ~snap.labeled & (snap.pred != NO_CLASS) & (snap.conf >= threshold)
     if cls != ANY_CLASS:
         keep &= snap.pred == snap.class_index(cls)
-    ood = keep & snap.ood if snap.ood is not None else np.zeros_like(keep)
+    ood = keep & snap.fits_no_class
     rows = np.flatnonzero(keep & ~ood)
     per_class = {}
     for k, name in enumerate(snap.classes):

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -73,6 +74,13 @@ class Snapshot:
     @property
     def labeled(self) -> np.ndarray:
         return self.label != NO_CLASS
+
+    @cached_property
+    def fits_no_class(self) -> np.ndarray:
+        """(N,) bool: unlabeled images flagged as fitting no class (none without flags)."""
+        if self.ood is None:
+            return np.zeros(len(self.label), dtype=bool)
+        return self.ood & ~self.labeled
 
     def class_index(self, name: str) -> int:
         try:
@@ -209,8 +217,10 @@ class LiveModel:
             names = [classes[k] for k in label[rows]]
             head, head_proba = self._fit_rows(rows, names)
             graph = pool_graph(self.vectors) if head.transductive else None  # remembered: no build
-            ood = OodDetector().fit(self.vectors[rows], names, X_pool=self.vectors, graph=graph)
-            ood = ood.pool_flags()
+            detector = OodDetector().fit(
+                self.vectors[rows], names, X_pool=self.vectors, graph=graph
+            )
+            ood = detector.pool_flags()
             columns = np.array([index[str(c)] for c in head.classes_])
             proba = np.zeros((n, len(classes)), dtype=np.float32)
             proba[:, columns] = head_proba
