@@ -7,37 +7,94 @@ Errors the user can act on print one sentence on stderr and exit with status 2.
 from __future__ import annotations
 
 import argparse
-import csv
+import math
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from labeler import __version__, config
 from labeler.errors import LabelerError
 
+if TYPE_CHECKING:
+    from labeler.project import Project
+
 EXIT_ERROR = 2
 SKIPPED_SHOWN = 10  # bad files listed on the terminal after init; the rest are in skipped.csv
 CURVE_BAR_WIDTH = 40  # characters of `labeler curve`'s bar at accuracy 1
+# The network input side accepted by `init --image-size`: the embedder's floor (labeler.embed),
+# and a ceiling far above config.IMAGE_SIZES (timm's largest backbones use 800) that refuses sizes
+# no memory holds (at 100 000 px one image's input alone is 120 GB).
+IMAGE_SIZE_RANGE = (16, 1024)
+ALL_BLOCKS = -1  # `finetune --blocks`: train the whole backbone
 
 
-def _positive_int(text: str) -> int:
+def _whole_number(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+
+
+def _int_at_least(low: int):
+    """An argparse type: a whole number of at least `low`."""
+
+    def parse(text: str) -> int:
+        value = _whole_number(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected a number of at least {low}, got {value}")
+        return value
+
+    return parse
+
+
+_positive_int = _int_at_least(1)
+_non_negative_int = _int_at_least(0)
+
+
+def _image_size(text: str) -> int:
+    low, high = IMAGE_SIZE_RANGE
+    value = _whole_number(text)
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(
+            f"expected a side of {low} to {high} pixels, got {value}; "
+            f"{', '.join(map(str, config.IMAGE_SIZES))} suit most images"
+        )
     return value
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {value}")
+def _blocks(text: str) -> int:
+    value = _whole_number(text)
+    if value < ALL_BLOCKS:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of blocks of at least 0, or {ALL_BLOCKS} for all of them, "
+            f"got {value}"
+        )
     return value
+
+
+def _number_between(low: float, high: float, what: str) -> Callable[[str], float]:
+    """An argparse type: a number strictly between `low` and `high` (nan refused)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not low < value < high:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return parse
+
+
+_minutes = _number_between(0.0, math.inf, "a number of minutes above 0")
+_fraction = _number_between(0.0, 1.0, "a number between 0 and 1")
+
+
+def _file_name(text: str) -> str:
+    if not text:
+        raise argparse.ArgumentTypeError("expected a file name, got an empty string")
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,7 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default=None, help="local weights file for --backbone")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--batch-size", type=_positive_int, default=config.DEFAULT_BATCH_SIZE)
-    p.add_argument("--image-size", type=_positive_int, default=None, help="network input, px")
+    p.add_argument(
+        "--image-size",
+        type=_image_size,
+        default=None,
+        metavar="PX",
+        help=f"network input side, {IMAGE_SIZE_RANGE[0]} to {IMAGE_SIZE_RANGE[1]} px",
+    )
 
     p = sub.add_parser("label", help="import expert labels from a CSV with columns path,label")
     p.add_argument("project")
@@ -88,15 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("project")
     p.add_argument("-n", type=_positive_int, required=True)
     p.add_argument("--strategy", default="auto", choices=available_strategies())
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_non_negative_int, default=0)
 
     p = sub.add_parser("export", help="CSV with one row per image")
     p.add_argument("project")
-    p.add_argument("out", metavar="OUT.csv")
+    p.add_argument("out", type=_file_name, metavar="OUT.csv")
 
     p = sub.add_parser("export-embeddings", help="the vectors the heads use, as .npz")
     p.add_argument("project")
-    p.add_argument("out", metavar="OUT.npz")
+    p.add_argument("out", type=_file_name, metavar="OUT.npz")
 
     p = sub.add_parser("status", help="counts, classes and skipped files of a project")
     p.add_argument("project")
@@ -109,9 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("project")
     p.add_argument("--steps", type=_positive_int, default=None, help="optimiser steps (50)")
-    p.add_argument("--minutes", type=float, default=None, help="stop after this long")
+    p.add_argument("--minutes", type=_minutes, default=None, help="stop after this long")
     p.add_argument(
-        "--blocks", type=int, default=None, help="last blocks trained (1); -1 for all of them"
+        "--blocks",
+        type=_blocks,
+        default=None,
+        help=f"last blocks trained (1); 0 for only the layers after them, {ALL_BLOCKS} for all",
     )
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
 
@@ -156,9 +222,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LabelerError as e:
         print(f"labeler: error: {e}", file=sys.stderr)
         return EXIT_ERROR
+    except OSError as e:
+        if e.filename is None:  # not about a file the user named: a bug, keep the traceback
+            raise
+        print(f"labeler: error: {_os_error(e)}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("labeler: interrupted", file=sys.stderr)
         return 130
+
+
+def _os_error(e: OSError) -> str:
+    """One sentence for a file-system error that no command turned into a LabelerError."""
+    return (
+        f"cannot use {e.filename}: {(e.strerror or str(e)).lower()}; check the path and its "
+        "permissions"
+    )
 
 
 def _open(args: argparse.Namespace):
@@ -272,28 +351,36 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run(args)
 
 
+SUGGEST_COLUMNS = ("path", "reason", "score", "predicted", "confidence")
+
+
 def cmd_suggest(args: argparse.Namespace) -> int:
+    from labeler.export import write_rows
+
     with _open(args) as project:
         rows = project.suggest(args.n, strategy=args.strategy, seed=args.seed)
-    columns = ["path", "reason", "score", "predicted", "confidence"]
-    writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    write_rows(sys.stdout, rows, columns=SUGGEST_COLUMNS, lineterminator="\n")
+    return 0
+
+
+def _export(args: argparse.Namespace, what: str, write: Callable[[Project, str], int]) -> int:
+    """`write(project, args.out)` → the count of `what` written; the project's own files are
+    refused as the output."""
+    from labeler.export import check_outside_project
+
+    with _open(args) as project:
+        check_outside_project(args.out, project.path)
+        n = write(project, args.out)
+    print(f"wrote {n} {what} to {args.out}", file=sys.stderr)
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    with _open(args) as project:
-        n = project.export_csv(args.out)
-    print(f"wrote {n} rows to {args.out}", file=sys.stderr)
-    return 0
+    return _export(args, "rows", lambda project, out: project.export_csv(out))
 
 
 def cmd_export_embeddings(args: argparse.Namespace) -> int:
-    with _open(args) as project:
-        n = project.export_embeddings(args.out)
-    print(f"wrote {n} embeddings to {args.out}", file=sys.stderr)
-    return 0
+    return _export(args, "embeddings", lambda project, out: project.export_embeddings(out))
 
 
 def cmd_status(args: argparse.Namespace) -> int:

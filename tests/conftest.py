@@ -27,3 +27,27 @@ def project(tmp_path: Path, colour_images):
     p, _ = Project.init(tmp_path / "proj", images=folder, backbone="fake", progress=False)
     yield p
     p.close()
+
+
+@pytest.fixture
+def proj(tmp_path: Path, colour_images, capsys) -> Path:
+    """A project made by `labeler init` (in-process, fake embedder) on colour_images."""
+    from labeler.cli import main
+
+    folder, _ = colour_images
+    proj = tmp_path / "proj"
+    assert main(["init", str(proj), "--images", str(folder), "--backbone", "fake"]) == 0
+    capsys.readouterr()
+    return proj
+
+
+@pytest.fixture
+def error_line(capsys):
+    """() → the one `labeler: error` line that a failed command printed on stderr."""
+
+    def read() -> str:
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("labeler: error: "), err
+        return err[0]
+
+    return read

@@ -19,22 +19,6 @@ def _write_labels(path: Path, rows: list[tuple[str, str]], header=("path", "labe
     return path
 
 
-@pytest.fixture
-def proj(tmp_path: Path, colour_images, capsys) -> Path:
-    folder, _ = colour_images
-    proj = tmp_path / "proj"
-    assert main(["init", str(proj), "--images", str(folder), "--backbone", "fake"]) == 0
-    capsys.readouterr()
-    return proj
-
-
-def _one_error_line(capsys) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1, err
-    assert err[0].startswith("labeler: error: ")
-    return err[0]
-
-
 def test_full_flow(proj: Path, colour_images, tmp_path: Path, capsys) -> None:
     _, truth = colour_images
     labeled = [(p, truth[p]) for p in sorted(truth)[::4]]
@@ -74,34 +58,34 @@ def test_suggest_with_zero_labels(proj: Path, capsys) -> None:
         ["label", "{missing}", "--csv", "{tmp}/x.csv"],
     ],
 )
-def test_missing_project_one_line_error(argv, tmp_path: Path, capsys) -> None:
+def test_missing_project_one_line_error(error_line, argv, tmp_path: Path, capsys) -> None:
     argv = [a.format(missing=tmp_path / "none", tmp=tmp_path) for a in argv]
     assert main(argv) == EXIT_ERROR
-    assert "no labeler project" in _one_error_line(capsys)
+    assert "no labeler project" in error_line()
     assert not (tmp_path / "none").exists()
 
 
-def test_init_on_missing_folder(tmp_path: Path, capsys) -> None:
+def test_init_on_missing_folder(error_line, tmp_path: Path, capsys) -> None:
     assert main(["init", str(tmp_path / "p"), "--images", str(tmp_path / "nope")]) == EXIT_ERROR
-    assert "does not exist" in _one_error_line(capsys)
+    assert "does not exist" in error_line()
 
 
 def test_label_csv_with_unknown_paths_changes_nothing(
-    proj: Path, colour_images, tmp_path: Path, capsys
+    error_line, proj: Path, colour_images, tmp_path: Path, capsys
 ) -> None:
     _, truth = colour_images
     first = sorted(truth)[0]
     labels = _write_labels(tmp_path / "l.csv", [(first, "red"), ("ghost.png", "red")])
     assert main(["label", str(proj), "--csv", str(labels)]) == EXIT_ERROR
-    assert "ghost.png" in _one_error_line(capsys)
+    assert "ghost.png" in error_line()
     assert main(["status", str(proj)]) == 0
     assert "labeled: 0" in capsys.readouterr().out
 
 
-def test_label_csv_with_missing_column(proj: Path, tmp_path: Path, capsys) -> None:
+def test_label_csv_with_missing_column(error_line, proj: Path, tmp_path: Path, capsys) -> None:
     labels = _write_labels(tmp_path / "l.csv", [("a.png", "red")], header=("file", "label"))
     assert main(["label", str(proj), "--csv", str(labels)]) == EXIT_ERROR
-    assert "lacks path" in _one_error_line(capsys)
+    assert "lacks path" in error_line()
 
 
 def test_bad_arguments_exit_non_zero(proj: Path, capsys) -> None:
@@ -111,10 +95,12 @@ def test_bad_arguments_exit_non_zero(proj: Path, capsys) -> None:
     assert "at least 1" in capsys.readouterr().err
 
 
-def test_export_into_missing_folder_writes_nothing(proj: Path, tmp_path: Path, capsys) -> None:
+def test_export_into_missing_folder_writes_nothing(
+    error_line, proj: Path, tmp_path: Path, capsys
+) -> None:
     out = tmp_path / "no" / "such" / "out.csv"
     assert main(["export", str(proj), str(out)]) == EXIT_ERROR
-    assert "does not exist" in _one_error_line(capsys)
+    assert "does not exist" in error_line()
     assert not out.parent.exists()
 
 

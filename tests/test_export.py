@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import csv
+import errno
+import io
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from labeler.errors import LabelerError
-from labeler.export import CSV_COLUMNS, escape_cell, write_csv, write_embeddings, write_table
+from labeler.export import (
+    CSV_COLUMNS,
+    EXPORTS_DIR,
+    check_outside_project,
+    escape_cell,
+    write_csv,
+    write_embeddings,
+    write_rows,
+    write_table,
+)
 
 
 def _read(path: Path) -> list[list[str]]:
@@ -177,3 +190,86 @@ def test_write_table_with_a_ragged_row_writes_nothing(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         write_table(out, ["path", "reason"], [("a.png", "ok"), ("b.png",)])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_write_rows_to_a_stream_escapes_like_the_file_export() -> None:
+    f = io.StringIO()
+    rows = [{"path": "=a.png", "score": -0.5}, {"path": "b.png", "reason": "@x"}]
+    assert write_rows(f, rows, columns=["path", "reason", "score"], lineterminator="\n") == 2
+    assert f.getvalue() == "path,reason,score\n'=a.png,,-0.5\nb.png,'@x,\n"
+
+
+def test_export_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path: Path) -> None:
+    target = tmp_path / "real.csv"
+    target.write_text("old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to("real.csv")
+    write_csv(link, [{"path": "a.png", "label": "cat"}])
+    assert link.is_symlink() and link.readlink() == Path("real.csv")
+    assert _read(target)[1][:2] == ["a.png", "cat"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.csv", "real.csv"]
+
+
+def test_export_through_a_dangling_symlink_creates_its_target(tmp_path: Path) -> None:
+    link = tmp_path / "link.npz"
+    link.symlink_to("made.npz")
+    write_embeddings(link, ["a.png"], np.ones((1, 2)))
+    assert link.is_symlink() and (tmp_path / "made.npz").is_file()
+
+
+def test_export_onto_a_folder_pipe_or_device_is_refused(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.csv"
+    os.mkfifo(fifo)
+    for out, kind in [(tmp_path, "a folder"), (fifo, "not a regular file")]:
+        with pytest.raises(LabelerError, match=f"cannot write {out}: it is {kind}"):
+            write_csv(out, [{"path": "a.png"}])
+        with pytest.raises(LabelerError, match=kind):
+            write_embeddings(out, ["a.png"], np.zeros((1, 2)))
+    assert fifo.is_fifo() and sorted(tmp_path.iterdir()) == [fifo]
+    if Path("/dev/null").exists():
+        with pytest.raises(LabelerError, match="not a regular file"):
+            write_csv(Path("/dev/null"), [{"path": "a.png"}])
+        assert Path("/dev/null").is_char_device()
+
+
+def test_unwritable_folder_is_a_labeler_error(tmp_path: Path, monkeypatch) -> None:
+    def refuse(**_):  # root may write anywhere, so the folder's refusal is simulated
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(LabelerError, match=r"cannot write .*out\.csv: permission denied"):
+        write_csv(tmp_path / "out.csv", [{"path": "a.png"}])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_move_into_place_is_a_labeler_error_and_leaves_nothing(
+    tmp_path: Path, monkeypatch
+) -> None:
+    def full(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full)
+    with pytest.raises(LabelerError, match="no space left on device"):
+        write_embeddings(tmp_path / "e.npz", ["a.png"], np.zeros((1, 2)))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_check_outside_project_refuses_the_projects_own_files(tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    (project / EXPORTS_DIR).mkdir(parents=True)
+    (project / "labeler.sqlite").write_bytes(b"db")
+    link = tmp_path / "innocent.csv"
+    link.symlink_to(project / "labeler.sqlite")
+    for out in [
+        project / "labeler.sqlite",
+        project / "labeler.sqlite-wal",
+        project / "vectors" / "x.npy",
+        project,
+        project / "sub" / ".." / "labels.csv",
+        link,
+    ]:
+        with pytest.raises(LabelerError, match="inside the project folder"):
+            check_outside_project(out, project)
+    check_outside_project(project / EXPORTS_DIR / "labels.csv", project)
+    check_outside_project(tmp_path / "labels.csv", project)
+    check_outside_project(tmp_path / "proj2.csv", project)  # a name that only starts alike

@@ -1,7 +1,9 @@
 """Exports: the labels CSV of the export contract, and the embeddings as .npz.
 
 Both are written to a temporary file beside the target and moved into place, so a failed export
-leaves nothing half-written.
+leaves nothing half-written. A symlink is followed (its target is replaced, the link stays); a
+folder, pipe or device is refused, and so is a path inside a project folder other than its
+`exports/` (`check_outside_project`): the project's own files are not export targets.
 """
 
 from __future__ import annotations
@@ -12,12 +14,24 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
 from labeler.errors import LabelerError
 
-__all__ = ["CSV_COLUMNS", "escape_cell", "write_csv", "write_embeddings", "write_table"]
+__all__ = [
+    "CSV_COLUMNS",
+    "EXPORTS_DIR",
+    "check_outside_project",
+    "escape_cell",
+    "write_csv",
+    "write_embeddings",
+    "write_rows",
+    "write_table",
+]
+
+EXPORTS_DIR = "exports"  # inside a project folder: the one place there that exports may go
 
 CSV_COLUMNS = (
     "path",
@@ -48,28 +62,86 @@ def escape_cell(value: object) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+def check_outside_project(out: Path, project: Path) -> None:
+    """Refuse `out` (or the file its symlink points to) inside the folder of `project`, other
+    than in its `EXPORTS_DIR`: the database, vectors and index there belong to the project."""
+    target, home = Path(out).resolve(), Path(project).resolve()
+    if target.is_relative_to(home) and not target.is_relative_to(home / EXPORTS_DIR):
+        raise LabelerError(
+            f"refusing to write {out}: it is inside the project folder {project}, whose files "
+            f"the project owns; write it outside that folder or into {Path(project) / EXPORTS_DIR}"
+        )
+
+
+def _target(out: Path) -> Path:
+    """The regular file that writing `out` creates or replaces: `out`, or the file its symlink
+    points to (the link stays a link). Raises LabelerError for anything else."""
+    if out.exists() and not out.is_file():  # both follow symlinks
+        kind = "a folder" if out.is_dir() else "not a regular file (a pipe, device or socket)"
+        raise LabelerError(f"cannot write {out}: it is {kind}; give the path of a file instead")
+    target = Path(os.path.realpath(out))
+    if not target.parent.is_dir():
+        raise LabelerError(
+            f"cannot write {out}: folder {target.parent} does not exist; create it first or choose "
+            "another"
+        )
+    return target
+
+
+def _cannot_write(out: Path, error: OSError) -> LabelerError:
+    reason = (error.strerror or str(error)).lower()
+    return LabelerError(
+        f"cannot write {out}: {reason}; choose a folder you can write to, with free space"
+    )
+
+
 @contextmanager
 def _atomic(out: Path, mode: str):
     out = Path(out)
-    if not out.parent.is_dir():
-        raise LabelerError(f"cannot write {out}: folder {out.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     try:
-        with os.fdopen(
-            fd, mode, **({"newline": "", "encoding": "utf-8"} if "b" not in mode else {})
-        ) as f:
-            yield f
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it owner-only; exports are ordinary files
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        target = _target(out)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as e:
+        raise _cannot_write(out, e) from e
+    try:
+        try:
+            with os.fdopen(
+                fd, mode, **({"newline": "", "encoding": "utf-8"} if "b" not in mode else {})
+            ) as f:
+                yield f
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it owner-only; exports are ordinary
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as e:  # disk full, I/O error, a folder that refuses the rename
+        raise _cannot_write(out, e) from e
 
 
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def write_rows(
+    f: TextIO,
+    rows: Iterable[Mapping[str, object]],
+    *,
+    columns: Sequence[str] = CSV_COLUMNS,
+    extra_columns: Sequence[str] = (),
+    lineterminator: str = "\r\n",
+) -> int:
+    """Write a header, then rows (dicts keyed by column) under `columns` then `extra_columns`,
+    every cell through `escape_cell`, to the text stream `f`; return the row count."""
+    columns = list(columns) + [c for c in extra_columns if c not in columns]
+    writer = csv.writer(f, lineterminator=lineterminator)
+    writer.writerow(columns)
+    n = 0
+    for row in rows:
+        writer.writerow([escape_cell(row.get(c)) for c in columns])
+        n += 1
+    return n
 
 
 def write_csv(
@@ -79,16 +151,9 @@ def write_csv(
     columns: Sequence[str] = CSV_COLUMNS,
     extra_columns: Sequence[str] = (),
 ) -> int:
-    """Write rows (dicts keyed by column) under `columns` then `extra_columns`; return the count."""
-    columns = list(columns) + [c for c in extra_columns if c not in columns]
-    n = 0
+    """`write_rows` to the file `out`, atomically; return the row count."""
     with _atomic(out, "w") as f:
-        writer = csv.writer(f)
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow([escape_cell(row.get(c)) for c in columns])
-            n += 1
-    return n
+        return write_rows(f, rows, columns=columns, extra_columns=extra_columns)
 
 
 def write_table(out: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> int:

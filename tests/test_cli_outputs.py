@@ -1,0 +1,138 @@
+"""The command line's outputs and option ranges: exports never overwrite the project's own files
+or anything but a regular file, write problems are one-line errors, suggest escapes formulas as
+export does, and meaningless numbers are refused by the parser."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from imagegen import write_colour_set
+
+from labeler.cli import EXIT_ERROR, build_parser, main
+
+FORMULA_NAMES = ["=a.png", "+b.png", "-c.png", "@d.png"]
+
+
+def _label_first(proj: Path, tmp_path: Path, capsys) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_text("path,label\nimg_00000.png,red\n", encoding="utf-8")
+    assert main(["label", str(proj), "--csv", str(labels)]) == 0
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("command", ["export", "export-embeddings"])
+@pytest.mark.parametrize(
+    "name", ["labeler.sqlite", "labeler.sqlite-wal", "index.faiss", "vectors", "new.csv"]
+)
+def test_export_onto_the_projects_own_files_is_refused(
+    error_line, proj: Path, tmp_path: Path, capsys, command: str, name: str
+) -> None:
+    _label_first(proj, tmp_path, capsys)
+    before = {p: p.read_bytes() for p in proj.rglob("*") if p.is_file()}
+    assert main([command, str(proj), str(proj / name)]) == EXIT_ERROR
+    assert "inside the project folder" in error_line()
+    assert {p: p.read_bytes() for p in proj.rglob("*") if p.is_file()} == before
+    assert main(["status", str(proj)]) == 0
+    assert "labeled: 1" in capsys.readouterr().out
+
+
+def test_export_into_the_projects_exports_folder_works(proj: Path, capsys) -> None:
+    (proj / "exports").mkdir()
+    assert main(["export", str(proj), str(proj / "exports" / "labels.csv")]) == 0
+    assert "wrote 24 rows" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["export", "export-embeddings"])
+def test_export_onto_a_folder_is_a_one_line_error(
+    error_line, proj: Path, tmp_path: Path, capsys, command: str
+) -> None:
+    (tmp_path / "somedir").mkdir()
+    assert main([command, str(proj), str(tmp_path / "somedir")]) == EXIT_ERROR
+    assert "is a folder" in error_line()
+    assert list((tmp_path / "somedir").iterdir()) == []
+
+
+def test_export_to_an_empty_path_is_refused_by_the_parser(proj: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["export", str(proj), ""])
+    assert e.value.code != 0
+    assert "expected a file name" in capsys.readouterr().err
+
+
+def test_init_where_no_folder_can_be_made_is_a_one_line_error(
+    error_line, tmp_path: Path, colour_images, capsys
+) -> None:
+    folder, _ = colour_images
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    out = blocker / "proj"
+    assert main(["init", str(out), "--images", str(folder), "--backbone", "fake"]) == EXIT_ERROR
+    assert str(out) in error_line()
+
+
+def test_suggest_escapes_formulas_and_label_maps_them_back(tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "images"
+    truth = write_colour_set(folder, 8)
+    for old, new in zip(sorted(truth)[::6], FORMULA_NAMES, strict=True):
+        (folder / old).rename(folder / new)
+        truth[new] = truth.pop(old)
+    proj = tmp_path / "proj"
+    assert main(["init", str(proj), "--images", str(folder), "--backbone", "fake"]) == 0
+    capsys.readouterr()
+    assert main(["suggest", str(proj), "-n", str(len(truth))]) == 0
+    suggested = [r["path"] for r in csv.DictReader(io.StringIO(capsys.readouterr().out))]
+    escaped = [p for p in suggested if p.startswith("'")]
+    assert escaped and {p[1:] for p in escaped} <= set(FORMULA_NAMES)
+    assert not set(suggested) & set(FORMULA_NAMES)  # none raw
+    filled = tmp_path / "filled.csv"  # the suggest file, a label filled in on each row
+    with filled.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(
+            [("path", "label")] + [(p, truth[p.removeprefix("'")]) for p in suggested]
+        )
+    assert main(["label", str(proj), "--csv", str(filled)]) == 0
+    assert f"{len(suggested)} labels set" in capsys.readouterr().out
+    out = tmp_path / "out.csv"
+    assert main(["export", str(proj), str(out)]) == 0
+    with out.open(newline="", encoding="utf-8") as f:
+        human = {r["path"]: r["label"] for r in csv.DictReader(f) if r["source"] == "human"}
+    assert human == {p: truth[p.removeprefix("'")] for p in suggested}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["suggest", "P", "-n", "5", "--seed", "-1"], "at least 0, got -1"),
+        (["suggest", "P", "-n", "5", "--seed", "x"], "expected a whole number"),
+        (["init", "P", "--images", "D", "--image-size", "100000"], "16 to 1024 pixels"),
+        (["init", "P", "--images", "D", "--image-size", "8"], "16 to 1024 pixels"),
+        (["finetune", "P", "--minutes", "0"], "above 0, got '0'"),
+        (["finetune", "P", "--minutes", "-1"], "above 0"),
+        (["finetune", "P", "--minutes", "nan"], "above 0"),
+        (["finetune", "P", "--minutes", "inf"], "above 0"),
+        (["finetune", "P", "--blocks", "-5"], "-1 for all of them, got -5"),
+        (["finetune", "P", "--blocks", "-2"], "-1 for all of them, got -2"),
+    ],
+)
+def test_meaningless_numbers_are_refused_by_the_parser(argv, message: str, capsys) -> None:
+    with pytest.raises(SystemExit) as e:
+        build_parser().parse_args(argv)
+    assert e.value.code != 0
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "name", "value"),
+    [
+        (["suggest", "P", "-n", "5", "--seed", "0"], "seed", 0),
+        (["init", "P", "--images", "D", "--image-size", "1024"], "image_size", 1024),
+        (["init", "P", "--images", "D", "--image-size", "16"], "image_size", 16),
+        (["finetune", "P", "--minutes", "0.5"], "minutes", 0.5),
+        (["finetune", "P", "--blocks", "0"], "blocks", 0),  # only the layers after the blocks
+        (["finetune", "P", "--blocks", "-1"], "blocks", -1),  # the whole backbone
+    ],
+)
+def test_meaningful_numbers_at_the_edges_are_accepted(argv, name: str, value) -> None:
+    assert getattr(build_parser().parse_args(argv), name) == value
