@@ -17,14 +17,16 @@ from labeler.store import Store
 class Edit:
     """What one action changed.
 
-    previous: (item_id, label before the edit or None) for every item whose label it touched.
+    previous: (item_id, label before, label after; None for none) for every item whose label it
+        touched. Undo restores `before` only where the label is still `after`: a label another
+        session set meanwhile is kept.
     renamed: (old, new) class name for a rename.
     created: a class the edit created, to remove again on undo if still unused.
     retired: a class the edit deleted or merged away, to bring back on undo.
     """
 
     description: str
-    previous: tuple[tuple[int, str | None], ...] = ()
+    previous: tuple[tuple[int, str | None, str | None], ...] = ()
     renamed: tuple[str, str] | None = None
     created: str | None = None
     retired: str | None = None
@@ -56,7 +58,7 @@ def assign(
     shown = names[0] if len(names) == 1 else f"{len(names)} classes"
     return Edit(
         description=description or f"labeled {_plural(len(changes))} as {shown}",
-        previous=tuple((i, before.get(i)) for i, _ in changes),
+        previous=tuple((i, before.get(i), name) for i, name in changes),
     )
 
 
@@ -88,7 +90,7 @@ def merge_classes(store: Store, source: str, target: str, *, annotator: str) -> 
     items = store.retire_class(source, annotator=annotator, into=target)
     return Edit(
         description=f"merged class {source} into {target} ({_plural(len(items))})",
-        previous=tuple((i, source) for i in items),
+        previous=tuple((i, source, target) for i in items),
         retired=source,
     )
 
@@ -97,22 +99,29 @@ def delete_class(store: Store, name: str, *, annotator: str) -> Edit:
     items = store.retire_class(name, annotator=annotator)
     return Edit(
         description=f"deleted class {name} ({_plural(len(items))} unlabeled)",
-        previous=tuple((i, name) for i in items),
+        previous=tuple((i, name, None) for i in items),
         retired=name,
     )
 
 
 def undo(store: Store, edit: Edit, *, annotator: str) -> str:
-    """Revert `edit`; returns a sentence saying what was undone."""
+    """Revert `edit`; returns a sentence saying what was undone (and what was kept)."""
     if edit.renamed is not None:
         old, new = edit.renamed
         store.rename_class(new, old)
     if edit.retired is not None:
         store.add_class(edit.retired)  # brought back even when it had no labels
+    notes = []
     if edit.previous:
-        store.apply_labels(list(edit.previous), annotator=annotator)
+        now = store.labels_of([i for i, _, _ in edit.previous])
+        revert = [(i, before) for i, before, after in edit.previous if now.get(i) == after]
+        store.apply_labels(revert, annotator=annotator)
+        if len(revert) < len(edit.previous):
+            relabeled = _plural(len(edit.previous) - len(revert))
+            notes.append(f"kept {relabeled} relabeled since by another session")
     if edit.created is not None and edit.created in store.classes():
         if any(lab.label == edit.created for lab in store.labels()):
-            return f"kept class {edit.created}: images were labeled with it since"
-        store.retire_class(edit.created, annotator=annotator)
-    return f"undid: {edit.description}"
+            notes.append(f"kept class {edit.created}: images were labeled with it since")
+        else:
+            store.retire_class(edit.created, annotator=annotator)
+    return "; ".join([f"undid: {edit.description}", *notes])

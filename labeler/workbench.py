@@ -8,6 +8,7 @@ Per-session state (the undo stack, the review queue) belongs to the caller.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -23,6 +24,8 @@ from labeler.live import LiveModel, Snapshot, accepted_annotator
 
 if TYPE_CHECKING:
     from labeler.project import Project, _Vectors
+
+_GENERATIONS = itertools.count()  # each workbench's number: sessions notice a rebuilt one
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class Workbench:
         )
         self._sides = {it.path: max(it.width, it.height) for it in project.store.items()}
         self._projection: Projection | None = None
+        self.generation = next(_GENERATIONS)
+        self.missing_files = 0  # as of the last check_files()
 
     @property
     def paths(self) -> list[str]:
@@ -73,13 +78,23 @@ class Workbench:
         except KeyError:
             raise LabelerError(f"{path!r} is not an image of this project") from None
 
+    def has(self, path: str) -> bool:
+        return path in self.live.row_of_path
+
+    def check_files(self) -> int:
+        """Count (and remember in `missing_files`) the images gone from the folder since the
+        last scan. A stat per image: run on page load, not per edit."""
+        root = self.project.images_root
+        self.missing_files = sum(not (root / p).is_file() for p in self.paths)
+        return self.missing_files
+
     def longest_side(self, path: str) -> int:
         """Width or height of the image, whichever is larger, in pixels."""
         return self._sides.get(path, 0)
 
     def image_file(self, path: str) -> Path | None:
         """The file of image `path` if it is one of this project's and inside its images root."""
-        if path not in self.live.row_of_path:
+        if not self.has(path):
             return None
         root = self.project.images_root.resolve()
         file = (root / path).resolve()

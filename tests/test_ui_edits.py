@@ -34,6 +34,17 @@ def test_assign_then_undo_restores_previous_labels(store: Store) -> None:
     assert [h[0] for h in history] == ["dog", None]  # the undo is in the history too
 
 
+def test_undo_keeps_labels_another_session_set_since(store: Store) -> None:
+    store.set_labels([(1, "cat")], annotator="ana")
+    edit = edits.assign(store, [(1, "dog"), (2, "dog"), (3, "dog")], annotator="ana")
+    store.set_labels([(2, "owl")], annotator="bob")  # a second tab relabels image 2
+    edits.delete_class(store, "owl", annotator="bob")  # ... or unlabels it, for image 2
+    store.set_labels([(3, "cat")], annotator="bob")
+    done = edits.undo(store, edit, annotator="ana")
+    assert labels(store) == {1: "cat", 3: "cat"}  # 1 restored; 2 and 3 as bob left them
+    assert "kept 2 images relabeled since by another session" in done
+
+
 def test_assign_needs_a_selection_and_a_clean_name(store: Store) -> None:
     with pytest.raises(LabelerError, match="no images selected"):
         edits.assign(store, [], annotator="ana")

@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
+import gradio as gr
 import numpy as np
 import pytest
 
@@ -163,8 +164,8 @@ def test_handlers_label_undo_and_review(handlers, colour_images) -> None:
     assert len(session.undo) == 3
     h.undo(session, ana)
     assert len(session.undo) == 2
-    with pytest.raises(Exception, match="no class with key 9"):
-        h.assign_key(8)(session, {"selected": reds}, ana)
+    with pytest.warns(UserWarning, match="no class with key 9"):  # a notice, views unchanged
+        assert h.assign_key(8)(session, {"selected": reds}, ana) == gr.skip()
     review = h.open_review(session)
     assert "Why this one" in review[ui.review]
     first = session.review[0].path
@@ -239,3 +240,49 @@ def test_a_filter_on_a_deleted_class_is_reset(handlers, colour_images) -> None:
     out = h.delete_class(session, "red", ana)
     assert session.query.cls == "" and out[ui.cls].value == ""
     assert out[ui.page_info].endswith("24 images") and out[ui.delete_cls].value is None
+
+
+def test_two_sessions_keys_undo_and_rescan(handlers, colour_images) -> None:
+    """A second browser tab: its keys label the class they show, or nothing; undo keeps a later
+    label from another tab; a rescan that removed the previewed image leaves both tabs working."""
+    from labeler.ui.session import Session
+
+    h, ui = handlers
+    folder, truth = colour_images
+    ana, bob = SimpleNamespace(username="ana"), SimpleNamespace(username="bob")
+    a, b = Session(), Session()
+    h.load(a)
+    reds = sorted(p for p in truth if truth[p] == "red")
+    blues = sorted(p for p in truth if truth[p] == "blue")
+    h.assign_named(a, {"selected": reds[:1]}, "<b>red</b>", ana)
+    h.assign_named(a, {"selected": blues[:1]}, "blue", ana)
+    h.load(b)  # b's keys: 1 · <b>red</b>, 2 · blue
+    h.delete_class(a, "<b>red</b>", ana)  # a's key 1 is blue now; b's page still shows red
+    with pytest.warns(UserWarning, match="changed in another session"):
+        out = h.assign_key(0)(b, {"selected": [reds[1]]}, bob)
+    assert project_label(h, reds[1]) is None and out[ui.label_keys[0]].value == "1 · blue"
+    h.assign_key(0)(b, {"selected": [reds[1]]}, bob)  # now key 1 is blue, as shown
+    assert project_label(h, reds[1]) == "blue"
+
+    h.assign_named(a, {"selected": [reds[2]]}, "blue", ana)
+    h.assign_named(b, {"selected": [reds[2]]}, "green", bob)
+    out = h.undo(a, ana)  # a's label of reds[2] was replaced by b's: kept
+    assert project_label(h, reds[2]) == "green"
+    assert "another session" in out[ui.message]
+
+    out = h.assign_named(a, {"selected": [reds[3]]}, "`x` **y** [z](http://e.com) $$", ana)
+    assert "<" not in out[ui.message] and "\\*\\*y\\*\\*" in out[ui.message]
+
+    h.set_filter(a, "all", "green", "file name")
+    h.rename_class(a, "green", "verdant", ana)
+    assert a.query.cls == "verdant"  # the filter follows the renamed class
+
+    b.focus = reds[4]
+    (folder / reds[4]).unlink()
+    assert "1** images are gone" in h.load(b)[ui.status]
+    h.rescan(a)
+    out = h.set_filter(b, "all", "", "file name")
+    assert b.focus is None and "Click an image" in out[ui.preview]
+    for session in (a, b):
+        assert "gone" not in h.load(session)[ui.status]
+        assert h.open_review(session)[ui.review]

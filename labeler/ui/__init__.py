@@ -60,7 +60,9 @@ def build_app(project: Project) -> gr.Blocks:
         ui.label_as.submit(
             h.assign_named, [s, ui.grid, ui.label_as], [*everything, ui.label_as], **quick
         ).then(h.refresh, s, everything, **preview)
-        ui.undo.click(h.undo, s, everything, **quick).then(h.refresh, s, everything, **preview)
+        ui.undo.click(h.undo, s, everything, **quick).then(
+            h.refresh, s, everything, **preview
+        ).then(h.move_threshold, trust_in, h.trust_outputs(), **quick)  # e.g. a bulk accept undone
         ui.export.click(h.export, None, [ui.export_file, ui.message], **private)
         # Review tab
         ui.review_tab.select(h.open_review, s, [s, ui.review], **private)

@@ -14,6 +14,7 @@ import gradio as gr
 from labeler import browse
 from labeler.edits import Edit
 from labeler.errors import LabelerError
+from labeler.export import EXPORTS_DIR
 from labeler.heads import DEFAULT_METHOD
 from labeler.live import Snapshot
 from labeler.project import Project
@@ -24,18 +25,24 @@ from labeler.ui.settings import PIXELATED_MAX_SIDE, SIMILAR_K
 from labeler.workbench import Workbench
 
 Updates = dict[Any, Any]
-EXPORTS_DIR = "exports"  # inside the project folder
+NOT_DONE = "Not done"  # the title of the notice a refused action shows
 
 
 def friendly(fn: Callable) -> Callable:
-    """Show a LabelerError as a message in the page instead of a generic error."""
+    """Show a LabelerError as a notice in the page, and leave every view as it was.
+
+    Not `gr.Error`: an event that fails marks each of its outputs with an error badge that stays
+    and covers the controls. The notice renders HTML, so the message (which may quote a class
+    name or a path) is escaped.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except LabelerError as e:
-            raise gr.Error(str(e)) from e
+            gr.Warning(views.esc(e), title=NOT_DONE)
+            return gr.skip()
 
     return wrapper
 
@@ -71,6 +78,7 @@ class Handlers:
         """The grid's page; its selection is cleared, or (`keep_selection`) left to the page,
         whose script keeps what the expert selected meanwhile."""
         ui, wb = self.ui, self.wb
+        session.sync(wb)
         snap = wb.snapshot()
         page = browse.page(snap, wb.paths, session.query)
         session.set_query(page=page.page)
@@ -87,6 +95,7 @@ class Handlers:
 
     def preview_view(self, session: Session) -> Updates:
         wb = self.wb
+        session.sync(wb)
         details = None if session.focus is None else wb.details(session.focus)
         small = session.focus is not None and self.small(session.focus)
         return {self.ui.preview: views.preview_html(details, wb.snapshot().classes, small=small)}
@@ -97,6 +106,7 @@ class Handlers:
         ui = self.ui
         snap = self.wb.snapshot()
         names = list(snap.classes)
+        session.keys = tuple(names[: len(ui.label_keys)])
         counts = browse.class_counts(snap)
         out: Updates = {}
         for keys in (ui.label_keys, ui.review_keys):
@@ -127,9 +137,15 @@ class Handlers:
                 model += f" (a fast preview: the export uses {DEFAULT_METHOD})"
         else:
             model = "no model yet"
+        missing = self.wb.missing_files
+        gone = (
+            f" · ⚠ **{missing:,}** images are gone from the folder: **Rescan** on the Project tab"
+            if missing
+            else ""
+        )
         return (
             f"**{len(snap.label):,}** images · **{hand:,}** labeled by hand · "
-            f"**{accepted:,}** accepted · **{auto:,}** auto-labeled · {model}"
+            f"**{accepted:,}** accepted · **{auto:,}** auto-labeled · {model}{gone}"
         )
 
     def after_edit(self, session: Session, edit: Edit | None = None, message: str = "") -> Updates:
@@ -142,12 +158,13 @@ class Handlers:
         if session.query.cls not in self.wb.snapshot().classes:
             session.set_query(cls=browse.ANY_CLASS)  # the filtered class is gone
         views_ = self.label_view(session) | self.class_view(session)
-        return views_ | {self.ui.message: message}
+        return views_ | {self.ui.message: views.plain(message)}
 
     # -- page load, filters, paging ----------------------------------------------------------------
 
     @friendly
     def load(self, session: Session) -> Updates:
+        self.wb.check_files()
         where = f"Images in `{self.project.images_root}`, embedded with `{self.project.model_key}`"
         return self.after_edit(session) | {self.ui.rescan_info: where}
 
@@ -193,15 +210,31 @@ class Handlers:
 
         @friendly
         def handler(session: Session, grid: dict, request: gr.Request) -> Updates:
-            classes = self.wb.snapshot().classes
-            if k >= len(classes):
-                raise LabelerError(f"there is no class with key {k + 1}")
-            return self._assign(session, grid, classes[k], request)
+            name = self.key_class(session, k)
+            if name is None:
+                return self.keys_changed(session)
+            return self._assign(session, grid, name, request)
 
         return handler
 
+    def key_class(self, session: Session, k: int) -> str | None:
+        """The class key k (0-based) showed on this page; None when that class is gone since."""
+        if k >= len(session.keys):
+            raise LabelerError(f"there is no class with key {k + 1}")
+        name = session.keys[k]
+        return name if name in self.wb.snapshot().classes else None
+
+    def keys_changed(self, session: Session) -> Updates:
+        """Nothing labeled: the classes changed in another session; the keys are redrawn."""
+        message = "The classes were changed in another session: nothing was labeled. The keys now "
+        message += "show the current classes; press again."
+        gr.Warning(message, title=NOT_DONE)
+        return self.after_edit(session, message=message)
+
     @friendly
     def assign_named(self, session: Session, grid: dict, name: str, request: gr.Request) -> Updates:
+        if not name.strip():
+            raise LabelerError("type a class name first, then press Enter")
         return self._assign(session, grid, name.strip(), request) | {self.ui.label_as: ""}
 
     def _assign(self, session: Session, grid: dict, name: str, request: gr.Request) -> Updates:
@@ -242,18 +275,27 @@ class Handlers:
 
     @friendly
     def rename_class(self, session: Session, old: str, new: str, request: gr.Request) -> Updates:
-        edit = self.wb.rename_class(old, new.strip(), annotator=annotator(request))
+        edit = self.wb.rename_class(
+            _chosen(old, "the class to rename"), new.strip(), annotator=annotator(request)
+        )
+        if session.query.cls == old:
+            session.set_query(cls=new.strip())  # the grid keeps showing the same images
         return self.after_edit(session, edit) | {self.ui.rename_to: ""}
 
     @friendly
     def merge_classes(
         self, session: Session, source: str, target: str, request: gr.Request
     ) -> Updates:
-        edit = self.wb.merge_classes(source, target, annotator=annotator(request))
+        edit = self.wb.merge_classes(
+            _chosen(source, "the class to merge"),
+            _chosen(target, "the class to merge it into"),
+            annotator=annotator(request),
+        )
         return self.after_edit(session, edit)
 
     @friendly
     def delete_class(self, session: Session, name: str, request: gr.Request) -> Updates:
+        name = _chosen(name, "the class to delete")
         return self.after_edit(session, self.wb.delete_class(name, annotator=annotator(request)))
 
     # -- export and rescan -------------------------------------------------------------------------
@@ -285,3 +327,10 @@ class Handlers:
             f"{s.missing} gone; {r.embedded} embedded; {len(r.skipped)} skipped"
         )
         return self.after_edit(session) | {self.ui.rescan_info: info}
+
+
+def _chosen(name: str | None, what: str) -> str:
+    """A dropdown's choice, or a clear error when none was made."""
+    if not name:
+        raise LabelerError(f"choose {what} first")
+    return name

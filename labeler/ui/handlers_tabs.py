@@ -22,6 +22,7 @@ class TabHandlers(Handlers):
 
     def _current(self, session: Session) -> ReviewItem | None:
         """The first queued image still unlabeled; the queue is refilled from `suggest`."""
+        session.sync(self.wb)
         labeled = self.wb.snapshot().labeled
         session.review = [r for r in session.review if not labeled[r.row]]
         if not session.review:
@@ -68,10 +69,10 @@ class TabHandlers(Handlers):
 
         @friendly
         def handler(session: Session, request: gr.Request) -> Updates:
-            classes = self.wb.snapshot().classes
-            if k >= len(classes):
-                raise LabelerError(f"there is no class with key {k + 1}")
-            return self._review_label(session, classes[k], request)
+            name = self.key_class(session, k)
+            if name is None:
+                return self.keys_changed(session) | self.review_view(session)
+            return self._review_label(session, name, request)
 
         return handler
 
@@ -141,6 +142,7 @@ class TabHandlers(Handlers):
 
     @friendly
     def map_pick(self, session: Session, evt: gr.EventData) -> Updates:
+        session.sync(self.wb)
         session.map_focus = evt.image
         details = self.wb.details(evt.image)
         classes = self.wb.snapshot().classes

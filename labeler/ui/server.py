@@ -14,10 +14,10 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse
 from starlette.routing import Mount
 
+from labeler.export import EXPORTS_DIR
 from labeler.ingest.decode import load_image
 from labeler.project import Project
 from labeler.ui import build_app
-from labeler.ui.handlers import EXPORTS_DIR
 from labeler.ui.settings import (
     IMAGE_ROUTE,
     KEYED_CLASSES,

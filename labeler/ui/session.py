@@ -9,7 +9,7 @@ import gradio as gr
 from labeler.browse import Query
 from labeler.edits import Edit
 from labeler.ui.settings import DEFAULT_ANNOTATOR, PAGE_SIZE
-from labeler.workbench import ReviewItem
+from labeler.workbench import ReviewItem, Workbench
 
 
 @dataclass
@@ -21,9 +21,23 @@ class Session:
     undo: list[Edit] = field(default_factory=list)
     review: list[ReviewItem] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # skipped in review, not asked again
+    keys: tuple[str, ...] = ()  # the classes on the number keys, as this page last showed them
+    generation: int = -1  # the workbench the rows above index (a rescan builds a new one)
 
     def set_query(self, **changes: object) -> None:
         self.query = replace(self.query, **changes)
+
+    def sync(self, wb: Workbench) -> None:
+        """Forget rows and images of a workbench that a rescan replaced (rows move, files go)."""
+        if self.generation == wb.generation:
+            return
+        if self.generation >= 0:
+            self.similar_to = None
+            self.set_query(rows=None)
+            self.review = []
+            self.focus = self.focus if self.focus and wb.has(self.focus) else None
+            self.map_focus = self.map_focus if self.map_focus and wb.has(self.map_focus) else None
+        self.generation = wb.generation
 
 
 def annotator(request: gr.Request | None) -> str:

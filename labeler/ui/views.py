@@ -7,6 +7,7 @@ here, so nothing typed into one browser runs as markup in another.
 from __future__ import annotations
 
 import html
+import re
 from urllib.parse import quote
 
 from labeler.browse import FITS_NO_CLASS, Acceptance, ClassCount, Page, Tile
@@ -16,6 +17,14 @@ from labeler.workbench import Details, ReviewItem
 
 def esc(text: object) -> str:
     return html.escape(str(text), quote=True)
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$<>&])")
+
+
+def plain(text: object) -> str:
+    """Text for a Markdown component, shown as typed: no markup, links, images or formulas."""
+    return _MARKDOWN.sub(r"\\\1", str(text))
 
 
 def colour(k: int) -> str:

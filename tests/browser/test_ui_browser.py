@@ -179,6 +179,11 @@ def test_threshold_and_bulk_accept(page: Page, server, screenshot) -> None:
     assert len(accepted) == would
     assert {who for _, who in accepted.values()} == {"ana (accepted auto)"}
     assert all(after[p] == v for p, v in before.items())  # hand labels untouched
+    page.locator("#undo").click()  # the Trust tab follows the undo of the bulk accept
+    expect(button).to_have_text(re.compile(rf"Accept {would:,} "))
+    assert set(stored(server)) == set(before)
+    button.click()  # accepted again, for the export below
+    expect(page.locator("#status")).to_contain_text(f"{would:,} accepted")
 
 
 def test_map_click_opens_image_and_more_like_this(page: Page, screenshot) -> None:
@@ -197,8 +202,21 @@ def test_map_click_opens_image_and_more_like_this(page: Page, screenshot) -> Non
     expect(page.locator("#page-info")).not_to_contain_text("like")
 
 
-def test_classes_rename_and_undo(page: Page, server, screenshot) -> None:
+def test_classes_rename_and_undo(page: Page, server, screenshot, requests_seen) -> None:
     page.get_by_role("tab", name="Classes").click()
+    new = page.get_by_label("New class")
+    new.fill("sandal")  # exists: refused with a notice, and every control stays usable
+    new.press("Enter")
+    expect(page.locator(".toast-body")).to_contain_text("exists already")
+    expect(page.locator(".error")).to_have_count(0)
+    page.locator(".toast-close").click()
+    odd = '<img src="/beacon.gif"> **bold**'  # shown as typed, never as markup
+    new.fill(odd)
+    new.press("Enter")
+    expect(page.locator("#message")).to_contain_text(f"Created class {odd}")
+    assert not any("beacon" in url for url in requests_seen)
+    page.locator("#undo").click()
+    expect(page.locator("#message")).to_contain_text(f"Undid: created class {odd}")
     page.get_by_label("Rename").click()
     page.get_by_role("option", name="sandal", exact=True).click()
     page.get_by_label("to", exact=True).fill("sandals")
