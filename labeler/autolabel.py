@@ -40,7 +40,8 @@ class AutoLabels:
     entropy: np.ndarray  # (M,) float32
     ood: np.ndarray  # (M,) bool, fits no class
     sets: list[list[str]] | None  # (M,) conformal prediction sets, when asked for
-    threshold: float  # confidence to auto-accept at for the target precision (inf: none)
+    threshold: float  # confidence to auto-accept at for the target precision (inf: none, also
+    # whenever nothing could be held out: the confidences are then not calibrated)
     coverage: float  # estimated share of the in-distribution images accepted at it
     target_precision: float
 
@@ -74,7 +75,9 @@ def auto_label(
     proba = proba[unlabeled]
     pred, conf, margin, entropy = top2_scores(proba)
     ood = OodDetector().fit(raw[rows], labels, X_pool=raw, graph=graph).pool_flags()[unlabeled]
-    threshold, coverage = threshold_for_precision(conf[~ood], target=target_precision)
+    threshold, coverage = float("inf"), 0.0  # uncalibrated (nothing held out): accept nothing
+    if head.oof_ is not None:
+        threshold, coverage = threshold_for_precision(conf[~ood], target=target_precision)
     sets = None
     if conformal_alpha is not None:
         qhat = 1.0  # without held-out labels, every class is possible

@@ -300,13 +300,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 f"auto-accept at confidence >= {r.threshold:.3f} for {r.target_precision:.0%} "
                 f"precision: about {r.coverage:.0%} of the in-distribution images"
             )
+        elif len(r.uncalibrated) == len(r.classes):
+            print("no auto-accept threshold: with one label a class, confidences aren't calibrated")
         else:
             print(f"no confidence threshold reaches {r.target_precision:.0%} precision yet")
         print(f"{r.ood} images fit no class (column ood in the export)")
         if r.uncalibrated:
             print(
                 f"confidences are not calibrated for {', '.join(r.uncalibrated)}: one label "
-                "each, nothing to check them on (they run low); label a second image of each"
+                "each, nothing to check them on (too high or too low); label a second image of each"
             )
         e = r.estimate
         if e is None:

@@ -86,6 +86,20 @@ def test_cli_predict_says_what_auto_chose(outlier_project, capsys) -> None:
     assert "between 0 and 1" in capsys.readouterr().err
 
 
+def test_one_label_a_class_gives_no_threshold(project, colour_images, capsys) -> None:
+    """Nothing held out, nothing calibrated: whatever the confidences, none is auto-accepted."""
+    _, truth = colour_images
+    first = {}
+    for path, label in sorted(truth.items()):
+        first.setdefault(label, path)
+    project.label([(p, c) for c, p in first.items()])
+    report = project.predict(method="protonet")
+    assert report.uncalibrated == sorted(first)
+    assert report.threshold == float("inf") and report.coverage == 0.0
+    assert main(["predict", str(project.path), "--method", "protonet"]) == 0
+    assert "no auto-accept threshold: with one label a class" in capsys.readouterr().out
+
+
 def test_the_pool_graph_is_cached_until_the_items_change(tmp_path, monkeypatch) -> None:
     raw = np.random.default_rng(0).random((30, 8)).astype(np.float32)
     ids = np.arange(30, dtype=np.int64)
