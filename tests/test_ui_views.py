@@ -171,6 +171,9 @@ def test_handlers_label_undo_and_review(handlers, colour_images) -> None:
     first = session.review[0].path
     h.review_accept(session, ana)
     assert project_label(h, first) is not None and session.review[0].path != first
+    second = session.review[0].path
+    out = h.review_named(session, " green ", ana)  # a class beyond the keys, typed
+    assert project_label(h, second) == "green" and out[ui.review_as] == ""
     trust = h.open_trust(0.5, "")
     assert "would be auto-accepted" in trust[ui.acceptance]
     assert trust[ui.accept_above].value.startswith("Accept ")

@@ -70,6 +70,9 @@ def build_app(project: Project) -> gr.Blocks:
         ui.skip.click(h.review_skip, s, [s, ui.review], **quick)
         for k, button in enumerate(ui.review_keys):
             button.click(h.review_key(k), s, h.review_outputs(), **quick)
+        ui.review_as.submit(
+            h.review_named, [s, ui.review_as], [*h.review_outputs(), ui.review_as], **quick
+        )
         # Trust tab
         trust_out = h.trust_outputs()
         ui.trust_tab.select(h.open_trust, trust_in, [*trust_out, ui.check], **private)

@@ -77,6 +77,12 @@ class TabHandlers(Handlers):
         return handler
 
     @friendly
+    def review_named(self, session: Session, name: str, request: gr.Request) -> Updates:
+        if not name.strip():
+            raise LabelerError("type a class name first, then press Enter")
+        return self._review_label(session, name.strip(), request) | {self.ui.review_as: ""}
+
+    @friendly
     def review_skip(self, session: Session) -> Updates:
         item = self._current(session)
         if item is not None:

@@ -55,6 +55,7 @@ class UI:
     # Review
     review: gr.HTML
     review_keys: list[gr.Button]
+    review_as: gr.Textbox
     accept: gr.Button
     skip: gr.Button
     # Trust
@@ -183,6 +184,12 @@ def _review_tab(ui: UI) -> None:
             gr.Markdown("Or label it as:", elem_classes=["help"])
             with gr.Row(elem_id="review-keys"):
                 ui.review_keys = _keys("review")
+            ui.review_as = gr.Textbox(
+                placeholder="…or type a class (any, new ones too), Enter",
+                show_label=False,
+                container=False,
+                elem_id="review-as",
+            )
 
 
 def _trust_tab(ui: UI) -> None:
