@@ -1,4 +1,9 @@
-"""Reading the experts' label CSV (columns `path,label`, more columns allowed and ignored)."""
+"""Reading the experts' label CSV (columns `path,label`, more columns allowed and ignored).
+
+A `source` column, as in our own export, marks each row `human` (an expert label) or `auto` (a
+prediction); predictions are refused, so that re-importing an export never turns them into
+expert labels.
+"""
 
 from __future__ import annotations
 
@@ -8,37 +13,29 @@ from pathlib import Path
 from labeler.errors import LabelerError
 
 REQUIRED_COLUMNS = ("path", "label")
+HUMAN_SOURCE = "human"  # the export's `source` of an expert label
 
 
 def read_label_csv(path: Path | str) -> list[tuple[str, str]]:
     """Return (path, label) pairs in file order, stripped of surrounding whitespace.
 
-    Raises LabelerError for a missing or unreadable file, missing columns, empty cells, or one path
-    given two different labels. A repeated path with the same label is kept once.
+    Raises LabelerError for a missing or unreadable file, missing or repeated columns, empty
+    cells, one path given two different labels, or rows whose `source` (where the file has that
+    column) is neither `human` nor empty. A repeated path with the same label is kept once.
     """
     path = Path(path)
-    if not path.is_file():
-        raise LabelerError(f"label file {path} does not exist; pass a CSV with columns path,label")
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.reader(f))
-    except (UnicodeDecodeError, csv.Error) as e:
-        raise LabelerError(
-            f"cannot read {path} as a UTF-8 CSV file ({e}); save it as CSV with columns path,label"
-        ) from e
-    if not rows:
-        raise LabelerError(f"label file {path} is empty; it needs a header row path,label")
-    header = [h.strip().lower() for h in rows[0]]
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing:
-        raise LabelerError(
-            f"label file {path} has columns {rows[0]} but lacks {', '.join(missing)}; "
-            "the first row must name the columns path,label"
-        )
+    rows = _read_rows(path)
+    header = _header(path, rows[0])
     ip, il = header.index("path"), header.index("label")
+    isrc = header.index("source") if "source" in header else None
     pairs: dict[str, str] = {}
+    predicted: list[tuple[int, str]] = []  # (line, source) of rows that are not expert labels
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
+            continue
+        source = row[isrc].strip() if isrc is not None and isrc < len(row) else ""
+        if source.lower() not in ("", HUMAN_SOURCE):
+            predicted.append((line, source))
             continue
         if len(row) <= max(ip, il):
             raise LabelerError(f"{path}, line {line}: expected {len(header)} cells, got {len(row)}")
@@ -50,4 +47,52 @@ def read_label_csv(path: Path | str) -> list[tuple[str, str]]:
                 f"{path}, line {line}: {p!r} is labeled both {pairs[p]!r} and {label!r}; keep one"
             )
         pairs[p] = label
+    if predicted:
+        line, source = predicted[0]
+        raise LabelerError(
+            f"{path} has {len(predicted)} rows whose source is not {HUMAN_SOURCE!r} (e.g. line "
+            f"{line}: {source!r}): predictions, not expert labels, so nothing was imported; delete "
+            "those rows to import the expert labels only, or delete the source column to import "
+            "every row as an expert label on purpose"
+        )
     return list(pairs.items())
+
+
+def _read_rows(path: Path) -> list[list[str]]:
+    """The rows of CSV file `path`, at least one (the header)."""
+    if path.is_dir():
+        raise LabelerError(
+            f"label file {path} is a folder; pass a CSV file with columns path,label"
+        )
+    if not path.is_file():
+        raise LabelerError(f"label file {path} does not exist; pass a CSV with columns path,label")
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise LabelerError(
+            f"cannot read {path} as a UTF-8 CSV file ({e}); save it as CSV with columns path,label"
+        ) from e
+    if not rows:
+        raise LabelerError(f"label file {path} is empty; it needs a header row path,label")
+    return rows
+
+
+def _header(path: Path, first: list[str]) -> list[str]:
+    """Column names of the header row `first`, lower-cased; every required one, none twice."""
+    header = [h.strip().lower() for h in first]
+    repeated = sorted({h for h in header if h and header.count(h) > 1})
+    if repeated:
+        raise LabelerError(
+            f"label file {path} has the column(s) {', '.join(repeated)} more than once "
+            f"(header {first}); keep one of each"
+        )
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        separated = ";" in "".join(first) or "\t" in "".join(first)
+        hint = "; the file must be comma-separated, not with ';' or tabs" if separated else ""
+        raise LabelerError(
+            f"label file {path} has columns {first} but lacks {', '.join(missing)}; "
+            f"the first row must name the columns path,label{hint}"
+        )
+    return header

@@ -25,8 +25,8 @@ from labeler.calibrate import top2_scores
 from labeler.heads import pool_graph
 from labeler.ood import OodDetector
 from labeler.store import Store
+from labeler.store.annotator import ACCEPTED_SUFFIX
 
-ACCEPTED_SUFFIX = " (accepted auto)"  # appended to the annotator of bulk-accepted predictions
 NO_CLASS = -1
 
 

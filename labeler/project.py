@@ -7,8 +7,11 @@ A project is a folder holding `labeler.sqlite` (items, labels, predictions), the
 
 from __future__ import annotations
 
+import posixpath
+import shutil
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,7 +36,7 @@ from labeler.heads.propagation import remember_pool_graph
 from labeler.index import FaissIndex, l2_normalize
 from labeler.labelcsv import read_label_csv
 from labeler.live import is_accepted
-from labeler.store import Store
+from labeler.store import Store, UnfinishedDatabase, check_annotator
 from labeler.update import SKIPPED_NAME, InitReport, update_images
 
 if TYPE_CHECKING:
@@ -85,9 +88,26 @@ class Project:
                 f"no labeler project at {self.path}; create it with "
                 f"`labeler init {self.path} --images DIR`"
             )
-        self.store = Store(db)
+        try:
+            self._attach(Store(db))
+        except UnfinishedDatabase as e:
+            raise self._never_finished() from e
+        try:
+            if self.store.get_meta("model_key") is None:  # recorded once the images are embedded
+                raise self._never_finished()
+        except BaseException:
+            self.close()
+            raise
+
+    def _attach(self, store: Store) -> None:
+        self.store = store
         self._cache: _Vectors | None = None
         self._workbench: Workbench | None = None
+
+    def _never_finished(self) -> ProjectNotFound:
+        return ProjectNotFound(
+            f"{self.path} was never finished: run `labeler init {self.path} --images DIR` again"
+        )
 
     def close(self) -> None:
         self.store.close()
@@ -136,18 +156,23 @@ class Project:
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise LabelerError(f"project path {path} exists and is not a folder; choose another")
-        path.mkdir(parents=True, exist_ok=True)
-        Store(path / config.DB_NAME, create=True).close()
-        project = cls(path)
-        report = project._update(
-            images,
-            backbone=backbone,
-            checkpoint=checkpoint,
-            device=device,
-            batch_size=batch_size,
-            image_size=image_size,
-            progress=progress,
-        )
+        with _undone_on_failure(path):
+            project = cls.__new__(cls)
+            project.path = path
+            project._attach(_create_store(path))
+            try:
+                report = project._update(
+                    images,
+                    backbone=backbone,
+                    checkpoint=checkpoint,
+                    device=device,
+                    batch_size=batch_size,
+                    image_size=image_size,
+                    progress=progress,
+                )
+            except BaseException:
+                project.close()
+                raise
         return project, report
 
     def _update(self, images: Path, **options: object) -> InitReport:
@@ -243,22 +268,34 @@ class Project:
                 return candidate.resolve().relative_to(self.images_root).as_posix()
             except ValueError:
                 return p
-        return p.removeprefix("./")
+        return posixpath.normpath(p)  # './a.png', 'a//b.png' -> 'a.png', 'a/b.png'
 
     # -- labels ------------------------------------------------------------------------------------
 
     def label(
         self, assignments: Sequence[tuple[str, str]], *, annotator: str = DEFAULT_ANNOTATOR
     ) -> int:
-        """Set expert labels, as (path, class name); all or nothing. Returns how many changed."""
-        v = self._vectors()
-        rows = self._rows([p for p, _ in assignments])
+        """Set expert labels, as (path, class name); all or nothing. Returns how many changed.
+
+        Two spellings of one image's path (relative, absolute, './…') count as one image: with
+        the same label it is set once, with different labels nothing is set.
+        """
+        check_annotator(annotator)
         for _, name in assignments:
             if not name or name != name.strip():
                 raise LabelerError(f"class name {name!r} is empty or has surrounding spaces")
+        v = self._vectors()
+        rows = self._rows([p for p, _ in assignments])
+        chosen: dict[int, tuple[str, str]] = {}  # row -> (path as given, label)
+        for row, (path, name) in zip(rows, assignments, strict=True):
+            first, label = chosen.setdefault(row, (path, name))
+            if label != name:
+                raise LabelerError(
+                    f"image {v.paths[row]!r} is labeled both {label!r} (as {first!r}) and "
+                    f"{name!r} (as {path!r}); keep one of them and import again"
+                )
         return self.store.set_labels(
-            [(int(v.item_ids[r]), name) for r, (_, name) in zip(rows, assignments, strict=True)],
-            annotator=annotator,
+            [(int(v.item_ids[r]), name) for r, (_, name) in chosen.items()], annotator=annotator
         )
 
     def import_labels(self, csv_path: Path | str, *, annotator: str = DEFAULT_ANNOTATOR) -> int:
@@ -619,6 +656,60 @@ class Project:
             "last_prediction": None if run is None else f"{run.method} at {run.created_at}",
             "estimated_accuracy": _last_estimate(self.store.estimates()),
         }
+
+
+def _create_store(path: Path) -> Store:
+    """The database of project folder `path`, with the folder made if need be."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise LabelerError(
+            f"cannot create the project folder {path} ({(e.strerror or str(e)).lower()}); "
+            "choose a folder you can write to"
+        ) from e
+    return Store(path / config.DB_NAME, create=True)
+
+
+# What `init` writes into a project folder; a failed first init removes those it created.
+_PROJECT_FILES = (config.DB_NAME, config.VECTORS_DIR, INDEX_NAME, SKIPPED_NAME)
+
+
+@contextmanager
+def _undone_on_failure(path: Path) -> Iterator[None]:
+    """Around a first `init` of `path` (no database there yet): if it fails or is interrupted,
+    remove what it created, so no half-made project is left behind: the folders it made, or, in
+    a folder that existed, the project files that were not there before. A folder that already
+    held a database is never touched."""
+    if (path / config.DB_NAME).exists():
+        yield
+        return
+    made = None  # the outermost folder that init will make
+    for folder in (path, *path.parents):
+        if folder.exists() or folder.is_symlink():
+            break
+        made = folder
+    before = set() if made else {p.name for p in path.iterdir()}
+    try:
+        yield
+    except BaseException:
+        if made:
+            shutil.rmtree(made, ignore_errors=True)
+        else:
+            for p in path.iterdir():
+                if p.name not in before and _is_project_file(p.name):
+                    _remove(p)
+        raise
+
+
+def _is_project_file(name: str) -> bool:
+    return name in _PROJECT_FILES or name.startswith(f"{config.DB_NAME}-")  # -wal, -shm
+
+
+def _remove(p: Path) -> None:
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        p.unlink(missing_ok=True)
 
 
 def _last_estimate(estimates: list) -> str | None:

@@ -71,7 +71,8 @@ def test_suggest_scores_with_the_browsers_head_fitted_on_hand_labels(
     # it must never be suggested.
     wrong_path, wrong_class = next((p, c) for p, c in _per_class(truth, 1, start=3))
     other = next(c for c in sorted(set(truth.values())) if c != wrong_class)
-    project.label([(wrong_path, other)], annotator=accepted_annotator("ann"))
+    ids = {it.path: it.id for it in project.store.items()}  # as a bulk accept records it
+    project.store.set_labels([(ids[wrong_path], other)], annotator=accepted_annotator("ann"))
 
     rows, labels = project._labeled(hand_only=True)
     assert len(rows) == len(hand)

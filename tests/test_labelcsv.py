@@ -45,8 +45,11 @@ def test_header_only_gives_no_labels(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(LabelerError, match=r"absent\.csv does not exist"):
         read_label_csv(tmp_path / "absent.csv")
-    with pytest.raises(LabelerError, match="does not exist"):
-        read_label_csv(tmp_path)  # a folder is not a label file
+
+
+def test_folder_is_named_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(LabelerError, match=r"is a folder; pass a CSV file"):
+        read_label_csv(tmp_path)
 
 
 @pytest.mark.parametrize("content", ["", "\ufeff"], ids=["empty", "bom-only"])
@@ -68,6 +71,47 @@ def test_missing_columns(tmp_path: Path, header: str, lacking: str) -> None:
     path = _write(tmp_path, f"{header}\nx.png,cat\n")
     with pytest.raises(LabelerError, match=lacking):
         read_label_csv(path)
+
+
+@pytest.mark.parametrize("header", ["path;label", "path\tlabel", "path,label;note"])
+def test_other_separators_get_a_hint(tmp_path: Path, header: str) -> None:
+    path = _write(tmp_path, f"{header}\nx.png;cat\n")
+    with pytest.raises(LabelerError, match="must be comma-separated"):
+        read_label_csv(path)
+
+
+def test_missing_columns_without_separator_have_no_hint(tmp_path: Path) -> None:
+    with pytest.raises(LabelerError, match=r"path,label$"):
+        read_label_csv(_write(tmp_path, "file,label\nx.png,cat\n"))
+
+
+@pytest.mark.parametrize("header", ["path,label,label", "Path,label,note, PATH "])
+def test_repeated_column_is_refused(tmp_path: Path, header: str) -> None:
+    path = _write(tmp_path, f"{header}\na.png,cat,dog,x\n")
+    with pytest.raises(LabelerError, match=r"has the column\(s\) (label|path) more than once"):
+        read_label_csv(path)
+
+
+def test_export_with_predictions_is_refused_whole(tmp_path: Path) -> None:
+    content = (
+        "path,label,source,confidence\n"
+        "a.png,cat,human,\n"
+        "b.png,dog,auto,0.33\n"
+        "c.png,,auto,\n"  # a prediction flagged as fitting no class: no label
+        "d.png,dog,,\n"  # no label or prediction in the export, filled in by the expert
+    )
+    with pytest.raises(LabelerError, match=r"2 rows whose source is not 'human' \(e\.g\. line 3"):
+        read_label_csv(_write(tmp_path, content))
+
+
+def test_source_column_of_expert_labels_only_is_read(tmp_path: Path) -> None:
+    content = "path,label,source\na.png,cat,human\nb.png,dog, Human \nc.png,dog,\nd.png,cat\n"
+    assert read_label_csv(_write(tmp_path, content)) == [
+        ("a.png", "cat"),
+        ("b.png", "dog"),
+        ("c.png", "dog"),
+        ("d.png", "cat"),
+    ]
 
 
 @pytest.mark.parametrize("row", ["a.png,", ",cat", "  ,cat", "a.png,   "])

@@ -107,6 +107,46 @@ def test_label_accepts_absolute_paths_inside_the_root(project: Project, colour_i
     assert [lab.label for lab in project.store.labels()] == ["red"]
 
 
+def test_one_image_under_two_spellings_is_one_image(project: Project, colour_images) -> None:
+    folder, truth = colour_images
+    first = sorted(truth)[0]
+    spellings = [first, str(folder.resolve() / first), f"./{first}"]
+    with pytest.raises(LabelerError, match=rf"image '{first}' is labeled both 'red' .* 'blue'"):
+        project.label([(spellings[0], "red"), (spellings[1], "red"), (spellings[2], "blue")])
+    assert project.store.labels() == []
+    assert project.label([(p, "red") for p in spellings]) == 1
+    assert [lab.label for lab in project.store.labels()] == ["red"]
+
+
+@pytest.mark.parametrize("annotator", ["", " ana", "ana (accepted auto)", "a\nb", "x" * 101])
+def test_label_refuses_bad_annotator_names(project: Project, colour_images, annotator: str) -> None:
+    _, truth = colour_images
+    with pytest.raises(LabelerError, match="annotator name"):
+        project.label([(sorted(truth)[0], "red")], annotator=annotator)
+    assert project.store.labels() == []
+
+
+def test_reimporting_an_export_with_predictions_imports_nothing(
+    project: Project, colour_images, tmp_path: Path
+) -> None:
+    _, truth = colour_images
+    labeled = _two_per_class(truth)
+    project.label(labeled)
+    project.predict()
+    out = tmp_path / "out.csv"
+    project.export_csv(out)
+    n_auto = len(truth) - len(labeled)
+    with pytest.raises(LabelerError, match=rf"{n_auto} rows whose source is not 'human'"):
+        project.import_labels(out)
+    assert len(project.store.labels()) == len(labeled)
+    rows = [r for r in _read_csv(out) if r["source"] == "human"]
+    with out.open("w", newline="", encoding="utf-8") as f:  # the expert rows alone are fine
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    assert project.import_labels(out, annotator="ana") == 0  # the same labels: nothing changes
+
+
 def test_suggest_cold_start_then_uncertain_never_labeled(project: Project, colour_images) -> None:
     _, truth = colour_images
     cold = project.suggest(3)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from labeler.errors import LabelerError
-from labeler.store import Store, SyncReport, schema
+from labeler.store import MAX_ANNOTATOR_CHARS, Store, SyncReport, UnfinishedDatabase, schema
 from labeler.store.schema import SCHEMA_VERSION, migrate
 
 TABLES = {
@@ -81,18 +81,63 @@ def test_database_from_a_newer_labeler_is_refused(db: Path) -> None:
         assert "items" not in _tables(conn)
 
 
-def test_version_zero_database_is_migrated(db: Path) -> None:
+def test_version_zero_database_is_refused_untouched_and_migrated_by_create(db: Path) -> None:
     with _raw(db) as conn:  # an existing SQLite file at user_version 0, with an unrelated table
         conn.execute("CREATE TABLE unrelated (x INTEGER)")
         conn.execute("INSERT INTO unrelated VALUES (7)")
-    assert _raw(db).execute("PRAGMA user_version").fetchone()[0] == 0
-    with Store(db) as s:
+    before = db.read_bytes()
+    with pytest.raises(UnfinishedDatabase, match=r"holds no project .* run `labeler init`"):
+        Store(db)
+    assert db.read_bytes() == before  # opening wrote nothing: no schema, no WAL mode
+    with Store(db, create=True) as s:
         s.sync_items([("a.png", "h1", 1, 1)])
         assert [i.path for i in s.items()] == ["a.png"]
     with _raw(db) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert _tables(conn) >= TABLES | {"unrelated"}
         assert conn.execute("SELECT x FROM unrelated").fetchall() == [(7,)]
+
+
+def test_empty_file_is_refused_without_writing_to_it(db: Path) -> None:
+    db.touch()
+    with pytest.raises(UnfinishedDatabase, match="holds no project"):
+        Store(db)
+    assert db.stat().st_size == 0
+    assert sorted(p.name for p in db.parent.iterdir()) == [db.name]  # no -wal or -shm either
+
+
+def test_database_damaged_mid_file_is_a_clear_error(db: Path) -> None:
+    with Store(db, create=True) as s:
+        s.set_meta(model_key="k")
+    with _raw(db) as conn:
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
+    with db.open("r+b") as f:  # page 2 holds the meta table, the first one created
+        f.seek(page)
+        f.write(b"\xff" * 3000)
+    with Store(db) as s:  # the header is intact: the damage shows when a page is read
+        for read_or_write in (lambda: s.get_meta("model_key"), lambda: s.set_meta(x=1)):
+            with pytest.raises(LabelerError, match="is not a readable project database") as e:
+                read_or_write()
+            assert str(db) in str(e.value) and "backup" in str(e.value)
+
+
+def test_bad_sql_stays_a_bug_not_a_user_error(store: Store) -> None:
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        store._query("SELECT * FROM no_such_table")
+
+
+def test_locked_database_is_a_clear_error_and_the_store_stays_usable(store: Store) -> None:
+    store._conn.execute("PRAGMA busy_timeout=0")  # fail at once instead of waiting 10 s
+    other = sqlite3.connect(store.path, isolation_level=None)
+    try:
+        other.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(LabelerError, match=r"cannot use the project database .*locked"):
+            store.set_meta(a=1)
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+    store.set_meta(a=2)
+    assert store.get_meta("a") == 2
 
 
 def test_migrate_runs_only_the_new_migrations_and_keeps_data(
@@ -250,6 +295,38 @@ def test_failed_write_leaves_nothing_behind(store: Store) -> None:
     assert store.set_labels([(a, "cat")], annotator="ann") == 1
     with Store(store.path) as other:
         assert [r.label for r in other.labels()] == ["cat"]
+
+
+@pytest.mark.parametrize(
+    "annotator",
+    ["", "  ", " ana", "ana\nbob", "a" * (MAX_ANNOTATOR_CHARS + 1), "ana (accepted auto) x"],
+)
+def test_bad_annotator_names_are_refused_by_every_write(store: Store, annotator: str) -> None:
+    store.sync_items([("a.png", "h1", 1, 1)])
+    a = store.items()[0].id
+    store.set_labels([(a, "cat")], annotator="ann")
+    writes = (
+        lambda: store.set_labels([(a, "dog")], annotator=annotator),
+        lambda: store.apply_labels([(a, "dog")], annotator=annotator),
+        lambda: store.remove_labels([a], annotator=annotator),
+        lambda: store.retire_class("cat", annotator=annotator),
+    )
+    for write in writes:
+        with pytest.raises(LabelerError, match="annotator name"):
+            write()
+    assert [(r.label, r.annotator) for r in store.labels()] == [("cat", "ann")]
+    assert len(store.label_history(a)) == 1
+
+
+def test_accepted_predictions_are_recorded_with_their_marker(store: Store) -> None:
+    from labeler.live import accepted_annotator
+
+    store.sync_items([("a.png", "h1", 1, 1)])
+    a = store.items()[0].id
+    assert store.apply_labels([(a, "cat")], annotator=accepted_annotator("ana")) == 1
+    assert store.labels()[0].annotator == "ana (accepted auto)"
+    with pytest.raises(LabelerError, match="contains '\\(accepted auto\\)'"):
+        store.apply_labels([(a, "dog")], annotator=accepted_annotator("ana (accepted auto)"))
 
 
 def test_skipped_files_are_replaced_by_each_scan(store: Store) -> None:

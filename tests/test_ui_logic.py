@@ -13,9 +13,9 @@ import pytest
 from labeler import browse
 from labeler.datamap import points_to_draw, project_2d
 from labeler.errors import LabelerError
-from labeler.live import ACCEPTED_SUFFIX
 from labeler.project import Project
 from labeler.store import Store
+from labeler.store.annotator import ACCEPTED_SUFFIX
 
 
 def by_class(truth: dict[str, str]) -> dict[str, list[str]]:

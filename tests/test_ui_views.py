@@ -119,6 +119,8 @@ def test_accounts_from_flags_and_file(tmp_path: Path) -> None:
     for bad in ("ana", ":pw", "ana:"):
         with pytest.raises(LabelerError, match="user:password"):
             parse_account(bad)
+    with pytest.raises(LabelerError, match="accepted auto"):  # would hide the user's labels
+        parse_account("ana (accepted auto):pw")
     assert load_accounts() is None
     file = tmp_path / "users.txt"
     file.write_text("# team\nbob:secret\n\ncid:x:y\n", encoding="utf-8")

@@ -18,11 +18,32 @@ from pathlib import Path
 import numpy as np
 
 from labeler.errors import LabelerError
+from labeler.store.annotator import MAX_ANNOTATOR_CHARS, check_annotator
 from labeler.store.schema import SCHEMA_VERSION, migrate
 
 _SQL_CHUNK = 500  # host parameters per query, well under SQLite's limit
+# SQLite error names (extended ones start with these) of a damaged file, and of one that cannot
+# be used now (locked by another program, read-only, disk full or failing).
+_DAMAGED = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+_UNUSABLE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_FULL")
 
-__all__ = ["Estimate", "Item", "LabelRow", "Run", "Store", "SyncReport", "utc_now"]
+
+__all__ = [
+    "MAX_ANNOTATOR_CHARS",
+    "Estimate",
+    "Item",
+    "LabelRow",
+    "Run",
+    "Store",
+    "SyncReport",
+    "UnfinishedDatabase",
+    "check_annotator",
+    "utc_now",
+]
+
+
+class UnfinishedDatabase(LabelerError):
+    """The database file holds no project schema: empty, foreign, or its init never finished."""
 
 
 def utc_now() -> str:
@@ -83,6 +104,11 @@ class Store:
     """One project database. Thread-safe: one connection guarded by a lock (Gradio uses threads)."""
 
     def __init__(self, path: Path | str, *, create: bool = False) -> None:
+        """Open the project database at `path`; with `create`, make it (or finish its schema).
+
+        Without `create`, a missing file, or one that holds no project schema (empty, or left
+        by an init that never finished), is refused and not written to.
+        """
         path = Path(path)
         if not create and not path.is_file():
             raise LabelerError(
@@ -90,31 +116,39 @@ class Store:
             )
         self.path = path
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         try:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA foreign_keys=ON")
-            self._conn.execute("PRAGMA busy_timeout=10000")
-            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.DatabaseError as e:
-            self._conn.close()
-            raise LabelerError(
-                f"{path} is not a readable project database ({e}); restore it from a backup or "
-                "delete it and run `labeler init` again"
-            ) from e
-        if version > SCHEMA_VERSION:
-            self._conn.close()
-            raise LabelerError(
-                f"project database {path} has schema version {version}, newer than this labeler "
-                f"understands ({SCHEMA_VERSION}); upgrade labeler"
-            )
-        try:
-            migrate(self._conn)
+            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         except sqlite3.Error as e:
-            self._conn.close()
             raise LabelerError(
-                f"cannot upgrade the project database {path} ({e}); restore it from a backup"
+                f"cannot open the project database {path} ({e}); check that its folder exists "
+                "and is writable"
             ) from e
+        try:
+            with self._translated():
+                version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise LabelerError(
+                        f"project database {path} has schema version {version}, newer than this "
+                        f"labeler understands ({SCHEMA_VERSION}); upgrade labeler"
+                    )
+                if version == 0 and not create:  # checked before any write, WAL mode included
+                    raise UnfinishedDatabase(
+                        f"{path} holds no project (it is empty or its creation never finished); "
+                        "run `labeler init` on it again"
+                    )
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA foreign_keys=ON")
+                self._conn.execute("PRAGMA busy_timeout=10000")
+                try:
+                    migrate(self._conn)
+                except sqlite3.OperationalError as e:
+                    raise LabelerError(
+                        f"cannot upgrade the project database {path} ({e}); restore it from a "
+                        "backup"
+                    ) from e
+        except BaseException:
+            self._conn.close()
+            raise
 
     def close(self) -> None:
         with self._lock:
@@ -127,19 +161,44 @@ class Store:
         self.close()
 
     @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """Turn SQLite errors of a damaged or unusable database file into a LabelerError naming
+        it; the rest (constraint violations, bad SQL) stay as they are: they are bugs."""
+        try:
+            yield
+        except sqlite3.DatabaseError as e:
+            name = e.sqlite_errorname or ""
+            if name.startswith(_DAMAGED):
+                raise self._damaged(e) from e
+            if name.startswith(_UNUSABLE):
+                raise LabelerError(
+                    f"cannot use the project database {self.path} ({e}); check that the disk is "
+                    "not full, that the file is writable and that no other program holds it, "
+                    "then retry"
+                ) from e
+            raise
+
+    def _damaged(self, e: sqlite3.Error) -> LabelerError:
+        return LabelerError(
+            f"{self.path} is not a readable project database ({e}); restore it from a backup, "
+            "or delete it and run `labeler init` again"
+        )
+
+    @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """A write transaction, committed on success and rolled back on any exception."""
-        with self._lock:
+        with self._lock, self._translated():
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:  # SQLite may have rolled back already
+                    self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
 
     def _query(self, sql: str, params: Sequence = ()) -> list[tuple]:
-        with self._lock:
+        with self._lock, self._translated():
             return self._conn.execute(sql, params).fetchall()
 
     # -- meta ------------------------------------------------------------------------------------
@@ -276,6 +335,7 @@ class Store:
 
         Re-assigning the same class is a no-op and writes no history.
         """
+        check_annotator(annotator, accepted=True)
         at = at or utc_now()
         changed = 0
         with self._tx() as c:
@@ -292,6 +352,7 @@ class Store:
 
     def remove_labels(self, item_ids: Sequence[int], *, annotator: str) -> int:
         """Remove the expert label of these items (history keeps a removal event)."""
+        check_annotator(annotator, accepted=True)
         at = utc_now()
         removed = 0
         with self._tx() as c:
@@ -432,6 +493,7 @@ class Store:
         Returns how many labels changed. A label already set by the same annotator is left
         alone and writes no history; by another annotator, it is set again in their name.
         """
+        check_annotator(annotator, accepted=True)
         at = utc_now()
         changed = 0
         with self._tx() as c:
@@ -467,6 +529,7 @@ class Store:
         Its labels are removed (or moved), each with a history event; its predictions are
         dropped. Returns the ids of the items that carried the label.
         """
+        check_annotator(annotator, accepted=True)
         at = utc_now()
         with self._tx() as c:
             row = c.execute(

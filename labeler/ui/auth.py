@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from labeler.errors import LabelerError
+from labeler.store.annotator import check_annotator
 
 
 def parse_account(text: str, *, where: str = "--auth") -> tuple[str, str]:
@@ -14,6 +15,10 @@ def parse_account(text: str, *, where: str = "--auth") -> tuple[str, str]:
     user = user.strip()
     if not sep or not user or not password:
         raise LabelerError(f"{where} expects user:password with both parts non-empty")
+    try:
+        check_annotator(user)  # the login name is the annotator of every label made with it
+    except LabelerError as e:
+        raise LabelerError(f"{where}: {e}") from None
     return user, password
 
 

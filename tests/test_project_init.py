@@ -1,0 +1,108 @@
+"""A failed or interrupted `init` leaves no half-made project; unfinished ones are named as such."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from labeler import config
+from labeler.errors import LabelerError, ProjectNotFound
+from labeler.project import Project
+
+
+def _init(path: Path, images: Path, **options) -> Project:
+    project, _ = Project.init(path, images=images, progress=False, **options)
+    return project
+
+
+def _interrupt(self) -> None:
+    raise KeyboardInterrupt  # Ctrl-C at the very end: database, vectors, skipped.csv all written
+
+
+def test_failed_first_init_removes_the_folders_it_made(tmp_path: Path, colour_images) -> None:
+    folder, _ = colour_images
+    with pytest.raises(LabelerError, match="nosuchnet"):
+        _init(tmp_path / "runs" / "pa", folder, backbone="nosuchnet")
+    assert not (tmp_path / "runs").exists()  # the parent it made too
+    with pytest.raises(ProjectNotFound, match="no labeler project"):
+        Project(tmp_path / "runs" / "pa")
+
+
+def test_interrupted_first_init_in_a_user_folder_removes_only_its_files(
+    tmp_path: Path, colour_images, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, _ = colour_images
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    (mine / "vectors").mkdir()  # a user's own folder that happens to share a name
+    monkeypatch.setattr(Project, "_save_index", _interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        _init(mine, folder, backbone="fake")
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt", "vectors"]
+    assert (mine / "notes.txt").read_text() == "keep me"
+    monkeypatch.undo()
+    with _init(mine, folder, backbone="fake") as project:  # and init works after it
+        assert project.status()["images"] > 0
+
+
+def test_failed_reinit_of_a_project_keeps_it(
+    project: Project, colour_images, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, truth = colour_images
+    path = project.path
+    project.label([(sorted(truth)[0], "red")])
+    project.close()
+    with pytest.raises(LabelerError, match="nosuchnet"):
+        _init(path, folder, backbone="nosuchnet")
+    monkeypatch.setattr(Project, "_save_index", _interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        _init(path, folder)
+    monkeypatch.undo()
+    with Project(path) as again:
+        assert again.status()["images"] == len(truth)
+        assert [lab.label for lab in again.store.labels()] == ["red"]
+
+
+@pytest.mark.parametrize("make", ["empty file", "schema, no model"])
+def test_unfinished_project_is_named_and_not_written_to(
+    tmp_path: Path, colour_images, make: str
+) -> None:
+    path = tmp_path / "pa"
+    path.mkdir()
+    db = path / config.DB_NAME
+    db.touch()
+    if make == "schema, no model":  # what a failed init of an older labeler left behind
+        from labeler.store import Store
+
+        Store(db, create=True).close()
+    before = db.read_bytes()
+    for _ in range(2):
+        with pytest.raises(ProjectNotFound, match=r"pa was never finished: run `labeler init .*pa"):
+            Project(path)
+    assert db.read_bytes() == before
+    folder, truth = colour_images
+    with _init(path, folder, backbone="fake") as project:  # running init again mends it
+        assert project.status()["images"] == len(truth)
+
+
+def test_project_folder_that_cannot_be_made_is_a_clear_error(tmp_path: Path, colour_images) -> None:
+    folder, _ = colour_images
+    (tmp_path / "a file").write_text("x")
+    with pytest.raises(LabelerError, match=r"cannot create the project folder .*a file/proj"):
+        _init(tmp_path / "a file" / "proj", folder, backbone="fake")
+    assert (tmp_path / "a file").read_text() == "x"
+
+
+def test_damaged_project_database_is_a_clear_error(project: Project) -> None:
+    path, db = project.path, project.path / config.DB_NAME
+    project.close()
+    with sqlite3.connect(db) as conn:
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
+    with db.open("r+b") as f:
+        f.seek(page)
+        f.write(b"\xff" * 3000)
+    with pytest.raises(LabelerError, match=r"labeler\.sqlite is not a readable project database"):
+        Project(path)
