@@ -29,7 +29,7 @@ from labeler.autolabel import (
     head_options,
 )
 from labeler.errors import LabelerError, ProjectNotFound
-from labeler.export import write_csv, write_embeddings
+from labeler.export import check_outside_project, write_csv, write_embeddings
 from labeler.export.rows import EXTRA_COLUMNS, export_rows
 from labeler.heads import DEFAULT_HEAD, DEFAULT_METHOD, Head, KnnGraph, create_head
 from labeler.heads.propagation import remember_pool_graph
@@ -607,9 +607,13 @@ class Project:
         return export_rows(self.store, v.item_ids, v.paths)
 
     def export_csv(self, out: Path | str) -> int:
+        """Write the export CSV to `out` (not inside the project folder but for its exports/)."""
+        check_outside_project(Path(out), self.path)
         return write_csv(Path(out), self.export_rows(), extra_columns=EXTRA_COLUMNS)
 
     def export_embeddings(self, out: Path | str) -> int:
+        """Write the vectors as .npz to `out` (where `export_csv` may write)."""
+        check_outside_project(Path(out), self.path)
         v = self._vectors()
         write_embeddings(Path(out), v.paths, v.raw)
         return len(v.paths)

@@ -140,3 +140,24 @@ def test_bench_active_refuses_few_shot_options_before_it(capsys) -> None:
         main(["bench", "--shots", "1", "--active", "--seeds", "2"])
     assert e.value.code != 0
     assert "got --shots before it" in capsys.readouterr().err
+
+
+def test_init_on_an_emptied_folder_warns_and_keeps_the_labels(
+    proj: Path, colour_images, tmp_path: Path, capsys
+) -> None:
+    folder, truth = colour_images
+    path = sorted(truth)[0]
+    labels = _write_labels(tmp_path / "l.csv", [(path, truth[path])])
+    assert main(["label", str(proj), "--csv", str(labels)]) == 0
+    away = folder.rename(tmp_path / "away")  # the drive is not mounted
+    folder.mkdir()
+    assert main(["init", str(proj), "--images", str(folder), "--backbone", "fake"]) == 0
+    assert "every image is gone" in capsys.readouterr().err
+    folder.rmdir()
+    away.rename(folder)
+    assert main(["init", str(proj), "--images", str(folder), "--backbone", "fake"]) == 0
+    assert main(["export", str(proj), str(tmp_path / "out.csv")]) == 0
+    with (tmp_path / "out.csv").open(encoding="utf-8") as f:
+        rows = {r["path"]: r for r in csv.DictReader(f)}
+    assert len(rows) == len(truth) and rows[path]["source"] == "human"
+    assert rows[path]["label"] == truth[path]
