@@ -21,10 +21,6 @@ if TYPE_CHECKING:
 EXIT_ERROR = 2
 SKIPPED_SHOWN = 10  # bad files listed on the terminal after init; the rest are in skipped.csv
 CURVE_BAR_WIDTH = 40  # characters of `labeler curve`'s bar at accuracy 1
-# The network input side accepted by `init --image-size`: the embedder's floor (labeler.embed),
-# and a ceiling far above config.IMAGE_SIZES (timm's largest backbones use 800) that refuses sizes
-# no memory holds (at 100 000 px one image's input alone is 120 GB).
-IMAGE_SIZE_RANGE = (16, 1024)
 ALL_BLOCKS = -1  # `finetune --blocks`: train the whole backbone
 
 
@@ -52,7 +48,7 @@ _non_negative_int = _int_at_least(0)
 
 
 def _image_size(text: str) -> int:
-    low, high = IMAGE_SIZE_RANGE
+    low, high = config.IMAGE_SIZE_RANGE
     value = _whole_number(text)
     if not low <= value <= high:
         raise argparse.ArgumentTypeError(
@@ -121,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_image_size,
         default=None,
         metavar="PX",
-        help=f"network input side, {IMAGE_SIZE_RANGE[0]} to {IMAGE_SIZE_RANGE[1]} px",
+        help="network input side, {} to {} px".format(*config.IMAGE_SIZE_RANGE),
     )
 
     p = sub.add_parser("label", help="import expert labels from a CSV with columns path,label")

@@ -8,6 +8,10 @@ IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".
 DEFAULT_BACKBONE = "efficientnet_lite0"
 DEFAULT_BATCH_SIZE = 64
 IMAGE_SIZES = (112, 160, 224)  # candidate network input sizes, smallest first
+# Network input sides accepted at all: a floor the backbones need, and a ceiling far above
+# IMAGE_SIZES (timm's largest backbones use 800) that refuses sizes no memory holds (at 100 000 px
+# one image's input alone is 120 GB).
+IMAGE_SIZE_RANGE = (16, 1024)
 
 # Heads
 PROTONET_TEMPERATURE = 0.1  # softmax over cosine similarity / temperature, before calibration

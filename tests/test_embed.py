@@ -136,7 +136,7 @@ def test_create_embedder_validates_size_and_checkpoint(tmp_path):
     embedder = create_embedder("fake", device="cpu", image_size=112)  # fixed size: 32
     assert isinstance(embedder, Embedder)
     assert (embedder.key, embedder.image_size, embedder.dim) == ("fake@32", 32, FAKE_DIM)
-    for bad in (0, 8, "112", True):
+    for bad in (0, 8, 1025, 100_000, "112", True):
         with pytest.raises(LabelerError, match="image size"):
             create_embedder("fake", image_size=bad)
     with pytest.raises(LabelerError, match="does not exist"):

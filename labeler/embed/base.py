@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from labeler.config import DEFAULT_BACKBONE, IMAGE_SIZES
+from labeler.config import DEFAULT_BACKBONE, IMAGE_SIZE_RANGE, IMAGE_SIZES
 from labeler.errors import LabelerError
 
 TIMM_PREFIX = "timm:"
@@ -106,11 +106,14 @@ def create_embedder(
             weights that cannot be obtained.
     """
     resolved = resolve_device(device)
+    low, high = IMAGE_SIZE_RANGE
     if image_size is not None and (
-        isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 16
+        isinstance(image_size, bool)
+        or not isinstance(image_size, int)
+        or not low <= image_size <= high
     ):
         raise LabelerError(
-            f"image size must be an integer of at least 16 pixels, got {image_size!r}; "
+            f"image size must be a whole number of {low} to {high} pixels, got {image_size!r}; "
             f"try one of {', '.join(map(str, IMAGE_SIZES))}"
         )
     ckpt = None
