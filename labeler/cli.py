@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from labeler import __version__, config
-from labeler.errors import LabelerError
+from labeler.errors import LabelerError, os_reason
 
 if TYPE_CHECKING:
     from labeler.project import Project
@@ -230,10 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _os_error(e: OSError) -> str:
     """One sentence for a file-system error that no command turned into a LabelerError."""
-    return (
-        f"cannot use {e.filename}: {(e.strerror or str(e)).lower()}; check the path and its "
-        "permissions"
-    )
+    return f"cannot use {e.filename}: {os_reason(e)}; check the path and its permissions"
 
 
 def _open(args: argparse.Namespace):

@@ -11,3 +11,8 @@ class ProjectNotFound(LabelerError):
 
 class ImageError(LabelerError):
     """An image file cannot be decoded; the message is the reason recorded for the skipped file."""
+
+
+def os_reason(error: OSError) -> str:
+    """The reason of a file-system error, lower-case, to follow a colon or a parenthesis."""
+    return (error.strerror or str(error)).lower()

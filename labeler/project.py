@@ -28,7 +28,7 @@ from labeler.autolabel import (
     fit_on_pool,
     head_options,
 )
-from labeler.errors import LabelerError, ProjectNotFound
+from labeler.errors import LabelerError, ProjectNotFound, os_reason
 from labeler.export import check_outside_project, write_csv, write_embeddings
 from labeler.export.rows import EXTRA_COLUMNS, export_rows
 from labeler.heads import DEFAULT_HEAD, DEFAULT_METHOD, Head, KnnGraph, create_head
@@ -668,7 +668,7 @@ def _create_store(path: Path) -> Store:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise LabelerError(
-            f"cannot create the project folder {path} ({(e.strerror or str(e)).lower()}); "
+            f"cannot create the project folder {path} ({os_reason(e)}); "
             "choose a folder you can write to"
         ) from e
     return Store(path / config.DB_NAME, create=True)

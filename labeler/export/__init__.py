@@ -18,7 +18,7 @@ from typing import TextIO
 
 import numpy as np
 
-from labeler.errors import LabelerError
+from labeler.errors import LabelerError, os_reason
 
 __all__ = [
     "CSV_COLUMNS",
@@ -89,9 +89,8 @@ def _target(out: Path) -> Path:
 
 
 def _cannot_write(out: Path, error: OSError) -> LabelerError:
-    reason = (error.strerror or str(error)).lower()
     return LabelerError(
-        f"cannot write {out}: {reason}; choose a folder you can write to, with free space"
+        f"cannot write {out}: {os_reason(error)}; choose a folder you can write to, with free space"
     )
 
 

@@ -233,9 +233,7 @@ class Handlers:
 
     @friendly
     def assign_named(self, session: Session, grid: dict, name: str, request: gr.Request) -> Updates:
-        if not name.strip():
-            raise LabelerError("type a class name first, then press Enter")
-        return self._assign(session, grid, name.strip(), request) | {self.ui.label_as: ""}
+        return self._assign(session, grid, typed(name), request) | {self.ui.label_as: ""}
 
     def _assign(self, session: Session, grid: dict, name: str, request: gr.Request) -> Updates:
         selected = list(grid.get("selected") or [])
@@ -327,6 +325,13 @@ class Handlers:
             f"{s.missing} gone; {r.embedded} embedded; {len(r.skipped)} skipped"
         )
         return self.after_edit(session) | {self.ui.rescan_info: info}
+
+
+def typed(name: str) -> str:
+    """A class name typed into a box, stripped, or a clear error when the box is empty."""
+    if not name.strip():
+        raise LabelerError("type a class name first, then press Enter")
+    return name.strip()
 
 
 def _chosen(name: str | None, what: str) -> str:

@@ -10,7 +10,7 @@ from labeler import browse
 from labeler.datamap import points_to_draw
 from labeler.errors import LabelerError
 from labeler.ui import charts, views
-from labeler.ui.handlers import Handlers, Updates, friendly
+from labeler.ui.handlers import Handlers, Updates, friendly, typed
 from labeler.ui.layout import COLOUR_BY
 from labeler.ui.session import Session, annotator
 from labeler.ui.settings import REVIEW_BATCH, SIMILAR_K
@@ -78,9 +78,7 @@ class TabHandlers(Handlers):
 
     @friendly
     def review_named(self, session: Session, name: str, request: gr.Request) -> Updates:
-        if not name.strip():
-            raise LabelerError("type a class name first, then press Enter")
-        return self._review_label(session, name.strip(), request) | {self.ui.review_as: ""}
+        return self._review_label(session, typed(name), request) | {self.ui.review_as: ""}
 
     @friendly
     def review_skip(self, session: Session) -> Updates:
