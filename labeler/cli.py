@@ -278,9 +278,20 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_label(args: argparse.Namespace) -> int:
     with _open(args) as project:
-        changed = project.import_labels(args.csv, annotator=args.annotator)
-        print(f"{changed} labels set; {len(project.store.labels())} images labeled in all")
+        report = project.import_labels(args.csv, annotator=args.annotator)
+        print(f"{report.changed} labels set; {len(project.store.labels())} images labeled in all")
+        if report.unlabeled:
+            print(
+                f"skipped {len(report.unlabeled)} rows with a path but no label (lines "
+                f"{_lines(report.unlabeled)}); fill in their labels and import again to label them"
+            )
     return 0
+
+
+def _lines(lines: list[int], *, shown: int = 10) -> str:
+    """'3, 5, 9' or '3, 5, … (12 in all)': line numbers for a message."""
+    text = ", ".join(map(str, lines[:shown]))
+    return text if len(lines) <= shown else f"{text}, … ({len(lines)} in all)"
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -352,7 +363,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run(args)
 
 
-SUGGEST_COLUMNS = ("path", "reason", "score", "predicted", "confidence")
+# `label` is left empty for the expert to fill in; `labeler label` then reads the same file.
+SUGGEST_COLUMNS = ("path", "label", "reason", "score", "predicted", "confidence")
 
 
 def cmd_suggest(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from labeler.classnames import check_class_name, check_new_class_names
 from labeler.errors import LabelerError
 from labeler.store import Store
 
@@ -32,14 +33,6 @@ class Edit:
     retired: str | None = None
 
 
-def check_class_name(name: str) -> str:
-    if not name or name != name.strip():
-        raise LabelerError(f"class name {name!r} is empty or has surrounding spaces")
-    if "\n" in name or len(name) > 100:
-        raise LabelerError("a class name must be one line of at most 100 characters")
-    return name
-
-
 def _plural(n: int) -> str:
     return f"{n} image" + ("" if n == 1 else "s")
 
@@ -50,8 +43,8 @@ def assign(
     """Label items, as (item_id, class name), in one transaction."""
     if not changes:
         raise LabelerError("no images selected; click images in the grid first")
-    for _, name in changes:
-        check_class_name(name)
+    spelt = check_new_class_names({name for _, name in changes}, store.classes())
+    changes = [(i, spelt[name]) for i, name in changes]
     before = store.labels_of([i for i, _ in changes])
     store.apply_labels(changes, annotator=annotator)
     names = sorted({name for _, name in changes})
@@ -63,7 +56,7 @@ def assign(
 
 
 def create_class(store: Store, name: str) -> Edit:
-    check_class_name(name)
+    name = check_new_class_names([name], store.classes())[name]
     if name in store.classes():
         raise LabelerError(f"class {name!r} exists already")
     store.add_class(name)
@@ -72,8 +65,8 @@ def create_class(store: Store, name: str) -> Edit:
 
 def rename_class(store: Store, old: str, new: str, *, annotator: str) -> Edit:
     """Rename `old` to `new`; onto the name of a deleted class, this revives it (a merge)."""
-    check_class_name(new)
     classes = store.classes()
+    new = check_new_class_names([new], [c for c in classes if c != old])[new]
     if old not in classes:
         raise LabelerError(f"there is no class {old!r} to rename")
     if new in classes:
@@ -86,7 +79,7 @@ def rename_class(store: Store, old: str, new: str, *, annotator: str) -> Edit:
 
 
 def merge_classes(store: Store, source: str, target: str, *, annotator: str) -> Edit:
-    check_class_name(target)
+    target = check_class_name(target)
     items = store.retire_class(source, annotator=annotator, into=target)
     return Edit(
         description=f"merged class {source} into {target} ({_plural(len(items))})",

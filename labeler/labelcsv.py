@@ -8,20 +8,33 @@ expert labels.
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
 
 from labeler.errors import LabelerError
+from labeler.export import unescape_cell
 
 REQUIRED_COLUMNS = ("path", "label")
 HUMAN_SOURCE = "human"  # the export's `source` of an expert label
 
 
-def read_label_csv(path: Path | str) -> list[tuple[str, str]]:
-    """Return (path, label) pairs in file order, stripped of surrounding whitespace.
+@dataclass(frozen=True)
+class LabelRows:
+    """What a label CSV holds."""
 
-    Raises LabelerError for a missing or unreadable file, missing or repeated columns, empty
-    cells, one path given two different labels, or rows whose `source` (where the file has that
-    column) is neither `human` nor empty. A repeated path with the same label is kept once.
+    pairs: list[tuple[str, str]]  # (path, label) in file order, each path once
+    unlabeled: list[int]  # lines of rows with a path but no label (not filled in yet): skipped
+
+
+def read_label_csv(path: Path | str) -> LabelRows:
+    """Read (path, label) pairs, stripped of surrounding whitespace, and undo the apostrophe our
+    exports put before cells a spreadsheet would run as formulas (`'-neg` reads as `-neg`).
+
+    A row with a path and an empty label is left out and its line reported (a `suggest` file
+    filled in part-way). Raises LabelerError for a missing or unreadable file, missing or
+    repeated columns, a label with no path, one path given two different labels, or rows whose
+    `source` (where the file has that column) is neither `human` nor empty. A repeated path with
+    the same label is kept once.
     """
     path = Path(path)
     rows = _read_rows(path)
@@ -29,6 +42,7 @@ def read_label_csv(path: Path | str) -> list[tuple[str, str]]:
     ip, il = header.index("path"), header.index("label")
     isrc = header.index("source") if "source" in header else None
     pairs: dict[str, str] = {}
+    unlabeled: list[int] = []
     predicted: list[tuple[int, str]] = []  # (line, source) of rows that are not expert labels
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
@@ -39,9 +53,17 @@ def read_label_csv(path: Path | str) -> list[tuple[str, str]]:
             continue
         if len(row) <= max(ip, il):
             raise LabelerError(f"{path}, line {line}: expected {len(header)} cells, got {len(row)}")
-        p, label = row[ip].strip(), row[il].strip()
-        if not p or not label:
-            raise LabelerError(f"{path}, line {line}: empty path or label; fill in both or drop it")
+        p, label = (unescape_cell(row[i].strip()) for i in (ip, il))
+        if not p and not label:  # other cells only, such as a note: nothing to import
+            continue
+        if not p:
+            raise LabelerError(
+                f"{path}, line {line}: label {label!r} has no path; fill in the image's path "
+                "or delete the row"
+            )
+        if not label:
+            unlabeled.append(line)
+            continue
         if pairs.get(p, label) != label:
             raise LabelerError(
                 f"{path}, line {line}: {p!r} is labeled both {pairs[p]!r} and {label!r}; keep one"
@@ -55,7 +77,7 @@ def read_label_csv(path: Path | str) -> list[tuple[str, str]]:
             "those rows to import the expert labels only, or delete the source column to import "
             "every row as an expert label on purpose"
         )
-    return list(pairs.items())
+    return LabelRows(pairs=list(pairs.items()), unlabeled=unlabeled)
 
 
 def _read_rows(path: Path) -> list[list[str]]:

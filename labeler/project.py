@@ -28,6 +28,7 @@ from labeler.autolabel import (
     fit_on_pool,
     head_options,
 )
+from labeler.classnames import check_new_class_names
 from labeler.errors import LabelerError, ProjectNotFound, os_reason
 from labeler.export import check_outside_project, write_csv, write_embeddings
 from labeler.export.rows import EXTRA_COLUMNS, export_rows
@@ -64,6 +65,12 @@ class PredictReport:
     coverage: float = 0.0  # estimated share of the predicted images accepted at it
     ood: int = 0  # images flagged as fitting no class
     uncalibrated: list[str] = field(default_factory=list)  # classes with one hand label
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    changed: int  # labels set or changed
+    unlabeled: list[int]  # lines of the CSV with a path but no label, skipped
 
 
 @dataclass
@@ -281,9 +288,8 @@ class Project:
         the same label it is set once, with different labels nothing is set.
         """
         check_annotator(annotator)
-        for _, name in assignments:
-            if not name or name != name.strip():
-                raise LabelerError(f"class name {name!r} is empty or has surrounding spaces")
+        spelt = check_new_class_names({name for _, name in assignments}, self.store.classes())
+        assignments = [(path, spelt[name]) for path, name in assignments]
         v = self._vectors()
         rows = self._rows([p for p, _ in assignments])
         chosen: dict[int, tuple[str, str]] = {}  # row -> (path as given, label)
@@ -298,8 +304,12 @@ class Project:
             [(int(v.item_ids[r]), name) for r, (_, name) in chosen.items()], annotator=annotator
         )
 
-    def import_labels(self, csv_path: Path | str, *, annotator: str = DEFAULT_ANNOTATOR) -> int:
-        return self.label(read_label_csv(csv_path), annotator=annotator)
+    def import_labels(
+        self, csv_path: Path | str, *, annotator: str = DEFAULT_ANNOTATOR
+    ) -> ImportReport:
+        """`label` the rows of a label CSV (see `read_label_csv`); all or nothing."""
+        rows = read_label_csv(csv_path)
+        return ImportReport(self.label(rows.pairs, annotator=annotator), rows.unlabeled)
 
     def _labeled(self, *, hand_only: bool = False) -> tuple[np.ndarray, list[str]]:
         """Rows of `_vectors()` with a label (K,) int64, ascending, and their labels.

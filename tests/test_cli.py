@@ -49,6 +49,22 @@ def test_suggest_with_zero_labels(proj: Path, capsys) -> None:
     assert lines[0].startswith("path,") and len(lines) == 4
 
 
+def test_suggest_file_filled_in_part_way_imports(proj: Path, tmp_path: Path, capsys) -> None:
+    assert main(["suggest", str(proj), "-n", "4"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [r["label"] for r in rows] == [""] * 4  # a column to fill in
+    rows[0]["label"], rows[2]["label"] = "red", "blue"
+    filled = tmp_path / "first.csv"
+    with filled.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    assert main(["label", str(proj), "--csv", str(filled)]) == 0
+    out = capsys.readouterr().out
+    assert "2 labels set" in out
+    assert "skipped 2 rows with a path but no label (lines 3, 5)" in out
+
+
 @pytest.mark.parametrize(
     "argv",
     [

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from labeler.errors import LabelerError
-from labeler.labelcsv import read_label_csv
+from labeler.export import escape_cell
+from labeler.labelcsv import LabelRows, read_label_csv
 
 
 def _write(tmp_path: Path, content: str | bytes, name: str = "labels.csv") -> Path:
@@ -30,7 +31,7 @@ def test_good_file(tmp_path: Path) -> None:
         "\r\n"
     )
     path = _write(tmp_path, content)
-    assert read_label_csv(path) == [
+    assert read_label_csv(path).pairs == [
         ("a/1.png", "cat"),
         ("b/2.png", "dog"),
         ("c/ü 3.png", "Äpfel und Birnen"),
@@ -39,7 +40,7 @@ def test_good_file(tmp_path: Path) -> None:
 
 
 def test_header_only_gives_no_labels(tmp_path: Path) -> None:
-    assert read_label_csv(_write(tmp_path, "path,label\n")) == []
+    assert read_label_csv(_write(tmp_path, "path,label\n")) == LabelRows(pairs=[], unlabeled=[])
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -106,7 +107,7 @@ def test_export_with_predictions_is_refused_whole(tmp_path: Path) -> None:
 
 def test_source_column_of_expert_labels_only_is_read(tmp_path: Path) -> None:
     content = "path,label,source\na.png,cat,human\nb.png,dog, Human \nc.png,dog,\nd.png,cat\n"
-    assert read_label_csv(_write(tmp_path, content)) == [
+    assert read_label_csv(_write(tmp_path, content)).pairs == [
         ("a.png", "cat"),
         ("b.png", "dog"),
         ("c.png", "dog"),
@@ -114,11 +115,38 @@ def test_source_column_of_expert_labels_only_is_read(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize("row", ["a.png,", ",cat", "  ,cat", "a.png,   "])
-def test_empty_cells(tmp_path: Path, row: str) -> None:
+@pytest.mark.parametrize("row", [",cat", "  ,cat"])
+def test_label_without_path_is_refused(tmp_path: Path, row: str) -> None:
     path = _write(tmp_path, f"path,label\nok.png,dog\n{row}\n")
-    with pytest.raises(LabelerError, match="line 3: empty path or label"):
+    with pytest.raises(LabelerError, match="line 3: label 'cat' has no path"):
         read_label_csv(path)
+
+
+def test_rows_without_label_are_skipped_and_reported(tmp_path: Path) -> None:
+    content = (
+        "path,label,reason\n"
+        "a.png,cat,typical\n"
+        "b.png,,typical\n"  # not filled in yet
+        "c.png,   ,uncertain\n"
+        ",,a note on its own\n"  # neither path nor label: nothing to import or report
+        "d.png,dog,uncertain\n"
+    )
+    rows = read_label_csv(_write(tmp_path, content))
+    assert rows == LabelRows(pairs=[("a.png", "cat"), ("d.png", "dog")], unlabeled=[3, 4])
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["-neg", "+ control", "=SUM(A1)", "@home.png", "'quoted.png", "''twice", "'-both", "plain"],
+)
+def test_cells_escaped_by_our_exports_read_back_as_written(tmp_path: Path, text: str) -> None:
+    content = f"path,label\n{escape_cell(text)},{escape_cell(text)}\n"
+    assert read_label_csv(_write(tmp_path, content)).pairs == [(text, text)]
+
+
+def test_apostrophe_before_other_text_is_kept(tmp_path: Path) -> None:
+    content = "path,label\n'a.png,'t Hooft\n"  # not something our export escaped
+    assert read_label_csv(_write(tmp_path, content)).pairs == [("'a.png", "'t Hooft")]
 
 
 def test_conflicting_labels(tmp_path: Path) -> None:
@@ -135,7 +163,7 @@ def test_ragged_row(tmp_path: Path) -> None:
 
 def test_short_row_without_trailing_optional_cells_is_fine(tmp_path: Path) -> None:
     path = _write(tmp_path, "path,label,note\na.png,cat\n")
-    assert read_label_csv(path) == [("a.png", "cat")]
+    assert read_label_csv(path).pairs == [("a.png", "cat")]
 
 
 @pytest.mark.parametrize(

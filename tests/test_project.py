@@ -118,6 +118,43 @@ def test_one_image_under_two_spellings_is_one_image(project: Project, colour_ima
     assert [lab.label for lab in project.store.labels()] == ["red"]
 
 
+def test_label_refuses_a_case_twin_of_a_class(project: Project, colour_images) -> None:
+    _, truth = colour_images
+    first, second = sorted(truth)[:2]
+    project.label([(first, "Red")])
+    with pytest.raises(LabelerError, match="'red' differs from 'Red' only in case"):
+        project.label([(second, "red")])
+    assert project.store.classes() == ["Red"]
+    project.label([(second, "Re\u0064")])  # the same name, however it is typed
+    assert [lab.label for lab in project.store.labels()] == ["Red", "Red"]
+
+
+def test_import_skips_rows_without_label_and_says_which(
+    project: Project, colour_images, tmp_path: Path
+) -> None:
+    _, truth = colour_images
+    paths = sorted(truth)[:3]
+    csv_path = tmp_path / "first.csv"
+    csv_path.write_text(f"path,label\n{paths[0]},red\n{paths[1]},\n{paths[2]},blue\n")
+    report = project.import_labels(csv_path)
+    assert (report.changed, report.unlabeled) == (2, [3])
+    assert {lab.label for lab in project.store.labels()} == {"red", "blue"}
+
+
+def test_export_reimports_class_names_a_spreadsheet_would_run(
+    project: Project, colour_images, tmp_path: Path
+) -> None:
+    _, truth = colour_images
+    labeled = [(p, "-neg" if i % 2 else "+pos") for i, p in enumerate(sorted(truth)[:4])]
+    project.label(labeled)
+    out = tmp_path / "out.csv"
+    project.export_csv(out)
+    assert "'-neg" in out.read_text()  # escaped for spreadsheets ...
+    report = project.import_labels(out)  # ... and read back as the same classes
+    assert report.changed == 0 and len(report.unlabeled) == len(truth) - 4
+    assert sorted(project.store.classes()) == ["+pos", "-neg"]
+
+
 @pytest.mark.parametrize("annotator", ["", " ana", "ana (accepted auto)", "a\nb", "x" * 101])
 def test_label_refuses_bad_annotator_names(project: Project, colour_images, annotator: str) -> None:
     _, truth = colour_images
@@ -144,7 +181,7 @@ def test_reimporting_an_export_with_predictions_imports_nothing(
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    assert project.import_labels(out, annotator="ana") == 0  # the same labels: nothing changes
+    assert project.import_labels(out, annotator="ana").changed == 0  # the same: no change
 
 
 def test_suggest_cold_start_then_uncertain_never_labeled(project: Project, colour_images) -> None:

@@ -44,11 +44,14 @@ CSV_COLUMNS = (
     "annotator",
     "labeled_at",
 )
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Text cells escaped with a leading apostrophe: those a spreadsheet would run as a formula, and
+# those starting with an apostrophe already (so that `unescape_cell` gives every cell back).
+_ESCAPED_START = ("=", "+", "-", "@", "\t", "\r", "'")
 
 
 def escape_cell(value: object) -> str:
-    """Render a cell; text a spreadsheet would run as a formula gets a leading apostrophe.
+    """Render a cell; text a spreadsheet would run as a formula gets a leading apostrophe (and
+    so does text starting with an apostrophe, so that `unescape_cell` can tell them apart).
 
     Numbers are written as numbers (a negative margin stays -0.5, not '-0.5).
     """
@@ -59,7 +62,12 @@ def escape_cell(value: object) -> str:
     if isinstance(value, (int, np.integer, np.floating)):
         return str(value)
     text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return "'" + text if text.startswith(_ESCAPED_START) else text
+
+
+def unescape_cell(text: str) -> str:
+    """Undo `escape_cell` on a text cell read back: drop the apostrophe it put in front."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(_ESCAPED_START) else text
 
 
 def check_outside_project(out: Path, project: Path) -> None:
