@@ -2,7 +2,10 @@
 
 # Ingest
 MAX_PIXELS = 100_000_000  # width*height above this is refused as a decompression bomb
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
+# Files read as images; DICOM also without an extension, by its magic bytes (ingest.dicom).
+IMAGE_SUFFIXES = frozenset(
+    {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".dcm", ".dicom"}
+)
 
 # Embedding
 DEFAULT_BACKBONE = "efficientnet_lite0"

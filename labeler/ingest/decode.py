@@ -16,11 +16,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from labeler.config import MAX_PIXELS
 from labeler.errors import ImageError
+from labeler.ingest.dicom import is_dicom, load_dicom, probe_dicom
+from labeler.ingest.reasons import short_detail, too_large_reason
 from labeler.ingest.tonemap import to_rgb8
 
 ORIENTATION_TAG = 0x0112  # EXIF orientation; values 5..8 swap width and height
 _SWAPPING_ORIENTATIONS = frozenset({5, 6, 7, 8})
-_MAX_DETAIL = 160  # characters of a library's error message kept in a reason
 _PIL_LIMIT_LOCK = threading.Lock()
 
 
@@ -40,12 +41,6 @@ def _pil_bomb_check_off() -> Iterator[None]:
             Image.MAX_IMAGE_PIXELS = saved
 
 
-def _detail(exc: BaseException) -> str:
-    """The first line of an exception's message, shortened, or its type name when empty."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
-
-
 def describe_failure(exc: BaseException) -> str:
     """Turn an exception raised while reading an image into a short reason sentence."""
     if isinstance(exc, ImageError):
@@ -53,20 +48,12 @@ def describe_failure(exc: BaseException) -> str:
     if isinstance(exc, UnidentifiedImageError):
         return "not an image: cannot identify image file"
     if isinstance(exc, Image.DecompressionBombError):
-        return f"image too large: {_detail(exc)}"
+        return f"image too large: {short_detail(exc)}"
     if isinstance(exc, PermissionError):
         return "cannot read file: permission denied (make it readable, e.g. chmod a+r)"
     if isinstance(exc, OSError) and exc.errno is not None:
-        return f"cannot read file: {exc.strerror or _detail(exc)}"
-    return f"truncated or corrupt image: {_detail(exc)}"
-
-
-def too_large_reason(width: int, height: int, max_pixels: int) -> str:
-    """The reason sentence for an image whose header claims more than `max_pixels` pixels."""
-    return (
-        f"image too large: {width}x{height} pixels exceeds the limit of {max_pixels} "
-        "(config.MAX_PIXELS)"
-    )
+        return f"cannot read file: {exc.strerror or short_detail(exc)}"
+    return f"truncated or corrupt image: {short_detail(exc)}"
 
 
 def _check_file(path: Path) -> None:
@@ -120,6 +107,8 @@ def probe(path: Path | str, *, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
     """
     path = Path(path)
     _check_file(path)
+    if is_dicom(path):
+        return probe_dicom(path, max_pixels=max_pixels)
     image = open_checked(path, max_pixels=max_pixels)
     try:
         width, height = image.size
@@ -144,13 +133,16 @@ def _upright(image: Image.Image) -> Image.Image:
 def load_image(path: Path | str, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Decode an image file fully into an upright 8-bit RGB PIL image (first frame only).
 
-    EXIF orientation is applied; 16-bit and float greyscale are stretched to 0..255 between
-    the 0.5 and 99.5 percentiles; transparency is composited on white; palette, greyscale,
-    CMYK and the like become RGB. Raises ImageError with the reason sentence for a missing,
-    empty, truncated, corrupt, non-image or too large (> `max_pixels` pixels) file.
+    DICOM files are rendered by `labeler.ingest.dicom`. EXIF orientation is applied; 16-bit and
+    float greyscale are stretched to 0..255 between the 0.5 and 99.5 percentiles; transparency
+    is composited on white; palette, greyscale, CMYK and the like become RGB. Raises ImageError
+    with the reason sentence for a missing, empty, truncated, corrupt, non-image or too large
+    (> `max_pixels` pixels) file.
     """
     path = Path(path)
     _check_file(path)
+    if is_dicom(path):
+        return Image.fromarray(load_dicom(path, max_pixels=max_pixels))
     with open_checked(path, max_pixels=max_pixels) as raw:
         try:
             raw.load()

@@ -12,6 +12,7 @@ from tqdm import tqdm
 from labeler.config import IMAGE_SUFFIXES, MAX_PIXELS
 from labeler.errors import ImageError, LabelerError
 from labeler.ingest.decode import describe_failure, probe
+from labeler.ingest.dicom import is_dicom
 from labeler.ingest.records import ImageFile, ScanResult, Skipped
 
 HASH_CHUNK = 1 << 20  # bytes read at a time while hashing
@@ -41,12 +42,13 @@ def _display(rel: str) -> str:
 def _unsupported_reason(suffix: str) -> str:
     """The reason sentence for a file whose suffix is not an image suffix."""
     kind = f"'{suffix}'" if suffix else "(no extension)"
-    return f"unsupported file type {kind} (supported: {_SUPPORTED})"
+    return f"unsupported file type {kind} (supported: {_SUPPORTED}; DICOM also without one)"
 
 
-def _classify_file(rel: str, suffix: str) -> Skipped | None:
+def _classify_file(rel: str, abs_path: Path) -> Skipped | None:
     """A Skipped record when a regular file is not an image candidate, else None."""
-    if suffix.lower() not in IMAGE_SUFFIXES:
+    suffix = abs_path.suffix
+    if suffix.lower() not in IMAGE_SUFFIXES and not (not suffix and is_dicom(abs_path)):
         return Skipped(_display(rel), _unsupported_reason(suffix))
     if _display(rel) != rel:
         return Skipped(_display(rel), "file name is not valid UTF-8; rename the file")
@@ -92,7 +94,7 @@ def _walk(root: Path) -> tuple[list[str], list[Skipped]]:
                 if entry.is_dir():
                     subfolders.append((Path(entry.path), rel + "/"))
                 elif entry.is_file():
-                    rejected = _classify_file(rel, os.path.splitext(entry.name)[1])
+                    rejected = _classify_file(rel, Path(entry.path))
                     if rejected is None:
                         candidates.append(rel)
                     else:
