@@ -70,6 +70,20 @@ def test_monochrome1_is_inverted(tmp_path: Path, window: dict) -> None:
     np.testing.assert_array_equal(inverted, 255 - normal)
 
 
+def test_voi_lut_is_applied_before_the_window(tmp_path: Path) -> None:
+    from pydicom.dataset import Dataset
+
+    curve = np.rint((np.arange(2000) / 1999) ** 2 * 4095).astype(np.uint16)  # a gamma curve
+    item = Dataset()
+    item.LUTDescriptor = [2000, 0, 16]
+    item.add_new("LUTData", "US", curve.tolist())
+    path = write_dicom(
+        tmp_path / "lut.dcm", RAMP, VOILUTSequence=[item], WindowCenter=10, WindowWidth=20
+    )
+    want = np.rint(curve[RAMP].astype(np.float64) * 255 / 4095).astype(np.uint8)
+    np.testing.assert_array_equal(_grey(path), want)
+
+
 def test_unusable_window_falls_back_to_the_stretch(tmp_path: Path) -> None:
     path = write_dicom(tmp_path / "w.dcm", RAMP, WindowCenter=100, WindowWidth=0)
     np.testing.assert_array_equal(_grey(path), stretch_to_uint8(RAMP))
@@ -80,6 +94,16 @@ def test_rgb_pixels_are_kept_exactly(tmp_path: Path) -> None:
     path = write_dicom(tmp_path / "rgb.dcm", rgb, "RGB")
     np.testing.assert_array_equal(np.asarray(load_image(path)), rgb)
     assert probe(path) == (16, 12)  # (width, height)
+
+
+def test_ybr_colour_becomes_rgb(tmp_path: Path) -> None:
+    from pydicom.pixels import convert_color_space
+
+    rgb = np.random.default_rng(1).integers(0, 256, size=(12, 16, 3), dtype=np.uint8)
+    ybr = convert_color_space(rgb, "RGB", "YBR_FULL")
+    path = write_dicom(tmp_path / "ybr.dcm", ybr, "YBR_FULL")
+    got = np.asarray(load_image(path)).astype(int)
+    assert np.abs(got - rgb).max() <= 2  # the colour conversion rounds twice
 
 
 def test_palette_colour_is_looked_up(tmp_path: Path) -> None:
