@@ -320,6 +320,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 f"confidences are not calibrated for {', '.join(r.uncalibrated)}: one label "
                 "each, nothing to check them on (too high or too low); label a second image of each"
             )
+        if r.seen_by_backbone:
+            print(
+                f"the backbone was fine-tuned on {r.seen_by_backbone} of these {r.labeled} labels: "
+                "the threshold, confidences and accuracy estimate are checked on labels it has "
+                "seen, so they are optimistic; labels added since fine-tuning are not"
+            )
         e = r.estimate
         if e is None:
             print(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import posixpath
 import shutil
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +48,7 @@ __all__ = ["EXTRA_COLUMNS", "SKIPPED_NAME", "InitReport", "PredictReport", "Proj
 
 INDEX_NAME = "index.faiss"
 DEFAULT_ANNOTATOR = "expert"
+TRAINED_ON_META = "trained_on"  # meta key prefix: labels a model's weights were fine-tuned on
 
 
 @dataclass
@@ -65,6 +66,7 @@ class PredictReport:
     coverage: float = 0.0  # estimated share of the predicted images accepted at it
     ood: int = 0  # images flagged as fitting no class
     uncalibrated: list[str] = field(default_factory=list)  # classes with one hand label
+    seen_by_backbone: int = 0  # hand labels the backbone was fine-tuned on (checks optimistic)
 
 
 @dataclass(frozen=True)
@@ -445,6 +447,7 @@ class Project:
             coverage=auto.coverage,
             ood=int(auto.ood.sum()),
             uncalibrated=sorted(c for c, n in Counter(labels).items() if n == 1),
+            seen_by_backbone=len(set(self.trained_on()) & set(v.item_ids[rows].tolist())),
         )
 
     def finetune(
@@ -476,7 +479,9 @@ class Project:
             blocks=TRAIN_BLOCKS if blocks is None else (None if blocks < 0 else blocks),
             progress=progress,
         )
-        return self._reembed(path, device=device, progress=progress), report
+        seen = set(self.trained_on()) | {int(v.item_ids[r]) for r in rows}
+        init = self._reembed(path, device=device, progress=progress, trained_on=seen)
+        return init, report
 
     def adapt(
         self,
@@ -508,7 +513,7 @@ class Project:
             layers=ADAPT_BN_LAYERS if layers is None else layers,
             progress=progress,
         )
-        return self._reembed(path, device=device, progress=progress)
+        return self._reembed(path, device=device, progress=progress, trained_on=self.trained_on())
 
     def _weights(self) -> dict:
         """The network the vectors come from: backbone, image_size, checkpoint (Path or None)."""
@@ -519,11 +524,19 @@ class Project:
             "checkpoint": None if checkpoint is None else Path(checkpoint),
         }
 
-    def _reembed(self, checkpoint: Path, *, device: str, progress: bool) -> InitReport:
+    def trained_on(self) -> list[int]:
+        """Item ids (ascending) whose labels the current backbone's weights were fine-tuned on:
+        its held-out checks on those labels (temperature, thresholds, accuracy) are optimistic."""
+        return self.store.get_meta(f"{TRAINED_ON_META}:{self.model_key}", [])
+
+    def _reembed(
+        self, checkpoint: Path, *, device: str, progress: bool, trained_on: Iterable[int]
+    ) -> InitReport:
         """Embed every image again with new weights of the project's backbone (a new model key:
-        the old vectors stay cached)."""
+        the old vectors stay cached), derived from weights fine-tuned on the labels of items
+        `trained_on` (recorded for the new key)."""
         weights = self._weights()
-        return self._update(
+        report = self._update(
             self.images_root,
             backbone=weights["backbone"],
             checkpoint=checkpoint,
@@ -532,6 +545,9 @@ class Project:
             image_size=weights["image_size"],
             progress=progress,
         )
+        if trained_on:
+            self.store.set_meta(**{f"{TRAINED_ON_META}:{self.model_key}": sorted(trained_on)})
+        return report
 
     # -- knowing when to stop ----------------------------------------------------------------------
 
@@ -669,6 +685,7 @@ class Project:
             "skipped": len(self.store.skipped()),
             "last_prediction": None if run is None else f"{run.method} at {run.created_at}",
             "estimated_accuracy": _last_estimate(self.store.estimates()),
+            "fine_tuned_on": len(self.trained_on()),  # labels; the checks on them are optimistic
         }
 
 

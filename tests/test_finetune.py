@@ -104,20 +104,33 @@ def test_finetuning_stops_at_the_time_budget_and_refuses_bad_input() -> None:
         )  # fmt: skip
 
 
-def test_project_finetune_saves_weights_and_re_embeds(tmp_path) -> None:
-    """The real offline backbone, a few images, two steps: a new model key, new vectors."""
+def test_project_finetune_re_embeds_and_records_the_labels_it_saw(tmp_path, capsys) -> None:
+    """The real offline backbone, 9 images, fine-tuned on 6 labels: a new model key, new vectors;
+    with one more label, predict and status say 6 were seen, and a later adapt (weights derived
+    from the fine-tuned ones) keeps that record."""
+    from labeler.cli import main
     from labeler.project import Project
 
     folder = tmp_path / "images"
-    truth = write_colour_set(folder, 3)
+    truth = sorted(write_colour_set(folder, 3).items())
     project, _ = Project.init(tmp_path / "p", images=folder, progress=False)
     with project:
-        before = project.model_key
-        old = project._vectors().raw.copy()
-        project.label(sorted(truth.items()))
+        before, old = project.model_key, project._vectors().raw.copy()
+        project.label(truth[:3] + truth[4:7])
+        assert project.trained_on() == [] and project.predict().seen_by_backbone == 0
+        seen = sorted(lab.item_id for lab in project.store.labels())
         init, report = project.finetune(steps=2, blocks=0, progress=False)
         assert report.steps == 2 and init.embedded == len(truth)
         assert project.model_key != before and "+" in project.model_key
         assert (project.path / "finetuned").is_dir()
         assert not np.allclose(project._vectors().raw, old)
-        assert len(project.store.labels()) == len(truth)  # the labels stay
+        assert len(project.store.labels()) == 6  # the labels stay
+        assert project.trained_on() == seen
+        project.label(truth[8:])
+        report = project.predict()
+        assert (report.labeled, report.seen_by_backbone) == (7, 6)
+        assert project.status()["fine_tuned_on"] == 6
+        project.adapt(sample=4, layers=1, progress=False)
+        assert project.trained_on() == seen
+    assert main(["predict", str(tmp_path / "p")]) == 0
+    assert "the backbone was fine-tuned on 6 of these 7 labels" in capsys.readouterr().out
