@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -86,11 +88,24 @@ def test_acceptance_warns_when_confidences_are_not_calibrated() -> None:
     assert "not calibrated for dog" in html and "No unlabeled prediction" in html
 
 
+def hist_titles(svg: str) -> list[str]:
+    return re.findall(r'class="title">(.+?) · ', svg)
+
+
 def test_histograms_and_map_svg() -> None:
-    hists = {"cat": np.array([0, 2, 5, 1]), "dog": np.zeros(4, dtype=int)}
-    svg = charts.histograms_svg(hists, ("cat", "dog"), 0.5)
-    assert svg.count("<svg") == 2 and "8 predicted" in svg and 'class="threshold"' in svg
+    hists = {
+        "cat": np.array([0, 2, 5, 1]),
+        "dog": np.zeros(4, dtype=int),
+        "emu": np.array([8, 0, 0, 0]),
+        "fox": np.array([0, 0, 0, 9]),
+    }
+    svg = charts.histograms_svg(hists, tuple(hists), 0.5)
+    assert hist_titles(svg) == ["fox", "cat", "emu"]  # most auto-labels first, ties by class
+    assert "8 predicted" in svg and 'class="threshold"' in svg
+    assert "Not drawn: 1 class with no auto-label." in svg and "more:" not in svg
     assert "appear once" in charts.histograms_svg({}, (), 0.5)
+    chosen = charts.histograms_svg({"dog": hists["dog"]}, tuple(hists), 0.5)
+    assert "<svg" not in chosen and "No unlabeled image is predicted as dog." in chosen
     from labeler.live import Snapshot
 
     snap = Snapshot(
@@ -112,6 +127,56 @@ def test_histograms_and_map_svg() -> None:
     accepted = replace(snap, accepted=np.array([True, False, False]))
     svg = charts.map_svg(coords, np.arange(3), accepted, ["a", "b", "c"], predictions=True)
     assert 'class="labeled"' not in svg and "(accepted prediction)" in svg
+
+
+def test_many_classes_draw_the_most_predicted_and_count_the_rest() -> None:
+    rng = np.random.default_rng(0)
+    totals = rng.permutation([0, 0, 0, 0, *range(1, 47)])  # 50 classes, 4 predicted nowhere
+    classes = tuple(f"c{k}" for k in range(50))
+    hists = {name: np.array([0, n, 0]) for name, n in zip(classes, totals, strict=True)}
+    svg = charts.histograms_svg(hists, classes, 0.9)
+    most = sorted(classes, key=lambda name: -hists[name].sum())[: charts.MAX_HISTOGRAMS]
+    assert hist_titles(svg) == most and hists[most[-1]].sum() == 47 - charts.MAX_HISTOGRAMS
+    assert f"{46 - charts.MAX_HISTOGRAMS} more: choose one under Class" in svg
+    assert "Not drawn: 4 classes with no auto-label." in svg
+
+
+def test_map_tells_classes_apart_past_the_palette() -> None:
+    from labeler.live import Snapshot
+    from labeler.ui.settings import PALETTE, UNLABELED_COLOUR
+
+    assert len(set(PALETTE)) == 20 and UNLABELED_COLOUR not in PALETTE
+    greyish = [c for c in PALETTE if np.ptp([int(c[i : i + 2], 16) for i in (1, 3, 5)]) < 40]
+    assert greyish == []  # grey means unlabeled
+    distinct = len(PALETTE) * len(charts.MAP_MARKERS)
+    assert len({(views.colour(k), charts.marker(k)) for k in range(distinct)}) == distinct
+    assert charts.legend_note(len(PALETTE)) == ""
+
+    n = 45
+    shown = np.array([0, 20, 40, 1])  # three classes of one colour, and another class
+    snap = Snapshot(
+        classes=tuple(f"c{k}" for k in range(n)),
+        label=shown,
+        accepted=np.zeros(4, dtype=bool),
+        pred=shown,
+        conf=np.ones(4, dtype=np.float32),
+        margin=np.ones(4, dtype=np.float32),
+        proba=None,
+        version=(0, ""),
+    )
+    coords = np.random.default_rng(0).random((4, 2))
+    svg = charts.map_svg(coords, np.arange(4), snap, ["a", "b", "c", "d"], predictions=True)
+    points = re.findall(r'<(circle|rect|polygon) [^>]*fill="(#\w+)"[^>]*data-path="(\w)"', svg)
+    assert points == [
+        ("circle", PALETTE[0], "a"),
+        ("rect", PALETTE[0], "b"),
+        ("polygon", PALETTE[0], "c"),
+        ("circle", PALETTE[1], "d"),
+    ]
+    assert svg.count('class="chip circle"') == 20 and svg.count('class="chip diamond"') == 5
+    assert "past 20 classes the shape changes (● 1–20, ■ 21–40, ◆ 41–45)" in svg
+    assert "repeat" not in svg
+    assert "past 60, colours and shapes repeat" in charts.legend_note(61)
 
 
 def test_accounts_from_flags_and_file(tmp_path: Path) -> None:
@@ -176,11 +241,13 @@ def test_handlers_label_undo_and_review(handlers, colour_images) -> None:
     second = session.review[0].path
     out = h.review_named(session, " green ", ana)  # a class beyond the keys, typed
     assert project_label(h, second) == "green" and out[ui.review_as] == ""
-    trust = h.open_trust(0.5, "")
+    trust = h.move_threshold(0.5, "")
     assert "would be auto-accepted" in trust[ui.acceptance]
     assert trust[ui.accept_above].value.startswith("Accept ")
-    assert "Check from your labels" in trust[ui.check]
-    assert ui.check not in h.move_threshold(0.7, "")  # the slower check is not redone per move
+    assert ui.check not in trust  # the slower check is not redone per move
+    assert list(h.check()) == [ui.check] and "Check from your labels" in h.check()[ui.check]
+    out = h.accept_above(session, 0.5, "", ana)
+    assert out[ui.message].startswith("Accepted ") and not set(h.trust_outputs()) & set(out)
     picked = h.map_view("labels and predictions")
     assert picked[ui.map]["html"].count("<circle") == 24
 
@@ -291,3 +358,28 @@ def test_two_sessions_keys_undo_and_rescan(handlers, colour_images) -> None:
     for session in (a, b):
         assert "gone" not in h.load(session)[ui.status]
         assert h.open_review(session)[ui.review]
+
+
+def test_a_refused_action_logs_one_line_and_a_bug_is_raised(handlers, caplog) -> None:
+    """A refused action is expected: one log line, no traceback. Anything else goes on to Gradio,
+    which prints its traceback."""
+    from labeler.ui.handlers import friendly
+    from labeler.ui.session import Session
+
+    h, _ = handlers
+    caplog.set_level(logging.INFO, logger="labeler.ui")
+    with pytest.warns(UserWarning, match="click an image first"):
+        assert h.more_like_this(Session()) == gr.skip()
+    (record,) = caplog.records
+    assert record.levelno == logging.INFO and record.exc_info is None
+    assert record.getMessage().startswith("refused: click an image first;")
+    assert "\n" not in record.getMessage()
+    caplog.clear()
+
+    @friendly
+    def broken() -> None:
+        raise KeyError("a bug")
+
+    with pytest.raises(KeyError, match="a bug"):
+        broken()
+    assert caplog.records == []

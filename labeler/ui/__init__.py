@@ -75,12 +75,14 @@ def build_app(project: Project) -> gr.Blocks:
         )
         # Trust tab
         trust_out = h.trust_outputs()
-        ui.trust_tab.select(h.open_trust, trust_in, [*trust_out, ui.check], **private)
+        ui.trust_tab.select(h.move_threshold, trust_in, trust_out, **private).then(
+            h.check, None, ui.check, **private
+        )
         ui.threshold.change(h.move_threshold, trust_in, trust_out, **quick)
         ui.trust_cls.input(h.move_threshold, trust_in, trust_out, **quick)
-        ui.accept_above.click(
-            h.accept_above, [s, *trust_in], [*everything, *trust_out, ui.check], **quick
-        )
+        ui.accept_above.click(h.accept_above, [s, *trust_in], everything, **quick).then(
+            h.move_threshold, trust_in, trust_out, **quick
+        ).then(h.check, None, ui.check, **quick)
         # Map tab
         ui.map_tab.select(h.map_view, ui.colour_by, [ui.map, ui.map_note], **private)
         ui.colour_by.input(h.map_view, ui.colour_by, [ui.map, ui.map_note], **quick)

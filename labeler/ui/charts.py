@@ -2,23 +2,52 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from labeler.live import NO_CLASS, Snapshot
-from labeler.ui.settings import UNLABELED_COLOUR
+from labeler.ui.settings import PALETTE, UNLABELED_COLOUR
 from labeler.ui.views import colour, esc
 
 HIST_W, HIST_H, HIST_PAD = 260, 110, 22  # one small multiple, px
+MAX_HISTOGRAMS = 12  # drawn at most, most auto-labels first; a note counts the others
 MAP_SIZE = 640  # px, square
+# Marker shapes (with the legend's symbol), one per run of len(PALETTE) classes: classes whose
+# colours are the same differ in shape, up to len(PALETTE) * len(MAP_MARKERS) classes.
+MAP_MARKERS = {"circle": "●", "square": "■", "diamond": "◆"}
 
 
 def histograms_svg(hists: dict[str, np.ndarray], classes: tuple[str, ...], threshold: float) -> str:
-    """One confidence histogram per class, bars at or above `threshold` solid, below faded."""
+    """A confidence histogram per class that has auto-labels, the most first and at most
+    MAX_HISTOGRAMS, with a note that counts the classes not drawn. Bars at or above `threshold`
+    are solid, below faded.
+
+    hists: {class name: (bins,) counts}, as `browse.confidence_histograms` gives.
+    """
     if not hists:
         return '<div class="muted">Histograms appear once two classes have labels.</div>'
+    predicted = sorted((n for n, c in hists.items() if c.any()), key=lambda n: -hists[n].sum())
+    if not predicted:
+        none = (
+            f"No unlabeled image is predicted as {esc(next(iter(hists)))}."
+            if len(hists) == 1  # one class chosen
+            else "Every image is labeled: nothing is left to predict."
+        )
+        return f'<div class="muted">{none}</div>'
+    notes = []
+    if len(predicted) > MAX_HISTOGRAMS:
+        notes.append(
+            f"The {MAX_HISTOGRAMS} classes with the most auto-labels are drawn; "
+            f"{len(predicted) - MAX_HISTOGRAMS:,} more: choose one under Class to see it."
+        )
+    if len(predicted) < len(hists):
+        empty = len(hists) - len(predicted)
+        notes.append(f"Not drawn: {empty:,} class{'es' * (empty > 1)} with no auto-label.")
+    note = f'<div class="muted">{" ".join(notes)}</div>' if notes else ""
     panels = []
-    for name, counts in hists.items():
-        k = classes.index(name)
+    for name in predicted[:MAX_HISTOGRAMS]:
+        counts, k = hists[name], classes.index(name)
         bins = len(counts)
         top = max(int(counts.max()), 1)
         bw = (HIST_W - 2 * HIST_PAD) / bins
@@ -48,14 +77,51 @@ def histograms_svg(hists: dict[str, np.ndarray], classes: tuple[str, ...], thres
             f'<text x="{HIST_PAD}" y="{HIST_H - 6}" class="tick">0</text>'
             f'<text x="{HIST_W - HIST_PAD}" y="{HIST_H - 6}" class="tick end">1</text></svg>'
         )
-    return f'<div class="hists">{"".join(panels)}</div>'
+    return f'{note}<div class="hists">{"".join(panels)}</div>'
+
+
+def marker(k: int) -> str:
+    """The shape of class k's points on the map (a key of MAP_MARKERS)."""
+    return list(MAP_MARKERS)[k // len(PALETTE) % len(MAP_MARKERS)]
+
+
+def _point(shape: str, x: float, y: float, radius: float, attrs: str, tip: str) -> str:
+    """One map point at (x, y), of the area of a circle of `radius`, with `attrs` and a tooltip."""
+    half = radius * math.sqrt(math.pi) / 2  # half the side of a square of that area
+    if shape == "circle":
+        tag, at = "circle", f'cx="{x:.1f}" cy="{y:.1f}" r="{radius}"'
+    elif shape == "square":
+        side = f"{2 * half:.1f}"
+        tag, at = "rect", f'x="{x - half:.1f}" y="{y - half:.1f}" width="{side}" height="{side}"'
+    else:  # diamond: the square on its corner
+        d = half * math.sqrt(2)
+        corners = f"{x:.1f},{y - d:.1f} {x + d:.1f},{y:.1f} {x:.1f},{y + d:.1f} {x - d:.1f},{y:.1f}"
+        tag, at = "polygon", f'points="{corners}"'
+    return f"<{tag} {at}{attrs}><title>{tip}</title></{tag}>"
+
+
+def legend_note(n: int) -> str:
+    """What tells n classes apart on the map when colours alone cannot; "" when they can."""
+    colours, shapes = len(PALETTE), list(MAP_MARKERS.values())
+    if n <= colours:
+        return ""
+    runs = [
+        f"{symbol} {i * colours + 1}–{min(n, (i + 1) * colours)}"
+        for i, symbol in enumerate(shapes)
+        if i * colours < n
+    ]
+    note = f"{colours} colours: past {colours} classes the shape changes ({', '.join(runs)})"
+    if n > colours * len(shapes):
+        note += f"; past {colours * len(shapes)}, colours and shapes repeat"
+    return note + ". Hover a point to see its class."
 
 
 def map_svg(
     coords: np.ndarray, rows: np.ndarray, snap: Snapshot, paths: list[str], *, predictions: bool
 ) -> str:
     """Points of `rows` at `coords` (N, 2) in [0, 1]: hand labels large and outlined, accepted
-    predictions medium, unlabeled ones small, by prediction (faded by confidence) or grey."""
+    predictions medium, unlabeled ones small, by prediction (faded by confidence) or grey. A
+    class's colour and shape (`marker`) are the same in the legend."""
     pad = 12
     span = MAP_SIZE - 2 * pad
     dots = []
@@ -64,29 +130,31 @@ def map_svg(
         y = pad + (1 - coords[r, 1]) * span
         label, pred = int(snap.label[r]), int(snap.pred[r])
         if label != NO_CLASS and snap.accepted[r]:
-            fill, radius, extra = colour(label), 4.0, ""
+            k, radius, extra = label, 4.0, ""
             tip = f"{paths[r]}: {snap.classes[label]} (accepted prediction)"
         elif label != NO_CLASS:
-            fill, radius, extra = colour(label), 5.5, ' class="labeled"'
+            k, radius, extra = label, 5.5, ' class="labeled"'
             tip = f"{paths[r]}: {snap.classes[label]}"
         elif predictions and pred != NO_CLASS:
             opacity = 0.25 + 0.6 * float(snap.conf[r])
-            fill, radius, extra = colour(pred), 3.5, f' fill-opacity="{opacity:.2f}"'
+            k, radius, extra = pred, 3.5, f' fill-opacity="{opacity:.2f}"'
             tip = f"{paths[r]}: predicted {snap.classes[pred]} ({snap.conf[r]:.0%})"
         else:
-            fill, radius, extra = UNLABELED_COLOUR, 3.0, ""
+            k, radius, extra = NO_CLASS, 3.0, ""
             tip = f"{paths[r]}: unlabeled"
-        dots.append(
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius}" fill="{fill}"{extra} '
-            f'data-path="{esc(paths[r])}"><title>{esc(tip)}</title></circle>'
-        )
+        shape, fill = ("circle", UNLABELED_COLOUR) if k == NO_CLASS else (marker(k), colour(k))
+        attrs = f' fill="{fill}"{extra} data-path="{esc(paths[r])}"'
+        dots.append(_point(shape, x, y, radius, attrs, esc(tip)))
     legend = "".join(
-        f'<span><span class="chip" style="background:{colour(k)}"></span>{esc(name)}</span>'
+        f'<span><span class="chip {marker(k)}" style="background:{colour(k)}"></span>'
+        f"{esc(name)}</span>"
         for k, name in enumerate(snap.classes)
     )
+    note = legend_note(len(snap.classes))
     return (
         f'<div class="legend">{legend}</div>'
-        f'<svg class="map" viewBox="0 0 {MAP_SIZE} {MAP_SIZE}" role="img" '
+        + (f'<div class="muted legend-note">{note}</div>' if note else "")
+        + f'<svg class="map" viewBox="0 0 {MAP_SIZE} {MAP_SIZE}" role="img" '
         f'aria-label="map of the images">{"".join(dots)}</svg>'
     )
 

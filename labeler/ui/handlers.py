@@ -5,6 +5,7 @@ inputs, calls the facade (`Project.workbench()`), and returns {component: new va
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -26,14 +27,23 @@ from labeler.workbench import Workbench
 
 Updates = dict[Any, Any]
 NOT_DONE = "Not done"  # the title of the notice a refused action shows
+_log = logging.getLogger(__name__)
+
+
+def refuse(message: str) -> None:
+    """Show a refused action as a notice in the page, and log it as one line: it is expected,
+    not a fault, so no traceback. The notice renders HTML, so the message (which may quote a
+    class name or a path) is escaped."""
+    _log.info("refused: %s", message)
+    gr.Warning(views.esc(message), title=NOT_DONE)
 
 
 def friendly(fn: Callable) -> Callable:
-    """Show a LabelerError as a notice in the page, and leave every view as it was.
+    """Show a LabelerError as a notice in the page (see `refuse`), and leave every view as it was.
 
     Not `gr.Error`: an event that fails marks each of its outputs with an error badge that stays
-    and covers the controls. The notice renders HTML, so the message (which may quote a class
-    name or a path) is escaped.
+    and covers the controls, and Gradio prints its traceback. Any other exception is a bug: it
+    goes on to Gradio, which prints the traceback to the server log.
     """
 
     @functools.wraps(fn)
@@ -41,7 +51,7 @@ def friendly(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except LabelerError as e:
-            gr.Warning(views.esc(e), title=NOT_DONE)
+            refuse(str(e))
             return gr.skip()
 
     return wrapper
@@ -228,7 +238,7 @@ class Handlers:
         """Nothing labeled: the classes changed in another session; the keys are redrawn."""
         message = "The classes were changed in another session: nothing was labeled. The keys now "
         message += "show the current classes; press again."
-        gr.Warning(message, title=NOT_DONE)
+        refuse(message)
         return self.after_edit(session, message=message)
 
     @friendly

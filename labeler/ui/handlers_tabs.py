@@ -107,14 +107,13 @@ class TabHandlers(Handlers):
     def trust_outputs(self) -> list:
         return [self.ui.acceptance, self.ui.accept_above, self.ui.histograms]
 
-    def check_view(self) -> Updates:
-        """The learning curve: slower (it refits out of fold), so not on every slider move."""
+    @friendly
+    def check(self) -> Updates:
+        """The learning curve: slower (it refits out of fold), so not on every slider move. It
+        is an event of its own, after the threshold's views: with them, it would answer after a
+        slider moved meanwhile and put back the views of the threshold before."""
         points = self.project.learning_curve(method=self.wb.method)  # of what is on screen
         return {self.ui.check: views.check_html(points, charts.learning_curve_svg(points))}
-
-    @friendly
-    def open_trust(self, threshold: float, cls: str) -> Updates:
-        return self.trust_view(threshold, cls) | self.check_view()
 
     @friendly
     def move_threshold(self, threshold: float, cls: str) -> Updates:
@@ -124,8 +123,10 @@ class TabHandlers(Handlers):
     def accept_above(
         self, session: Session, threshold: float, cls: str, request: gr.Request
     ) -> Updates:
+        """Accept the predictions at or above `threshold`. The Trust tab's views follow as events
+        of their own (see `check`), drawn from the slider as it is by then."""
         edit = self.wb.accept(threshold, cls or browse.ANY_CLASS, annotator=annotator(request))
-        return self.after_edit(session, edit) | self.trust_view(threshold, cls) | self.check_view()
+        return self.after_edit(session, edit)
 
     # -- map ---------------------------------------------------------------------------------------
 

@@ -208,7 +208,10 @@ def _trust_tab(ui: UI) -> None:
     ui.acceptance = panel(elem_id="acceptance")
     ui.check = panel(elem_id="check")
     gr.Markdown(TRUST_NOTE, elem_classes=["help"])
-    gr.Markdown("Confidence of the unlabeled images, per predicted class", elem_classes=["help"])
+    gr.Markdown(
+        "Confidence of the unlabeled images, per predicted class, most predicted first",
+        elem_classes=["help"],
+    )
     ui.histograms = panel(elem_id="histograms")
 
 

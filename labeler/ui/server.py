@@ -5,6 +5,7 @@ else. Binds 127.0.0.1 unless told otherwise; with `auth`, images need the same l
 from __future__ import annotations
 
 import io
+import logging
 import sys
 from pathlib import Path
 
@@ -101,11 +102,21 @@ def create_server(project: Project, *, auth: list[tuple[str, str]] | None = None
     )
 
 
+def log_to_stderr() -> None:
+    """The UI's log lines (a refused action is one line) on stderr, as "labeler: ..."."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("labeler: %(message)s"))
+    logger = logging.getLogger("labeler.ui")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 def run(
     project: Project, *, host: str, port: int, auth: list[tuple[str, str]] | None = None
 ) -> None:
     """Serve until interrupted."""
     app = create_server(project, auth=auth)
+    log_to_stderr()
     shown = f"[{host}]" if ":" in host else host
     login = f", login required ({len(auth)} users)" if auth else ""
     print(f"labeler: serving {project.path} on http://{shown}:{port}{login}", file=sys.stderr)

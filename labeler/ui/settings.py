@@ -13,7 +13,10 @@ IMAGE_ROUTE = "images"  # GET /images/<path relative to the images root>
 WEB_IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"})
 WEB_IMAGE_MAX_BYTES = 4_000_000  # larger files (or other formats) are sent as a PNG thumbnail
 THUMBNAIL_SIDE = 1024
-# Class colours (Tableau 10), by class order; they repeat after ten classes.
+# Class colours, by class order. The first nine (the number keys) are Tableau 10's; the other
+# eleven were picked one by one, among the Tableau 20, matplotlib tab20/tab20b and ColorBrewer
+# colours, for the largest colour difference (CIEDE2000) from those before, from white and from
+# UNLABELED_COLOUR. No grey: grey means unlabeled. Past 20 classes the map's marker shape changes.
 PALETTE = (
     "#4e79a7",
     "#f28e2b",
@@ -24,6 +27,16 @@ PALETTE = (
     "#b07aa1",
     "#ff9da7",
     "#9c755f",
-    "#bab0ac",
+    "#6a3d9a",
+    "#843c39",
+    "#9c9ede",
+    "#b2df8a",
+    "#f0027f",
+    "#a6761d",
+    "#bf5b17",
+    "#637939",
+    "#a0cbe8",
+    "#9467bd",
+    "#d7b5a6",
 )
 UNLABELED_COLOUR = "#c4c4c4"

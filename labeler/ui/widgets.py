@@ -65,9 +65,9 @@ applySelection();
 
 MAP_JS = """
 element.addEventListener('click', (e) => {
-  const dot = e.target.closest('circle[data-path]');
+  const dot = e.target.closest('[data-path]');
   if (!dot) return;
-  element.querySelectorAll('circle.picked').forEach(c => c.classList.remove('picked'));
+  element.querySelectorAll('.picked').forEach(c => c.classList.remove('picked'));
   dot.classList.add('picked');
   trigger('pick', {image: dot.dataset.path});
 });

@@ -170,6 +170,9 @@ def test_threshold_and_bulk_accept(page: Page, server, screenshot) -> None:
     assert would > 0
     expect(headline).to_contain_text("estimated precision")
     expect(page.locator("#check")).to_contain_text("Check from your labels")
+    # The check, slower, came after the threshold moved: the views still show the new threshold.
+    expect(headline).to_contain_text("≥ 0.60")
+    expect(button).to_have_text(f"Accept {would:,} predictions ≥ 0.60")
     screenshot(page, "trust")
     before = stored(server)
     button.click()
@@ -188,9 +191,9 @@ def test_threshold_and_bulk_accept(page: Page, server, screenshot) -> None:
 
 def test_map_click_opens_image_and_more_like_this(page: Page, screenshot) -> None:
     page.get_by_role("tab", name="Map").click()
-    dots = page.locator("#map circle")
+    dots = page.locator("#map [data-path]")
     expect(dots).to_have_count(200)
-    dot = page.locator("#map circle.labeled").first
+    dot = page.locator("#map .labeled").first
     path = dot.get_attribute("data-path")
     dot.click()
     expect(page.locator("#map-preview .path")).to_have_text(path)
@@ -209,6 +212,9 @@ def test_classes_rename_and_undo(page: Page, server, screenshot, requests_seen) 
     new.press("Enter")
     expect(page.locator(".toast-body")).to_contain_text("exists already")
     expect(page.locator(".error")).to_have_count(0)
+    log = server.log.read_text(encoding="utf-8")  # written before the notice was sent
+    assert log.count("labeler: refused: class 'sandal' exists already\n") == 1
+    assert "Traceback" not in log  # expected, so one line: no traceback
     page.locator(".toast-close").click()
     odd = '<img src="/beacon.gif"> **bold**'  # shown as typed, never as markup
     new.fill(odd)
