@@ -68,3 +68,48 @@ def test_real_images_flow(demo, tmp_path: Path, capsys) -> None:
     capsys.readouterr()
     assert main(["init", project, "--images", str(folder)]) == 0
     assert "embedded 0 with" in capsys.readouterr().out
+
+
+def _as_dicom(png: Path, out: Path, *, inverted: bool) -> None:
+    """`png` (8-bit greyscale) as a 16-bit DICOM whose window renders it back exactly: stored
+    values 0..255 under window centre 128, width 256 (DICOM's LINEAR window then maps x to x);
+    `inverted` stores 255 − x as MONOCHROME1, which the viewer's inversion undoes."""
+    from imagegen import write_dicom
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(png).convert("L"), dtype=np.uint16)
+    photometric = "MONOCHROME1" if inverted else "MONOCHROME2"
+    stored = (255 - pixels if inverted else pixels).astype(np.uint16)
+    write_dicom(out, stored, photometric, WindowCenter=128, WindowWidth=256)
+
+
+def test_dicom_copies_of_real_images_are_labeled_like_the_originals(
+    demo, tmp_path: Path, capsys
+) -> None:
+    """40 demo images as PNG and as DICOM (windowed 16-bit `.dcm`, and extensionless inverted
+    MONOCHROME1 as from a PACS export): the same labels give the same auto-labels."""
+    folder, truth = demo
+    chosen = sorted(p for p in truth if "/" not in p)[:40]
+    pngs, dicoms = tmp_path / "png", tmp_path / "dicom"
+    pngs.mkdir()
+    dicoms.mkdir()
+    name = {}  # PNG name -> DICOM name
+    for i, p in enumerate(chosen):
+        shutil.copy(folder / p, pngs / p)
+        name[p] = f"IM{i:04d}" if i % 2 else f"{Path(p).stem}.dcm"
+        _as_dicom(folder / p, dicoms / name[p], inverted=bool(i % 2))
+    support = chosen[::4]
+    exported = {}
+    for kind, images, rename in (("png", pngs, lambda p: p), ("dicom", dicoms, name.get)):
+        project, labels = str(tmp_path / f"p-{kind}"), tmp_path / f"{kind}.csv"
+        with labels.open("w", newline="") as f:
+            csv.writer(f).writerows([("path", "label"), *((rename(p), truth[p]) for p in support)])
+        assert main(["init", project, "--images", str(images)]) == 0
+        assert main(["label", project, "--csv", str(labels)]) == 0
+        assert main(["predict", project]) == 0
+        assert main(["export", project, str(tmp_path / f"{kind}-out.csv")]) == 0
+        with (tmp_path / f"{kind}-out.csv").open(newline="", encoding="utf-8") as f:
+            exported[kind] = {r["path"]: (r["label"], r["source"]) for r in csv.DictReader(f)}
+    assert "skipped" not in capsys.readouterr().out
+    assert len(exported["dicom"]) == len(chosen)
+    assert {p: exported["dicom"][name[p]] for p in chosen} == exported["png"]
