@@ -11,7 +11,8 @@ scored on the unlabeled rest. `random` labels the same budget uniformly at rando
 that need predictions (margin, …) take random batches until two classes are labeled. The curves
 (mean over seeds, with 95% t-intervals) are printed and plotted, with the ratio of areas under
 the curve and the final gap against random, and how well the accuracy estimate made from the
-labels alone (`labeler.active.stopping`) tracked the truth.
+labels alone (`labeler.active.stopping`) tracked the truth: its mean error and mean |error|, how
+often its 95% interval held the true accuracy, and the interval's mean width.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Curve:
     accuracy: np.ndarray  # float64 share of correct auto-labels on the unlabeled rest
     estimate: np.ndarray  # float64 estimated accuracy from the labels alone (nan: none yet)
     covered: np.ndarray  # float64 estimate's 95% interval contains the accuracy (nan: none)
+    width: np.ndarray  # float64 width of that interval (nan: none)
     classes_found: np.ndarray  # int64 classes with at least one label
 
 
@@ -62,7 +64,7 @@ def simulate(
     names = np.char.mod("c%d", y).astype(object)
     rows = np.empty(0, dtype=np.int64)
     pool = make_pool(raw, rows, [], head=head, seed=seed)
-    out: dict[str, list] = {k: [] for k in ("n", "acc", "est", "cov", "found")}
+    out: dict[str, list] = {k: [] for k in ("n", "acc", "est", "cov", "width", "found")}
     for _ in range(rounds):
         cold = chooser is not None and (chooser.needs_proba or chooser.needs_committee)
         if chooser is None or (cold and pool.proba is None):  # uncertainty starts at random
@@ -87,12 +89,14 @@ def simulate(
         out["acc"].append(accuracy)
         out["est"].append(np.nan if est is None else est.accuracy)
         out["cov"].append(np.nan if est is None else float(est.low <= accuracy <= est.high))
+        out["width"].append(np.nan if est is None else est.high - est.low)
         out["found"].append(len(np.unique(y[rows])))
     return Curve(
         n_labels=np.asarray(out["n"], dtype=np.int64),
         accuracy=np.asarray(out["acc"]),
         estimate=np.asarray(out["est"]),
         covered=np.asarray(out["cov"]),
+        width=np.asarray(out["width"]),
         classes_found=np.asarray(out["found"], dtype=np.int64),
     )
 
@@ -150,10 +154,12 @@ def summarise(curves: dict[str, list[Curve]]) -> list[str]:
         err = np.array([c.estimate - c.accuracy for c in runs])
         if np.isfinite(err).any():
             cov = np.array([c.covered for c in runs])
+            width = np.array([c.width for c in runs])
             lines.append(
                 f"  {'':16s} estimate from labels: mean error {100 * np.nanmean(err):+.1f}, "
                 f"mean |error| {100 * np.nanmean(np.abs(err)):.1f} points, 95% interval "
-                f"held the truth {np.nanmean(cov):.0%} of {int(np.isfinite(cov).sum())} times"
+                f"(mean width {100 * np.nanmean(width):.1f} points) held the truth "
+                f"{np.nanmean(cov):.0%} of {int(np.isfinite(cov).sum())} times"
             )
     return lines
 
