@@ -3,18 +3,25 @@
 Checked wherever labels or classes are written from outside (the label CSV, the UI's edits), so
 that a class an expert cannot tell apart from another, or cannot see, is never made:
 
-- one line of at most `MAX_CLASS_NAME` characters, with no surrounding spaces;
-- no control characters (NUL, tab, newline) and no invisible format characters (zero-width
-  spaces, byte-order marks, right-to-left overrides), except the zero-width (non-)joiners that
-  some scripts and emoji need;
+- one line of at most `MAX_CLASS_NAME` characters (counted in NFC), with no surrounding spaces;
+- no control characters (NUL, tab, newline), no halves of a character (lone surrogates) and no
+  invisible format characters (zero-width spaces, byte-order marks, right-to-left overrides),
+  except the zero-width (non-)joiners that some scripts and emoji need and the tags of a
+  regional flag emoji (🏴 England);
+- the left-to-right, right-to-left and Arabic letter marks (U+200E, U+200F, U+061C), which Hebrew
+  and Arabic keyboards type and right-to-left text carries when copied, are dropped rather than
+  refused: invisible, they would otherwise make two classes that look the same;
 - Unicode NFC: names that look the same are stored the same ('é' typed as one character or as
   'e' plus an accent);
 - a new name differing from an existing class (or from another new name) only in case, such as
-  `bag` beside `Bag`, is refused: it would split one class in two.
+  `bag` beside `Bag`, `STRASSE` beside `Straße` or `İzmir` beside `izmir`, is refused: it would
+  split one class in two. (Without knowing the language, `I` is taken as the capital of `i`, not
+  of the Turkish `ı`.)
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable
 
@@ -22,38 +29,50 @@ from labeler.errors import LabelerError
 
 MAX_CLASS_NAME = 100  # characters
 _JOINERS = {"\u200c", "\u200d"}  # zero-width non-joiner and joiner: part of some scripts
+_DIRECTION_MARKS = dict.fromkeys(map(ord, "\u200e\u200f\u061c"))  # str.translate: dropped
+_HIDDEN_CATEGORIES = ("Cc", "Cf", "Cs")  # control, invisible format, lone surrogate
+# A regional flag emoji: black flag, tag letters, cancel tag (the tags are format characters).
+_TAG_FLAG = re.compile("\U0001f3f4[\U000e0020-\U000e007e]+\U000e007f")
 
 
 def check_class_name(name: str) -> str:
-    """`name` in Unicode NFC, or a LabelerError saying what is wrong with it."""
-    if not isinstance(name, str) or not name or name != name.strip():
+    """`name` in Unicode NFC without direction marks, or a LabelerError saying what is wrong."""
+    if not isinstance(name, str):
+        raise LabelerError(f"class name {name!r} is not text; give the name as text")
+    spelt = _spelling(name)
+    if not spelt or spelt != spelt.strip():
         raise LabelerError(f"class name {name!r} is empty or has surrounding spaces")
-    if "\n" in name or "\r" in name or len(name) > MAX_CLASS_NAME:
+    lines = len(spelt.splitlines())
+    if lines > 1 or len(spelt) > MAX_CLASS_NAME:
         raise LabelerError(
             f"a class name must be one line of at most {MAX_CLASS_NAME} characters; got "
-            f"{len(name)} characters, {name.count(chr(10)) + 1} line(s), starting {name[:40]!r}"
+            f"{len(spelt)} characters, {lines} line(s), starting {spelt[:40]!r}"
         )
-    hidden = [c for c in name if _is_hidden(c)]
+    hidden = [c for c in _TAG_FLAG.sub("", spelt) if _is_hidden(c)]
     if hidden:
         codes = ", ".join(sorted({f"U+{ord(c):04X}" for c in hidden}))
         raise LabelerError(
             f"class name {name!r} contains invisible or control characters ({codes}); "
             "type the name again without them"
         )
-    return unicodedata.normalize("NFC", name)
+    return spelt
 
 
 def check_new_class_names(names: Iterable[str], existing: Iterable[str]) -> dict[str, str]:
-    """Check `names` (as given) against the classes in use; return {given: NFC name}.
+    """Check `names` (as given) against the classes in use; return {given: name as stored}.
 
-    A name not in `existing` whose case-folded form matches an existing class, or another new
-    name, is refused with the existing spelling to use instead.
+    A name that is an existing class once spelt as stored (NFC, no direction marks) is that
+    class, in the spelling it has (an older project may hold names stored otherwise). Any other
+    name whose case-folded form matches an existing class, or another new name, is refused with
+    the existing spelling to use instead.
     """
+    existing = list(existing)
     checked = {name: check_class_name(name) for name in names}
+    same = {_spelling(c): c for c in existing}
     known = {_fold(c): c for c in existing}
-    kept = set(known.values())
     for given, name in checked.items():
-        if name in kept:
+        if name in same:
+            checked[given] = same[name]
             continue
         twin = known.setdefault(_fold(name), name)
         if twin != name:
@@ -64,9 +83,15 @@ def check_new_class_names(names: Iterable[str], existing: Iterable[str]) -> dict
     return checked
 
 
+def _spelling(name: str) -> str:
+    """`name` as stored: NFC, with the direction marks dropped."""
+    return unicodedata.normalize("NFC", name.translate(_DIRECTION_MARKS))
+
+
 def _fold(name: str) -> str:
-    return unicodedata.normalize("NFC", name.casefold())
+    """`name` as stored, case-folded; 'İ' folds to 'i' (casefold gives 'i' and a combining dot)."""
+    return unicodedata.normalize("NFC", _spelling(name).casefold()).replace("i\u0307", "i")
 
 
 def _is_hidden(c: str) -> bool:
-    return unicodedata.category(c) in ("Cc", "Cf") and c not in _JOINERS
+    return unicodedata.category(c) in _HIDDEN_CATEGORIES and c not in _JOINERS

@@ -16,6 +16,11 @@ from labeler.export import unescape_cell
 
 REQUIRED_COLUMNS = ("path", "label")
 HUMAN_SOURCE = "human"  # the export's `source` of an expert label
+# Said of a row that swallowed the lines after it: a stray quote opened a cell never closed.
+UNCLOSED_QUOTE = (
+    'a quote (") in it probably opens a cell that is never closed, so that cell runs on over the '
+    "lines after it; close the quote or remove it"
+)
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,10 @@ def read_label_csv(path: Path | str) -> LabelRows:
             predicted.append((line, source))
             continue
         if len(row) <= max(ip, il):
-            raise LabelerError(f"{path}, line {line}: expected {len(header)} cells, got {len(row)}")
+            raise LabelerError(
+                f"{path}, line {line}: expected {len(header)} cells, got {len(row)}"
+                + (f"; {UNCLOSED_QUOTE}" if any("\n" in cell for cell in row) else "")
+            )
         p, label = (unescape_cell(row[i].strip()) for i in (ip, il))
         if not p and not label:  # other cells only, such as a note: nothing to import
             continue
@@ -88,12 +96,20 @@ def _read_rows(path: Path) -> list[list[str]]:
         )
     if not path.is_file():
         raise LabelerError(f"label file {path} does not exist; pass a CSV with columns path,label")
+    rows: list[list[str]] = []
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.reader(f))
-    except (UnicodeDecodeError, csv.Error) as e:
+            for row in csv.reader(f):  # row by row: on an error, `rows` says where
+                rows.append(row)
+    except UnicodeDecodeError as e:
         raise LabelerError(
-            f"cannot read {path} as a UTF-8 CSV file ({e}); save it as CSV with columns path,label"
+            f"cannot read {path} as a UTF-8 CSV file ({e}); save it as CSV UTF-8 (a choice of "
+            "'Save as' in spreadsheets) with columns path,label"
+        ) from e
+    except csv.Error as e:  # in practice: a cell longer than csv.field_size_limit()
+        raise LabelerError(
+            f"{path}, line {len(rows) + 1}: a cell is longer than {csv.field_size_limit()} "
+            f"characters; {UNCLOSED_QUOTE}"
         ) from e
     if not rows:
         raise LabelerError(f"label file {path} is empty; it needs a header row path,label")

@@ -105,3 +105,28 @@ def write_dicom(path: Path, pixels: np.ndarray, photometric: str = "MONOCHROME2"
         setattr(ds, key, value)
     ds.save_as(path, enforce_file_format=True)
     return path
+
+
+def write_jpeg_dicom(path: Path, pixels: np.ndarray, quality: int = 95) -> Path:
+    """Write `pixels` as a DICOM file whose pixel data is one JPEG baseline frame (Pillow's
+    encoder), encapsulated as a PACS stores it.
+
+    pixels: (H, W) uint8 greyscale (MONOCHROME2) or (H, W, 3) uint8 RGB (stored as JPEG's
+    YCbCr with subsampled colour: YBR_FULL_422).
+    """
+    import io
+
+    import pydicom
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import JPEGBaseline8Bit
+
+    ds = pydicom.dcmread(write_dicom(path, pixels, "RGB" if pixels.ndim == 3 else "MONOCHROME2"))
+    jpeg = io.BytesIO()
+    Image.fromarray(pixels).save(jpeg, format="JPEG", quality=quality)
+    ds.PixelData = encapsulate([jpeg.getvalue()])
+    ds["PixelData"].VR = "OB"
+    ds.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
+    if pixels.ndim == 3:
+        ds.PhotometricInterpretation = "YBR_FULL_422"
+    ds.save_as(path, enforce_file_format=True)
+    return path

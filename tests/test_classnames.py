@@ -14,10 +14,42 @@ from labeler.store import Store
 
 
 @pytest.mark.parametrize(
-    "name", ["cat", "Äpfel und Birnen", "HER2+", "-neg", "猫", "👩\u200d⚕️ clinician", "a" * 100]
+    "name",
+    [
+        "cat",
+        "Äpfel und Birnen",
+        "HER2+",
+        "-neg",
+        "?",
+        "猫",
+        "👩\u200d⚕️ clinician",
+        "a" * 100,
+        "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f Scotland",
+    ],
+    ids=["ascii", "umlauts", "plus", "minus", "punctuation", "cjk", "zwj-emoji", "100", "tag-flag"],
 )
 def test_good_names_pass(name: str) -> None:
     assert check_class_name(name) == name
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("\u0648\u0631\u0645\u200f \u062e\u0628\u064a\u062b", "ورم خبيث"),  # RLM after a word
+        ("\u200fשפיר", "שפיר"),  # RLM before Hebrew
+        ("HER2 \u200eإيجابي\u200e", "HER2 إيجابي"),  # LRM around a mixed name
+        ("\u061cسليم", "سليم"),  # Arabic letter mark
+    ],
+    ids=["arabic-rlm", "hebrew-rlm", "mixed-lrm", "arabic-letter-mark"],
+)
+def test_direction_marks_of_right_to_left_text_are_dropped(typed: str, stored: str) -> None:
+    assert check_class_name(typed) == stored
+    assert check_new_class_names([typed], [stored]) == {typed: stored}  # the same class
+
+
+def test_length_is_counted_once_composed() -> None:
+    decomposed = "e\u0301" * 60  # 120 code points typed, 60 characters in NFC
+    assert check_class_name(decomposed) == "\u00e9" * 60
 
 
 @pytest.mark.parametrize(
@@ -33,6 +65,10 @@ def test_good_names_pass(name: str) -> None:
         ("zero\u200bwidth", r"U\+200B"),
         ("\ufeffbom", r"U\+FEFF"),
         ("evil\u202egnp.exe", r"U\+202E"),  # a right-to-left override
+        ("\u2067isolated\u2069", r"U\+2067, U\+2069"),  # direction isolates stay refused
+        ("half \ud83d", r"U\+D83D"),  # a lone surrogate: half an emoji, cannot be stored
+        ("\U000e0067b", r"U\+E0067"),  # a tag character outside a flag
+        ("line\u2028separator", "one line of at most 100 characters; got 14 characters, 2 line"),
     ],
 )
 def test_bad_names_are_refused(name: str, match: str) -> None:
@@ -64,6 +100,34 @@ def test_existing_names_and_distinct_new_ones_pass() -> None:
 def test_case_of_a_decomposed_twin_is_found() -> None:
     with pytest.raises(LabelerError, match="only in case"):
         check_new_class_names(["CAFE\u0301"], ["café"])
+
+
+@pytest.mark.parametrize(
+    ("new", "existing"),
+    [("STRASSE", "Straße"), ("İzmir", "izmir"), ("izmir", "İZMİR"), ("ΟΔΟΣ", "οδος")],
+    ids=["sharp-s", "dotted-capital-i", "dotted-capitals", "final-sigma"],
+)
+def test_special_case_pairs_are_twins(new: str, existing: str) -> None:
+    with pytest.raises(LabelerError, match=f"differs from {existing!r} only in case"):
+        check_new_class_names([new], [existing])
+
+
+def test_dotless_i_is_a_letter_of_its_own() -> None:
+    assert check_new_class_names(["ılık"], ["ilik"]) == {"ılık": "ılık"}  # Turkish: two words
+
+
+@pytest.mark.parametrize(
+    ("given", "existing", "stored"),
+    [
+        ("caf\u00e9", ["cafe\u0301"], "cafe\u0301"),  # stored decomposed by an older version
+        ("bag", ["bag", "BAG"], "bag"),  # case twins made before they were refused
+        ("x", ["x\u200f"], "x\u200f"),  # a direction mark kept by an older version
+    ],
+)
+def test_an_existing_class_is_found_however_it_was_stored(
+    given: str, existing: list[str], stored: str
+) -> None:
+    assert check_new_class_names([given], existing) == {given: stored}
 
 
 # -- where names are written: the UI's edits (the label CSV: tests/test_project.py) --------------
@@ -104,3 +168,9 @@ def test_edits_store_names_in_nfc(store: Store) -> None:
     edits.assign(store, [(2, "cafe\u0301")], annotator="ana")
     edits.assign(store, [(3, "caf\u00e9")], annotator="ana")  # the same class, typed otherwise
     assert store.classes() == ["Bag", "caf\u00e9"]
+
+
+def test_edits_drop_direction_marks(store: Store) -> None:
+    edits.assign(store, [(2, "\u05e9\u05e4\u05d9\u05e8\u200f")], annotator="ana")  # RLM typed
+    edits.assign(store, [(3, "\u05e9\u05e4\u05d9\u05e8")], annotator="ana")
+    assert store.classes() == ["Bag", "\u05e9\u05e4\u05d9\u05e8"]

@@ -10,8 +10,9 @@ import pytest
 from labeler.errors import ImageError
 from labeler.ingest import scan
 from labeler.ingest.decode import load_image, probe
+from labeler.ingest.reasons import short_detail
 from labeler.ingest.tonemap import stretch_to_uint8
-from tests.imagegen import write_dicom
+from tests.imagegen import write_dicom, write_jpeg_dicom
 
 RAMP = np.arange(40 * 50, dtype=np.uint16).reshape(40, 50)  # stored values 0..1999
 
@@ -84,8 +85,77 @@ def test_voi_lut_is_applied_before_the_window(tmp_path: Path) -> None:
     np.testing.assert_array_equal(_grey(path), want)
 
 
-def test_unusable_window_falls_back_to_the_stretch(tmp_path: Path) -> None:
-    path = write_dicom(tmp_path / "w.dcm", RAMP, WindowCenter=100, WindowWidth=0)
+@pytest.mark.parametrize(
+    ("function", "oracle"),
+    [
+        ("SIGMOID", lambda x, c, w: 255 / (1 + np.exp(-4 * (x - c) / w))),
+        ("LINEAR_EXACT", lambda x, c, w: np.clip((x - c) / w + 0.5, 0, 1) * 255),
+    ],
+)
+def test_window_functions_as_the_standard_says(tmp_path: Path, function: str, oracle) -> None:
+    path = write_dicom(
+        tmp_path / "f.dcm",
+        RAMP,
+        WindowCenter=[1000, 300],  # the first window is the one shown
+        WindowWidth=[400, 80],
+        VOILUTFunction=function,
+    )
+    want = oracle(RAMP.astype(np.float64), 1000, 400)  # PS3.3 C.11.2.1.3, scaled to 0..255
+    assert np.abs(_grey(path) - want).max() <= 0.5 + 1e-9
+
+
+def _voi_lut_item(descriptor: list[int], entries: np.ndarray | None, vr: str = "US"):
+    """A VOI LUT Sequence item; `entries` None leaves LUT Data out."""
+    from pydicom.dataset import Dataset
+
+    item = Dataset()
+    item.LUTDescriptor = descriptor
+    if entries is not None:
+        data = entries.astype("<u2").tobytes() if vr == "OW" else entries.tolist()
+        item.add_new("LUTData", vr, data)
+    return item
+
+
+@pytest.mark.parametrize("vr", ["US", "OW"])  # LUT Data is US or OW; OW is read back as bytes
+def test_voi_lut_entries_of_either_vr(tmp_path: Path, vr: str) -> None:
+    curve = np.rint((np.arange(2000) / 1999) ** 2 * 4095).astype(np.uint16)
+    item = _voi_lut_item([2000, 0, 16], curve, vr)
+    path = write_dicom(tmp_path / "lut.dcm", RAMP, VOILUTSequence=[item])
+    want = np.rint(curve[RAMP].astype(np.float64) * 255 / 4095).astype(np.uint8)
+    np.testing.assert_array_equal(_grey(path), want)
+
+
+def test_voi_lut_of_8_bit_entries_starting_above_zero(tmp_path: Path) -> None:
+    item = _voi_lut_item([256, 500, 8], np.arange(256))  # maps values 500..755
+    got = _grey(write_dicom(tmp_path / "lut8.dcm", RAMP, VOILUTSequence=[item]))
+    want = np.clip(RAMP.astype(int) - 500, 0, 255)  # below: the first entry; above: the last
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize(
+    "make_sequence",
+    [
+        list,
+        lambda: [_voi_lut_item([2000, 0, 16], None)],
+        lambda: [_voi_lut_item([0, 0, 16], np.arange(10))],  # 0 means 65536 entries
+    ],
+    ids=["empty-sequence", "no-data", "fewer-entries-than-described"],
+)
+def test_unusable_voi_lut_gives_way_to_the_window(tmp_path: Path, make_sequence) -> None:
+    window = {"WindowCenter": 1000, "WindowWidth": 500}
+    path = write_dicom(tmp_path / "bad.dcm", RAMP, VOILUTSequence=make_sequence(), **window)
+    np.testing.assert_array_equal(_grey(path), _window_oracle(RAMP, 1000, 500))
+
+
+@pytest.mark.parametrize(
+    ("centre", "width"),
+    [(100, 0), (100, -5), (100, float("inf")), (float("nan"), 100)],
+    ids=["zero", "negative", "infinite", "nan-centre"],
+)
+def test_unusable_window_falls_back_to_the_stretch(
+    tmp_path: Path, centre: float, width: float
+) -> None:
+    path = write_dicom(tmp_path / "w.dcm", RAMP, WindowCenter=centre, WindowWidth=width)
     np.testing.assert_array_equal(_grey(path), stretch_to_uint8(RAMP))
 
 
@@ -135,8 +205,37 @@ def test_multi_frame_gives_its_first_frame(tmp_path: Path) -> None:
     assert grey[0, 0] > grey[-1, -1]  # bright top half, dark bottom: frame 0
 
 
-@pytest.mark.parametrize("syntax", ["JPEGLSLossless", "JPEGLosslessProcess14_1", "RLELossless"])
-def test_compressed_files_decode_like_the_uncompressed_one(tmp_path: Path, syntax: str) -> None:
+def test_a_long_multi_frame_file_is_not_read_whole(tmp_path: Path) -> None:
+    import tracemalloc
+
+    frames = np.zeros((200, 128, 128), np.uint16)  # 6.5 MB of pixel data, 32 KB a frame
+    frames[0] = np.arange(128 * 128).reshape(128, 128)
+    path = write_dicom(tmp_path / "cine.dcm", frames)
+    load_image(path)  # once first, so that imports do not count
+    tracemalloc.start()
+    try:
+        assert probe(path) == (128, 128)
+        grey = _grey(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(grey, stretch_to_uint8(frames[0]))
+    assert peak < 2_000_000  # bytes: the first frame and its rendering, not all 200 frames
+
+
+@pytest.mark.parametrize(
+    "syntax",
+    [
+        "JPEGLSLossless",
+        "JPEGLosslessProcess14_1",
+        "RLELossless",
+        "JPEG2000Lossless",
+        "ExplicitVRBigEndian",
+        "ImplicitVRLittleEndian",
+        "DeflatedExplicitVRLittleEndian",
+    ],
+)
+def test_other_transfer_syntaxes_decode_like_the_plain_file(tmp_path: Path, syntax: str) -> None:
     import gdcm  # python-gdcm, a runtime requirement: the decoder of these syntaxes
 
     plain = write_dicom(tmp_path / "plain.dcm", RAMP, WindowCenter=1000, WindowWidth=1500)
@@ -155,6 +254,26 @@ def test_compressed_files_decode_like_the_uncompressed_one(tmp_path: Path, synta
     packed = tmp_path / "packed.dcm"
     assert packed.read_bytes() != plain.read_bytes()
     np.testing.assert_array_equal(_grey(packed), _grey(plain))
+
+
+def test_jpeg_baseline_decodes_close_to_its_source(tmp_path: Path) -> None:
+    rows, columns = np.mgrid[0:48, 0:64]
+    grey = (columns * 4).astype(np.uint8)
+    rgb = np.stack([grey, 255 - grey, (rows * 5).astype(np.uint8)], axis=-1)
+    assert np.abs(_grey(write_jpeg_dicom(tmp_path / "g.dcm", grey)).astype(int) - grey).max() <= 4
+    colour = np.asarray(load_image(write_jpeg_dicom(tmp_path / "c.dcm", rgb))).astype(int)
+    assert np.abs(colour - rgb).max() <= 8  # YBR_FULL_422 made RGB; JPEG loses a little
+
+
+def test_a_decoder_failure_keeps_every_plugins_reason_on_one_line() -> None:
+    exc = RuntimeError(
+        "Unable to decode as exceptions were raised by all available plugins:\n"
+        "  gdcm: GDCM does not support 12-bit\n  pillow: Pillow does not support 12-bit"
+    )
+    assert short_detail(exc) == (
+        "Unable to decode as exceptions were raised by all available plugins: "
+        "gdcm: GDCM does not support 12-bit; pillow: Pillow does not support 12-bit"
+    )
 
 
 # -- bad files: a clear reason, never a crash ---------------------------------------------------
@@ -180,7 +299,33 @@ def _truncated(path: Path) -> Path:
     return path
 
 
-def _no_pixels(path: Path) -> Path:
+def _truncated_jpeg(path: Path) -> Path:
+    data = write_jpeg_dicom(path, RAMP.astype(np.uint8)).read_bytes()
+    path.write_bytes(data[:-200])  # inside the JPEG frame: no end of the encapsulated data
+    return path
+
+
+def _marker_only(path: Path) -> Path:
+    path.write_bytes(bytes(128) + b"DICM")  # the preamble and marker, nothing after
+    return path
+
+
+def _report(path: Path) -> Path:
+    """A DICOM object without pixel data: a (bare) text report."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import BasicTextSRStorage, ExplicitVRLittleEndian, generate_uid
+
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = BasicTextSRStorage
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = generate_uid()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.Modality = "SR"
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def _pixels_removed(path: Path) -> Path:
     import pydicom
 
     ds = pydicom.dcmread(write_dicom(path, RAMP))
@@ -189,15 +334,27 @@ def _no_pixels(path: Path) -> Path:
     return path
 
 
+@pytest.mark.filterwarnings("ignore:End of file reached before delimiter:UserWarning")
 @pytest.mark.parametrize(
     ("make", "reason"),
     [
         (_not_dicom, "not a DICOM file"),
         (_truncated, "truncated DICOM file: pixel data has 3500 of 4000 bytes"),
-        (_no_pixels, "DICOM file without pixel data"),
+        (_truncated_jpeg, "truncated or corrupt DICOM file: it ends before its pixel data"),
+        (_marker_only, "truncated or corrupt DICOM file: it ends before its pixel data"),
+        (_pixels_removed, "truncated or corrupt DICOM file: it ends before its pixel data"),
+        (_report, r"DICOM file without pixel data \(a report"),
         (_unknown_syntax, "unsupported transfer syntax"),
     ],
-    ids=["not-dicom", "truncated", "no-pixels", "unknown-syntax"],
+    ids=[
+        "not-dicom",
+        "truncated",
+        "truncated-jpeg",
+        "marker-only",
+        "pixels-removed",
+        "report",
+        "unknown-syntax",
+    ],
 )
 def test_bad_dicom_files_have_a_reason(tmp_path: Path, make, reason: str) -> None:
     path = make(tmp_path / "bad.dcm")
@@ -216,15 +373,42 @@ def test_scan_reads_dicom_with_and_without_extension(tmp_path: Path) -> None:
     root = tmp_path / "pacs"
     (root / "IMAGES").mkdir(parents=True)
     write_dicom(root / "IMAGES" / "IM0001", RAMP)  # no extension: known by its magic bytes
+    write_dicom(root / "1.2.840.113619.2.55.3.320", RAMP[:10])  # named by its UID: '.320'
     write_dicom(root / "b.DCM", RAMP[:20])
-    _no_pixels(root / "DICOMDIR")  # DICOM, but no image
+    _report(root / "SR0001")  # DICOM, but no image
+    _marker_only(root / "CUT")
     (root / "NOTES").write_text("no extension, not DICOM")
+    (root / "notes.320").write_text("another extension, not DICOM")
     result = scan(root, progress=False)
     sizes = {f.path: (f.width, f.height) for f in result.images}
-    assert sizes == {"IMAGES/IM0001": (50, 40), "b.DCM": (50, 20)}
+    assert sizes == {
+        "IMAGES/IM0001": (50, 40),
+        "1.2.840.113619.2.55.3.320": (50, 10),
+        "b.DCM": (50, 20),
+    }
     reasons = {s.path: s.reason for s in result.skipped}
-    assert reasons["DICOMDIR"].startswith("DICOM file without pixel data")
+    assert reasons["SR0001"].startswith("DICOM file without pixel data")
+    assert reasons["CUT"].startswith("truncated or corrupt DICOM file")
     assert reasons["NOTES"].startswith("unsupported file type (no extension)")
+    assert reasons["notes.320"].startswith("unsupported file type '.320'")
+
+
+def test_scan_skips_a_dicomdir_and_reads_the_images_it_lists(tmp_path: Path) -> None:
+    import pydicom
+    from pydicom.fileset import FileSet
+
+    ds = pydicom.dcmread(write_dicom(tmp_path / "source.dcm", RAMP))
+    ds.PatientID, ds.StudyID, ds.SeriesNumber, ds.InstanceNumber = "P1", "1", 1, 1
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = "1.2.3.4", "1.2.3.4.5"
+    ds.StudyDate, ds.StudyTime = "20240101", "120000"
+    fileset = FileSet()
+    fileset.add(ds)
+    fileset.write(tmp_path / "disc")
+    result = scan(tmp_path / "disc", progress=False)
+    assert [f.path for f in result.images] == ["PT000000/ST000000/SE000000/IM000000"]
+    assert [(s.path, s.reason.split(" (")[0]) for s in result.skipped] == [
+        ("DICOMDIR", "DICOM file without pixel data")
+    ]
 
 
 def test_the_ui_serves_dicom_as_a_png_thumbnail(tmp_path: Path) -> None:

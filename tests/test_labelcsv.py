@@ -144,6 +144,44 @@ def test_cells_escaped_by_our_exports_read_back_as_written(tmp_path: Path, text:
     assert read_label_csv(_write(tmp_path, content)).pairs == [(text, text)]
 
 
+def test_export_writer_and_reader_round_trip_awkward_cells(tmp_path: Path) -> None:
+    import io
+
+    from labeler.export import write_rows
+
+    texts = ["\tindented", "\rcr", "=", "'", "-", "two\nlines", '"quoted", too', "-\n=x"]
+    rows = [{"path": f"{text}.png", "label": text} for text in texts]
+    out = io.StringIO()
+    write_rows(out, rows, columns=("path", "label"))
+    pairs = read_label_csv(_write(tmp_path, out.getvalue())).pairs
+    assert pairs == [(f"{text}.png", text) for text in texts]
+
+
+def test_a_hundred_thousand_rows_are_read_fast(tmp_path: Path) -> None:
+    import time
+
+    body = "".join(f"images/{i:06d}.png,class {i % 7}\r\n" for i in range(100_000))
+    path = _write(tmp_path, "path,label\r\n" + body + "images/000001.png,\r\n")
+    start = time.perf_counter()
+    rows = read_label_csv(path)
+    assert time.perf_counter() - start < 5.0  # about 0.3 s; a quadratic step would take minutes
+    assert len(rows.pairs) == 100_000 and rows.unlabeled == [100_002]
+
+
+@pytest.mark.parametrize(
+    ("tail", "message"),
+    [
+        ("x" * 10, r"line 3: expected 2 cells, got 1; a quote \(\"\) in it probably opens"),
+        ("b.png,dog\n" * 20_000, r"line 3: a cell is longer than \d+ characters; a quote"),
+    ],
+    ids=["small-file", "beyond-the-cell-limit"],
+)
+def test_a_quote_never_closed_is_named(tmp_path: Path, tail: str, message: str) -> None:
+    path = _write(tmp_path, f'path,label\na.png,cat\n"b.png,dog\n{tail}\n')
+    with pytest.raises(LabelerError, match=message):
+        read_label_csv(path)
+
+
 def test_apostrophe_before_other_text_is_kept(tmp_path: Path) -> None:
     content = "path,label\n'a.png,'t Hooft\n"  # not something our export escaped
     assert read_label_csv(_write(tmp_path, content)).pairs == [("'a.png", "'t Hooft")]
@@ -177,5 +215,5 @@ def test_short_row_without_trailing_optional_cells_is_fine(tmp_path: Path) -> No
 )
 def test_binary_garbage(tmp_path: Path, content: bytes) -> None:
     path = _write(tmp_path, content)
-    with pytest.raises(LabelerError, match=r"cannot read .* as a UTF-8 CSV file"):
+    with pytest.raises(LabelerError, match=r"cannot read .* as a UTF-8 CSV file .* as CSV UTF-8"):
         read_label_csv(path)

@@ -1,12 +1,15 @@
 """DICOM files: header checks without decoding, and rendering to 8-bit RGB as a viewer shows it.
 
-A file is DICOM when its name ends in `.dcm` or `.dicom`, or when it has no extension and carries
-the DICOM magic bytes (PACS exports often name files `IM0001`). Rendering follows the standard's
+A file is DICOM when its name ends in `.dcm` or `.dicom`, or when it has no image extension and
+carries the DICOM magic bytes: PACS exports often name files `IM0001`, or by their UID
+(`1.2.840.113619.2.55.3.320`, whose suffix is `.320`). Rendering follows the standard's
 greyscale pipeline: the modality rescale (slope, intercept), then the file's own VOI LUT or
-window (centre, width) when it has one, else a robust stretch between the 0.5 and 99.5
-percentiles (as for other 16-bit images); MONOCHROME1 is inverted so that bone is white.
-Colour (RGB, YBR, palette) becomes RGB. Multi-frame files give their first frame. Only pixels
-are read: nothing from the header (patient data included) is stored or exported.
+window (centre, width, and its function: LINEAR, LINEAR_EXACT or SIGMOID) when it has a usable
+one, else a robust stretch between the 0.5 and 99.5 percentiles (as for other 16-bit images);
+MONOCHROME1 is inverted so that bone is white. Colour (RGB, YBR, palette) becomes RGB. Multi-frame
+files give their first frame, and only that frame is read from disk: the header is parsed with
+large values left on disk, so neither a probe nor a load holds a whole cine loop in memory. Only
+pixels are read: nothing from the header (patient data included) is stored or exported.
 
 Compressed pixel data is decoded by pydicom's plugins: Pillow (JPEG baseline, JPEG 2000) and
 python-gdcm (JPEG lossless, JPEG-LS and the rest); a file whose compression has no decoder
@@ -19,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from labeler.config import IMAGE_SUFFIXES
 from labeler.errors import ImageError
 from labeler.ingest.reasons import short_detail, too_large_reason
 from labeler.ingest.tonemap import stretch_to_uint8
@@ -26,12 +30,15 @@ from labeler.ingest.tonemap import stretch_to_uint8
 DICOM_SUFFIXES = frozenset({".dcm", ".dicom"})
 _MAGIC_OFFSET, _MAGIC = 128, b"DICM"  # after the 128-byte preamble of a DICOM file
 _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+DEFER_BYTES = 1 << 16  # header values larger than this (pixel data) stay on disk until read
+_FULL_LUT = 1 << 16  # a LUT descriptor's entry count of 0 means 65536 entries
 
 
 def is_dicom(path: Path) -> bool:
-    """Whether `path` is read as DICOM: by its suffix, or, with no suffix, by its magic bytes."""
+    """Whether `path` is read as DICOM: by its suffix, or, with no suffix or one that is not an
+    image suffix (the last digits of a UID), by its magic bytes."""
     suffix = path.suffix.lower()
-    if suffix:
+    if suffix in IMAGE_SUFFIXES:
         return suffix in DICOM_SUFFIXES
     try:
         with open(path, "rb") as f:
@@ -46,7 +53,7 @@ def probe_dicom(path: Path, *, max_pixels: int) -> tuple[int, int]:
     decoded: pixel data present and, when uncompressed, complete; at most `max_pixels` pixels a
     frame; a decoder installed for its compression. Raises ImageError with the reason."""
     ds = _read(path)
-    _check(ds, max_pixels=max_pixels)
+    _check(ds, path, max_pixels=max_pixels)
     return int(ds.Columns), int(ds.Rows)
 
 
@@ -55,9 +62,11 @@ def load_dicom(path: Path, *, max_pixels: int) -> np.ndarray:
     from pydicom.pixels import pixel_array
 
     ds = _read(path)
-    _check(ds, max_pixels=max_pixels)
+    _check(ds, path, max_pixels=max_pixels)
+    # A path lets pydicom read the first frame alone; a deflated file is inflated whole by _read.
+    source = ds if ds.file_meta.TransferSyntaxUID.is_deflated else path
     try:
-        frame = pixel_array(ds, index=0)
+        frame = pixel_array(source, index=0)
         return _render(frame, ds)
     except ImageError:
         raise
@@ -66,12 +75,12 @@ def load_dicom(path: Path, *, max_pixels: int) -> np.ndarray:
 
 
 def _read(path: Path):
-    """The parsed DICOM dataset of `path` (pixel bytes read, not decoded)."""
+    """The parsed DICOM dataset of `path`, its values over DEFER_BYTES left unread on disk."""
     import pydicom
     from pydicom.errors import InvalidDicomError
 
     try:
-        return pydicom.dcmread(path)
+        return pydicom.dcmread(path, defer_size=DEFER_BYTES)
     except InvalidDicomError as exc:
         raise ImageError(
             "not a DICOM file: no DICOM header (a .dcm name, or the DICM marker, but other content)"
@@ -82,12 +91,12 @@ def _read(path: Path):
         raise ImageError(f"truncated or corrupt DICOM file: {short_detail(exc)}") from exc
 
 
-def _check(ds, *, max_pixels: int) -> None:
-    """Raise ImageError unless dataset `ds` holds pixel data that can be decoded in full."""
-    if not any(k in ds for k in _PIXEL_KEYWORDS):
-        raise ImageError(
-            "DICOM file without pixel data (a report, directory or other non-image object)"
-        )
+def _check(ds, path: Path, *, max_pixels: int) -> None:
+    """Raise ImageError unless dataset `ds` of file `path` holds pixel data that can be decoded
+    in full."""
+    keyword = next((k for k in _PIXEL_KEYWORDS if k in ds), None)
+    if keyword is None:
+        raise ImageError(_no_pixels_reason(ds))
     rows, columns = ds.get("Rows"), ds.get("Columns")
     if not rows or not columns:
         raise ImageError("DICOM file without image size (Rows, Columns); it may be corrupt")
@@ -96,11 +105,31 @@ def _check(ds, *, max_pixels: int) -> None:
     syntax = ds.file_meta.get("TransferSyntaxUID")
     if syntax is None:
         raise ImageError("DICOM file without a transfer syntax in its header; it may be corrupt")
-    _check_decodable(ds, syntax)
+    _check_decodable(ds, syntax, _stored_bytes(ds, keyword, path))
 
 
-def _check_decodable(ds, syntax) -> None:
-    """Raise ImageError when no installed decoder reads `syntax`, or native data is short."""
+def _no_pixels_reason(ds) -> str:
+    """Why dataset `ds`, which has no pixel data, gives no image."""
+    if "Rows" not in ds and ("SOPClassUID" in ds or "DirectoryRecordSequence" in ds):
+        return "DICOM file without pixel data (a report, directory or other non-image object)"
+    return (
+        "truncated or corrupt DICOM file: it ends before its pixel data (the file is cut short, "
+        "or its pixel data was removed)"
+    )
+
+
+def _stored_bytes(ds, keyword: str, path: Path) -> int:
+    """How many bytes of the `keyword` pixel data element file `path` holds (for a value left on
+    disk: its declared length, cut at the end of the file)."""
+    elem = ds.get_item(keyword, keep_deferred=True)
+    if elem.value is not None:
+        return len(elem.value)
+    return max(0, min(elem.length, path.stat().st_size - elem.value_tell))
+
+
+def _check_decodable(ds, syntax, stored: int) -> None:
+    """Raise ImageError when no installed decoder reads `syntax`, or native pixel data is
+    shorter than its description (`stored` bytes are there)."""
     from pydicom.pixels import get_decoder
     from pydicom.pixels.utils import get_expected_length
 
@@ -121,10 +150,8 @@ def _check_decodable(ds, syntax) -> None:
         expected = get_expected_length(ds, unit="bytes")
     except Exception as exc:
         raise ImageError(f"DICOM image description is invalid: {short_detail(exc)}") from exc
-    if len(ds.PixelData) < expected:
-        raise ImageError(
-            f"truncated DICOM file: pixel data has {len(ds.PixelData)} of {expected} bytes"
-        )
+    if stored < expected:
+        raise ImageError(f"truncated DICOM file: pixel data has {stored} of {expected} bytes")
 
 
 def _render(frame: np.ndarray, ds) -> np.ndarray:
@@ -145,23 +172,43 @@ def _render(frame: np.ndarray, ds) -> np.ndarray:
 
 def _grey(frame: np.ndarray, ds) -> np.ndarray:
     """(H, W) stored values → (H, W) uint8: modality rescale, then VOI LUT, window or stretch."""
-    from pydicom.pixels import apply_modality_lut, apply_voi
+    from pydicom.pixels import apply_modality_lut
 
     values = apply_modality_lut(frame, ds)
-    if "VOILUTSequence" in ds:
-        lut = np.asarray(ds.VOILUTSequence[0].LUTData, dtype=np.float64)
-        return _linear(apply_voi(values, ds), float(lut.min()), float(lut.max()))
+    lut = _voi_lut(ds)
+    if lut is not None:
+        first, entries = lut
+        index = np.clip(np.rint(values) - first, 0, len(entries) - 1).astype(np.intp)
+        return _linear(entries[index], float(entries.min()), float(entries.max()))
     window = _window(ds)
     if window is not None:
-        centre, width = window
-        # DICOM PS3.3 C.11.2.1.2.1, LINEAR: [c - 0.5 - (w-1)/2, c - 0.5 + (w-1)/2] spans 0..255.
-        low = centre - 0.5 - (width - 1) / 2
-        return _linear(values, low, low + width - 1)
+        return _windowed(values, *window)
     return stretch_to_uint8(values)
 
 
-def _window(ds) -> tuple[float, float] | None:
-    """The first (centre, width) of the file's window, or None when absent or unusable."""
+def _voi_lut(ds) -> tuple[int, np.ndarray] | None:
+    """The file's first VOI LUT as (first value mapped, entries (N,) int64), or None when it has
+    none or it is unusable (no descriptor, or fewer entries than the descriptor says)."""
+    items = ds.get("VOILUTSequence") or []
+    if not items or "LUTDescriptor" not in items[0] or "LUTData" not in items[0]:
+        return None
+    descriptor, data = items[0].LUTDescriptor, items[0].LUTData
+    if data is None or not hasattr(descriptor, "__len__") or len(descriptor) != 3:
+        return None
+    count, first = int(descriptor[0]) or _FULL_LUT, int(descriptor[1])
+    if isinstance(data, bytes):  # VR OW: 16-bit words in the file's byte order
+        order = "<" if ds.file_meta.TransferSyntaxUID.is_little_endian else ">"
+        entries = np.frombuffer(data[: 2 * count], dtype=f"{order}u2")
+    else:
+        entries = np.atleast_1d(np.asarray(data))
+    if len(entries) < count:
+        return None
+    return first, entries.astype(np.int64)
+
+
+def _window(ds) -> tuple[float, float, str] | None:
+    """The first (centre, width, VOI LUT function) of the file's window, or None when absent or
+    unusable (a width the function cannot use, or a value that is not a finite number)."""
     centre, width = ds.get("WindowCenter"), ds.get("WindowWidth")
     if centre is None or width is None:
         return None
@@ -169,7 +216,24 @@ def _window(ds) -> tuple[float, float] | None:
         centre, width = (float(v[0] if hasattr(v, "__len__") else v) for v in (centre, width))
     except (TypeError, ValueError, IndexError):
         return None
-    return (centre, width) if width > 1 and np.isfinite(centre) else None
+    function = str(ds.get("VOILUTFunction") or "LINEAR").strip().upper()
+    # LINEAR needs a width over 1 (1 is a threshold, left to the stretch); the others over 0.
+    least = 0.0 if function in ("LINEAR_EXACT", "SIGMOID") else 1.0
+    usable = np.isfinite(centre) and np.isfinite(width) and width > least
+    return (centre, width, function) if usable else None
+
+
+def _windowed(values: np.ndarray, centre: float, width: float, function: str) -> np.ndarray:
+    """(H, W) values through a window of the VOI LUT `function` (DICOM PS3.3 C.11.2.1.2-3) →
+    (H, W) uint8; an unknown function is taken as LINEAR."""
+    if function == "SIGMOID":
+        exponent = np.clip(-4.0 * (np.asarray(values, np.float64) - centre) / width, -700, 700)
+        return np.rint(255.0 / (1.0 + np.exp(exponent))).astype(np.uint8)
+    if function == "LINEAR_EXACT":
+        return _linear(values, centre - width / 2, centre + width / 2)
+    # LINEAR: [c - 0.5 - (w-1)/2, c - 0.5 + (w-1)/2] spans 0..255.
+    low = centre - 0.5 - (width - 1) / 2
+    return _linear(values, low, low + width - 1)
 
 
 def _linear(values: np.ndarray, low: float, high: float) -> np.ndarray:

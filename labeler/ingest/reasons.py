@@ -6,8 +6,11 @@ MAX_DETAIL = 160  # characters of a library's error message kept in a reason
 
 
 def short_detail(exc: BaseException) -> str:
-    """The first line of an exception's message, shortened, or its type name when empty."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    """An exception's message on one line (its lines joined by '; '), shortened, or its type
+    name when empty. pydicom lists why each of its decoders failed on the lines after the
+    first."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = "; ".join(lines).replace(":; ", ": ") if lines else type(exc).__name__
     return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 1] + "…"
 
 

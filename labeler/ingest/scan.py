@@ -42,13 +42,16 @@ def _display(rel: str) -> str:
 def _unsupported_reason(suffix: str) -> str:
     """The reason sentence for a file whose suffix is not an image suffix."""
     kind = f"'{suffix}'" if suffix else "(no extension)"
-    return f"unsupported file type {kind} (supported: {_SUPPORTED}; DICOM also without one)"
+    return (
+        f"unsupported file type {kind} (supported: {_SUPPORTED}; DICOM also with no or another "
+        "extension, by its DICM marker)"
+    )
 
 
 def _classify_file(rel: str, abs_path: Path) -> Skipped | None:
     """A Skipped record when a regular file is not an image candidate, else None."""
     suffix = abs_path.suffix
-    if suffix.lower() not in IMAGE_SUFFIXES and not (not suffix and is_dicom(abs_path)):
+    if suffix.lower() not in IMAGE_SUFFIXES and not is_dicom(abs_path):
         return Skipped(_display(rel), _unsupported_reason(suffix))
     if _display(rel) != rel:
         return Skipped(_display(rel), "file name is not valid UTF-8; rename the file")
