@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from labeler.bench.dicomgen import write_dicom
+
 BOMB_SIDE = 30_000
 COLOURS = {"red": (200, 40, 40), "green": (40, 180, 60), "blue": (40, 60, 200)}
 
@@ -76,35 +78,6 @@ def write_bad_files(folder: Path, bomb: bytes | None = None) -> dict[str, Path]:
     files["text_as_jpg"].write_text("this is not a picture\n", encoding="utf-8")
     files["bomb"].write_bytes(bomb if bomb is not None else bomb_png_bytes())
     return files
-
-
-def write_dicom(path: Path, pixels: np.ndarray, photometric: str = "MONOCHROME2", **tags) -> Path:
-    """Write `pixels` as an uncompressed DICOM file (Secondary Capture) with extra header `tags`.
-
-    pixels: (H, W) or (frames, H, W) integer greyscale, or (H, W, 3) uint8 for RGB; signed
-    integers are stored with PixelRepresentation 1. `bits_stored` in tags overrides the default
-    of the dtype's full width.
-    """
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
-
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = (
-        SecondaryCaptureImageStorage,
-        meta.MediaStorageSOPInstanceUID,
-    )
-    ds.Modality, ds.PatientName = "OT", "Synthetic^Test"
-    bits = tags.pop("bits_stored", 8 * pixels.dtype.itemsize)
-    ds.set_pixel_data(pixels, photometric, bits_stored=bits)
-    for key, value in tags.items():
-        setattr(ds, key, value)
-    ds.save_as(path, enforce_file_format=True)
-    return path
 
 
 def write_jpeg_dicom(path: Path, pixels: np.ndarray, quality: int = 95) -> Path:

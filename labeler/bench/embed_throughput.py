@@ -2,12 +2,14 @@
 
     python -m labeler.bench.embed_throughput [--n 1000] [--batch-size 64] [--image-size 112]
                                              [--device auto] [--workers N] [--repeats 5]
+                                             [--format png|dicom|dicom-jpegls]
 
 Writes N real images (the Fashion-MNIST test set, 28x28 greyscale, from Debian's
 ``dataset-fashion-mnist`` via ``labeler.bench.fmnist``; synthetic ones when it is absent) as
-PNG files to a temporary folder, then times
+files of ``--format`` to a temporary folder: PNG, or 12-bit DICOM with a window (uncompressed,
+or JPEG-LS as PACS often store it), then times
 
-* pipeline: ``embed_files`` on those files (PNG decode, resize, normalise, forward), and
+* pipeline: ``embed_files`` on those files (decode, resize, normalise, forward), and
 * model only: ``embedder.forward`` on the same images already preprocessed in memory,
 
 at the same batch size and resolution, alternately, each best of ``--repeats`` runs (shared
@@ -42,11 +44,30 @@ def synthetic_images(n: int, size: int = 28, seed: int = 0) -> np.ndarray:
     return out
 
 
-def write_pngs(images: np.ndarray, folder: Path) -> list[Path]:
+FORMATS = ("png", "dicom", "dicom-jpegls")
+DICOM_SCALE = 16  # 8-bit pixels stored as 12-bit values, x16, under a window that maps them back
+
+
+def write_images(images: np.ndarray, folder: Path, form: str) -> list[Path]:
+    """Write (N, H, W) uint8 images as files of format `form` (one of FORMATS); their paths."""
+    from labeler.bench.dicomgen import recompress, write_dicom
+
     paths = []
     for i, pixels in enumerate(images):
-        path = folder / f"img-{i:05d}.png"
-        Image.fromarray(pixels).save(path)
+        if form == "png":
+            path = folder / f"img-{i:05d}.png"
+            Image.fromarray(pixels).save(path)
+        else:
+            path = write_dicom(
+                folder / f"img-{i:05d}.dcm",
+                pixels.astype(np.uint16) * DICOM_SCALE,
+                bits_stored=12,
+                # DICOM's LINEAR window maps [c - 0.5 - (w-1)/2, c - 0.5 + (w-1)/2] to 0..255
+                WindowCenter=255 * DICOM_SCALE / 2 + 0.5,
+                WindowWidth=255 * DICOM_SCALE + 1,
+            )
+            if form == "dicom-jpegls":
+                recompress(path, path, "JPEGLSLossless")
         paths.append(path)
     return paths
 
@@ -89,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None, help="default: the pipeline's")
     parser.add_argument("--repeats", type=int, default=5, help="best of this many runs each")
     parser.add_argument("--min-ratio", type=float, default=0.9)
+    parser.add_argument("--format", choices=FORMATS, default="png", help="files to embed")
     args = parser.parse_args(argv)
 
     try:
@@ -97,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         images, source = synthetic_images(args.n), f"synthetic ({exc})"
     embedder = create_embedder(args.backbone, device=args.device, image_size=args.image_size)
     n, workers = len(images), args.workers
-    print(f"images: {n} x {images.shape[2]}x{images.shape[1]} PNG, {source}")
+    print(f"images: {n} x {images.shape[2]}x{images.shape[1]} {args.format}, {source}")
     print(
         f"embedder: {embedder.key} on {embedder.device}, batch {args.batch_size}, "
         f"{torch.get_num_threads()} torch threads, decode workers: "
@@ -106,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stdout, format="  embed_files: %(message)s")
     logging.getLogger("labeler.embed.pipeline").setLevel(logging.INFO)
     with tempfile.TemporaryDirectory(prefix="labeler-bench-") as tmp:
-        paths = write_pngs(images, Path(tmp))
+        paths = write_images(images, Path(tmp), args.format)
         tensors = [embedder.preprocess(load_image(p)) for p in paths]
         batches = [
             torch.stack(tensors[i : i + args.batch_size]) for i in range(0, n, args.batch_size)
