@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from labeler import browse, edits
+from labeler.active import Pool, Suggestion, create_strategy
 from labeler.datamap import Projection, project_2d
 from labeler.errors import LabelerError
 from labeler.live import LiveModel, Snapshot, accepted_annotator
@@ -45,7 +46,12 @@ class Details:
 class ReviewItem:
     row: int
     path: str
-    reason: str  # why the active-learning strategy chose it
+    picked: Suggestion  # the active-learning strategy's pick, with why it was chosen
+
+    def reason(self, top: Sequence[tuple[str, float]]) -> str:
+        """Why it was chosen, with the model's view written from `top` (class, probability),
+        most probable first: the prediction shown beside it, which refits change since."""
+        return self.picked.reason_with(top, percent=True)
 
 
 class Workbench:
@@ -130,15 +136,15 @@ class Workbench:
         return self._projection
 
     def review_batch(self, n: int, *, exclude: Sequence[str] = ()) -> list[ReviewItem]:
-        """Up to n unlabeled images from the project's `suggest`, skipping `exclude`."""
+        """Up to n unlabeled images, skipping `exclude`: those of the project's `suggest`, picked
+        from the predictions on screen (the same fit on the hand labels, not a second one)."""
+        snap = self.snapshot()
+        labels = snap.label.astype(np.int64)
+        pool = Pool(self.vectors.unit, snap.labeled, snap.proba, snap.classes, labels=labels)
         skip = set(exclude)
-        labeled = self.snapshot().labeled
-        out = []
-        for s in self.project.suggest(n + len(skip)):
-            row = self.row(s["path"])
-            if s["path"] not in skip and not labeled[row]:
-                out.append(ReviewItem(row=row, path=s["path"], reason=s["reason"]))
-        return out[:n]
+        got = create_strategy().suggest(pool, n + len(skip))
+        out = [ReviewItem(s.index, self.paths[s.index], s) for s in got]
+        return [item for item in out if item.path not in skip][:n]
 
     # -- editing -----------------------------------------------------------------------------------
 

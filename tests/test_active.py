@@ -231,6 +231,24 @@ def test_margin_picks_the_planted_most_ambiguous_rows() -> None:
     assert got[2].reason == "uncertain: dog 0.60 vs cat 0.30"
 
 
+def test_a_reason_keeps_why_and_writes_the_models_view_from_any_prediction() -> None:
+    pool, _ = _ambiguity_pool()
+    margin = create_strategy("margin").suggest(pool, 1)[0]
+    assert (margin.why, margin.lead, margin.first) == ("", "uncertain", True)
+    assert [c for c, _ in margin.top] == ["cat", "dog"]
+    later = [("dog", 0.61), ("cat", 0.3), ("bird", 0.09)]  # a prediction after a refit
+    assert margin.reason_with(later, percent=True) == "uncertain: dog 61% vs cat 30%"
+    density = create_strategy("density").suggest(pool, 1)[0]
+    assert density.reason.startswith("uncertain: ")
+    assert density.reason.endswith("; among many similar images")
+    told = Suggestion(3, 1.0, "typical of a group", "model", (("cat", 0.5), ("dog", 0.49)))
+    assert told.reason == "typical of a group; model: cat 0.50 vs dog 0.49"
+    assert told.reason_with(later[:1]) == "typical of a group; model: dog 0.61"
+    assert told.reason_with([]) == "typical of a group"  # no prediction now: no model's view
+    assert replace(told, lead="").reason == "typical of a group"
+    assert replace(told, first=True).reason == "model: cat 0.50 vs dog 0.49; typical of a group"
+
+
 def test_entropy_picks_the_planted_most_uncertain_rows() -> None:
     pool, _ = _ambiguity_pool()
     got = create_strategy("entropy").suggest(pool, 3)
@@ -244,8 +262,8 @@ def test_auto_stays_typical_with_a_single_class() -> None:
     pool = Pool(vectors, np.zeros(len(vectors), bool), proba, ("cat",))
     got = create_strategy("auto").suggest(pool, 2)
     assert [s.reason for s in got] == [
-        "typical of a group of 10 similar images with no label yet",
-        "typical of a group of 6 similar images with no label yet",
+        "typical of a group of 10 similar images with no label when picked",
+        "typical of a group of 6 similar images with no label when picked",
     ]
 
 

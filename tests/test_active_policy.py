@@ -51,8 +51,11 @@ def test_auto_asks_typical_then_uncertain_images_of_unlabeled_groups(monkeypatch
     early, cluster = _phase_pool(1)  # weight 1/4
     got = create_strategy("auto").suggest(early, 2)
     assert [cluster[s.index] for s in got] == [0, 1]  # the uncovered groups, biggest first
-    assert all(s.reason.startswith("typical of a group of") for s in got)
-    assert all("with no label yet; model: " in s.reason for s in got)
+    for s in got:  # the group, then the model's view: its two most probable classes
+        assert s.why.startswith("typical of a group of") and s.why.endswith("no label when picked")
+        (a, p), (b, q) = s.top
+        assert s.reason == f"{s.why}; model: {a} {p:.2f} vs {b} {q:.2f}"
+        assert p == early.proba[s.index].max() and CLASSES.index(a) == early.proba[s.index].argmax()
 
     late, cluster = _phase_pool(4)  # weight 1
     got = create_strategy("auto").suggest(late, 2)

@@ -243,11 +243,18 @@ def test_big_pools_show_a_fast_preview(project: Project, colour_images, monkeypa
     assert wb.method == "protonet" and wb.snapshot().method == "protonet"
 
 
-def test_review_batch_skips_labeled_and_skipped(labeled) -> None:
+def test_review_batch_is_suggest_and_skips_labeled_and_skipped(labeled) -> None:
     project, _ = labeled
     wb = project.workbench()
     batch = wb.review_batch(5)
-    assert len(batch) == 5 and all(item.reason for item in batch)
+    suggested = project.suggest(5)  # picked from a second fit of the same head: the same
+    assert [b.path for b in batch] == [s["path"] for s in suggested]
+    assert all(s["reason"].startswith(b.picked.why) for b, s in zip(batch, suggested, strict=True))
+    assert [b.picked.lead for b in batch] == ["model"] * 4 + [""]  # 4 groups, then the farthest
+    for b, s in zip(batch[:4], suggested, strict=False):
+        assert b.picked.top[0][0] == s["predicted"]
+        assert b.picked.top[0][1] == pytest.approx(s["confidence"])
+    assert all(b.path == wb.paths[b.row] for b in batch)
     assert not wb.snapshot().labeled[[b.row for b in batch]].any()
     again = wb.review_batch(5, exclude=[batch[0].path])
     assert batch[0].path not in {b.path for b in again}

@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 
 from labeler import browse
+from labeler.active import Suggestion
 from labeler.errors import LabelerError
 from labeler.project import Project
 from labeler.ui import charts, views
 from labeler.ui.auth import load_accounts, parse_account
-from labeler.workbench import Details
+from labeler.workbench import Details, ReviewItem
 
 EVIL = '<img src=x onerror="alert(1)">${alert(2)}`\\'
 
@@ -63,6 +64,26 @@ def test_images_that_fit_no_class_are_marked() -> None:
     assert "ood-note" not in views.preview_html(replace(details, ood=False), ("dog",), small=False)
 
 
+GROUP = "typical of a group of 9 similar images with no label when picked"
+
+
+def test_review_card_writes_the_models_view_from_the_prediction_it_shows() -> None:
+    picked = Suggestion(0, 1.0, GROUP, "model", (("coat", 0.49), ("shirt", 0.3)))
+    item = ReviewItem(0, "a.png", picked)  # picked when the model said coat 0.49
+    now = Details(
+        0, "a.png", None, False, [("coat", 0.44), ("shirt", 0.4), ("bag", 0.16)], False, []
+    )
+    html = views.review_html(item, now, small=False, left=3)
+    assert "Predicted <b>coat</b> · 44% confident" in html
+    assert f"Why this one: {GROUP}; model: coat 44% vs shirt 40%</div>" in html
+    assert "0.49" not in html and "3 more in this batch" in html
+    gone = views.review_html(item, replace(now, top=[]), small=False, left=0)  # classes deleted
+    assert f"Why this one: {GROUP}</div>" in gone and "No prediction yet" in gone
+    first = ReviewItem(0, "a.png", replace(picked, lead="uncertain", first=True))
+    html = views.review_html(first, replace(now, top=[(EVIL, 0.5)]), small=False, left=0)
+    assert "Why this one: uncertain: &lt;img src=x" in html and "<img src=x" not in html
+
+
 def test_learning_curve_check() -> None:
     assert "appears once" in views.check_html([], "")
     points = [(4, 0.5, 0.3, 0.7), (8, 0.62, 0.48, 0.75)]
@@ -86,6 +107,26 @@ def test_acceptance_warns_when_confidences_are_not_calibrated() -> None:
     none = replace(warned, rows=np.array([], dtype=int), per_class={})
     html = views.acceptance_html(none, ("cat", "dog"))
     assert "not calibrated for dog" in html and "No unlabeled prediction" in html
+
+
+def test_many_classes_list_the_most_accepted_and_count_the_rest() -> None:
+    classes = tuple(f"c{k}" for k in range(50))
+    counts = np.random.default_rng(1).permutation(np.arange(1, 51))  # 1..50 accepted, shuffled
+    per_class = {name: (int(n), 0.95) for name, n in zip(classes, counts, strict=True)}
+    a = browse.Acceptance(threshold=0.9, rows=np.arange(counts.sum()), per_class=per_class)
+    html = views.acceptance_html(a, classes)
+    listed = re.findall(r"</span>(c\d+)</td><td>(\d+)</td>", html)
+    top = views.MAX_ACCEPTANCE_ROWS
+    assert [int(n) for _, n in listed] == list(range(50, 50 - top, -1))  # the most first
+    assert all(per_class[name][0] == int(n) for name, n in listed)
+    rest = sum(range(1, 51 - top))
+    assert f"{top} classes with the most to accept are listed; {50 - top} more would " in html
+    assert f"more would accept {rest:,} images: choose one under Class" in html
+    assert "<b>1,275</b> images would be auto-accepted" in html  # the headline counts them all
+    tied = {"c0": (5, 0.9), "c1": (7, 0.9), "c2": (5, 0.9)}  # ties stay in class order
+    html = views.acceptance_html(replace(a, rows=np.arange(17), per_class=tied), classes)
+    assert re.findall(r"</span>(c\d+)</td>", html) == ["c1", "c0", "c2"]
+    assert "more would accept" not in html
 
 
 def hist_titles(svg: str) -> list[str]:
@@ -250,6 +291,32 @@ def test_handlers_label_undo_and_review(handlers, colour_images) -> None:
     assert out[ui.message].startswith("Accepted ") and not set(h.trust_outputs()) & set(out)
     picked = h.map_view("labels and predictions")
     assert picked[ui.map]["html"].count("<circle") == 24
+
+
+def test_review_card_follows_labels_given_while_its_batch_waits(handlers, colour_images) -> None:
+    """Labels from elsewhere refit the model while the batch waits: the card's reason gives the
+    numbers of the prediction on the card, not those the image was picked with."""
+    from labeler.ui.session import Session
+
+    h, ui = handlers
+    _, truth = colour_images
+    for name in ("red", "green", "blue"):
+        h.wb.assign([p for p in sorted(truth) if truth[p] == name][:2], name, annotator="ana")
+    session = Session()
+    h.open_review(session)
+    item = session.review[0]
+    (was, p_was), _ = item.picked.top
+    assert (was, p_was) == (truth[item.path], pytest.approx(0.875))
+    unlabeled = ~h.wb.snapshot().labeled
+    same = [p for p in h.wb.paths if truth[p] == was and p != item.path and unlabeled[h.wb.row(p)]]
+    h.wb.assign(same, "blue" if was != "blue" else "red", annotator="bob")  # in another tab
+    card = h.open_review(session)[ui.review]
+    assert session.review[0] is item  # the same card, after a refit
+    name, p = h.wb.details(item.path).top[0]
+    assert f"{p:.0%}" != f"{p_was:.0%}"  # the prediction moved since the pick
+    guess = re.search(r"Predicted <b>(.+?)</b> · (\d+%) confident", card).groups()
+    assert guess == (name, f"{p:.0%}")
+    assert re.search(r"; model: (.+?) (\d+%) vs ", card).groups() == guess
 
 
 def project_label(h, path: str) -> str | None:

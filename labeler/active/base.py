@@ -7,6 +7,7 @@ pool and seed. Subclasses implement `_suggest` on the unlabeled candidates.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,11 +77,40 @@ class Pool:
             )
 
 
+VIEW_CLASSES = 2  # classes named in the model's view of a suggestion ("A 0.50 vs B 0.49")
+
+
 @dataclass(frozen=True)
 class Suggestion:
+    """An image worth labeling, and why, in two parts: `why`, what the strategy saw, true of the
+    pool it was picked from (e.g. "typical of a group of 120 similar images with no label when
+    picked"); and the model's view of the image when picked, `top`, led by `lead` ("uncertain"
+    when the model's doubt picked it, "model" when it only informs). `reason` is the sentence as
+    of the pick (what `labeler suggest` writes); `reason_with` writes the model's view from a
+    later prediction, so that a card showing that prediction gives the same numbers.
+    """
+
     index: int  # row of the pool
     score: float  # higher = more useful; comparable within one batch only
-    reason: str  # one short sentence for the expert
+    why: str  # "" when the model's view is the whole reason
+    lead: str = ""  # "" when the reason gives no model's view
+    top: tuple[tuple[str, float], ...] = ()  # (class, probability), most probable first
+    first: bool = False  # the model's view comes before `why`
+
+    @property
+    def reason(self) -> str:
+        """One short sentence for the expert."""
+        return self.reason_with(self.top)
+
+    def reason_with(self, top: Sequence[tuple[str, float]], *, percent: bool = False) -> str:
+        """The sentence with the model's view "lead: A 0.50 vs B 0.49" (`percent`: "A 50% vs
+        B 49%") from `top` (class, probability), most probable first, instead of the view it was
+        picked with; without a lead or a top, `why` alone."""
+        number = "{:.0%}" if percent else "{:.2f}"
+        named = " vs ".join(f"{c} {number.format(p)}" for c, p in top[:VIEW_CLASSES])
+        view = f"{self.lead}: {named}" if self.lead and named else ""
+        parts = (view, self.why) if self.first else (self.why, view)
+        return "; ".join(part for part in parts if part)
 
 
 class Strategy:

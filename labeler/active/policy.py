@@ -16,7 +16,7 @@ from labeler.active.base import Pool, Strategy, Suggestion
 from labeler.active.clusters import typical_clusters
 from labeler.active.scores import margin_score
 from labeler.active.select import top_k_diverse
-from labeler.active.strategies import farthest, group_reason, uncertain_reason
+from labeler.active.strategies import MODEL, UNCERTAIN, farthest, group_reason, with_view
 from labeler.config import AUTO_UNCERTAINTY_LABELS_PER_CLASS
 
 UNCERTAINTY_FIRST = 0.5  # from this weight on, a reason leads with the model's hesitation
@@ -47,18 +47,16 @@ class Auto(Strategy):
             uncertainty_weight=w,
             seed=pool.seed,
         )
+        lead = UNCERTAIN if w >= UNCERTAINTY_FIRST else MODEL
         out = []
         for i, size, labeled, priority in zip(
             got.indices, got.sizes, got.labeled, got.priority, strict=True
         ):
-            group = group_reason(int(size), int(labeled))
+            why = group_reason(int(size), int(labeled))
             if w == 0:
-                reason = group
-            elif w < UNCERTAINTY_FIRST:
-                reason = f"{group}; {uncertain_reason(pool.proba[i], pool.classes, lead='model')}"
+                out.append(Suggestion(int(i), float(priority), why))
             else:
-                reason = f"{uncertain_reason(pool.proba[i], pool.classes)}; {group}"
-            out.append(Suggestion(int(i), float(priority), reason))
+                out.append(with_view(pool, i, priority, why, lead=lead, first=lead == UNCERTAIN))
         # Two groups can meet in near-duplicates; keep the first of each such pair.
         out = [out[k] for k in top_k_diverse(-np.arange(len(out)), pool.vectors[got.indices], n)]
         if len(out) < n:  # fewer groups with unlabeled images than asked: fill by coverage

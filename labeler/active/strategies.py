@@ -1,4 +1,5 @@
-"""The strategies: each is one score and one selection, with the reason an expert reads.
+"""The strategies: each is one score and one selection, with the reason an expert reads: what
+the strategy saw, and for those that read the predictions, the model's view of the image.
 
 The default policy, `auto`, combines them and lives in `labeler.active.policy`.
 """
@@ -9,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from labeler.active.base import Pool, Strategy, Suggestion
+from labeler.active.base import VIEW_CLASSES, Pool, Strategy, Suggestion
 from labeler.active.clusters import best_per_cluster, cluster_representatives, typical_clusters
 from labeler.active.scores import (
     disagreement_score,
@@ -21,11 +22,18 @@ from labeler.active.scores import (
 from labeler.active.select import badge, class_balanced, k_center_greedy, top_k_diverse
 from labeler.config import NEAR_DUPLICATE_COSINE
 
+UNCERTAIN, MODEL = "uncertain", "model"  # leads of the model's view: its doubt picked, it informs
 
-def uncertain_reason(p: np.ndarray, classes: tuple[str, ...], *, lead: str = "uncertain") -> str:
-    """'uncertain: cat 0.50 vs dog 0.49' from one row (C,) of probabilities."""
-    top = np.argsort(-p, kind="stable")[:2]
-    return f"{lead}: " + " vs ".join(f"{classes[c]} {p[c]:.2f}" for c in top)
+
+def with_view(
+    pool: Pool, row: int, score: float, why: str = "", *, lead: str = UNCERTAIN, first: bool = True
+) -> Suggestion:
+    """Pool row `row` suggested with the model's view of it in its reason ("uncertain: cat 0.50
+    vs dog 0.49; why"): its most probable classes, from the pool's probabilities."""
+    p = pool.proba[row]
+    top = np.argsort(-p, kind="stable")[:VIEW_CLASSES]
+    view = tuple((pool.classes[c], float(p[c])) for c in top)
+    return Suggestion(int(row), float(score), why, lead, view, first)
 
 
 def _labels(k: int) -> str:
@@ -33,9 +41,10 @@ def _labels(k: int) -> str:
 
 
 def group_reason(size: int, labeled: int) -> str:
-    """'typical of a group of 120 similar images with no label yet' (or 'with only 2 labeled');
-    'an image unlike any other, with no label yet' for a group of one."""
-    state = "no label yet" if labeled == 0 else f"only {labeled} labeled"
+    """'typical of a group of 120 similar images with no label when picked' (or 'with only 2
+    labeled when picked'), which stays true as labels come; 'an image unlike any other, with no
+    label when picked' for a group of one."""
+    state = ("no label" if labeled == 0 else f"only {labeled} labeled") + " when picked"
     if size == 1:
         return f"an image unlike any other, with {state}"
     return f"typical of a group of {size} similar images with {state}"
@@ -54,7 +63,7 @@ class Representative(Strategy):
             Suggestion(
                 index=int(candidates[i]),
                 score=size / total,
-                reason=f"representative: centre of a group of {size} similar unlabeled "
+                why=f"representative: centre of a group of {size} similar unlabeled "
                 f"images ({size / total:.0%} of them)",
             )
             for i, size in zip(picks.tolist(), sizes.tolist(), strict=True)
@@ -109,21 +118,19 @@ class _ScoreTopK(Strategy):
     """The highest scores among the unlabeled, without near-duplicates in one batch."""
 
     needs_proba = True
+    why = ""  # what the reason says after the model's view
 
     def score(self, pool: Pool, candidates: np.ndarray) -> np.ndarray:
         """(K,) float32 scores of the candidates."""
         raise NotImplementedError
 
-    def reason(self, pool: Pool, row: int) -> str:
-        return uncertain_reason(pool.proba[row], pool.classes)
+    def suggestion(self, pool: Pool, row: int, score: float) -> Suggestion:
+        return with_view(pool, row, score, self.why)
 
     def _suggest(self, pool: Pool, candidates: np.ndarray, n: int) -> list[Suggestion]:
         scores = self.score(pool, candidates)
         picks = top_k_diverse(scores, pool.vectors[candidates], n)
-        return [
-            Suggestion(int(candidates[i]), float(scores[i]), self.reason(pool, candidates[i]))
-            for i in picks
-        ]
+        return [self.suggestion(pool, int(candidates[i]), float(scores[i])) for i in picks]
 
 
 def _on_proba(fn: Callable[[np.ndarray], np.ndarray]) -> Callable:
@@ -150,13 +157,11 @@ class Density(_ScoreTopK):
     outliers, which teach little about the rest, wait."""
 
     name = "density"
+    why = "among many similar images"
 
     def score(self, pool: Pool, candidates: np.ndarray) -> np.ndarray:
         typ = typicality_score(pool.vectors[candidates])
         return margin_score(pool.proba[candidates]) * typ / max(float(typ.max()), 1e-12)
-
-    def reason(self, pool: Pool, row: int) -> str:
-        return uncertain_reason(pool.proba[row], pool.classes) + ", among many similar images"
 
 
 class Disagreement(_ScoreTopK):
@@ -169,11 +174,13 @@ class Disagreement(_ScoreTopK):
     def score(self, pool: Pool, candidates: np.ndarray) -> np.ndarray:
         return disagreement_score(pool.committee[:, candidates])
 
-    def reason(self, pool: Pool, row: int) -> str:
+    def suggestion(self, pool: Pool, row: int, score: float) -> Suggestion:
         votes = np.bincount(pool.committee[:, row].argmax(axis=1), minlength=len(pool.classes))
         order = [c for c in np.argsort(-votes, kind="stable") if votes[c]]
         said = [f"{votes[c]} say {pool.classes[c]}" for c in order]
-        return f"the {len(pool.committee)} models disagree: " + ", ".join(said)
+        return Suggestion(
+            row, score, f"the {len(pool.committee)} models disagree: {', '.join(said)}"
+        )
 
 
 class DiverseMargin(Strategy):
@@ -186,12 +193,7 @@ class DiverseMargin(Strategy):
         scores = margin_score(pool.proba[candidates])
         picks = best_per_cluster(scores, pool.vectors[candidates], n, seed=pool.seed)
         return [
-            Suggestion(
-                int(candidates[i]),
-                float(scores[i]),
-                uncertain_reason(pool.proba[candidates[i]], pool.classes)
-                + ", the most uncertain of its group",
-            )
+            with_view(pool, candidates[i], scores[i], "the most uncertain of its group")
             for i in picks
         ]
 
@@ -203,14 +205,9 @@ class Badge(Strategy):
     needs_proba = True
 
     def _suggest(self, pool: Pool, candidates: np.ndarray, n: int) -> list[Suggestion]:
-        proba = pool.proba[candidates]
-        picks = badge(proba, pool.vectors[candidates], n, seed=pool.seed)
-        return [
-            Suggestion(
-                int(candidates[i]),
-                float(len(picks) - rank),  # k-means++ order: earlier = farther from the others
-                uncertain_reason(proba[i], pool.classes) + ", unlike the other picks",
-            )
+        picks = badge(pool.proba[candidates], pool.vectors[candidates], n, seed=pool.seed)
+        return [  # k-means++ order: earlier = farther from the others, so scored higher
+            with_view(pool, candidates[i], len(picks) - rank, "unlike the other picks")
             for rank, i in enumerate(picks)
         ]
 
@@ -230,11 +227,13 @@ class Balanced(Strategy):
             scores, predicted, n, counts=counts, vectors=pool.vectors[candidates]
         )
         return [
-            Suggestion(
-                int(candidates[i]),
-                float(scores[i]),
+            with_view(
+                pool,
+                candidates[i],
+                scores[i],
                 f"predicted {pool.classes[predicted[i]]}, a class with "
-                f"{_labels(counts[predicted[i]])}; " + uncertain_reason(proba[i], pool.classes),
+                f"{_labels(counts[predicted[i]])}",
+                first=False,
             )
             for i in picks
         ]

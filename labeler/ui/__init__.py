@@ -32,6 +32,9 @@ def build_app(project: Project) -> gr.Blocks:
     # The preview is drawn by a pick and by the refit after an edit: one queue for both, so a
     # slow refit cannot answer after a later pick with the image picked before it.
     preview = {**quick, "concurrency_id": "preview"}
+    # The slow accuracy check follows the Trust tab, an accept and an undo: one queue for all,
+    # so that a check of older labels cannot answer after one of newer labels.
+    check_queue = {"concurrency_id": "check"}
     # Gradio's default trigger mode drops an event while the same one is pending: a pick waiting
     # behind a refit would swallow the next pick, and a key pressed twice would label once. Each
     # pick and key press carries its own image or selection, so all of them run, in order.
@@ -42,6 +45,7 @@ def build_app(project: Project) -> gr.Blocks:
     everything = h.all_outputs()
     label = h.label_outputs()
     trust_in = [ui.threshold, ui.trust_cls]
+    trust_out = h.trust_outputs()
     with ui.demo:
         ui.demo.load(h.load, s, [*everything, ui.rescan_info], **private)
         # Label tab
@@ -60,9 +64,12 @@ def build_app(project: Project) -> gr.Blocks:
         ui.label_as.submit(
             h.assign_named, [s, ui.grid, ui.label_as], [*everything, ui.label_as], **quick
         ).then(h.refresh, s, everything, **preview)
+        # The Trust tab follows an undo (of a bulk accept, say), its check as an event of its own.
         ui.undo.click(h.undo, s, everything, **quick).then(
             h.refresh, s, everything, **preview
-        ).then(h.move_threshold, trust_in, h.trust_outputs(), **quick)  # e.g. a bulk accept undone
+        ).then(h.move_threshold, trust_in, trust_out, **quick).then(
+            h.check, None, ui.check, **quick, **check_queue
+        )
         ui.export.click(h.export, None, [ui.export_file, ui.message], **private)
         # Review tab
         ui.review_tab.select(h.open_review, s, [s, ui.review], **private)
@@ -74,15 +81,14 @@ def build_app(project: Project) -> gr.Blocks:
             h.review_named, [s, ui.review_as], [*h.review_outputs(), ui.review_as], **quick
         )
         # Trust tab
-        trust_out = h.trust_outputs()
         ui.trust_tab.select(h.move_threshold, trust_in, trust_out, **private).then(
-            h.check, None, ui.check, **private
+            h.check, None, ui.check, **private, **check_queue
         )
         ui.threshold.change(h.move_threshold, trust_in, trust_out, **quick)
         ui.trust_cls.input(h.move_threshold, trust_in, trust_out, **quick)
         ui.accept_above.click(h.accept_above, [s, *trust_in], everything, **quick).then(
             h.move_threshold, trust_in, trust_out, **quick
-        ).then(h.check, None, ui.check, **quick)
+        ).then(h.check, None, ui.check, **quick, **check_queue)
         # Map tab
         ui.map_tab.select(h.map_view, ui.colour_by, [ui.map, ui.map_note], **private)
         ui.colour_by.input(h.map_view, ui.colour_by, [ui.map, ui.map_note], **quick)

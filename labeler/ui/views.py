@@ -14,6 +14,8 @@ from labeler.browse import FITS_NO_CLASS, Acceptance, ClassCount, Page, Tile
 from labeler.ui.settings import IMAGE_ROUTE, KEYED_CLASSES, PALETTE
 from labeler.workbench import Details, ReviewItem
 
+MAX_ACCEPTANCE_ROWS = 12  # classes listed at most, most accepted first; a note counts the others
+
 
 def esc(text: object) -> str:
     return html.escape(str(text), quote=True)
@@ -125,6 +127,8 @@ def preview_html(d: Details | None, classes: tuple[str, ...], *, small: bool) ->
 
 
 def review_html(item: ReviewItem | None, d: Details | None, *, small: bool, left: int) -> str:
+    """The card of `item`: its prediction and the reason it was chosen, both from `d` (the
+    image's details now), so that they give the same numbers after any refit since the pick."""
     if item is None or d is None:
         return '<div class="review empty">Nothing to review: every image is labeled.</div>'
     top = d.top[0] if d.top else None
@@ -136,7 +140,7 @@ def review_html(item: ReviewItem | None, d: Details | None, *, small: bool, left
     return (
         f'<div class="review">{_img(d.path, small=small, cls="hero")}'
         f'<div class="path">{esc(d.path)}</div>{guess}'
-        f'<div class="reason">Why this one: {esc(item.reason)}</div>'
+        f'<div class="reason">Why this one: {esc(item.reason(d.top))}</div>'
         f'<div class="muted">{left} more in this batch</div></div>'
     )
 
@@ -157,6 +161,8 @@ def counts_html(counts: list[ClassCount]) -> str:
 
 
 def acceptance_html(a: Acceptance, classes: tuple[str, ...]) -> str:
+    """What a threshold would accept: the total, and per class (at most MAX_ACCEPTANCE_ROWS, the
+    most accepted first, ties in class order) with a note that counts the classes not listed."""
     warning = ""
     if a.uncalibrated:
         names = ", ".join(esc(n) for n in a.uncalibrated)
@@ -173,16 +179,25 @@ def acceptance_html(a: Acceptance, classes: tuple[str, ...]) -> str:
     if a.count == 0:
         at = f"{a.threshold:.2f}"
         return f'{warning}<div class="muted">No unlabeled prediction at confidence ≥ {at}.</div>'
+    ranked = sorted(a.per_class.items(), key=lambda item: -item[1][0])
     rows = "".join(
         f'<tr><td><span class="chip" style="background:{colour(classes.index(name))}"></span>'
         f"{esc(name)}</td><td>{n:,}</td><td>{p:.1%}</td></tr>"
-        for name, (n, p) in a.per_class.items()
+        for name, (n, p) in ranked[:MAX_ACCEPTANCE_ROWS]
+    )
+    rest = [n for _, (n, _) in ranked[MAX_ACCEPTANCE_ROWS:]]
+    more = (
+        f'<div class="muted">The {MAX_ACCEPTANCE_ROWS} classes with the most to accept are listed; '
+        f"{len(rest):,} more would accept {sum(rest):,} images: choose one under Class to see "
+        "it.</div>"
+        if rest
+        else ""
     )
     return warning + (
         f'<div class="headline">At confidence ≥ {a.threshold:.2f}: <b>{a.count:,}</b> images '
         f"would be auto-accepted, estimated precision <b>{a.precision:.1%}</b></div>"
         '<table class="counts"><thead><tr><th>class</th><th>would accept</th>'
-        f"<th>est. precision</th></tr></thead><tbody>{rows}</tbody></table>"
+        f"<th>est. precision</th></tr></thead><tbody>{rows}</tbody></table>{more}"
         '<div class="muted">Precision is estimated as the mean calibrated confidence of the '
         "accepted predictions.</div>"
     )

@@ -145,6 +145,11 @@ def test_review_queue_accept_correct_skip(page: Page, server, screenshot) -> Non
     page.keyboard.press("Enter")  # accept the prediction
     expect(card.locator(".path")).not_to_have_text(first)
     assert stored(server)[first] == (guess, "ana")
+    # Picked with the batch, shown after the refit: the reason gives the card's prediction.
+    name, confident = re.fullmatch(
+        r"Predicted (.+) · (\d+%) confident", card.locator(".guess").inner_text()
+    ).groups()
+    expect(card.locator(".reason")).to_contain_text(f": {name} {confident} vs ")
     second = card.locator(".path").inner_text()
     page.keyboard.press("s")  # skip: not labeled, not asked again
     expect(card.locator(".path")).not_to_have_text(second)
@@ -170,6 +175,10 @@ def test_threshold_and_bulk_accept(page: Page, server, screenshot) -> None:
     assert would > 0
     expect(headline).to_contain_text("estimated precision")
     expect(page.locator("#check")).to_contain_text("Check from your labels")
+    # Of the labels as they are now (the undo in the Label tab drew a check of older labels).
+    hand = sum("accepted" not in who for _, who in stored(server).values())
+    expect(page.locator("#check")).to_contain_text(f"from your {hand} labels")
+    checked = curve_points(page)  # one more each time the check runs on changed labels
     # The check, slower, came after the threshold moved: the views still show the new threshold.
     expect(headline).to_contain_text("≥ 0.60")
     expect(button).to_have_text(f"Accept {would:,} predictions ≥ 0.60")
@@ -182,11 +191,25 @@ def test_threshold_and_bulk_accept(page: Page, server, screenshot) -> None:
     assert len(accepted) == would
     assert {who for _, who in accepted.values()} == {"ana (accepted auto)"}
     assert all(after[p] == v for p, v in before.items())  # hand labels untouched
+    expect(page.locator("#check polyline")).to_have_attribute("points", points(checked + 1))
     page.locator("#undo").click()  # the Trust tab follows the undo of the bulk accept
     expect(button).to_have_text(re.compile(rf"Accept {would:,} "))
     assert set(stored(server)) == set(before)
+    expect(page.locator("#check polyline")).to_have_attribute("points", points(checked + 2))
     button.click()  # accepted again, for the export below
     expect(page.locator("#status")).to_contain_text(f"{would:,} accepted")
+
+
+def curve_points(page: Page) -> int:
+    """Points of the Trust tab's learning curve, once its check is shown (one point is shown as
+    the headline alone: the curve is drawn from two on)."""
+    line = page.locator("#check polyline")
+    return len(line.get_attribute("points").split()) if line.count() else 1
+
+
+def points(n: int) -> re.Pattern:
+    """An SVG `points` attribute of exactly n points."""
+    return re.compile(rf"^\S+(?: \S+){{{n - 1}}}$")
 
 
 def test_map_click_opens_image_and_more_like_this(page: Page, screenshot) -> None:
