@@ -16,9 +16,10 @@ KEYS_HELP = (
 )
 REVIEW_HELP = "**Enter** accepts the prediction · **1–9** labels it as that class · **S** skips"
 TRUST_NOTE = (
-    "Both estimates know only the classes you have labeled: an image of a kind with no label yet "
-    "is counted as one of them. Look for such groups on the Map and under Show: fits no class and "
-    "uncertain before trusting a threshold."
+    "The model knows only the classes you have labeled: an image of a kind with no label yet is "
+    "predicted as one of them, and its confidence does not show it. The check from your labels "
+    "allows for such kinds only roughly (a label alone in its class counts as a miss). Look for "
+    "them on the Map and under Show: fits no class and uncertain before trusting a threshold."
 )
 COLOUR_BY = ("labels and predictions", "labels only")
 ANY, ALL = "any class", "all classes"  # the "no filter" choice of the class dropdowns
