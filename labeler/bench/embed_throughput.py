@@ -2,12 +2,12 @@
 
     python -m labeler.bench.embed_throughput [--n 1000] [--batch-size 64] [--image-size 112]
                                              [--device auto] [--workers N] [--repeats 5]
-                                             [--format png|dicom|dicom-jpegls]
+                                             [--format png|dicom|dicom-jpegls] [--side PX]
 
 Writes N real images (the Fashion-MNIST test set, 28x28 greyscale, from Debian's
 ``dataset-fashion-mnist`` via ``labeler.bench.fmnist``; synthetic ones when it is absent) as
 files of ``--format`` to a temporary folder: PNG, or 12-bit DICOM with a window (uncompressed,
-or JPEG-LS as PACS often store it), then times
+or JPEG-LS as PACS often store it), upscaled to ``--side`` pixels if given, then times
 
 * pipeline: ``embed_files`` on those files (decode, resize, normalise, forward), and
 * model only: ``embedder.forward`` on the same images already preprocessed in memory,
@@ -46,6 +46,11 @@ def synthetic_images(n: int, size: int = 28, seed: int = 0) -> np.ndarray:
 
 FORMATS = ("png", "dicom", "dicom-jpegls")
 DICOM_SCALE = 16  # 8-bit pixels stored as 12-bit values, x16, under a window that maps them back
+
+
+def upscaled(images: np.ndarray, side: int) -> np.ndarray:
+    """(N, H, W) uint8 → (N, side, side) uint8, bilinear: study-sized images for decode costs."""
+    return np.stack([np.asarray(Image.fromarray(im).resize((side, side))) for im in images])
 
 
 def write_images(images: np.ndarray, folder: Path, form: str) -> list[Path]:
@@ -111,12 +116,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="best of this many runs each")
     parser.add_argument("--min-ratio", type=float, default=0.9)
     parser.add_argument("--format", choices=FORMATS, default="png", help="files to embed")
+    parser.add_argument("--side", type=int, default=0, help="upscale the images to SIDE px")
     args = parser.parse_args(argv)
 
     try:
         images, source = load_fashion_mnist("test")[0][: args.n], f"Fashion-MNIST ({FMNIST_DIR})"
     except LabelerError as exc:
         images, source = synthetic_images(args.n), f"synthetic ({exc})"
+    if args.side:
+        images = upscaled(images, args.side)
     embedder = create_embedder(args.backbone, device=args.device, image_size=args.image_size)
     n, workers = len(images), args.workers
     print(f"images: {n} x {images.shape[2]}x{images.shape[1]} {args.format}, {source}")
