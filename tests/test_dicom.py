@@ -411,9 +411,10 @@ def test_the_ui_serves_dicom_as_a_png_thumbnail(tmp_path: Path) -> None:
 def test_embed_benchmark_files_render_as_the_images_they_were_made_from(
     tmp_path: Path, form: str
 ) -> None:
-    from labeler.bench.embed_throughput import synthetic_images, write_images
+    from labeler.bench.embed_throughput import synthetic_images, upscaled, write_images
 
-    images = synthetic_images(3)
+    images = upscaled(synthetic_images(3), 40)  # study-sized in the bench; small here
+    assert images.shape == (3, 40, 40) and images.dtype == np.uint8
     paths = write_images(images, tmp_path, form)
     assert len({p.suffix for p in paths}) == 1 and len(paths) == 3
     for path, pixels in zip(paths, images, strict=True):
