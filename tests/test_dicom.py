@@ -253,6 +253,53 @@ def test_jpeg_baseline_decodes_close_to_its_source(tmp_path: Path) -> None:
     assert np.abs(colour - rgb).max() <= 8  # YBR_FULL_422 made RGB; JPEG loses a little
 
 
+@pytest.mark.parametrize("side", [64, 900], ids=["read-with-header", "left-on-disk"])
+def test_jpeg_with_an_rgb_header_over_ycbcr_data_gets_its_colours(
+    tmp_path: Path, side: int
+) -> None:
+    """GDCM writes JPEG baseline with the header's RGB and YCbCr data, with no JFIF or Adobe
+    marker to say so; decoded as the header says, colours were off by up to 251 levels."""
+    import pydicom
+
+    from labeler.ingest.dicom import DEFER_BYTES
+
+    rows, columns = np.mgrid[0:side, 0:side]
+    grey = (columns * 255 // side).astype(np.uint8)
+    rgb = np.stack([grey, 255 - grey, (rows * 255 // side).astype(np.uint8)], axis=-1)
+    plain = write_dicom(tmp_path / "rgb.dcm", rgb, "RGB")
+    packed = recompress(plain, tmp_path / "jpeg.dcm", "JPEGBaselineProcess1")
+    assert pydicom.dcmread(packed).PhotometricInterpretation == "RGB"
+    assert (packed.stat().st_size > DEFER_BYTES) == (side > 64)
+    assert np.abs(np.asarray(load_image(packed)).astype(int) - rgb).max() <= 8
+
+
+def _segment(marker: int, data: bytes) -> bytes:
+    return bytes([0xFF, marker]) + (len(data) + 2).to_bytes(2, "big") + data
+
+
+def _codestream(*segments: bytes, ids: bytes = b"\x01\x02\x03") -> bytes:
+    """SOI, `segments`, a baseline SOF with component `ids`, then SOS: headers only."""
+    sof = b"\x08\x00\x10\x00\x10\x03" + b"".join(bytes([i, 0x11, 0]) for i in ids)
+    return b"\xff\xd8" + b"".join(segments) + _segment(0xC0, sof) + _segment(0xDA, b"\x03")
+
+
+@pytest.mark.parametrize(
+    ("stream", "ycbcr"),
+    [
+        (_codestream(), True),  # no marker, ids 1, 2, 3: YCbCr, as libjpeg assumes
+        (_codestream(ids=b"RGB"), False),  # ids 'R', 'G', 'B'
+        (_codestream(_segment(0xE0, b"JFIF\x00\x01\x01")), True),
+        (_codestream(_segment(0xEE, b"Adobe\x00\x64\x00\x00\x00\x00\x00")), False),
+        (_codestream(_segment(0xEE, b"Adobe\x00\x64\x00\x00\x00\x00\x01")), True),
+    ],
+    ids=["plain", "rgb-ids", "jfif", "adobe-rgb", "adobe-ycbcr"],
+)
+def test_jpeg_colour_space_is_told_as_libjpeg_tells_it(stream: bytes, ycbcr: bool) -> None:
+    from labeler.ingest.dicom import _is_ycbcr
+
+    assert _is_ycbcr(stream) is ycbcr
+
+
 def test_a_decoder_failure_keeps_every_plugins_reason_on_one_line() -> None:
     exc = RuntimeError(
         "Unable to decode as exceptions were raised by all available plugins:\n"

@@ -32,6 +32,8 @@ _MAGIC_OFFSET, _MAGIC = 128, b"DICM"  # after the 128-byte preamble of a DICOM f
 _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 DEFER_BYTES = 1 << 16  # header values larger than this (pixel data) stay on disk until read
 _FULL_LUT = 1 << 16  # a LUT descriptor's entry count of 0 means 65536 entries
+_JPEG_SYNTAXES = ("1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51")  # baseline, extended
+_SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2})  # start of frame: baseline, extended, progressive
 
 
 def is_dicom(path: Path) -> bool:
@@ -66,12 +68,49 @@ def load_dicom(path: Path, *, max_pixels: int) -> np.ndarray:
     # A path lets pydicom read the first frame alone; a deflated file is inflated whole by _read.
     source = ds if ds.file_meta.TransferSyntaxUID.is_deflated else path
     try:
-        frame = pixel_array(source, index=0)
+        frame = pixel_array(source, index=0, **_jpeg_colour(ds, path))
         return _render(frame, ds)
     except ImageError:
         raise
     except Exception as exc:
         raise ImageError(f"cannot decode DICOM pixel data: {short_detail(exc)}") from exc
+
+
+def _jpeg_colour(ds, path: Path) -> dict:
+    """Decoding options for a JPEG whose header says RGB while its data is YCbCr, as some
+    encoders (GDCM's among them) write it: {"photometric_interpretation": "YBR_FULL_422"}, else
+    {}. Told by the first frame's markers as libjpeg tells them: an Adobe marker's transform
+    flag, else a JFIF marker (YCbCr), else component ids 'R', 'G', 'B' (RGB, else YCbCr)."""
+    syntax = ds.file_meta.TransferSyntaxUID
+    if syntax not in _JPEG_SYNTAXES or str(ds.get("PhotometricInterpretation")) != "RGB":
+        return {}
+    from pydicom.encaps import get_frame
+
+    elem, frames = ds.get_item("PixelData", keep_deferred=True), int(ds.get("NumberOfFrames") or 1)
+    if elem.value is not None:  # read with the header (small)
+        frame = get_frame(elem.value, 0, number_of_frames=frames)
+    else:  # left on disk: read the first frame alone
+        with open(path, "rb") as f:
+            f.seek(elem.value_tell)
+            frame = get_frame(f, 0, number_of_frames=frames)
+    return {"photometric_interpretation": "YBR_FULL_422"} if _is_ycbcr(frame) else {}
+
+
+def _is_ycbcr(jpeg: bytes) -> bool:
+    """Whether a JPEG codestream holds YCbCr (libjpeg's rule; see `_jpeg_colour`)."""
+    i, jfif, components = 2, False, b""
+    while i + 4 <= len(jpeg) and jpeg[i] == 0xFF:
+        marker, length = jpeg[i + 1], int.from_bytes(jpeg[i + 2 : i + 4], "big")
+        data = jpeg[i + 4 : i + 2 + length]
+        if marker == 0xEE and data.startswith(b"Adobe") and len(data) > 11:
+            return data[11] != 0  # transform 0: RGB; 1: YCbCr
+        jfif |= marker == 0xE0 and data.startswith(b"JFIF")
+        if marker in _SOF_MARKERS and len(data) >= 6:
+            components = data[6 : 6 + 3 * data[5] : 3]
+        if marker == 0xDA:  # start of scan: the headers are over
+            break
+        i += 2 + length
+    return jfif or components != b"RGB"
 
 
 def _read(path: Path):
