@@ -466,3 +466,44 @@ def test_embed_benchmark_files_render_as_the_images_they_were_made_from(
     assert len({p.suffix for p in paths}) == 1 and len(paths) == 3
     for path, pixels in zip(paths, images, strict=True):
         np.testing.assert_array_equal(np.asarray(load_image(path))[..., 0], pixels)
+
+
+def _group(**values) -> object:
+    """One functional-group item: its rescale and window sequences from `values`."""
+    from pydicom.dataset import Dataset
+
+    item = Dataset()
+    for sequence, keywords in (
+        ("PixelValueTransformationSequence", ("RescaleSlope", "RescaleIntercept")),
+        ("FrameVOILUTSequence", ("WindowCenter", "WindowWidth")),
+    ):
+        inner = Dataset()
+        for keyword in keywords:
+            if keyword in values:
+                setattr(inner, keyword, values[keyword])
+        if len(inner):
+            setattr(item, sequence, [inner])
+    return item
+
+
+def test_enhanced_multi_frame_window_comes_from_the_functional_groups(tmp_path: Path) -> None:
+    """Shared groups give the rescale and a window, the first frame's own group another window:
+    rendered as if the first frame's values were at the top level."""
+    frames = np.stack([RAMP, RAMP[::-1]])
+    flat = write_dicom(
+        tmp_path / "flat.dcm", RAMP, RescaleIntercept=-1024, RescaleSlope=1, WindowCenter=-200,
+        WindowWidth=600,
+    )  # fmt: skip
+    enhanced = write_dicom(
+        tmp_path / "enhanced.dcm",
+        frames,
+        SharedFunctionalGroupsSequence=[
+            _group(RescaleIntercept=-1024, RescaleSlope=1, WindowCenter=40, WindowWidth=80)
+        ],
+        PerFrameFunctionalGroupsSequence=[
+            _group(WindowCenter=-200, WindowWidth=600),
+            _group(WindowCenter=500, WindowWidth=100),
+        ],
+    )
+    np.testing.assert_array_equal(_grey(enhanced), _grey(flat))
+    assert len(np.unique(_grey(flat))) > 100  # the window, not all black or all white

@@ -6,10 +6,12 @@ carries the DICOM magic bytes: PACS exports often name files `IM0001`, or by the
 greyscale pipeline: the modality rescale (slope, intercept), then the file's own VOI LUT or
 window (centre, width, and its function: LINEAR, LINEAR_EXACT or SIGMOID) when it has a usable
 one, else a robust stretch between the 0.5 and 99.5 percentiles (as for other 16-bit images);
-MONOCHROME1 is inverted so that bone is white. Colour (RGB, YBR, palette) becomes RGB. Multi-frame
-files give their first frame, and only that frame is read from disk: the header is parsed with
-large values left on disk, so neither a probe nor a load holds a whole cine loop in memory. Only
-pixels are read: nothing from the header (patient data included) is stored or exported.
+MONOCHROME1 is inverted so that bone is white. Colour (RGB, YBR, palette) becomes RGB.
+Multi-frame files give their first frame, and only that frame is read from disk: the header is
+parsed with large values left on disk, so neither a probe nor a load holds a whole cine loop in
+memory; enhanced multi-frame files (CT, MR) have that frame's rescale and window taken from
+their functional groups. Only pixels are read: nothing from the header (patient data included)
+is stored or exported.
 
 Compressed pixel data is decoded by pydicom's plugins: Pillow (JPEG baseline, JPEG 2000) and
 python-gdcm (JPEG lossless, JPEG-LS and the rest); a file whose compression has no decoder
@@ -33,6 +35,11 @@ _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 DEFER_BYTES = 1 << 16  # header values larger than this (pixel data) stay on disk until read
 _FULL_LUT = 1 << 16  # a LUT descriptor's entry count of 0 means 65536 entries
 _JPEG_SYNTAXES = ("1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51")  # baseline, extended
+# Where enhanced multi-frame files keep the rescale and window: (sequence, its keywords).
+_FRAME_GROUPS = (
+    ("PixelValueTransformationSequence", ("RescaleSlope", "RescaleIntercept")),
+    ("FrameVOILUTSequence", ("WindowCenter", "WindowWidth", "VOILUTFunction")),
+)
 _SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2})  # start of frame: baseline, extended, progressive
 
 
@@ -213,6 +220,7 @@ def _grey(frame: np.ndarray, ds) -> np.ndarray:
     """(H, W) stored values → (H, W) uint8: modality rescale, then VOI LUT, window or stretch."""
     from pydicom.pixels import apply_modality_lut
 
+    _lift_frame_groups(ds)
     values = apply_modality_lut(frame, ds)
     lut = _voi_lut(ds)
     if lut is not None:
@@ -223,6 +231,21 @@ def _grey(frame: np.ndarray, ds) -> np.ndarray:
     if window is not None:
         return _windowed(values, *window)
     return stretch_to_uint8(values)
+
+
+def _lift_frame_groups(ds) -> None:
+    """Enhanced multi-frame files (CT, MR, …) keep the rescale and window in functional groups:
+    copy the first frame's to the top level of `ds`, where the greyscale pipeline reads them.
+    The per-frame group wins over the shared one; values already at the top level stay."""
+    for groups in ("PerFrameFunctionalGroupsSequence", "SharedFunctionalGroupsSequence"):
+        item = (ds.get(groups) or [None])[0]
+        if item is None:
+            continue
+        for sequence, keywords in _FRAME_GROUPS:
+            inner = (item.get(sequence) or [None])[0]
+            for keyword in keywords if inner is not None else ():
+                if keyword in inner and keyword not in ds:
+                    setattr(ds, keyword, inner[keyword].value)
 
 
 def _voi_lut(ds) -> tuple[int, np.ndarray] | None:
