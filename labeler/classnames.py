@@ -9,8 +9,9 @@ that a class an expert cannot tell apart from another, or cannot see, is never m
   except the zero-width (non-)joiners that some scripts and emoji need and the tags of a
   regional flag emoji (🏴 England);
 - the left-to-right, right-to-left and Arabic letter marks (U+200E, U+200F, U+061C), which Hebrew
-  and Arabic keyboards type and right-to-left text carries when copied, are dropped rather than
-  refused: invisible, they would otherwise make two classes that look the same;
+  and Arabic keyboards type and right-to-left text carries when copied, and the soft hyphen
+  (U+00AD) of names copied from web pages, are dropped rather than refused: invisible, they
+  would otherwise make two classes that look the same;
 - Unicode NFC: names that look the same are stored the same ('é' typed as one character or as
   'e' plus an accent);
 - a new name differing from an existing class (or from another new name) only in case, such as
@@ -29,14 +30,16 @@ from labeler.errors import LabelerError
 
 MAX_CLASS_NAME = 100  # characters
 _JOINERS = {"\u200c", "\u200d"}  # zero-width non-joiner and joiner: part of some scripts
-_DIRECTION_MARKS = dict.fromkeys(map(ord, "\u200e\u200f\u061c"))  # str.translate: dropped
+# Dropped (str.translate): direction marks, and the soft hyphen that names copied from web pages
+# carry, invisible unless a line breaks there.
+_DROPPED = dict.fromkeys(map(ord, "\u200e\u200f\u061c\u00ad"))
 _HIDDEN_CATEGORIES = ("Cc", "Cf", "Cs")  # control, invisible format, lone surrogate
 # A regional flag emoji: black flag, tag letters, cancel tag (the tags are format characters).
 _TAG_FLAG = re.compile("\U0001f3f4[\U000e0020-\U000e007e]+\U000e007f")
 
 
 def check_class_name(name: str) -> str:
-    """`name` in Unicode NFC without direction marks, or a LabelerError saying what is wrong."""
+    """`name` as stored (`_spelling`), or a LabelerError saying what is wrong with it."""
     if not isinstance(name, str):
         raise LabelerError(f"class name {name!r} is not text; give the name as text")
     spelt = _spelling(name)
@@ -61,7 +64,7 @@ def check_class_name(name: str) -> str:
 def check_new_class_names(names: Iterable[str], existing: Iterable[str]) -> dict[str, str]:
     """Check `names` (as given) against the classes in use; return {given: name as stored}.
 
-    A name that is an existing class once spelt as stored (NFC, no direction marks) is that
+    A name that is an existing class once spelt as stored (`_spelling`) is that
     class, in the spelling it has (an older project may hold names stored otherwise). Any other
     name whose case-folded form matches an existing class, or another new name, is refused with
     the existing spelling to use instead.
@@ -84,8 +87,8 @@ def check_new_class_names(names: Iterable[str], existing: Iterable[str]) -> dict
 
 
 def _spelling(name: str) -> str:
-    """`name` as stored: NFC, with the direction marks dropped."""
-    return unicodedata.normalize("NFC", name.translate(_DIRECTION_MARKS))
+    """`name` as stored: NFC, with direction marks and soft hyphens dropped."""
+    return unicodedata.normalize("NFC", name.translate(_DROPPED))
 
 
 def _fold(name: str) -> str:

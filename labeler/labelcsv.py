@@ -35,21 +35,22 @@ def read_label_csv(path: Path | str) -> LabelRows:
     """Read (path, label) pairs, stripped of surrounding whitespace, and undo the apostrophe our
     exports put before cells a spreadsheet would run as formulas (`'-neg` reads as `-neg`).
 
-    A row with a path and an empty label is left out and its line reported (a `suggest` file
-    filled in part-way). Raises LabelerError for a missing or unreadable file, missing or
-    repeated columns, a label with no path, one path given two different labels, or rows whose
-    `source` (where the file has that column) is neither `human` nor empty. A repeated path with
-    the same label is kept once.
+    Excel's `sep=,` line above the header is skipped. A row with a path and an empty label is
+    left out and its line reported (a `suggest` file filled in part-way). Raises LabelerError
+    for a missing or unreadable file, missing or repeated columns, a label with no path, one
+    path given two different labels, or rows whose `source` (where the file has that column) is
+    neither `human` nor empty. A repeated path with the same label is kept once.
     """
     path = Path(path)
     rows = _read_rows(path)
-    header = _header(path, rows[0])
+    first = 1 if len(rows) > 1 and _is_separator_line(rows[0]) else 0
+    header = _header(path, rows[first])
     ip, il = header.index("path"), header.index("label")
     isrc = header.index("source") if "source" in header else None
     pairs: dict[str, str] = {}
     unlabeled: list[int] = []
     predicted: list[tuple[int, str]] = []  # (line, source) of rows that are not expert labels
-    for line, row in enumerate(rows[1:], start=2):
+    for line, row in enumerate(rows[first + 1 :], start=first + 2):
         if not any(cell.strip() for cell in row):
             continue
         source = row[isrc].strip() if isrc is not None and isrc < len(row) else ""
@@ -86,6 +87,12 @@ def read_label_csv(path: Path | str) -> LabelRows:
             "every row as an expert label on purpose"
         )
     return LabelRows(pairs=list(pairs.items()), unlabeled=unlabeled)
+
+
+def _is_separator_line(row: list[str]) -> bool:
+    """Whether `row` is Excel's `sep=,` line, written above the header in some exports."""
+    text = ",".join(row).strip().lower()
+    return text.startswith("sep=") and len(text) <= len("sep=,,")
 
 
 def _read_rows(path: Path) -> list[list[str]]:

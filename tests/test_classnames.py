@@ -39,10 +39,11 @@ def test_good_names_pass(name: str) -> None:
         ("\u200fשפיר", "שפיר"),  # RLM before Hebrew
         ("HER2 \u200eإيجابي\u200e", "HER2 إيجابي"),  # LRM around a mixed name
         ("\u061cسليم", "سليم"),  # Arabic letter mark
+        ("adeno\u00adcarcinoma", "adenocarcinoma"),  # a soft hyphen copied from a web page
     ],
-    ids=["arabic-rlm", "hebrew-rlm", "mixed-lrm", "arabic-letter-mark"],
+    ids=["arabic-rlm", "hebrew-rlm", "mixed-lrm", "arabic-letter-mark", "soft-hyphen"],
 )
-def test_direction_marks_of_right_to_left_text_are_dropped(typed: str, stored: str) -> None:
+def test_invisible_marks_of_copied_text_are_dropped(typed: str, stored: str) -> None:
     assert check_class_name(typed) == stored
     assert check_new_class_names([typed], [stored]) == {typed: stored}  # the same class
 

@@ -217,3 +217,13 @@ def test_binary_garbage(tmp_path: Path, content: bytes) -> None:
     path = _write(tmp_path, content)
     with pytest.raises(LabelerError, match=r"cannot read .* as a UTF-8 CSV file .* as CSV UTF-8"):
         read_label_csv(path)
+
+
+def test_excels_separator_line_above_the_header_is_skipped(tmp_path: Path) -> None:
+    rows = read_label_csv(_write(tmp_path, "sep=,\r\npath,label\r\na.png,cat\r\nb.png,\r\n"))
+    assert rows == LabelRows(pairs=[("a.png", "cat")], unlabeled=[4])  # lines as in the file
+
+
+def test_a_semicolon_separator_line_still_gets_the_separator_hint(tmp_path: Path) -> None:
+    with pytest.raises(LabelerError, match="must be comma-separated"):
+        read_label_csv(_write(tmp_path, "sep=;\npath;label\na.png;cat\n"))
