@@ -7,6 +7,8 @@ A project is a folder holding `labeler.sqlite` (items, labels, predictions), the
 
 from __future__ import annotations
 
+import hashlib
+import json
 import posixpath
 import shutil
 from collections import Counter
@@ -555,14 +557,16 @@ class Project:
         self, method: str, rows: np.ndarray, labels: list[str], confidence: np.ndarray
     ) -> AccuracyEstimate | None:
         """Estimate the accuracy of auto-labels with these (M,) confidences; store it as the
-        learning-curve point of the current labels."""
+        learning-curve point of the current labels, unless one was made from the same hand
+        labels (a bulk accept, or its undo, changes the labels but not the estimate)."""
         state = self.store.label_version()[0]
         if len(confidence) == 0:
             return None
         est = estimate_auto_label_accuracy(
             self._vectors().raw, rows, labels, confidence, head=method
         )
-        if est is not None:
+        key = self._estimate_key(method, rows, labels)
+        if est is not None and not any(e.labels_key == key for e in self.store.estimates()):
             self.store.add_estimate(
                 label_state=state,
                 method=method,
@@ -570,8 +574,16 @@ class Project:
                 accuracy=est.accuracy,
                 low=est.low,
                 high=est.high,
+                labels_key=key,
             )
         return est
+
+    def _estimate_key(self, method: str, rows: np.ndarray, labels: Sequence[str]) -> str:
+        """What an accuracy estimate is made from: the head, the model (vectors) and the hand
+        labels, as (K,) rows of `_vectors()` and their classes."""
+        ids = self._vectors().item_ids[rows].tolist()
+        text = json.dumps([method, self.model_key, sorted(zip(ids, labels, strict=True))])
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def learning_curve(self, *, method: str | None = None) -> list[tuple[int, float, float, float]]:
         """(n_labels, estimated accuracy, low, high) of the auto-labels of head `method` (default:
@@ -580,8 +592,9 @@ class Project:
         of other heads are left out: one curve, one head. Estimates come from the expert's labels
         alone; low..high is a 95% interval. Empty until two classes have two labels each."""
         method = method or self.live_method()
-        state = self.store.label_version()[0]
-        if not any(e.label_state == state and e.method == method for e in self.store.estimates()):
+        rows, labels = self._labeled(hand_only=True)
+        key = self._estimate_key(method, rows, labels)
+        if not any(e.labels_key == key for e in self.store.estimates()):
             try:
                 proba, _, rows, labels = self._fit(method)
             except LabelerError:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from labeler.browse import ANY_CLASS
 from labeler.cli import main
 from labeler.errors import LabelerError
 from labeler.live import accepted_annotator
@@ -85,6 +86,28 @@ def test_suggest_scores_with_the_browsers_head_fitted_on_hand_labels(
         p = proba[paths.index(g["path"])]
         assert g["predicted"] == head.classes_[p.argmax()]
         assert g["confidence"] == pytest.approx(float(p.max()), abs=1e-6)
+
+
+def test_a_bulk_accept_and_its_undo_add_no_point_and_no_refit(
+    project: Project, colour_images, monkeypatch
+) -> None:
+    """The estimate depends on the hand labels alone: accepting predictions in bulk changes the
+    labels, not the hand labels, so the curve keeps its point and nothing is refitted."""
+    _, truth = colour_images
+    project.label(_per_class(truth, 2))
+    first = project.learning_curve()
+    assert [n for n, *_ in first] == [6]
+    fits = []
+    monkeypatch.setattr(project, "_fit", lambda method: fits.append(method) or 1 / 0)
+    wb = project.workbench()
+    edit = wb.accept(0.0, ANY_CLASS, annotator="ana")
+    assert len(project.store.labels()) == len(truth)  # every prediction accepted
+    assert project.learning_curve() == first
+    wb.undo(edit, annotator="ana")
+    assert project.learning_curve() == first and fits == []
+    monkeypatch.undo()
+    project.label(_per_class(truth, 1, start=2))  # new hand labels: a new point
+    assert [n for n, *_ in project.learning_curve()] == [6, 9]
 
 
 def test_learning_curve_keeps_to_one_head(project: Project, colour_images) -> None:

@@ -88,6 +88,7 @@ class Estimate:
     low: float
     high: float
     created_at: str
+    labels_key: str | None = None  # what it was made from (Project._estimate_key); None: older
 
 
 @dataclass(frozen=True)
@@ -574,23 +575,25 @@ class Store:
         accuracy: float,
         low: float,
         high: float,
+        labels_key: str | None = None,
     ) -> None:
-        """Record the estimated accuracy after the labels of `label_state`; replaces an older
-        estimate of the same labels."""
+        """Record the estimated accuracy after the labels of `label_state`, made from what
+        `labels_key` names; replaces an older estimate of the same labels."""
         with self._tx() as c:
             c.execute(
                 "INSERT INTO estimates(label_state, method, n_labels, accuracy, low, high, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(label_state) DO UPDATE SET "
+                "created_at, labels_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(label_state) DO UPDATE SET "
                 "method = excluded.method, n_labels = excluded.n_labels, "
                 "accuracy = excluded.accuracy, low = excluded.low, high = excluded.high, "
-                "created_at = excluded.created_at",
-                (label_state, method, n_labels, accuracy, low, high, utc_now()),
+                "created_at = excluded.created_at, labels_key = excluded.labels_key",
+                (label_state, method, n_labels, accuracy, low, high, utc_now(), labels_key),
             )
 
     def estimates(self) -> list[Estimate]:
         """Every recorded estimate, oldest labels first."""
         rows = self._query(
-            "SELECT label_state, method, n_labels, accuracy, low, high, created_at "
+            "SELECT label_state, method, n_labels, accuracy, low, high, created_at, labels_key "
             "FROM estimates ORDER BY label_state"
         )
         return [Estimate(*r) for r in rows]

@@ -83,6 +83,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE predictions ADD COLUMN ood INTEGER NOT NULL DEFAULT 0;  -- 1: fits no class
     ALTER TABLE predictions ADD COLUMN prediction_set TEXT;  -- JSON list of class names, or NULL
     """,
+    # 5: what an estimate was made from (head, model, hand labels), so that the same hand labels
+    # after a bulk accept or its undo reuse it instead of adding a second point to the curve.
+    """
+    ALTER TABLE estimates ADD COLUMN labels_key TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
