@@ -269,9 +269,9 @@ def test_handlers_label_undo_and_review(handlers, colour_images) -> None:
     assert "fast preview" not in out[ui.status] and "predicted" in out[ui.grid]["html"]
     assert out[ui.grid]["selected"] is None  # the page keeps what was selected meanwhile
     out = h.assign_key(1)(session, {"selected": [p for p in truth if truth[p] == "blue"][2:3]}, ana)
-    assert len(session.undo) == 3
+    assert len(h.history) == 3
     h.undo(session, ana)
-    assert len(session.undo) == 2
+    assert len(h.history) == 2
     with pytest.warns(UserWarning, match="no class with key 9"):  # a notice, views unchanged
         assert h.assign_key(8)(session, {"selected": reds}, ana) == gr.skip()
     review = h.open_review(session)
@@ -450,3 +450,40 @@ def test_a_refused_action_logs_one_line_and_a_bug_is_raised(handlers, caplog) ->
     with pytest.raises(KeyError, match="a bug"):
         broken()
     assert caplog.records == []
+
+
+def test_undo_outlives_a_reload_and_is_each_users_own(handlers, colour_images) -> None:
+    """The undo history is the server's, per user: a new page (a reload) undoes the last edit
+    of its user, and another user has nothing of theirs to undo."""
+    from labeler.ui.session import Session
+
+    h, ui = handlers
+    _, truth = colour_images
+    ana, bob = SimpleNamespace(username="ana"), SimpleNamespace(username="bob")
+    first = Session()
+    h.load(first)
+    reds = sorted(p for p in truth if truth[p] == "red")
+    h.assign_named(first, {"selected": reds[:2]}, "red", ana)
+    h.create_class(first, "owl", ana)
+    reloaded = Session()
+    h.load(reloaded)
+    assert h.undo(reloaded, bob)[ui.message] == "Nothing of yours to undo."
+    out = h.undo(reloaded, ana)
+    assert "created class owl" in out[ui.message] and "owl" not in h.wb.snapshot().classes
+    h.undo(reloaded, ana)
+    assert project_label(h, reds[0]) is None and project_label(h, reds[1]) is None
+    assert h.undo(reloaded, ana)[ui.message] == "Nothing of yours to undo."
+
+
+def test_undo_history_keeps_the_last_edits_of_each_user() -> None:
+    from labeler.edits import Edit
+    from labeler.ui.history import UndoHistory
+
+    history = UndoHistory(depth=2)
+    for i in range(3):
+        history.push("ana", Edit(description=f"edit {i}"))
+    history.push("bob", Edit(description="bob's"))
+    assert len(history) == 3
+    assert [history.pop("ana").description for _ in range(2)] == ["edit 2", "edit 1"]
+    assert history.pop("ana") is None and history.pop("carl") is None
+    assert history.pop("bob").description == "bob's"

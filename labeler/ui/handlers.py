@@ -20,6 +20,7 @@ from labeler.heads import DEFAULT_METHOD
 from labeler.live import Snapshot
 from labeler.project import Project
 from labeler.ui import views
+from labeler.ui.history import UndoHistory
 from labeler.ui.layout import ALL, ANY, UI
 from labeler.ui.session import Session, annotator
 from labeler.ui.settings import PIXELATED_MAX_SIDE, SIMILAR_K
@@ -61,6 +62,7 @@ class Handlers:
     def __init__(self, project: Project, ui: UI) -> None:
         self.project = project
         self.ui = ui
+        self.history = UndoHistory()  # for the server's lifetime, not a page's
 
     @property
     def wb(self) -> Workbench:
@@ -158,10 +160,18 @@ class Handlers:
             f"**{accepted:,}** accepted · **{auto:,}** auto-labeled · {model}{gone}"
         )
 
-    def after_edit(self, session: Session, edit: Edit | None = None, message: str = "") -> Updates:
-        """Every view an edit changes, and a line saying what was done."""
+    def after_edit(
+        self,
+        session: Session,
+        edit: Edit | None = None,
+        message: str = "",
+        *,
+        request: gr.Request | None = None,
+    ) -> Updates:
+        """Every view an edit changes, and a line saying what was done. The edit goes on the
+        undo history of the user making the request."""
         if edit is not None:
-            session.undo.append(edit)
+            self.history.push(annotator(request), edit)
             message = (
                 message or f"{edit.description[0].upper()}{edit.description[1:]} · Ctrl+Z undoes"
             )
@@ -251,7 +261,7 @@ class Handlers:
         if session.focus is None and selected:
             session.focus = selected[-1]
         with self.wb.live.deferred():  # show the label now; `refresh` brings the predictions
-            return self.after_edit(session, edit)
+            return self.after_edit(session, edit, request=request)
 
     @friendly
     def refresh(self, session: Session) -> Updates:
@@ -267,19 +277,19 @@ class Handlers:
 
     @friendly
     def undo(self, session: Session, request: gr.Request) -> Updates:
-        if not session.undo:
-            return {self.ui.message: "Nothing to undo in this session."}
-        done = self.wb.undo(session.undo.pop(), annotator=annotator(request))
+        edit = self.history.pop(annotator(request))
+        if edit is None:
+            return {self.ui.message: "Nothing of yours to undo."}
+        done = self.wb.undo(edit, annotator=annotator(request))
         with self.wb.live.deferred():
             return self.after_edit(session, message=done[0].upper() + done[1:])
 
     # -- classes -----------------------------------------------------------------------------------
 
     @friendly
-    def create_class(self, session: Session, name: str) -> Updates:
-        return self.after_edit(session, self.wb.create_class(name.strip())) | {
-            self.ui.new_class: ""
-        }
+    def create_class(self, session: Session, name: str, request: gr.Request) -> Updates:
+        edit = self.wb.create_class(name.strip())
+        return self.after_edit(session, edit, request=request) | {self.ui.new_class: ""}
 
     @friendly
     def rename_class(self, session: Session, old: str, new: str, request: gr.Request) -> Updates:
@@ -288,7 +298,7 @@ class Handlers:
         )
         if session.query.cls == old:
             session.set_query(cls=new.strip())  # the grid keeps showing the same images
-        return self.after_edit(session, edit) | {self.ui.rename_to: ""}
+        return self.after_edit(session, edit, request=request) | {self.ui.rename_to: ""}
 
     @friendly
     def merge_classes(
@@ -299,12 +309,13 @@ class Handlers:
             _chosen(target, "the class to merge it into"),
             annotator=annotator(request),
         )
-        return self.after_edit(session, edit)
+        return self.after_edit(session, edit, request=request)
 
     @friendly
     def delete_class(self, session: Session, name: str, request: gr.Request) -> Updates:
         name = _chosen(name, "the class to delete")
-        return self.after_edit(session, self.wb.delete_class(name, annotator=annotator(request)))
+        edit = self.wb.delete_class(name, annotator=annotator(request))
+        return self.after_edit(session, edit, request=request)
 
     # -- export and rescan -------------------------------------------------------------------------
 

@@ -58,7 +58,7 @@ class TabHandlers(Handlers):
         edit = self.wb.assign([item.path], name, annotator=annotator(request))
         session.review.pop(0)
         # Not deferred: the next card must show the prediction of a model that saw this label.
-        return self.after_edit(session, edit) | self.review_view(session)
+        return self.after_edit(session, edit, request=request) | self.review_view(session)
 
     @friendly
     def review_accept(self, session: Session, request: gr.Request) -> Updates:
@@ -126,7 +126,7 @@ class TabHandlers(Handlers):
         """Accept the predictions at or above `threshold`. The Trust tab's views follow as events
         of their own (see `check`), drawn from the slider as it is by then."""
         edit = self.wb.accept(threshold, cls or browse.ANY_CLASS, annotator=annotator(request))
-        return self.after_edit(session, edit)
+        return self.after_edit(session, edit, request=request)
 
     # -- map ---------------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Per-browser-session state: what the grid shows, the undo stack, the review queue."""
+"""Per-browser-session state: what the grid shows, the review queue (the undo history is the
+server's, per user: labeler.ui.history)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from dataclasses import dataclass, field, replace
 import gradio as gr
 
 from labeler.browse import Query
-from labeler.edits import Edit
 from labeler.ui.settings import DEFAULT_ANNOTATOR, PAGE_SIZE
 from labeler.workbench import ReviewItem, Workbench
 
@@ -18,7 +18,6 @@ class Session:
     similar_to: str | None = None  # the grid lists this image's neighbours
     focus: str | None = None  # the image in the grid's preview
     map_focus: str | None = None  # the image picked on the map
-    undo: list[Edit] = field(default_factory=list)
     review: list[ReviewItem] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # skipped in review, not asked again
     keys: tuple[str, ...] = ()  # the classes on the number keys, as this page last showed them

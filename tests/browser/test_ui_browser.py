@@ -134,6 +134,20 @@ def test_undo_by_key_restores_the_previous_label(page: Page, server) -> None:
     assert bags[2] not in stored(server)
 
 
+def test_undo_outlives_a_reload(page: Page, browser, server, requests_seen) -> None:
+    bags = of_class("bag")
+    tile(page, bags[3]).click()
+    page.keyboard.press("2")
+    expect(tile(page, bags[3]).locator(".cap.labeled")).to_contain_text("bag")
+    reloaded = login(browser, server, requests_seen)  # the same user on a new page
+    try:
+        reloaded.locator("body").press("Control+z")
+        expect(reloaded.locator("#message")).to_contain_text("Undid: labeled 1 image as bag")
+        assert bags[3] not in stored(server)
+    finally:
+        reloaded.close()
+
+
 def test_review_queue_accept_correct_skip(page: Page, server, screenshot) -> None:
     page.get_by_role("tab", name="Review").click()
     card = page.locator("#review")
