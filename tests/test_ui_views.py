@@ -130,7 +130,15 @@ def test_many_classes_list_the_most_accepted_and_count_the_rest() -> None:
 
 
 def hist_titles(svg: str) -> list[str]:
-    return re.findall(r'class="title">(.+?) · ', svg)
+    return re.findall(r'class="title"><title>.*?</title>(.+?) · ', svg)
+
+
+def test_long_class_names_are_shortened_in_histogram_titles() -> None:
+    long = "adenocarcinoma, moderately differentiated & <invasive>"
+    hists = {long: np.array([0, 3]), "cat": np.array([1, 0])}
+    svg = charts.histograms_svg(hists, tuple(hists), 0.5)
+    assert hist_titles(svg) == [views.esc(long[: charts.HIST_TITLE_CHARS - 1]) + "…", "cat"]
+    assert f"<title>{views.esc(long)}</title>" in svg  # the full name on hover
 
 
 def test_histograms_and_map_svg() -> None:

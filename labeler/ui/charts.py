@@ -12,10 +12,16 @@ from labeler.ui.views import colour, esc
 
 HIST_W, HIST_H, HIST_PAD = 260, 110, 22  # one small multiple, px
 MAX_HISTOGRAMS = 12  # drawn at most, most auto-labels first; a note counts the others
+HIST_TITLE_CHARS = 22  # of a class name in a histogram's title; the full name is its tooltip
 MAP_SIZE = 640  # px, square
 # Marker shapes (with the legend's symbol), one per run of len(PALETTE) classes: classes whose
 # colours are the same differ in shape, up to len(PALETTE) * len(MAP_MARKERS) classes.
 MAP_MARKERS = {"circle": "●", "square": "■", "diamond": "◆"}
+
+
+def _shortened(name: str) -> str:
+    """`name` cut to HIST_TITLE_CHARS characters, the last an ellipsis, when longer."""
+    return name if len(name) <= HIST_TITLE_CHARS else name[: HIST_TITLE_CHARS - 1] + "…"
 
 
 def histograms_svg(hists: dict[str, np.ndarray], classes: tuple[str, ...], threshold: float) -> str:
@@ -68,8 +74,8 @@ def histograms_svg(hists: dict[str, np.ndarray], classes: tuple[str, ...], thres
         panels.append(
             f'<svg class="hist" viewBox="0 0 {HIST_W} {HIST_H}" width="{HIST_W}" '
             f'height="{HIST_H}" role="img" aria-label="confidence of {esc(name)}">'
-            f'<text x="{HIST_PAD}" y="14" class="title">{esc(name)} · {int(counts.sum()):,} '
-            f"predicted</text>{''.join(bars)}"
+            f'<text x="{HIST_PAD}" y="14" class="title"><title>{esc(name)}</title>'
+            f"{esc(_shortened(name))} · {int(counts.sum()):,} predicted</text>{''.join(bars)}"
             f'<line x1="{HIST_PAD}" x2="{HIST_W - HIST_PAD}" y1="{HIST_H - HIST_PAD}" '
             f'y2="{HIST_H - HIST_PAD}" class="axis"/>'
             f'<line x1="{tx:.1f}" x2="{tx:.1f}" y1="{HIST_PAD - 4}" y2="{HIST_H - HIST_PAD}" '
