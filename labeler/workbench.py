@@ -19,6 +19,7 @@ import numpy as np
 
 from labeler import browse, edits
 from labeler.active import Pool, Suggestion, create_strategy
+from labeler.active.strategies import UNCERTAIN
 from labeler.datamap import Projection, project_2d
 from labeler.errors import LabelerError
 from labeler.live import LiveModel, Snapshot, accepted_annotator
@@ -50,8 +51,12 @@ class ReviewItem:
 
     def reason(self, top: Sequence[tuple[str, float]]) -> str:
         """Why it was chosen, with the model's view written from `top` (class, probability),
-        most probable first: the prediction shown beside it, which refits change since."""
-        return self.picked.reason_with(top, percent=True)
+        most probable first: the prediction shown beside it, which refits change since. Picked
+        for the model's doubt, it says so of the pick ("uncertain when picked; model now: …"):
+        the model may be sure of it by now."""
+        uncertain = self.picked.lead == UNCERTAIN
+        lead = f"{UNCERTAIN} when picked; model now" if uncertain else None
+        return self.picked.reason_with(top, percent=True, lead=lead)
 
 
 class Workbench:

@@ -81,7 +81,8 @@ def test_review_card_writes_the_models_view_from_the_prediction_it_shows() -> No
     assert f"Why this one: {GROUP}</div>" in gone and "No prediction yet" in gone
     first = ReviewItem(0, "a.png", replace(picked, lead="uncertain", first=True))
     html = views.review_html(first, replace(now, top=[(EVIL, 0.5)]), small=False, left=0)
-    assert "Why this one: uncertain: &lt;img src=x" in html and "<img src=x" not in html
+    assert "Why this one: uncertain when picked; model now: &lt;img src=x" in html
+    assert "<img src=x" not in html
 
 
 def test_learning_curve_check() -> None:

@@ -102,13 +102,17 @@ class Suggestion:
         """One short sentence for the expert."""
         return self.reason_with(self.top)
 
-    def reason_with(self, top: Sequence[tuple[str, float]], *, percent: bool = False) -> str:
+    def reason_with(
+        self, top: Sequence[tuple[str, float]], *, percent: bool = False, lead: str | None = None
+    ) -> str:
         """The sentence with the model's view "lead: A 0.50 vs B 0.49" (`percent`: "A 50% vs
         B 49%") from `top` (class, probability), most probable first, instead of the view it was
-        picked with; without a lead or a top, `why` alone."""
+        picked with, led by `lead` instead of its own if given; without a lead or a top, `why`
+        alone."""
         number = "{:.0%}" if percent else "{:.2f}"
         named = " vs ".join(f"{c} {number.format(p)}" for c, p in top[:VIEW_CLASSES])
-        view = f"{self.lead}: {named}" if self.lead and named else ""
+        lead = self.lead if lead is None else lead
+        view = f"{lead}: {named}" if self.lead and named else ""
         parts = (view, self.why) if self.first else (self.why, view)
         return "; ".join(part for part in parts if part)
 
