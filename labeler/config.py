@@ -2,10 +2,10 @@
 
 # Ingest
 MAX_PIXELS = 100_000_000  # width*height above this is refused as a decompression bomb
-# Files read as images; DICOM also without an extension, by its magic bytes (ingest.dicom).
-IMAGE_SUFFIXES = frozenset(
-    {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".dcm", ".dicom"}
-)
+# Files read as images; DICOM also under other names, by its magic bytes (ingest.dicom).
+DICOM_SUFFIXES = frozenset({".dcm", ".dicom"})
+RASTER_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
+IMAGE_SUFFIXES = RASTER_SUFFIXES | DICOM_SUFFIXES
 
 # Embedding
 DEFAULT_BACKBONE = "efficientnet_lite0"

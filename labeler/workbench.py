@@ -3,7 +3,7 @@
 A `Workbench` (from `Project.workbench()`) is shared by every browser session of one server: it
 holds the live predictions (`labeler.live`) and the 2-D map, pages through images
 (`labeler.browse`), and makes label and class edits that can be undone (`labeler.edits`).
-Per-session state (the undo stack, the review queue) belongs to the caller.
+Per-user and per-session state (the undo history, the review queue) belongs to the caller.
 """
 
 from __future__ import annotations

@@ -24,12 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from labeler.config import IMAGE_SUFFIXES
+from labeler.config import DICOM_SUFFIXES, IMAGE_SUFFIXES
 from labeler.errors import ImageError
 from labeler.ingest.reasons import short_detail, too_large_reason
 from labeler.ingest.tonemap import stretch_to_uint8
 
-DICOM_SUFFIXES = frozenset({".dcm", ".dicom"})
 _MAGIC_OFFSET, _MAGIC = 128, b"DICM"  # after the 128-byte preamble of a DICOM file
 _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 DEFER_BYTES = 1 << 16  # header values larger than this (pixel data) stay on disk until read

@@ -46,6 +46,13 @@ def build_app(project: Project) -> gr.Blocks:
     label = h.label_outputs()
     trust_in = [ui.threshold, ui.trust_cls]
     trust_out = h.trust_outputs()
+
+    def trust_follows(event):
+        """The Trust tab's views after `event`, then its accuracy check as an event of its own."""
+        return event.then(h.move_threshold, trust_in, trust_out, **quick).then(
+            h.check, None, ui.check, **quick, **check_queue
+        )
+
     with ui.demo:
         ui.demo.load(h.load, s, [*everything, ui.rescan_info], **private)
         # Label tab
@@ -65,10 +72,8 @@ def build_app(project: Project) -> gr.Blocks:
             h.assign_named, [s, ui.grid, ui.label_as], [*everything, ui.label_as], **quick
         ).then(h.refresh, s, everything, **preview)
         # The Trust tab follows an undo (of a bulk accept, say), its check as an event of its own.
-        ui.undo.click(h.undo, s, everything, **quick).then(
-            h.refresh, s, everything, **preview
-        ).then(h.move_threshold, trust_in, trust_out, **quick).then(
-            h.check, None, ui.check, **quick, **check_queue
+        trust_follows(
+            ui.undo.click(h.undo, s, everything, **quick).then(h.refresh, s, everything, **preview)
         )
         ui.export.click(h.export, None, [ui.export_file, ui.message], **private)
         # Review tab
@@ -86,9 +91,7 @@ def build_app(project: Project) -> gr.Blocks:
         )
         ui.threshold.change(h.move_threshold, trust_in, trust_out, **quick)
         ui.trust_cls.input(h.move_threshold, trust_in, trust_out, **quick)
-        ui.accept_above.click(h.accept_above, [s, *trust_in], everything, **quick).then(
-            h.move_threshold, trust_in, trust_out, **quick
-        ).then(h.check, None, ui.check, **quick, **check_queue)
+        trust_follows(ui.accept_above.click(h.accept_above, [s, *trust_in], everything, **quick))
         # Map tab
         ui.map_tab.select(h.map_view, ui.colour_by, [ui.map, ui.map_note], **private)
         ui.colour_by.input(h.map_view, ui.colour_by, [ui.map, ui.map_note], **quick)
