@@ -14,10 +14,13 @@ that a class an expert cannot tell apart from another, or cannot see, is never m
   would otherwise make two classes that look the same;
 - Unicode NFC: names that look the same are stored the same ('é' typed as one character or as
   'e' plus an accent);
-- a new name differing from an existing class (or from another new name) only in case, such as
-  `bag` beside `Bag`, `STRASSE` beside `Straße` or `İzmir` beside `izmir`, is refused: it would
-  split one class in two. (Without knowing the language, `I` is taken as the capital of `i`, not
-  of the Turkish `ı`.)
+- a new name that looks like an existing class (or another new name), differing only in case or
+  in the form of its characters, is refused: it would split one class in two. Case: `bag` beside
+  `Bag`, `STRASSE` beside `Straße`, `İzmir` beside `izmir` (without knowing the language, `I` is
+  taken as the capital of `i`, not of the Turkish `ı`). Form: the compatibility characters that
+  Unicode maps to plain ones (NFKC: full-width `ｂａｇ`, mathematical `𝐛𝐚𝐠`, the micro sign `µ`
+  for the Greek `μ`, `Ⅱ` for `II`, the ligature `ﬁ`), and the joiners and emoji variation
+  selectors, which change how a name looks little or not at all.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ _JOINERS = {"\u200c", "\u200d"}  # zero-width non-joiner and joiner: part of som
 # Dropped (str.translate): direction marks, and the soft hyphen that names copied from web pages
 # carry, invisible unless a line breaks there.
 _DROPPED = dict.fromkeys(map(ord, "\u200e\u200f\u061c\u00ad"))
+# Left out when comparing names: joiners and variation selectors (U+FE00..U+FE0F).
+_UNSEEN = dict.fromkeys([*map(ord, _JOINERS), *range(0xFE00, 0xFE10)])
 _HIDDEN_CATEGORIES = ("Cc", "Cf", "Cs")  # control, invisible format, lone surrogate
 # A regional flag emoji: black flag, tag letters, cancel tag (the tags are format characters).
 _TAG_FLAG = re.compile("\U0001f3f4[\U000e0020-\U000e007e]+\U000e007f")
@@ -66,8 +71,8 @@ def check_new_class_names(names: Iterable[str], existing: Iterable[str]) -> dict
 
     A name that is an existing class once spelt as stored (`_spelling`) is that
     class, in the spelling it has (an older project may hold names stored otherwise). Any other
-    name whose case-folded form matches an existing class, or another new name, is refused with
-    the existing spelling to use instead.
+    name that matches an existing class, or another new name, once case-folded and in
+    compatibility form (`_fold`) is refused with the existing spelling to use instead.
     """
     existing = list(existing)
     checked = {name: check_class_name(name) for name in names}
@@ -80,8 +85,9 @@ def check_new_class_names(names: Iterable[str], existing: Iterable[str]) -> dict
         twin = known.setdefault(_fold(name), name)
         if twin != name:
             raise LabelerError(
-                f"class name {given!r} differs from {twin!r} only in case, which would make two "
-                f"classes of one; use {twin!r} (rename that class first if it is misspelt)"
+                f"class name {given!r} differs from {twin!r} only in case or in the form of its "
+                "characters (full-width or styled letters, ligatures, joiners), which would make "
+                f"two classes of one; use {twin!r} (rename that class first if it is misspelt)"
             )
     return checked
 
@@ -92,8 +98,10 @@ def _spelling(name: str) -> str:
 
 
 def _fold(name: str) -> str:
-    """`name` as stored, case-folded; 'İ' folds to 'i' (casefold gives 'i' and a combining dot)."""
-    return unicodedata.normalize("NFC", _spelling(name).casefold()).replace("i\u0307", "i")
+    """What `name` looks like: NFKC, case-folded, without joiners and variation selectors; 'İ'
+    folds to 'i' (casefold gives 'i' and a combining dot)."""
+    plain = unicodedata.normalize("NFKC", _spelling(name).translate(_UNSEEN))
+    return unicodedata.normalize("NFKC", plain.casefold()).replace("i\u0307", "i")
 
 
 def _is_hidden(c: str) -> bool:

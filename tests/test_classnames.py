@@ -113,6 +113,29 @@ def test_special_case_pairs_are_twins(new: str, existing: str) -> None:
         check_new_class_names([new], [existing])
 
 
+@pytest.mark.parametrize(
+    ("new", "existing"),
+    [
+        ("\uff42\uff41\uff47", "bag"),  # full-width
+        ("\U0001d41b\U0001d41a\U0001d420", "Bag"),  # mathematical bold
+        ("10 \u00b5m", "10 \u03bcm"),  # micro sign, Greek mu
+        ("Grade \u2161", "grade II"),  # Roman numeral two
+        ("\ufb01brosis", "Fibrosis"),  # ligature
+        ("bag\u200d", "bag"),  # a joiner after Latin letters
+        ("\u2764\ufe0f", "\u2764"),  # emoji presentation selector
+    ],
+    ids=["full-width", "math-bold", "micro", "roman", "ligature", "joiner", "variation"],
+)
+def test_look_alikes_are_twins(new: str, existing: str) -> None:
+    with pytest.raises(LabelerError, match=f"from {existing!r} only in case or in the form"):
+        check_new_class_names([new], [existing])
+
+
+def test_look_alikes_do_not_merge_distinct_names() -> None:
+    names = ["Grade 2", "Grade 2a", "x\u00b2", "co\u00f6p", "coop", "\u0915\u094d\u0937"]
+    assert check_new_class_names(names, []) == {n: n for n in names}
+
+
 def test_dotless_i_is_a_letter_of_its_own() -> None:
     assert check_new_class_names(["ılık"], ["ilik"]) == {"ılık": "ılık"}  # Turkish: two words
 
