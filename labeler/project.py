@@ -322,9 +322,7 @@ class Project:
         hand labels only: accepted predictions are the easy cases, and would inflate confidence.
         """
         rows, labels, hand = self._label_rows()
-        if hand_only:
-            return rows[hand], [lab for lab, h in zip(labels, hand, strict=True) if h]
-        return rows, labels
+        return _hand_only(rows, labels, hand) if hand_only else (rows, labels)
 
     def _label_rows(self) -> tuple[np.ndarray, list[str], np.ndarray]:
         """Rows of `_vectors()` with a label (K,) int64, ascending; their labels; and (K,) bool,
@@ -344,9 +342,9 @@ class Project:
 
     # -- predict -----------------------------------------------------------------------------------
 
-    def _fit(self, method: str) -> tuple[np.ndarray, object, np.ndarray, list[str]]:
-        """Fit `method` on the hand labels: (N, C) proba of every row, head, their rows, labels."""
-        rows, labels = self._labeled(hand_only=True)
+    def _fit(self, method: str, rows: np.ndarray, labels: list[str]) -> tuple[np.ndarray, Head]:
+        """Fit `method` on the hand labels `rows` (K,) and `labels` (K,) (`_labeled(hand_only=
+        True)`): (N, C) proba of every row, and the head."""
         if len(set(labels)) < 2:
             raise LabelerError(
                 f"predicting needs expert labels of at least two classes; found "
@@ -354,7 +352,7 @@ class Project:
                 "label more images with `labeler label`"
             )
         head, proba = self.fit_rows(method, rows, labels)
-        return proba, head, rows, labels
+        return proba, head
 
     def fit_rows(
         self, method: str, rows: np.ndarray, labels: Sequence[str]
@@ -403,7 +401,9 @@ class Project:
         its out-of-distribution flag (and conformal prediction set when conformal_alpha is set);
         report the confidence to auto-accept at for `target_precision`."""
         v = self._vectors()
-        proba, head, rows, labels = self._fit(method)
+        labeled, every_label, hand = self._label_rows()
+        rows, labels = _hand_only(labeled, every_label, hand)
+        proba, head = self._fit(method, rows, labels)
         unlabeled, auto = auto_label(
             head,
             proba,
@@ -412,7 +412,7 @@ class Project:
             labels,
             target_precision=target_precision,
             conformal_alpha=conformal_alpha,
-            labeled=self._labeled()[0],
+            labeled=labeled,
             graph=self._graph() if head.transductive else None,  # for the OOD seed share
         )
         self.store.add_run(
@@ -596,7 +596,7 @@ class Project:
         key = self._estimate_key(method, rows, labels)
         if not any(e.labels_key == key for e in self.store.estimates()):
             try:
-                proba, _, rows, labels = self._fit(method)
+                proba, _ = self._fit(method, rows, labels)
             except LabelerError:
                 pass  # fewer than two classes: nothing to estimate yet
             else:
@@ -762,3 +762,10 @@ def _last_estimate(estimates: list) -> str | None:
         return None
     e = estimates[-1]
     return f"{e.accuracy:.2f} (95% interval {e.low:.2f}-{e.high:.2f}) from {e.n_labels} labels"
+
+
+def _hand_only(
+    rows: np.ndarray, labels: list[str], hand: np.ndarray
+) -> tuple[np.ndarray, list[str]]:
+    """The rows (K,) and labels of `_label_rows()` that are hand labels ((K,) bool `hand`)."""
+    return rows[hand], [lab for lab, h in zip(labels, hand, strict=True) if h]
