@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from labeler.bench.dicomgen import recompress
+from labeler.bench.dicomgen import recompress, write_bare
 from labeler.errors import ImageError
 from labeler.ingest import scan
 from labeler.ingest.decode import load_image, probe
@@ -369,7 +371,6 @@ def _pixels_removed(path: Path) -> Path:
     return path
 
 
-@pytest.mark.filterwarnings("ignore:End of file reached before delimiter:UserWarning")
 @pytest.mark.parametrize(
     ("make", "reason"),
     [
@@ -507,3 +508,230 @@ def test_enhanced_multi_frame_window_comes_from_the_functional_groups(tmp_path: 
     )
     np.testing.assert_array_equal(_grey(enhanced), _grey(flat))
     assert len(np.unique(_grey(flat))) > 100  # the window, not all black or all white
+
+
+# -- bare datasets: no preamble, no DICM marker (ACR-NEMA, older PACS exports) ------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "implicit_vr", "file_meta"),
+    [
+        ("bare.dcm", True, False),  # known by its suffix
+        ("IM0001", True, False),  # no extension: known by its first element
+        ("1.2.840.113619.2.55.3.321", False, False),  # explicit VR, named by its UID
+        ("IM0002", False, True),  # the file meta group, without the preamble before it
+    ],
+    ids=["implicit-dcm", "implicit-no-extension", "explicit-uid-name", "file-meta-first"],
+)
+def test_a_bare_dataset_reads_like_the_file_it_was_made_from(
+    tmp_path: Path, name: str, implicit_vr: bool, file_meta: bool
+) -> None:
+    plain = write_dicom(tmp_path / "plain.dcm", RAMP, WindowCenter=1000, WindowWidth=1500)
+    (tmp_path / "pacs").mkdir()
+    bare = write_bare(plain, tmp_path / "pacs" / name, implicit_vr=implicit_vr, file_meta=file_meta)
+    assert bare.read_bytes()[128:132] != b"DICM"
+    np.testing.assert_array_equal(_grey(bare), _grey(plain))
+    result = scan(tmp_path / "pacs", progress=False)
+    assert [(f.path, f.width, f.height) for f in result.images] == [(name, 50, 40)]
+
+
+def test_a_cut_bare_dataset_has_a_reason_and_other_files_stay_unsupported(tmp_path: Path) -> None:
+    from PIL import Image
+
+    root = tmp_path / "pacs"
+    root.mkdir()
+    data = write_bare(write_dicom(tmp_path / "plain.dcm", RAMP), root / "IM0001").read_bytes()
+    (root / "IM0001").write_bytes(data[: len(data) - 4000 - 12])  # before its pixel data
+    Image.fromarray(RAMP.astype(np.uint8)).save(root / "SCREEN", format="PNG")
+    (root / "BLOB").write_bytes(b"\x08\x00\x16\x00" + bytes(range(200)))  # a group 0008 start
+    reasons = {s.path: s.reason for s in scan(root, progress=False).skipped}
+    assert reasons["IM0001"].startswith("truncated or corrupt DICOM file: it ends before")
+    assert reasons["SCREEN"].startswith("unsupported file type (no extension)")
+    assert reasons["BLOB"].startswith("unsupported file type (no extension)")
+
+
+@pytest.mark.parametrize(
+    ("head", "size", "bare"),
+    [
+        (b"\x08\x00\x16\x00UI\x1a\x00" + b"1.2" * 3, 100, True),  # explicit VR, 16-bit length
+        (b"\x08\x00\x16\x00\x1a\x00\x00\x00" + b"1.2" * 3, 100, True),  # implicit VR
+        (b"\x02\x00\x01\x00OB\x00\x00\x02\x00\x00\x00", 100, True),  # reserved, 32-bit length
+        (b"\x08\x00\x00\x00UL\x04\x00\x10\x00\x00\x00", 100, True),  # the group's length
+        (b"\x08\x00\x16\x00\x1a\x00\x00\x00" + b"1.2" * 3, 30, False),  # past the file's end
+        (b"\x08\x00\x16\x00\x1b\x00\x00\x00" + b"1.2" * 3, 100, False),  # odd length
+        (b"\x08\x00\xf0\xff\x1a\x00\x00\x00" + b"1.2" * 3, 100, False),  # unknown element
+        (b"\x02\x00\x01\x00OB\x01\x00\x02\x00\x00\x00", 100, False),  # reserved bytes set
+        (b"\x10\x00\x10\x00PN\x06\x00Doe^J ", 100, False),  # group 0010 first
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", 100, False),
+        (b"\x08\x00\x16\x00", 4, False),  # too short for an element
+    ],
+)
+def test_a_bare_dataset_is_told_by_its_first_element_only(
+    head: bytes, size: int, bare: bool
+) -> None:
+    from labeler.ingest.dicom import starts_bare_dataset
+
+    assert starts_bare_dataset(head, size) is bare
+
+
+# -- the probe refuses what the decoder refuses ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tags", "reason"),
+    [
+        ({"BitsAllocated": 13}, "A (0028,0100) 'Bits Allocated' value of '13' is invalid"),
+        ({"SamplesPerPixel": 2}, "A (0028,0002) 'Samples per Pixel' value of '2' is invalid"),
+        ({"PixelRepresentation": 2}, "A (0028,0103) 'Pixel Representation' value of '2'"),
+        ({"PhotometricInterpretation": "FOO"}, "Unknown (0028,0004) 'Photometric Interpretation'"),
+    ],
+    ids=["bits-13", "two-samples", "representation-2", "unknown-photometric"],
+)
+def test_the_probe_refuses_what_the_decoder_refuses_with_the_same_reason(
+    tmp_path: Path, tags: dict, reason: str
+) -> None:
+    import pydicom
+
+    path = write_dicom(tmp_path / "odd.dcm", RAMP)
+    ds = pydicom.dcmread(path)
+    for keyword, value in tags.items():
+        setattr(ds, keyword, value)
+    ds.save_as(path)
+    reasons = []
+    for read in (probe, load_image):
+        with pytest.raises(ImageError) as info:
+            read(path)
+        reasons.append(str(info.value))
+    (skipped,) = scan(tmp_path, progress=False).skipped
+    assert reasons == [skipped.reason] * 2
+    assert skipped.reason.startswith(f"DICOM image description is invalid: {reason}")
+
+
+def test_the_scan_reads_the_head_of_a_file_named_by_its_uid_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import builtins
+
+    from labeler.ingest import dicom
+
+    path = write_dicom(tmp_path / "1.2.840.113619.2.55.3.320", RAMP)
+    opened = []
+
+    def counting_open(file, *args, **kwargs):
+        opened.append(Path(file).name)
+        return builtins.open(file, *args, **kwargs)
+
+    monkeypatch.setattr(dicom, "open", counting_open, raising=False)
+    assert [f.path for f in scan(tmp_path, progress=False).images] == [path.name]
+    assert opened == [path.name]
+
+
+# -- what the libraries print about a bad file: its reason, not noise on stderr ----------------
+
+
+def test_pydicom_warnings_about_a_cut_file_are_not_shown(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    path = _truncated_jpeg(tmp_path / "cut.dcm")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for read in (probe, load_image):
+            with pytest.raises(ImageError, match="truncated or corrupt DICOM file"):
+                read(path)
+    assert [str(w.message) for w in caught] == []
+    assert capfd.readouterr().err == ""
+
+
+def test_library_output_holds_back_pydicom_warnings_and_c_stderr_only(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    import os
+
+    from labeler.ingest.reasons import library_output
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with library_output(c_stderr=True) as said:
+            warnings.warn_explicit("cut", UserWarning, "filereader.py", 1, "pydicom.filereader")
+            warnings.warn("ours", RuntimeWarning, stacklevel=1)  # not pydicom's: shown
+            os.write(2, b"Corrupt JPEG data\n\n")  # as a C library writes it
+    assert [str(w.message) for w in caught] == ["ours"]
+    assert said == ["Corrupt JPEG data"]
+    assert capfd.readouterr().err == ""
+
+
+def test_library_output_leaves_stderr_to_other_threads(capfd: pytest.CaptureFixture[str]) -> None:
+    """Descriptor 2 is the whole process's: a thread that took it would swallow the others'."""
+    import os
+    import threading
+
+    from labeler.ingest.reasons import library_output
+
+    said: list[str] = []
+
+    def decode() -> None:
+        with library_output(c_stderr=True) as lines:
+            os.write(2, b"from a server thread\n")
+        said.extend(lines)
+
+    thread = threading.Thread(target=decode)
+    thread.start()
+    thread.join()
+    assert said == [] and capfd.readouterr().err == "from a server thread\n"
+
+
+def _cut_first_frame(path: Path, *, end_marker: bool) -> Path:
+    """Rewrite an encapsulated DICOM file with its one frame cut in half, the encapsulation
+    intact; `end_marker` appends a JPEG end of image (FFD9), as a careless writer does."""
+    import pydicom
+    from pydicom.encaps import encapsulate, generate_frames
+
+    ds = pydicom.dcmread(path)
+    frame = next(generate_frames(ds.PixelData, number_of_frames=1))
+    ds.PixelData = encapsulate([frame[: len(frame) // 2] + b"\xff\xd9" * end_marker])
+    ds.save_as(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("syntax", "dtype", "end_marker", "reason"),
+    [
+        (
+            "JPEGBaselineProcess1",
+            np.uint8,
+            True,
+            "truncated DICOM pixel data: Corrupt JPEG data: premature end of data segment",
+        ),
+        (
+            "JPEGLosslessProcess14_1",
+            np.uint16,
+            True,
+            "truncated DICOM pixel data: Corrupt JPEG data: premature end of data segment",
+        ),
+        (
+            "JPEG2000Lossless",
+            np.uint16,
+            False,
+            "cannot decode DICOM pixel data: Tile part length size inconsistent with stream length",
+        ),
+    ],
+    ids=["jpeg-baseline", "jpeg-lossless", "jpeg-2000"],
+)
+def test_what_a_decoder_prints_about_a_cut_frame_becomes_the_reason(
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    syntax: str,
+    dtype,
+    end_marker: bool,
+    reason: str,
+) -> None:
+    """GDCM's libjpeg filled a cut JPEG in grey and printed to stderr; OpenJPEG printed why it
+    failed, while the exception said "'NoneType' object has no attribute 'encode'"."""
+    pixels = np.random.default_rng(3).integers(0, 250, size=(64, 64)).astype(dtype)
+    packed = recompress(write_dicom(tmp_path / "plain.dcm", pixels), tmp_path / "p.dcm", syntax)
+    cut = _cut_first_frame(packed, end_marker=end_marker)
+    assert probe(cut) == (64, 64)  # the header is sound: only decoding finds the damage
+    capfd.readouterr()
+    with pytest.raises(ImageError, match=re.escape(reason)):
+        load_image(cut)
+    assert capfd.readouterr().err == ""

@@ -62,6 +62,20 @@ def test_scan_accepts_every_supported_format_with_header_sizes(tmp_path: Path) -
         assert item.hash == hashlib.sha256(item.abs_path.read_bytes()).hexdigest()
 
 
+def test_scanning_png_and_jpeg_files_opens_none_to_look_for_dicom(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labeler.ingest import dicom
+
+    def refuse(file: object, *_args: object, **_kwargs: object) -> None:
+        raise AssertionError(f"opened {file} to look for DICOM bytes")
+
+    monkeypatch.setattr(dicom, "open", refuse, raising=False)
+    noise_rgb(8, 8, seed=1).save(tmp_path / "a.png")
+    noise_rgb(8, 8, seed=2).save(tmp_path / "b.jpg")
+    assert [i.path for i in scan(tmp_path, progress=False).images] == ["a.png", "b.jpg"]
+
+
 def test_scan_paths_are_relative_posix_sorted_and_skip_hidden(tmp_path: Path) -> None:
     sub = tmp_path / "sub dir"
     sub.mkdir()

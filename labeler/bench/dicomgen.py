@@ -56,3 +56,25 @@ def recompress(source: Path, out: Path, syntax: str) -> Path:
     if not writer.Write():
         raise ValueError(f"GDCM cannot write {out}")
     return out
+
+
+def write_bare(
+    source: Path, out: Path, *, implicit_vr: bool = True, file_meta: bool = False
+) -> Path:
+    """Write DICOM file `source` again at `out` as a bare dataset, as ACR-NEMA and older PACS
+    exports are: no 128-byte preamble, no DICM marker, little endian in implicit or explicit VR,
+    after its file meta group (0002) only when `file_meta`."""
+    import pydicom
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    ds = pydicom.dcmread(source)
+    ds.preamble = None
+    if file_meta:
+        ds.file_meta.TransferSyntaxUID = (
+            ImplicitVRLittleEndian if implicit_vr else ExplicitVRLittleEndian
+        )
+    else:
+        ds.file_meta = FileMetaDataset()
+    ds.save_as(out, implicit_vr=implicit_vr, little_endian=True)
+    return out

@@ -99,15 +99,20 @@ def _orientation(image: Image.Image) -> int:
     return value if isinstance(value, int) else 1
 
 
-def probe(path: Path | str, *, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+def probe(
+    path: Path | str, *, max_pixels: int = MAX_PIXELS, dicom: bool | None = None
+) -> tuple[int, int]:
     """Check an image file without decoding its pixels; return its upright (width, height).
 
     Reads the header, applies the pixel limit, then runs PIL's `verify()` (for PNG this checks
-    every chunk's CRC, which catches truncated files). Raises ImageError with the reason.
+    every chunk's CRC, which catches truncated files). `dicom` says whether the file is DICOM
+    when the caller knows it already (a scan has read the first bytes); None: found out here.
+    Raises ImageError with the reason.
     """
     path = Path(path)
     _check_file(path)
-    if is_dicom(path):
+    dicom = is_dicom(path) if dicom is None else dicom
+    if dicom:
         return probe_dicom(path, max_pixels=max_pixels)
     image = open_checked(path, max_pixels=max_pixels)
     try:

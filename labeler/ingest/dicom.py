@@ -2,34 +2,54 @@
 
 A file is DICOM when its name ends in `.dcm` or `.dicom`, or when it has no image extension and
 carries the DICOM magic bytes: PACS exports often name files `IM0001`, or by their UID
-(`1.2.840.113619.2.55.3.320`, whose suffix is `.320`). Rendering follows the standard's
-greyscale pipeline: the modality rescale (slope, intercept), then the file's own VOI LUT or
-window (centre, width, and its function: LINEAR, LINEAR_EXACT or SIGMOID) when it has a usable
-one, else a robust stretch between the 0.5 and 99.5 percentiles (as for other 16-bit images);
-MONOCHROME1 is inverted so that bone is white. Colour (RGB, YBR, palette) becomes RGB.
-Multi-frame files give their first frame, and only that frame is read from disk: the header is
-parsed with large values left on disk, so neither a probe nor a load holds a whole cine loop in
-memory; enhanced multi-frame files (CT, MR) have that frame's rescale and window taken from
-their functional groups. Only pixels are read: nothing from the header (patient data included)
-is stored or exported.
+(`1.2.840.113619.2.55.3.320`, whose suffix is `.320`). Files written without the 128-byte
+preamble and DICM marker (bare datasets: ACR-NEMA and older PACS exports) are read too: under a
+DICOM suffix always, under another name when their first bytes open a DICOM data element (see
+`starts_bare_dataset`).
+
+Rendering follows the standard's greyscale pipeline: the modality rescale (slope, intercept),
+then the file's own VOI LUT or window (centre, width, and its function: LINEAR, LINEAR_EXACT or
+SIGMOID) when it has a usable one, else a robust stretch between the 0.5 and 99.5 percentiles
+(as for other 16-bit images); MONOCHROME1 is inverted so that bone is white. Colour (RGB, YBR,
+palette) becomes RGB. Multi-frame files give their first frame, and only that frame is read
+from disk: the header is parsed with large values left on disk, so neither a probe nor a load
+holds a whole cine loop in memory; enhanced multi-frame files (CT, MR) have that frame's rescale
+and window taken from their functional groups. Only pixels are read: nothing from the header
+(patient data included) is stored or exported.
 
 Compressed pixel data is decoded by pydicom's plugins: Pillow (JPEG baseline, JPEG 2000) and
 python-gdcm (JPEG lossless, JPEG-LS and the rest); a file whose compression has no decoder
-installed is skipped with a reason that says so.
+installed is skipped with a reason that says so. What the libraries print about a bad file
+(pydicom's warnings, libjpeg's and OpenJPEG's messages) goes into its reason, not to stderr.
 """
 
 from __future__ import annotations
 
+import io
+import itertools
+import logging
+import os
+import struct
 from pathlib import Path
 
 import numpy as np
 
 from labeler.config import DICOM_SUFFIXES, IMAGE_SUFFIXES
 from labeler.errors import ImageError
-from labeler.ingest.reasons import short_detail, too_large_reason
+from labeler.ingest.reasons import library_output, one_line, short_detail, too_large_reason
 from labeler.ingest.tonemap import stretch_to_uint8
 
 _MAGIC_OFFSET, _MAGIC = 128, b"DICM"  # after the 128-byte preamble of a DICOM file
+# A bare dataset (no preamble) starts with its file meta (group 0002) or its identification
+# (group 0008); it is read in the little-endian encoding pydicom guesses from its first bytes.
+_BARE_START_GROUPS = frozenset({0x0002, 0x0008})
+_NOT_DICOM = (
+    "not a DICOM file: a DICOM name, but neither the DICM marker nor a DICOM data set at its "
+    "start; export it again from the PACS, or give it the extension of what it holds"
+)
+# What libjpeg prints when a JPEG ends before its data (JWRN_JPEG_EOF, JWRN_HIT_MARKER): it
+# fills in the rest and returns, where Pillow refuses a plain JPEG as truncated.
+_TRUNCATION_SIGNS = ("premature end",)
 _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 DEFER_BYTES = 1 << 16  # header values larger than this (pixel data) stay on disk until read
 _FULL_LUT = 1 << 16  # a LUT descriptor's entry count of 0 means 65536 entries
@@ -40,46 +60,105 @@ _FRAME_GROUPS = (
     ("FrameVOILUTSequence", ("WindowCenter", "WindowWidth", "VOILUTFunction")),
 )
 _SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2})  # start of frame: baseline, extended, progressive
+_log = logging.getLogger(__name__)
 
 
 def is_dicom(path: Path) -> bool:
     """Whether `path` is read as DICOM: by its suffix, or, with no suffix or one that is not an
-    image suffix (the last digits of a UID), by its magic bytes."""
+    image suffix (the last digits of a UID), by its first 132 bytes: the DICM marker after the
+    preamble, or the start of a bare dataset (`starts_bare_dataset`)."""
     suffix = path.suffix.lower()
     if suffix in IMAGE_SUFFIXES:
         return suffix in DICOM_SUFFIXES
     try:
         with open(path, "rb") as f:
             head = f.read(_MAGIC_OFFSET + len(_MAGIC))
+            size = os.fstat(f.fileno()).st_size
     except OSError:
         return False
-    return head[_MAGIC_OFFSET:] == _MAGIC
+    return head[_MAGIC_OFFSET:] == _MAGIC or starts_bare_dataset(head, size)
+
+
+def starts_bare_dataset(head: bytes, size: int) -> bool:
+    """Whether `head`, the first bytes of a file of `size` bytes, opens a DICOM dataset written
+    without preamble and marker: a known element of group 0002 or 0008, little endian, with a
+    valid VR and its 16- or 32-bit length (explicit VR) or a 32-bit length (implicit VR), even
+    and within the file. A cheap, conservative test: pydicom's force=True reads anything,
+    guessing the encoding from the same bytes, so a file with another name is tried only then.
+    """
+    element = _first_element(head)
+    if element is None:
+        return False
+    tag, value_start, length = element
+    from pydicom.datadict import dictionary_has_tag
+
+    known = tag & 0xFFFF == 0 or dictionary_has_tag(tag)  # element 0000: the group's length
+    return known and length % 2 == 0 and value_start + length <= size
+
+
+def _first_element(head: bytes) -> tuple[int, int, int] | None:
+    """(tag, offset of the value, value length) of the data element that `head` starts with,
+    read as little endian, explicit VR when bytes 4..5 are a VR, else implicit VR; None when
+    `head` is too short or the group is not one a bare dataset starts with."""
+    if len(head) < 12 or struct.unpack_from("<H", head)[0] not in _BARE_START_GROUPS:
+        return None
+    from pydicom.valuerep import EXPLICIT_VR_LENGTH_32, VR
+
+    group, element = struct.unpack_from("<HH", head)
+    tag = group << 16 | element
+    try:
+        vr = VR(head[4:6].decode("ascii"))
+    except ValueError:  # UnicodeDecodeError included: implicit VR, a 32-bit length follows
+        return tag, 8, struct.unpack_from("<L", head, 4)[0]
+    if vr not in EXPLICIT_VR_LENGTH_32:
+        return tag, 8, struct.unpack_from("<H", head, 6)[0]
+    if head[6:8] != b"\0\0":  # two reserved bytes before a 32-bit length
+        return None
+    return tag, 12, struct.unpack_from("<L", head, 8)[0]
 
 
 def probe_dicom(path: Path, *, max_pixels: int) -> tuple[int, int]:
     """(width, height) of a DICOM image after checking, without decoding, that it can be
-    decoded: pixel data present and, when uncompressed, complete; at most `max_pixels` pixels a
-    frame; a decoder installed for its compression. Raises ImageError with the reason."""
-    ds = _read(path)
-    _check(ds, path, max_pixels=max_pixels)
+    decoded: pixel data present and, when uncompressed, complete; an image description that
+    the decoder accepts; at most `max_pixels` pixels a frame; a decoder installed for its
+    compression. Raises ImageError with the reason."""
+    ds = _opened(path, max_pixels=max_pixels)
     return int(ds.Columns), int(ds.Rows)
 
 
 def load_dicom(path: Path, *, max_pixels: int) -> np.ndarray:
-    """The first frame of a DICOM image, rendered: (H, W, 3) uint8 RGB. Raises ImageError."""
+    """The first frame of a DICOM image, rendered: (H, W, 3) uint8 RGB. Raises ImageError,
+    also when the decoder reports that the compressed data ends early (and fills in the rest).
+    """
     from pydicom.pixels import pixel_array
 
-    ds = _read(path)
-    _check(ds, path, max_pixels=max_pixels)
+    ds = _opened(path, max_pixels=max_pixels)
+    syntax = ds.file_meta.TransferSyntaxUID
     # A path lets pydicom read the first frame alone; a deflated file is inflated whole by _read.
-    source = ds if ds.file_meta.TransferSyntaxUID.is_deflated else path
+    # The syntax is passed on for a bare dataset, whose file has no file meta to name it.
+    source = ds if syntax.is_deflated else path
+    said: list[str] = []
     try:
-        frame = pixel_array(source, index=0, **_jpeg_colour(ds, path))
-        return _render(frame, ds)
+        with library_output(c_stderr=syntax.is_compressed) as said:
+            frame = pixel_array(
+                source, index=0, transfer_syntax_uid=syntax, **_jpeg_colour(ds, path)
+            )
+            rgb = _render(frame, ds)
     except ImageError:
         raise
     except Exception as exc:
-        raise ImageError(f"cannot decode DICOM pixel data: {short_detail(exc)}") from exc
+        raise ImageError(f"cannot decode DICOM pixel data: {short_detail(exc, said)}") from exc
+    _check_decoder_said(said, path)
+    return rgb
+
+
+def _check_decoder_said(said: list[str], path: Path) -> None:
+    """Raise ImageError when what the decoder printed while it decoded `path` says that the
+    data ends early; other messages (the image decoded) are logged at INFO level."""
+    if any(sign in line.lower() for line in said for sign in _TRUNCATION_SIGNS):
+        raise ImageError(f"truncated DICOM pixel data: {one_line(said)}")
+    if said:
+        _log.info("%s: the decoder said: %s", path, "; ".join(said))
 
 
 def _jpeg_colour(ds, path: Path) -> dict:
@@ -119,21 +198,49 @@ def _is_ycbcr(jpeg: bytes) -> bool:
     return jfif or components != b"RGB"
 
 
+def _opened(path: Path, *, max_pixels: int):
+    """The dataset of DICOM file `path` (see `_read`) once `_check` passes; what pydicom warns
+    on the way is not shown (the reason says it). Raises ImageError, or OSError."""
+    with library_output(c_stderr=False):
+        ds = _read(path)
+        _check(ds, path, max_pixels=max_pixels)
+    return ds
+
+
 def _read(path: Path):
-    """The parsed DICOM dataset of `path`, its values over DEFER_BYTES left unread on disk."""
+    """The parsed DICOM dataset of `path`, its values over DEFER_BYTES left unread on disk.
+
+    A file without the DICM marker is read as a bare dataset (pydicom's force=True) and kept
+    when it holds pixel data or starts as a DICOM dataset does (an element of group 0002 or
+    0008); its file meta then names the transfer syntax it was read in, when it did not.
+    """
     import pydicom
-    from pydicom.errors import InvalidDicomError
 
     try:
-        return pydicom.dcmread(path, defer_size=DEFER_BYTES)
-    except InvalidDicomError as exc:
-        raise ImageError(
-            "not a DICOM file: no DICOM header (a .dcm name, or the DICM marker, but other content)"
-        ) from exc
+        ds = pydicom.dcmread(path, defer_size=DEFER_BYTES, force=True)
     except OSError:
         raise  # reported by the caller like any file that cannot be read
     except Exception as exc:
         raise ImageError(f"truncated or corrupt DICOM file: {short_detail(exc)}") from exc
+    if ds.preamble is None:
+        _adopt_bare(ds)
+    return ds
+
+
+def _adopt_bare(ds) -> None:
+    """Take dataset `ds`, read without the DICM marker, as DICOM: give its file meta the
+    uncompressed transfer syntax pydicom read it in, unless it names one. Raises ImageError
+    when `ds` has no pixel data and does not start as a DICOM dataset."""
+    from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    first = next(itertools.chain(ds.file_meta.keys(), ds.keys()), None)
+    starts_as_dicom = first is not None and first.group in _BARE_START_GROUPS
+    if not starts_as_dicom and not any(k in ds for k in _PIXEL_KEYWORDS):
+        raise ImageError(_NOT_DICOM)
+    if "TransferSyntaxUID" not in ds.file_meta:
+        implicit, little = ds.original_encoding
+        syntax = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
+        ds.file_meta.TransferSyntaxUID = syntax if little else ExplicitVRBigEndian
 
 
 def _check(ds, path: Path, *, max_pixels: int) -> None:
@@ -150,7 +257,7 @@ def _check(ds, path: Path, *, max_pixels: int) -> None:
     syntax = ds.file_meta.get("TransferSyntaxUID")
     if syntax is None:
         raise ImageError("DICOM file without a transfer syntax in its header; it may be corrupt")
-    _check_decodable(ds, syntax, _stored_bytes(ds, keyword, path))
+    _check_decodable(ds, syntax, keyword, _stored_bytes(ds, keyword, path))
 
 
 def _no_pixels_reason(ds) -> str:
@@ -172,9 +279,10 @@ def _stored_bytes(ds, keyword: str, path: Path) -> int:
     return max(0, min(elem.length, path.stat().st_size - elem.value_tell))
 
 
-def _check_decodable(ds, syntax, stored: int) -> None:
-    """Raise ImageError when no installed decoder reads `syntax`, or native pixel data is
-    shorter than its description (`stored` bytes are there)."""
+def _check_decodable(ds, syntax, keyword: str, stored: int) -> None:
+    """Raise ImageError when no installed decoder reads `syntax`, the decoder would refuse the
+    image description of `ds`, or native `keyword` pixel data is shorter than its description
+    (`stored` bytes are there)."""
     from pydicom.pixels import get_decoder
     from pydicom.pixels.utils import get_expected_length
 
@@ -189,14 +297,29 @@ def _check_decodable(ds, syntax, stored: int) -> None:
             f"cannot decode DICOM pixel data compressed as {syntax.name}: no decoder installed "
             "(pip install python-gdcm)"
         )
+    _check_description(ds, syntax, keyword)
     if syntax.is_compressed or "PixelData" not in ds:
         return
-    try:
-        expected = get_expected_length(ds, unit="bytes")
-    except Exception as exc:
-        raise ImageError(f"DICOM image description is invalid: {short_detail(exc)}") from exc
+    expected = get_expected_length(ds, unit="bytes")
     if stored < expected:
         raise ImageError(f"truncated DICOM file: pixel data has {stored} of {expected} bytes")
+
+
+def _check_description(ds, syntax, keyword: str) -> None:
+    """Raise ImageError when the decoder would refuse the image description (group 0028) of
+    `ds`, with its reason: pydicom's own check, run as `pixel_array` runs it before decoding
+    (Bits Allocated 1 or a multiple of 8, Samples per Pixel 1 or 3, a known photometric
+    interpretation, …), without reading the pixel data."""
+    from pydicom.pixels.decoders.base import DecodeRunner
+    from pydicom.pixels.utils import as_pixel_options
+
+    runner = DecodeRunner(syntax)
+    runner.set_source(io.BytesIO())  # a file, as `pixel_array(path)` gives it: not read here
+    try:
+        runner.set_options(**as_pixel_options(ds, pixel_keyword=keyword))
+        runner.validate()
+    except Exception as exc:
+        raise ImageError(f"DICOM image description is invalid: {short_detail(exc)}") from exc
 
 
 def _render(frame: np.ndarray, ds) -> np.ndarray:

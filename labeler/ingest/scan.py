@@ -44,28 +44,31 @@ def _unsupported_reason(suffix: str) -> str:
     kind = f"'{suffix}'" if suffix else "(no extension)"
     return (
         f"unsupported file type {kind} (supported: {_SUPPORTED}; DICOM also with no or another "
-        "extension, by its DICM marker)"
+        "extension, by its DICM marker or a DICOM data set at its start)"
     )
 
 
-def _classify_file(rel: str, abs_path: Path) -> Skipped | None:
-    """A Skipped record when a regular file is not an image candidate, else None."""
+def _classify_file(rel: str, abs_path: Path) -> Skipped | bool:
+    """A Skipped record when a regular file is not an image candidate, else whether it is
+    DICOM: told by its suffix, or by its first bytes (read here once, not again by the probe).
+    """
     suffix = abs_path.suffix
-    if suffix.lower() not in IMAGE_SUFFIXES and not is_dicom(abs_path):
+    dicom = is_dicom(abs_path)
+    if suffix.lower() not in IMAGE_SUFFIXES and not dicom:
         return Skipped(_display(rel), _unsupported_reason(suffix))
     if _display(rel) != rel:
         return Skipped(_display(rel), "file name is not valid UTF-8; rename the file")
-    return None
+    return dicom
 
 
-def _walk(root: Path) -> tuple[list[str], list[Skipped]]:
+def _walk(root: Path) -> tuple[list[tuple[str, bool]], list[Skipped]]:
     """Find files under `root`, in a deterministic order, skipping hidden names ('.…').
 
     Symlinked folders are followed once: a folder reached again (a symlink loop or a second
-    link to the same folder) is reported as skipped. Returns (candidate relative paths with
-    forward slashes, skipped records) and never raises for a bad entry.
+    link to the same folder) is reported as skipped. Returns (candidates: (relative path with
+    forward slashes, whether it is DICOM), skipped records) and never raises for a bad entry.
     """
-    candidates: list[str] = []
+    candidates: list[tuple[str, bool]] = []
     skipped: list[Skipped] = []
     seen: set[tuple[int, int]] = set()
     stack: list[tuple[Path, str]] = [(root, "")]
@@ -97,11 +100,11 @@ def _walk(root: Path) -> tuple[list[str], list[Skipped]]:
                 if entry.is_dir():
                     subfolders.append((Path(entry.path), rel + "/"))
                 elif entry.is_file():
-                    rejected = _classify_file(rel, Path(entry.path))
-                    if rejected is None:
-                        candidates.append(rel)
+                    outcome = _classify_file(rel, Path(entry.path))
+                    if isinstance(outcome, Skipped):
+                        skipped.append(outcome)
                     else:
-                        skipped.append(rejected)
+                        candidates.append((rel, outcome))
                 elif entry.is_symlink():
                     skipped.append(Skipped(_display(rel), "broken symbolic link"))
                 else:
@@ -121,10 +124,11 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _inspect(rel: str, abs_path: Path, *, max_pixels: int) -> ImageFile | Skipped:
-    """Check one candidate file; an ImageFile when it is a usable image, else a Skipped."""
+def _inspect(rel: str, abs_path: Path, *, max_pixels: int, dicom: bool) -> ImageFile | Skipped:
+    """Check one candidate file (`dicom`: whether it is DICOM); an ImageFile when it is a usable
+    image, else a Skipped."""
     try:
-        width, height = probe(abs_path, max_pixels=max_pixels)
+        width, height = probe(abs_path, max_pixels=max_pixels, dicom=dicom)
         size = abs_path.stat().st_size
         digest = sha256_file(abs_path)
     except ImageError as exc:
@@ -149,8 +153,9 @@ def scan(root: Path | str, *, max_pixels: int = MAX_PIXELS, progress: bool = Tru
     bar = tqdm(
         candidates, desc="Scanning images", unit="file", file=sys.stderr, disable=not progress
     )
-    for rel in bar:
-        outcome = _inspect(rel, root_path.joinpath(*rel.split("/")), max_pixels=max_pixels)
+    for rel, dicom in bar:
+        path = root_path.joinpath(*rel.split("/"))
+        outcome = _inspect(rel, path, max_pixels=max_pixels, dicom=dicom)
         (images if isinstance(outcome, ImageFile) else skipped).append(outcome)
     images.sort(key=lambda item: item.path)
     skipped.sort(key=lambda item: item.path)
