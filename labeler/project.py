@@ -40,7 +40,7 @@ from labeler.index import FaissIndex, l2_normalize
 from labeler.labelcsv import read_label_csv
 from labeler.live import is_accepted
 from labeler.store import Store, UnfinishedDatabase, check_annotator
-from labeler.update import SKIPPED_NAME, InitReport, update_images
+from labeler.update import CLEARED_NAME, SKIPPED_NAME, InitReport, update_images
 
 if TYPE_CHECKING:
     from labeler.finetune import FinetuneReport
@@ -715,7 +715,7 @@ def _create_store(path: Path) -> Store:
 
 
 # What `init` writes into a project folder; a failed first init removes those it created.
-_PROJECT_FILES = (config.DB_NAME, config.VECTORS_DIR, INDEX_NAME, SKIPPED_NAME)
+_PROJECT_FILES = (config.DB_NAME, config.VECTORS_DIR, INDEX_NAME, SKIPPED_NAME, CLEARED_NAME)
 
 
 @contextmanager

@@ -1,8 +1,10 @@
 """Bring a project's images up to date: scan the folder, embed what is new, record the result.
 
 Embedding is by content: an image whose bytes were embedded before (under the same model key) is
-not embedded again, however it was renamed or moved. Files that cannot be used are listed with
-the reason, in the store and in `PROJECT/skipped.csv`.
+not embedded again, however it was renamed or moved. Labels follow content too (see
+`Store.sync_items`); those lost because a file now holds another image are listed in
+`PROJECT/cleared-labels.csv`. Files that cannot be used are listed with the reason, in the store
+and in `PROJECT/skipped.csv`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from labeler.export import write_table
 from labeler.store import Store, SyncReport
 
 SKIPPED_NAME = "skipped.csv"
+# The labels a rescan removed because their file now holds another image, as a label CSV: if
+# the image is in fact the same (a header rewritten, say), `labeler label` puts them back.
+CLEARED_NAME = "cleared-labels.csv"
 
 
 @dataclass
@@ -96,4 +101,6 @@ def update_images(
     sync = store.sync_items([(f.path, f.hash, f.width, f.height) for f in usable])
     store.replace_skipped(skipped)
     write_table(folder / SKIPPED_NAME, ("path", "reason"), skipped)
+    if sync.cleared:
+        write_table(folder / CLEARED_NAME, ("path", "label"), sync.cleared)
     return InitReport(images=len(usable), embedded=len(ok), sync=sync, skipped=skipped)

@@ -13,6 +13,7 @@ from imagegen import COLOURS, coloured, write_bad_files
 from labeler.errors import LabelerError, ProjectNotFound
 from labeler.export import CSV_COLUMNS
 from labeler.project import SKIPPED_NAME, Project
+from labeler.update import CLEARED_NAME
 
 
 def _two_per_class(truth: dict[str, str]) -> list[tuple[str, str]]:
@@ -61,6 +62,45 @@ def test_renamed_file_keeps_its_label(project: Project, colour_images) -> None:
         assert rows["renamed é.png"]["label"] == truth[first]
         assert rows["renamed é.png"]["annotator"] == "ana"
         assert first not in rows
+
+
+def test_labels_follow_the_images_when_files_are_renumbered(
+    project: Project, colour_images
+) -> None:
+    folder, truth = colour_images
+    a, b = (next(p for p in sorted(truth) if truth[p] == c) for c in ("red", "green"))
+    project.label([(a, "red"), (b, "green")], annotator="ana")
+    project.close()
+    swap = folder / "swap.tmp"  # a PACS re-export that numbers the same images otherwise
+    (folder / a).rename(swap)
+    (folder / b).rename(folder / a)
+    swap.rename(folder / b)
+    p2, report = Project.init(project.path, images=folder, progress=False)
+    with p2:
+        assert (report.sync.renamed, report.sync.changed, report.embedded) == (2, 0, 0)
+        labels = {r["path"]: r["label"] for r in p2.export_rows() if r.get("source") == "human"}
+        assert labels == {a: "green", b: "red"}
+
+
+def test_a_labeled_file_overwritten_by_another_image_loses_its_label(
+    project: Project, colour_images
+) -> None:
+    folder, truth = colour_images
+    red, green = (next(p for p in sorted(truth) if truth[p] == c) for c in ("red", "green"))
+    project.label([(red, "red")], annotator="ana")
+    project.close()
+    (folder / red).write_bytes((folder / green).read_bytes())
+    p2, report = Project.init(project.path, images=folder, progress=False)
+    with p2:
+        assert report.sync.cleared == ((red, "red"),)
+        assert red not in {r["path"] for r in p2.export_rows() if r.get("source") == "human"}
+        # The list of lost labels is a label file: if the image was in fact the same, one
+        # import puts the labels back.
+        cleared = p2.path / CLEARED_NAME
+        assert p2.import_labels(cleared).changed == 1
+        assert {r["path"]: r["label"] for r in p2.export_rows() if r.get("source") == "human"} == {
+            red: "red"
+        }
 
 
 def test_label_predict_export_recovers_planted_classes(

@@ -10,6 +10,7 @@ import pytest
 
 from labeler.errors import LabelerError
 from labeler.store import MAX_ANNOTATOR_CHARS, Store, SyncReport, UnfinishedDatabase, schema
+from labeler.store.annotator import CONTENT_CHANGED
 from labeler.store.schema import SCHEMA_VERSION, migrate
 
 TABLES = {
@@ -239,6 +240,59 @@ def test_sync_duplicate_content_gives_two_items(store: Store) -> None:
     # One of the two copies goes away: the other keeps its own item; nothing is "renamed".
     assert store.sync_items([("copy/a.png", "same", 1, 1)]) == SyncReport(missing=1)
     assert _ids_by_path(store) == {"copy/a.png": ids["copy/a.png"]}
+
+
+def _labels_by_path(store: Store) -> dict[str, str]:
+    path_of = {i.id: i.path for i in store.items()}
+    return {path_of[r.item_id]: r.label for r in store.labels()}
+
+
+def _two_labeled(store: Store) -> dict[str, int]:
+    store.sync_items([("IM0", "h1", 1, 1), ("IM1", "h2", 1, 1)])
+    ids = _ids_by_path(store)
+    store.set_labels([(ids["IM0"], "cat"), (ids["IM1"], "dog")], annotator="ann")
+    return ids
+
+
+def test_sync_labels_follow_swapped_files(store: Store) -> None:
+    ids = _two_labeled(store)
+    report = store.sync_items([("IM0", "h2", 1, 1), ("IM1", "h1", 1, 1)])  # renumbered
+    assert report == SyncReport(renamed=2)
+    assert _labels_by_path(store) == {"IM0": "dog", "IM1": "cat"}
+    assert _ids_by_path(store) == {"IM0": ids["IM1"], "IM1": ids["IM0"]}
+
+
+def test_sync_new_content_under_a_labeled_name_loses_the_label(store: Store) -> None:
+    ids = _two_labeled(store)
+    report = store.sync_items([("IM0", "h9", 2, 3), ("IM1", "h2", 1, 1)])
+    assert report == SyncReport(changed=1, cleared=(("IM0", "cat"),))
+    assert _labels_by_path(store) == {"IM1": "dog"}
+    assert _ids_by_path(store) == ids  # the name keeps its item, with the new content
+    assert [i.hash for i in store.items()] == ["h9", "h2"]
+    removal = store.label_history(ids["IM0"])[-1]
+    assert removal[:2] == (None, CONTENT_CHANGED)
+    # An unlabeled image whose content changes has nothing to lose.
+    assert store.sync_items([("IM0", "h8", 2, 3), ("IM1", "h2", 1, 1)]).cleared == ()
+
+
+def test_sync_a_copy_over_a_labeled_file_loses_its_label(store: Store) -> None:
+    _two_labeled(store)
+    report = store.sync_items([("IM0", "h2", 1, 1), ("IM1", "h2", 1, 1)])  # IM1 copied onto IM0
+    assert report == SyncReport(changed=1, cleared=(("IM0", "cat"),))
+    assert _labels_by_path(store) == {"IM1": "dog"}
+
+
+def test_sync_a_gone_image_whose_name_is_reused_comes_back_by_content(store: Store) -> None:
+    ids = _two_labeled(store)
+    # IM1 renamed onto IM0: IM0's image is nowhere, its name now holds IM1's image.
+    report = store.sync_items([("IM0", "h2", 1, 1)])
+    assert report == SyncReport(renamed=1, missing=1)
+    assert _labels_by_path(store) == {"IM0": "dog"}
+    # IM0's image comes back under a new name, with its label.
+    report = store.sync_items([("IM0", "h2", 1, 1), ("back/IM0", "h1", 1, 1)])
+    assert report == SyncReport(renamed=1)
+    assert _labels_by_path(store) == {"IM0": "dog", "back/IM0": "cat"}
+    assert _ids_by_path(store)["back/IM0"] == ids["IM0"]
 
 
 def test_sync_is_all_or_nothing(store: Store) -> None:

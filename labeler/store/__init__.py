@@ -11,14 +11,14 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from labeler.errors import LabelerError
-from labeler.store.annotator import MAX_ANNOTATOR_CHARS, check_annotator
+from labeler.store.annotator import CONTENT_CHANGED, MAX_ANNOTATOR_CHARS, check_annotator
 from labeler.store.schema import SCHEMA_VERSION, migrate
 
 _SQL_CHUNK = 500  # host parameters per query, well under SQLite's limit
@@ -93,12 +93,14 @@ class Estimate:
 
 @dataclass(frozen=True)
 class SyncReport:
-    """What a folder scan changed: counts of items added, renamed, changed in content, gone."""
+    """What a folder scan changed: counts of items added, renamed (moved), changed in content
+    in place, gone; and the labels that changed content cost."""
 
     added: int = 0
     renamed: int = 0
     changed: int = 0
     missing: int = 0
+    cleared: tuple[tuple[str, str], ...] = ()  # (path, label) of labels lost to new content
 
 
 class Store:
@@ -228,47 +230,71 @@ class Store:
     def sync_items(self, files: Sequence[tuple[str, str, int, int]]) -> SyncReport:
         """Make the present items exactly `files`, given as (path, hash, width, height).
 
-        A known path keeps its item (its hash is updated if the content changed). A new path whose
-        hash belongs to an item whose file has gone is that item renamed, so its labels follow it.
-        Anything else is added; items whose path is no longer there are marked not present.
+        An item is an image: its labels follow its content, never just its file name.
+        - A file whose path and content are both known keeps its item.
+        - A file holding the content of an item that is no longer at its own path (renamed,
+          moved, files swapped or renumbered, as PACS re-exports do) is that item, moved.
+        - A known path whose content is new keeps its item with the new content, and loses its
+          label: the image the expert labeled is no longer there (reported in `cleared`, and a
+          removal in the label history, by CONTENT_CHANGED).
+        - Anything else is added. Items whose content is nowhere are marked not present and
+          come back, labels and all, when their content does.
         """
         with self._tx() as c:
-            known = {
-                p: (i, h) for i, p, h in c.execute("SELECT id, path, hash FROM items").fetchall()
-            }
-            seen = {f[0] for f in files}
-            gone_by_hash: dict[str, list[int]] = {}
-            for path, (item_id, h) in known.items():
-                if path not in seen:
-                    gone_by_hash.setdefault(h, []).append(item_id)
-            added = renamed = changed = 0
+            plan = _plan_sync(
+                c.execute("SELECT id, path, hash FROM items").fetchall(), [f[:2] for f in files]
+            )
+            # Paths first, through a free name: two items may trade paths (files swapped).
+            moved = [(path, i) for path, i in plan.items.items() if i in plan.moved]
+            for item_id in [*plan.moved, *plan.gone]:
+                c.execute("UPDATE items SET path = ? WHERE id = ?", (_free_path(item_id), item_id))
+            c.executemany("UPDATE items SET path = ? WHERE id = ?", moved)
+            for item_id in plan.gone:  # its own path, unless another item holds it now
+                c.execute(
+                    "UPDATE items SET path = ?, present = 0 WHERE id = ? AND NOT EXISTS "
+                    "(SELECT 1 FROM items WHERE path = ?)",
+                    (plan.gone[item_id], item_id, plan.gone[item_id]),
+                )
+                c.execute("UPDATE items SET present = 0 WHERE id = ?", (item_id,))
+            cleared = self._clear_changed(c, plan.changed)
             for path, h, width, height in files:
-                if path in known:
-                    item_id, old_hash = known[path]
-                    changed += old_hash != h
+                item_id = plan.items.get(path)
+                if item_id is None:
+                    c.execute(
+                        "INSERT INTO items(path, hash, width, height) VALUES (?, ?, ?, ?)",
+                        (path, h, width, height),
+                    )
+                else:
                     c.execute(
                         "UPDATE items SET hash = ?, width = ?, height = ?, present = 1 "
                         "WHERE id = ?",
                         (h, width, height, item_id),
                     )
-                elif gone_by_hash.get(h):
-                    item_id = gone_by_hash[h].pop()
-                    renamed += 1
-                    c.execute(
-                        "UPDATE items SET path = ?, width = ?, height = ?, present = 1 "
-                        "WHERE id = ?",
-                        (path, width, height, item_id),
-                    )
-                else:
-                    added += 1
-                    c.execute(
-                        "INSERT INTO items(path, hash, width, height) VALUES (?, ?, ?, ?)",
-                        (path, h, width, height),
-                    )
-            gone = [i for ids in gone_by_hash.values() for i in ids]
-            c.executemany("UPDATE items SET present = 0 WHERE id = ?", [(i,) for i in gone])
             missing = c.execute("SELECT COUNT(*) FROM items WHERE present = 0").fetchone()[0]
-        return SyncReport(added=added, renamed=renamed, changed=changed, missing=missing)
+        return SyncReport(
+            added=len(files) - len(plan.items),
+            renamed=len(plan.moved),
+            changed=len(plan.changed),
+            missing=missing,
+            cleared=cleared,
+        )
+
+    def _clear_changed(
+        self, c: sqlite3.Connection, changed: Sequence[int]
+    ) -> tuple[tuple[str, str], ...]:
+        """Remove the labels of items whose content changed in place; their (path, label)."""
+        at = utc_now()
+        cleared = []
+        for item_id in changed:
+            row = c.execute(
+                "SELECT i.path, c.name FROM labels l JOIN classes c ON c.id = l.class_id "
+                "JOIN items i ON i.id = l.item_id WHERE l.item_id = ?",
+                (item_id,),
+            ).fetchone()
+            if row:
+                self._write_label(c, item_id, None, annotator=CONTENT_CHANGED, at=at)
+                cleared.append((row[0], row[1]))
+        return tuple(sorted(cleared))
 
     def replace_skipped(self, rows: Sequence[tuple[str, str]]) -> None:
         """Record the files the last scan or embedding could not use, as (path, reason)."""
@@ -597,3 +623,58 @@ class Store:
             "FROM estimates ORDER BY label_state"
         )
         return [Estimate(*r) for r in rows]
+
+
+@dataclass
+class _SyncPlan:
+    """How the files of a scan map onto known items (see `Store.sync_items`)."""
+
+    items: dict[str, int] = field(default_factory=dict)  # file path -> the known item it is
+    moved: set[int] = field(default_factory=set)  # items now at another path
+    changed: list[int] = field(default_factory=list)  # items whose path holds new content
+    gone: dict[int, str] = field(default_factory=dict)  # items not found -> their last path
+
+
+def _plan_sync(
+    known: Sequence[tuple[int, str, str]], files: Sequence[tuple[str, str]]
+) -> _SyncPlan:
+    """Match scanned (path, hash) `files` to `known` (id, path, hash) items: same path and
+    content first, then content found at another path (the item moved), then a known path with
+    new content (changed in place)."""
+    plan = _SyncPlan()
+    at_path = {path: (item_id, h) for item_id, path, h in known}
+    by_hash: dict[str, list[int]] = {}
+    for item_id, _, h in sorted(known):
+        by_hash.setdefault(h, []).append(item_id)
+    claimed: set[int] = set()
+    rest = []
+    for path, h in files:
+        item_id, old = at_path.get(path, (None, None))
+        if old == h:
+            plan.items[path] = item_id
+            claimed.add(item_id)
+        else:
+            rest.append((path, h))
+    later = []
+    for path, h in rest:
+        free = [i for i in by_hash.get(h, ()) if i not in claimed]
+        if free:
+            plan.items[path] = free[0]
+            plan.moved.add(free[0])
+            claimed.add(free[0])
+        else:
+            later.append(path)
+    for path in later:
+        item_id, _ = at_path.get(path, (None, None))
+        if item_id is not None and item_id not in claimed:
+            plan.items[path] = item_id
+            plan.changed.append(item_id)
+            claimed.add(item_id)
+    plan.gone = {i: path for i, path, _ in known if i not in claimed}
+    return plan
+
+
+def _free_path(item_id: int) -> str:
+    """A path no scanned file has (scans never give '//'): where an item waits while paths are
+    reassigned, or stays when gone and its path now holds another item."""
+    return f"//gone/{item_id}"

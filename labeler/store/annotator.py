@@ -6,6 +6,8 @@ from labeler.errors import LabelerError
 
 MAX_ANNOTATOR_CHARS = 100
 ACCEPTED_SUFFIX = " (accepted auto)"  # appended to the annotator of bulk-accepted predictions
+# Who removed a label, in the label history, when a rescan found new content under its path.
+CONTENT_CHANGED = "rescan: the file's content changed"
 
 
 def check_annotator(name: str, *, accepted: bool = False) -> str:
