@@ -46,4 +46,5 @@ OFFLINE_LITE0_BN_EPS = 1e-3  # batch-norm epsilon the bundled (TensorFlow-traine
 CHECKPOINT_KEY_HEX = 10  # hex digits of a local checkpoint's SHA-256 put in the embedder key
 EMBED_MAX_WORKERS = 8  # decode workers at most; on the CPU the forward needs the cores too
 EMBED_PROBE_BATCHES = 2  # on the CPU, batches decoded in-process first to time decode vs forward
+EMBED_CHECKPOINT_IMAGES = 2048  # vectors written to the cache this often: an interrupt keeps them
 EMBED_WORKER_MIN_GAIN = 0.1  # use decode workers on the CPU only when predicted >= 10% faster

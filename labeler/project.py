@@ -95,8 +95,11 @@ class Project:
         self.path = Path(path)
         db = self.path / config.DB_NAME
         if not db.is_file():
+            resume = (self.path / config.VECTORS_DIR).is_dir()
             raise ProjectNotFound(
-                f"no labeler project at {self.path}; create it with "
+                f"no labeler project at {self.path}"
+                + (" (only the vectors of an interrupted init)" if resume else "")
+                + f"; {'finish' if resume else 'create'} it with "
                 f"`labeler init {self.path} --images DIR`"
             )
         try:
@@ -722,8 +725,9 @@ _PROJECT_FILES = (config.DB_NAME, config.VECTORS_DIR, INDEX_NAME, SKIPPED_NAME, 
 def _undone_on_failure(path: Path) -> Iterator[None]:
     """Around a first `init` of `path` (no database there yet): if it fails or is interrupted,
     remove what it created, so no half-made project is left behind: the folders it made, or, in
-    a folder that existed, the project files that were not there before. A folder that already
-    held a database is never touched."""
+    a folder that existed, the project files that were not there before. The vectors written
+    before a Ctrl-C are kept (see `_kept_vectors`): they are no project, and a second init
+    reuses them. A folder that already held a database is never touched."""
     if (path / config.DB_NAME).exists():
         yield
         return
@@ -735,14 +739,22 @@ def _undone_on_failure(path: Path) -> Iterator[None]:
     before = set() if made else {p.name for p in path.iterdir()}
     try:
         yield
-    except BaseException:
-        if made:
+    except BaseException as e:
+        keep = {config.VECTORS_DIR} if _kept_vectors(path, e) else set()
+        if made and not keep:
             shutil.rmtree(made, ignore_errors=True)
         else:
             for p in path.iterdir():
-                if p.name not in before and _is_project_file(p.name):
+                if p.name not in before | keep and _is_project_file(p.name):
                     _remove(p)
         raise
+
+
+def _kept_vectors(path: Path, e: BaseException) -> bool:
+    """Whether a first init of `path` stopped by `e` keeps its vectors: when the user interrupted
+    it (Ctrl-C) after some were written, so that running init again goes on from there."""
+    vectors = path / config.VECTORS_DIR
+    return isinstance(e, KeyboardInterrupt) and any(vectors.rglob("shard-*.npz"))
 
 
 def _is_project_file(name: str) -> bool:

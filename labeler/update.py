@@ -9,6 +9,8 @@ and in `PROJECT/skipped.csv`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,15 +76,16 @@ def update_images(
     for f in scanned.images:
         if f.hash not in cache and f.hash not in todo:
             todo[f.hash] = f
-    result = embed_files(
-        embedder,
-        [f.abs_path for f in todo.values()],
-        batch_size=batch_size,
-        progress=progress,
-    )
     todo_files = list(todo.values())
+    with _checkpoints(cache, [f.hash for f in todo_files]) as keep:
+        result = embed_files(
+            embedder,
+            [f.abs_path for f in todo_files],
+            batch_size=batch_size,
+            progress=progress,
+            on_vectors=keep,
+        )
     ok = np.flatnonzero(result.ok)
-    cache.put([todo_files[i].hash for i in ok], result.vectors[ok])
     failed_hashes = {todo_files[i].hash: reason for i, reason in result.errors.items()}
 
     usable = [f for f in scanned.images if f.hash not in failed_hashes]
@@ -104,3 +107,30 @@ def update_images(
     if sync.cleared:
         write_table(folder / CLEARED_NAME, ("path", "label"), sync.cleared)
     return InitReport(images=len(usable), embedded=len(ok), sync=sync, skipped=skipped)
+
+
+@contextmanager
+def _checkpoints(cache, hashes: list[str]) -> Iterator[Callable[[np.ndarray, np.ndarray], None]]:
+    """A sink for `embed_files`' `on_vectors` that writes the vectors of `hashes` (by index) to
+    `cache` every EMBED_CHECKPOINT_IMAGES images and at the end, also when the run is
+    interrupted or fails: a re-run embeds only what is not in the cache yet."""
+    rows: list[np.ndarray] = []
+    vectors: list[np.ndarray] = []
+
+    def flush() -> None:
+        if rows:
+            index = np.concatenate(rows)
+            cache.put([hashes[i] for i in index], np.concatenate(vectors))
+            rows.clear()
+            vectors.clear()
+
+    def keep(batch_rows: np.ndarray, batch_vectors: np.ndarray) -> None:
+        rows.append(batch_rows)
+        vectors.append(np.array(batch_vectors, dtype=np.float32))
+        if sum(map(len, rows)) >= config.EMBED_CHECKPOINT_IMAGES:
+            flush()
+
+    try:
+        yield keep
+    finally:
+        flush()

@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from fakes import FakeEmbedder
 
 from labeler import config
 from labeler.errors import LabelerError, ProjectNotFound
@@ -19,6 +20,49 @@ def _init(path: Path, images: Path, **options) -> Project:
 
 def _interrupt(self) -> None:
     raise KeyboardInterrupt  # Ctrl-C at the very end: database, vectors, skipped.csv all written
+
+
+def _ctrl_c_after(batches: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the fake embedder's forward raise KeyboardInterrupt after `batches` batches."""
+    calls = []
+    forward = FakeEmbedder.forward
+
+    def interrupted(self, batch):
+        calls.append(len(batch))
+        if len(calls) > batches:
+            raise KeyboardInterrupt
+        return forward(self, batch)
+
+    monkeypatch.setattr(FakeEmbedder, "forward", interrupted)
+    monkeypatch.setattr(config, "EMBED_CHECKPOINT_IMAGES", 4)
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["first-init", "rescan"])
+def test_ctrl_c_while_embedding_keeps_the_vectors_made(
+    tmp_path: Path, colour_images, monkeypatch: pytest.MonkeyPatch, first: bool
+) -> None:
+    folder, truth = colour_images
+    path = tmp_path / "runs" / "pa"
+    if not first:  # a project whose folder gets 12 more images
+        held = {name: tmp_path / f"held-{i}.png" for i, name in enumerate(sorted(truth)[:12])}
+        for name, away in held.items():
+            (folder / name).rename(away)
+        _init(path, folder, backbone="fake").close()
+        for name, away in held.items():
+            away.rename(folder / name)
+    total = len(truth) if first else 12
+    _ctrl_c_after(3, monkeypatch)  # 3 batches of 2 images: 6 embedded, in checkpoints of 4+
+    with pytest.raises(KeyboardInterrupt):
+        _init(path, folder, backbone="fake", batch_size=2)
+    if first:
+        assert sorted(p.name for p in path.iterdir()) == [config.VECTORS_DIR]  # no project
+        with pytest.raises(ProjectNotFound, match="only the vectors of an interrupted init"):
+            Project(path)
+    monkeypatch.undo()
+    project, report = Project.init(path, images=folder, backbone="fake", progress=False)
+    with project:
+        assert report.embedded == total - 6  # what was embedded before Ctrl-C is not again
+        assert project.status()["images"] == len(truth)
 
 
 def test_failed_first_init_removes_the_folders_it_made(tmp_path: Path, colour_images) -> None:

@@ -144,6 +144,7 @@ def embed_files(
     batch_size: int = DEFAULT_BATCH_SIZE,
     num_workers: int | None = None,
     progress: bool = True,
+    on_vectors: Callable[[np.ndarray, np.ndarray], None] | None = None,
 ) -> EmbedResult:
     """Embed image files with ``embedder``.
 
@@ -154,6 +155,9 @@ def embed_files(
         num_workers: decode processes; None chooses (see the module docstring), 0 decodes in
             this process.
         progress: show one tqdm bar on stderr (unit "img").
+        on_vectors: called after each batch with the indices into ``paths`` (B,) int64 of the
+            files it embedded and their vectors (B, D) float32, so that a caller can keep them
+            before the run ends (an interrupted run then loses one batch, not all).
 
     Returns:
         An :class:`EmbedResult` with (N, D) float32 vectors in the order of ``paths``.
@@ -181,7 +185,7 @@ def embed_files(
         if num_workers is None and embedder.device.type == "cpu":
             start = min(n, EMBED_PROBE_BATCHES * batch_size)
             decode_s, forward_s = _run(
-                embedder, _loader(dataset, 0, start, batch_size, 0), result, bar
+                embedder, _loader(dataset, 0, start, batch_size, 0), result, bar, on_vectors
             )
             num_workers, threads = plan_cpu_workers(
                 decode_s, forward_s, cpus=available_cpus(), threads=threads
@@ -196,7 +200,7 @@ def embed_files(
         if start < n:
             loader = _loader(dataset, start, n, batch_size, num_workers, embedder.device)
             with _torch_threads(threads):
-                _run(embedder, loader, result, bar)
+                _run(embedder, loader, result, bar, on_vectors)
     return result
 
 
@@ -218,8 +222,15 @@ def _loader(
     )
 
 
-def _run(embedder: Embedder, loader: DataLoader, result: EmbedResult, bar) -> tuple[float, float]:
-    """Embed the loader's batches into ``result``; -> (decode s, forward s) of the last batch."""
+def _run(
+    embedder: Embedder,
+    loader: DataLoader,
+    result: EmbedResult,
+    bar,
+    on_vectors: Callable[[np.ndarray, np.ndarray], None] | None,
+) -> tuple[float, float]:
+    """Embed the loader's batches into ``result``, telling ``on_vectors`` (see `embed_files`);
+    -> (decode s, forward s) of the last batch."""
     decode_s = forward_s = 0.0
     batches = iter(loader)
     while True:
@@ -228,19 +239,22 @@ def _run(embedder: Embedder, loader: DataLoader, result: EmbedResult, bar) -> tu
         if batch is None:
             return decode_s, forward_s
         tock = time.perf_counter()
-        _embed_batch(embedder, batch, result)
+        rows = _embed_batch(embedder, batch, result)
+        if on_vectors is not None and len(rows):
+            on_vectors(rows, result.vectors[rows])
         bar.update(len(batch[0]))
         decode_s, forward_s = tock - tick, time.perf_counter() - tock
 
 
-def _embed_batch(embedder: Embedder, batch: Batch, result: EmbedResult) -> None:
+def _embed_batch(embedder: Embedder, batch: Batch, result: EmbedResult) -> np.ndarray:
+    """Embed one batch into ``result``; -> the (B,) int64 indices it embedded."""
     indices, images, reasons = batch
     good = torch.tensor([not r for r in reasons], dtype=torch.bool)
     for index, reason in zip(indices.tolist(), reasons, strict=True):
         if reason:
             result.errors[index] = reason
     if not good.any():
-        return
+        return np.zeros(0, dtype=np.int64)
     images = images if bool(good.all()) else images[good]
     rows = indices[good].numpy()
     try:
@@ -257,6 +271,7 @@ def _embed_batch(embedder: Embedder, batch: Batch, result: EmbedResult) -> None:
         )
     result.vectors[rows] = out
     result.ok[rows] = True
+    return rows.astype(np.int64)
 
 
 @contextlib.contextmanager
