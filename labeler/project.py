@@ -205,15 +205,24 @@ class Project:
             items = self.store.items()
             cache = VectorCache(self.path / config.VECTORS_DIR, self.model_key)
             raw, found = cache.get([it.hash for it in items])
-            keep = np.flatnonzero(found)
-            raw = raw[keep]
+            if not found.all():
+                raise self._vectors_missing(int((~found).sum()), len(items))
             self._cache = _Vectors(
-                item_ids=np.array([items[i].id for i in keep], dtype=np.int64),
-                paths=[items[i].path for i in keep],
+                item_ids=np.array([it.id for it in items], dtype=np.int64),
+                paths=[it.path for it in items],
                 raw=raw,
                 unit=l2_normalize(raw),
             )
         return self._cache
+
+    def _vectors_missing(self, missing: int, total: int) -> LabelerError:
+        images = self.store.get_meta("images_root", "DIR")
+        return LabelerError(
+            f"the vectors of {missing} of the project's {total} images are missing from "
+            f"{self.path / config.VECTORS_DIR} (deleted, or the project was copied without that "
+            f"folder); embed them again with `labeler init {self.path} --images {images}` "
+            "(labels are kept)"
+        )
 
     def _save_index(self) -> None:
         v = self._vectors()

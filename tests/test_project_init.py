@@ -150,3 +150,21 @@ def test_damaged_project_database_is_a_clear_error(project: Project) -> None:
         f.write(b"\xff" * 3000)
     with pytest.raises(LabelerError, match=r"labeler\.sqlite is not a readable project database"):
         Project(path)
+
+
+def test_deleted_vectors_are_named_and_init_brings_them_back(
+    project: Project, colour_images
+) -> None:
+    import shutil
+
+    folder, truth = colour_images
+    project.label([(sorted(truth)[0], "red")])
+    path = project.path
+    project.close()
+    shutil.rmtree(path / config.VECTORS_DIR)
+    with Project(path) as damaged, pytest.raises(LabelerError, match="vectors of 24 of the"):
+        damaged.predict()
+    again, report = Project.init(path, images=folder, progress=False)
+    with again:
+        assert report.embedded == len(truth)
+        assert again.status()["labeled"] == 1
