@@ -59,7 +59,7 @@ def update_images(
     )
     from labeler.ingest import scan
 
-    scanned = scan(images, progress=progress)
+    scanned = scan(images, progress=progress, exclude=folder)  # a project inside its images
     backbone = backbone or store.get_meta("backbone", config.DEFAULT_BACKBONE)
     if image_size is None and backbone == store.get_meta("backbone"):
         image_size = store.get_meta("image_size")

@@ -168,3 +168,16 @@ def test_deleted_vectors_are_named_and_init_brings_them_back(
     with again:
         assert report.embedded == len(truth)
         assert again.status()["labeled"] == 1
+
+
+def test_a_project_inside_its_images_folder_does_not_scan_itself(
+    tmp_path: Path, colour_images
+) -> None:
+    folder, truth = colour_images
+    for _ in range(2):  # the first init, and a rescan once the project holds its files
+        project, report = Project.init(
+            folder / "proj", images=folder, backbone="fake", progress=False
+        )
+        project.close()
+        assert report.skipped == []
+        assert report.images == len(truth)

@@ -61,8 +61,9 @@ def _classify_file(rel: str, abs_path: Path) -> Skipped | bool:
     return dicom
 
 
-def _walk(root: Path) -> tuple[list[tuple[str, bool]], list[Skipped]]:
-    """Find files under `root`, in a deterministic order, skipping hidden names ('.…').
+def _walk(root: Path, exclude: Path | None) -> tuple[list[tuple[str, bool]], list[Skipped]]:
+    """Find files under `root`, in a deterministic order, skipping hidden names ('.…') and the
+    folder `exclude` (when given and below `root`).
 
     Symlinked folders are followed once: a folder reached again (a symlink loop or a second
     link to the same folder) is reported as skipped. Returns (candidates: (relative path with
@@ -71,11 +72,14 @@ def _walk(root: Path) -> tuple[list[tuple[str, bool]], list[Skipped]]:
     candidates: list[tuple[str, bool]] = []
     skipped: list[Skipped] = []
     seen: set[tuple[int, int]] = set()
+    left_out = _identity(exclude) if exclude is not None else None
     stack: list[tuple[Path, str]] = [(root, "")]
     while stack:
         folder, prefix = stack.pop()
         try:
             info = folder.stat()
+            if prefix and (info.st_dev, info.st_ino) == left_out:
+                continue
             if (info.st_dev, info.st_ino) in seen:
                 reason = "symbolic link to a folder already scanned (skipped to avoid duplicates)"
                 skipped.append(Skipped(_display(prefix.rstrip("/")), reason))
@@ -115,6 +119,15 @@ def _walk(root: Path) -> tuple[list[tuple[str, bool]], list[Skipped]]:
     return candidates, skipped
 
 
+def _identity(folder: Path) -> tuple[int, int] | None:
+    """(device, inode) of `folder`, or None when it cannot be read (nothing to leave out)."""
+    try:
+        info = folder.stat()
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
 def sha256_file(path: Path) -> str:
     """The sha256 hex digest of the file's bytes, read in chunks of HASH_CHUNK bytes."""
     digest = hashlib.sha256()
@@ -138,17 +151,24 @@ def _inspect(rel: str, abs_path: Path, *, max_pixels: int, dicom: bool) -> Image
     return ImageFile(rel, abs_path, digest, size, width, height)
 
 
-def scan(root: Path | str, *, max_pixels: int = MAX_PIXELS, progress: bool = True) -> ScanResult:
+def scan(
+    root: Path | str,
+    *,
+    max_pixels: int = MAX_PIXELS,
+    progress: bool = True,
+    exclude: Path | None = None,
+) -> ScanResult:
     """Walk `root` recursively and sort its files into usable images and skipped files.
 
     Each candidate image is hashed (sha256 of its bytes), its header read for width and height
     (refused above `max_pixels` pixels, before any decode) and its integrity checked cheaply;
     pixels are not decoded here (see `load_image`). Non-image types, empty, unreadable,
     truncated and corrupt files are reported in `skipped` with a reason; no bad file raises.
-    `progress` shows one tqdm bar on stderr. Raises LabelerError when `root` is not a folder.
+    `progress` shows one tqdm bar on stderr. `exclude`: a folder below `root` left out (a
+    project kept inside its images folder). Raises LabelerError when `root` is not a folder.
     """
     root_path = _check_root(root)
-    candidates, skipped = _walk(root_path)
+    candidates, skipped = _walk(root_path, exclude)
     images: list[ImageFile] = []
     bar = tqdm(
         candidates, desc="Scanning images", unit="file", file=sys.stderr, disable=not progress
