@@ -11,6 +11,7 @@ import hashlib
 import json
 import posixpath
 import shutil
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -260,13 +261,17 @@ class Project:
         """Rows of `_vectors()` for image paths (relative, or absolute inside the images root)."""
         v = self._vectors()
         row_of = {p: i for i, p in enumerate(v.paths)}
+        # The same names typed in another Unicode form (macOS writes 'ü' as 'u' + accent).
+        spelt = Counter(_nfc(p) for p in v.paths)
+        row_of_nfc = {_nfc(p): i for i, p in enumerate(v.paths) if spelt[_nfc(p)] == 1}
         rows, unknown = [], []
         for p in paths:
             rel = self._relative(p)
-            if rel in row_of:
-                rows.append(row_of[rel])
-            else:
+            row = row_of.get(rel, row_of_nfc.get(_nfc(rel)))
+            if row is None:
                 unknown.append(p)
+            else:
+                rows.append(row)
         if unknown:
             skipped = dict(self.store.skipped())
             first = unknown[0]
@@ -275,9 +280,11 @@ class Project:
                 if self._relative(first) in skipped
                 else ""
             )
+            more = f"; also {', '.join(map(repr, unknown[1:4]))}" if len(unknown) > 1 else ""
             raise LabelerError(
-                f"{len(unknown)} path(s) are not images of this project, e.g. {first!r}{why}; "
-                f"paths must be relative to {self.images_root} or absolute inside it"
+                f"{len(unknown)} path(s) are not images of this project, e.g. {first!r}{why}"
+                f"{more}{' …' if len(unknown) > 4 else ''}; paths must be relative to "
+                f"{self.images_root} or absolute inside it"
             )
         return rows
 
@@ -783,6 +790,10 @@ def _last_estimate(estimates: list) -> str | None:
         return None
     e = estimates[-1]
     return f"{e.accuracy:.2f} (95% interval {e.low:.2f}-{e.high:.2f}) from {e.n_labels} labels"
+
+
+def _nfc(path: str) -> str:
+    return unicodedata.normalize("NFC", path)
 
 
 def _hand_only(

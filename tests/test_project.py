@@ -138,6 +138,24 @@ def test_label_with_unknown_path_changes_nothing(project: Project, colour_images
     with pytest.raises(LabelerError, match="not images of this project"):
         project.label([(good, "red"), ("nope.png", "red")])
     assert project.store.labels() == []
+    unknown = [(f"nope{i}.png", "red") for i in range(6)]
+    with pytest.raises(
+        LabelerError, match=r"6 path.*'nope0.png'; also 'nope1.png', .*'nope3.png' …"
+    ):
+        project.label(unknown)
+
+
+def test_a_path_in_another_unicode_form_is_the_same_image(project: Project, colour_images) -> None:
+    import unicodedata
+
+    folder, truth = colour_images
+    first = sorted(truth)[0]
+    (folder / first).rename(folder / "Müller.png")  # NFC on disk, as Linux keeps what it is given
+    p2, _ = Project.init(project.path, images=folder, progress=False)
+    with p2:
+        decomposed = unicodedata.normalize("NFD", "Müller.png")  # as macOS writes it
+        assert p2.label([(decomposed, "red")]) == 1
+        assert {r["path"] for r in p2.export_rows() if r.get("label")} == {"Müller.png"}
 
 
 def test_label_accepts_absolute_paths_inside_the_root(project: Project, colour_images) -> None:
