@@ -6,8 +6,10 @@ The facade (`labeler.project`) calls `auto_label` after fitting; everything here
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,7 @@ from labeler.ood import OodDetector
 
 DEFAULT_TARGET_PRECISION = 0.95  # auto-accept threshold reported by `predict`
 GRAPH_NAME = "knn_graph.npz"
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -142,16 +145,15 @@ def cached_pool_graph(
 ) -> KnnGraph:
     """The kNN graph of the pool `raw` (N, D), from folder/knn_graph.npz when it is current.
 
-    Current means: same embedder and the same items in the same order. Otherwise it is built
-    (exact search, the slow part of transduction on a big pool) and saved atomically.
+    Current means: same embedder and the same items in the same order. Otherwise (or when the
+    file is damaged) it is built (exact search, the slow part of transduction on a big pool) and
+    saved atomically.
     """
     file = folder / GRAPH_NAME
-    if file.is_file():
-        with np.load(file, allow_pickle=False) as data:
-            if str(data["model"]) == model_key and np.array_equal(data["item_ids"], item_ids):
-                graph = KnnGraph(data["neighbours"], data["similarities"])
-                remember_pool_graph(raw, graph)  # refits on this pool (held-out folds) reuse it
-                return graph
+    graph = _read_graph(file, model_key, item_ids, len(raw))
+    if graph is not None:
+        remember_pool_graph(raw, graph)  # refits on this pool (held-out folds) reuse it
+        return graph
     graph = pool_graph(raw)
     tmp = folder / f".{GRAPH_NAME}.{os.getpid()}-{threading.get_ident()}.tmp.npz"  # writer's own
     np.savez(
@@ -163,3 +165,21 @@ def cached_pool_graph(
     )
     os.replace(tmp, file)
     return graph
+
+
+def _read_graph(file: Path, model_key: str, item_ids: np.ndarray, n: int) -> KnnGraph | None:
+    """The graph saved in `file` when it is of these items (N,) under this model, else None;
+    None too for a damaged file (truncated, or not ours), which the caller then rebuilds."""
+    if not file.is_file():
+        return None
+    try:
+        with np.load(file, allow_pickle=False) as data:
+            if str(data["model"]) != model_key or not np.array_equal(data["item_ids"], item_ids):
+                return None
+            neighbours, similarities = data["neighbours"], data["similarities"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        _log.warning("rebuilding the kNN graph: %s is damaged (%s)", file, e)
+        return None
+    if neighbours.shape != similarities.shape or neighbours.shape[:1] != (n,):
+        return None
+    return KnnGraph(neighbours, similarities)

@@ -118,6 +118,32 @@ def test_the_pool_graph_is_cached_until_the_items_change(tmp_path, monkeypatch) 
     assert len(cached_pool_graph(tmp_path, "m@2", ids[:-1], raw[:-1])) == 29  # new embedder
 
 
+def _savez_over(file, **arrays) -> None:
+    with open(file, "wb") as f:  # np.savez given a path would add ".npz" to it
+        np.savez(f, **arrays)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda f: f.write_text("junk"),
+        lambda f: f.write_bytes(f.read_bytes()[:1000]),  # truncated
+        lambda f: _savez_over(f, model=np.array("m@1")),  # ours once, without the arrays
+        lambda f: _savez_over(f, model=np.array({"a": 1}, dtype=object)),  # pickled: refused
+    ],
+    ids=["junk", "truncated", "no-arrays", "pickled"],
+)
+def test_a_damaged_graph_file_is_rebuilt(tmp_path, damage) -> None:
+    raw = np.random.default_rng(0).random((30, 8)).astype(np.float32)
+    ids = np.arange(30, dtype=np.int64)
+    first = cached_pool_graph(tmp_path, "m@1", ids, raw)
+    damage(tmp_path / GRAPH_NAME)
+    again = cached_pool_graph(tmp_path, "m@1", ids, raw)
+    np.testing.assert_array_equal(first.neighbours, again.neighbours)
+    np.testing.assert_array_equal(first.similarities, again.similarities)
+    assert autolabel._read_graph(tmp_path / GRAPH_NAME, "m@1", ids, 30) is not None  # rewritten
+
+
 def test_the_browser_leaves_out_what_predict_flags_and_accepts_no_image_that_fits_no_class(
     outlier_project, tmp_path
 ) -> None:
