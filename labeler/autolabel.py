@@ -42,6 +42,7 @@ class AutoLabels:
     margin: np.ndarray  # (M,) float32
     entropy: np.ndarray  # (M,) float32
     ood: np.ndarray  # (M,) bool, fits no class
+    ood_short: int  # labels still needed before any image can be flagged (OodDetector)
     sets: list[list[str]] | None  # (M,) conformal prediction sets, when asked for
     threshold: float  # confidence to auto-accept at for the target precision (inf: none, also
     # whenever nothing could be held out: the confidences are then not calibrated)
@@ -77,7 +78,8 @@ def auto_label(
     unlabeled = np.setdiff1d(np.arange(len(raw)), rows if labeled is None else labeled)
     proba = proba[unlabeled]
     pred, conf, margin, entropy = top2_scores(proba)
-    ood = OodDetector().fit(raw[rows], labels, X_pool=raw, graph=graph).pool_flags()[unlabeled]
+    detector = OodDetector().fit(raw[rows], labels, X_pool=raw, graph=graph)
+    ood = detector.pool_flags()[unlabeled]
     threshold, coverage = float("inf"), 0.0  # uncalibrated (nothing held out): accept nothing
     if head.oof_ is not None:
         threshold, coverage = threshold_for_precision(conf[~ood], target=target_precision)
@@ -97,6 +99,7 @@ def auto_label(
         margin=margin,
         entropy=entropy,
         ood=ood,
+        ood_short=detector.labels_short,
         sets=sets,
         threshold=threshold,
         coverage=coverage,

@@ -20,6 +20,8 @@ be flagged at that level, and nothing is.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from labeler.errors import LabelerError
@@ -84,6 +86,13 @@ class OodDetector:
         self._sorted = np.sort(self.held_out_, axis=0)  # (H, P) each score's held-out values
         self._held_statistic = np.sort(self._statistic(self.held_out_, held_out=True))
         return self
+
+    @property
+    def labels_short(self) -> int:
+        """How many more labeled images must be held out before any image can be flagged at
+        level alpha (the smallest p-value is 1 / (H + 1)); 0 once flags are possible."""
+        needed = math.ceil(1.0 / self.alpha - 1.0 - 1e-9)
+        return max(0, needed - len(self._held_statistic))
 
     def scores(self, X: np.ndarray) -> np.ndarray:
         """(M, D) → (M,) float64 in (0, 1]: the conformal p-value of the images (lower: less

@@ -55,6 +55,10 @@ def test_too_few_labels_flag_nothing() -> None:
     detector = OodDetector(alpha=0.02).fit(X, y, X_pool=pool, graph=pool_graph(pool))
     assert detector.scores(unknown).min() == pytest.approx(1 / 21)  # the lowest p-value possible
     assert not detector.flags(unknown).any() and not detector.pool_flags().any()
+    assert detector.labels_short == 49 - 20  # and says how many labels it lacks
+    X, y, _, _ = _world(1, 13)  # 52 labels: enough
+    assert OodDetector(alpha=0.02).fit(X, y, X_pool=pool).labels_short == 0
+    assert OodDetector(alpha=0.1).fit(X[:9], y[:9], X_pool=pool).labels_short == 0  # 1/10 ≥ α
     with pytest.raises(LabelerError, match="between 0 and 1"):
         OodDetector(alpha=0.0)
 
