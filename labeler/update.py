@@ -63,6 +63,8 @@ def update_images(
     backbone = backbone or store.get_meta("backbone", config.DEFAULT_BACKBONE)
     if image_size is None and backbone == store.get_meta("backbone"):
         image_size = store.get_meta("image_size")
+    # Chosen from no images (an empty folder), the size is not kept: the first images choose.
+    provisional = image_size is None and not scanned.images
     if image_size is None:
         image_size = choose_image_size([(f.width, f.height) for f in scanned.images])
     if checkpoint is None and backbone == store.get_meta("backbone"):
@@ -97,7 +99,7 @@ def update_images(
         images_root=str(images),
         backbone=backbone,
         checkpoint=None if checkpoint is None else str(Path(checkpoint).resolve()),
-        image_size=embedder.image_size,
+        image_size=None if provisional else embedder.image_size,
         model_key=embedder.key,
         batch_size=batch_size,
     )

@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from fakes import FakeEmbedder
+from fakes import FAKE_SIZE, FakeEmbedder
 
 from labeler import config
 from labeler.errors import LabelerError, ProjectNotFound
@@ -181,3 +181,31 @@ def test_a_project_inside_its_images_folder_does_not_scan_itself(
         project.close()
         assert report.skipped == []
         assert report.images == len(truth)
+
+
+def test_an_empty_folder_does_not_fix_the_input_size(
+    tmp_path: Path, colour_images, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PIL import Image
+
+    import labeler.embed as embed
+    from labeler.embed import choose_image_size
+
+    asked = []
+    create = embed.create_embedder
+
+    def recording(name, **options):
+        asked.append(options["image_size"])
+        return create(name, **options)
+
+    monkeypatch.setattr(embed, "create_embedder", recording)
+    folder, truth = colour_images
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    path = tmp_path / "p"
+    _init(path, empty, backbone="fake").close()  # nothing to choose from yet
+    _init(path, folder, backbone="fake").close()  # the first images choose
+    _init(path, folder, backbone="fake").close()  # kept: the size the embedder took (32 here)
+    sizes = [Image.open(folder / name).size for name in truth]
+    assert asked == [choose_image_size([]), choose_image_size(sizes), FAKE_SIZE]
+    assert len(set(asked)) == 3
