@@ -77,6 +77,7 @@ class PredictReport:
 class ImportReport:
     changed: int  # labels set or changed
     unlabeled: list[int]  # lines of the CSV with a path but no label, skipped
+    new_classes: list[str] = field(default_factory=list)  # classes the file created
 
 
 @dataclass
@@ -331,9 +332,16 @@ class Project:
     def import_labels(
         self, csv_path: Path | str, *, annotator: str = DEFAULT_ANNOTATOR
     ) -> ImportReport:
-        """`label` the rows of a label CSV (see `read_label_csv`); all or nothing."""
+        """`label` the rows of a label CSV (see `read_label_csv`); all or nothing. A refusal
+        names the file; the report names the classes the file created."""
         rows = read_label_csv(csv_path)
-        return ImportReport(self.label(rows.pairs, annotator=annotator), rows.unlabeled)
+        before = set(self.store.classes())
+        try:
+            changed = self.label(rows.pairs, annotator=annotator)
+        except LabelerError as e:
+            raise LabelerError(f"{csv_path}: {e}; nothing was imported") from e
+        new = [c for c in self.store.classes() if c not in before]
+        return ImportReport(changed, rows.unlabeled, new_classes=new)
 
     def _labeled(self, *, hand_only: bool = False) -> tuple[np.ndarray, list[str]]:
         """Rows of `_vectors()` with a label (K,) int64, ascending, and their labels.

@@ -198,6 +198,20 @@ def test_import_skips_rows_without_label_and_says_which(
     report = project.import_labels(csv_path)
     assert (report.changed, report.unlabeled) == (2, [3])
     assert {lab.label for lab in project.store.labels()} == {"red", "blue"}
+    assert report.new_classes == ["red", "blue"]  # in order of creation, and named once:
+    csv_path.write_text(f"path,label\n{paths[1]},red\n{paths[2]},green\n")
+    assert project.import_labels(csv_path).new_classes == ["green"]
+
+
+def test_a_refused_import_names_its_file(project: Project, colour_images, tmp_path: Path) -> None:
+    _, truth = colour_images
+    project.label([(sorted(truth)[0], "red")])
+    csv_path = tmp_path / "twins.csv"
+    csv_path.write_text(f"path,label\n{sorted(truth)[1]},RED\n")
+    with pytest.raises(
+        LabelerError, match=r"twins\.csv: class name 'RED' .*; nothing was imported"
+    ):
+        project.import_labels(csv_path)
 
 
 def test_export_reimports_class_names_a_spreadsheet_would_run(
