@@ -163,7 +163,7 @@ def test_disagreement_strategy_picks_where_heads_conflict() -> None:
     got = create_strategy("disagreement").suggest(pool, 2)
     assert sorted(s.index for s in got) == [5, 9]
     reasons = {s.index: s.reason for s in got}
-    assert reasons[9] == "the 3 models disagree: 2 say bird, 1 say cat"
+    assert reasons[9] == "the 3 models disagree: 2 say 'bird', 1 says 'cat'"
 
 
 def test_balanced_strategy_reasons_name_the_class_and_its_labels() -> None:

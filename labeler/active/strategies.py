@@ -177,7 +177,9 @@ class Disagreement(_ScoreTopK):
     def suggestion(self, pool: Pool, row: int, score: float) -> Suggestion:
         votes = np.bincount(pool.committee[:, row].argmax(axis=1), minlength=len(pool.classes))
         order = [c for c in np.argsort(-votes, kind="stable") if votes[c]]
-        said = [f"{votes[c]} say {pool.classes[c]}" for c in order]
+        said = [
+            f"{votes[c]} {'says' if votes[c] == 1 else 'say'} {pool.classes[c]!r}" for c in order
+        ]
         return Suggestion(
             row, score, f"the {len(pool.committee)} models disagree: {', '.join(said)}"
         )
