@@ -401,7 +401,7 @@ def test_bad_dicom_files_have_a_reason(tmp_path: Path, make, reason: str) -> Non
 
 def test_too_many_pixels_are_refused_before_decoding(tmp_path: Path) -> None:
     path = write_dicom(tmp_path / "big.dcm", RAMP)
-    with pytest.raises(ImageError, match="image too large: 50x40 pixels exceeds the limit of 1000"):
+    with pytest.raises(ImageError, match="too large: 50x40 pixels exceeds the limit of 1,000"):
         load_image(path, max_pixels=1000)
 
 

@@ -139,7 +139,8 @@ def test_scan_skips_each_bad_file_with_its_reason(
     assert reasons["x.jpg"] == "not an image: cannot identify image file"
     assert reasons["truncated.png"].startswith("truncated or corrupt image: ")
     assert reasons["bomb.png"] == (
-        "image too large: 30000x30000 pixels exceeds the limit of 100000000 (config.MAX_PIXELS)"
+        "image too large: 30000x30000 pixels exceeds the limit of 100,000,000, which keeps a "
+        "decode from filling the memory; downscale the image or crop its region"
     )
     assert reasons["notes.txt"].startswith("unsupported file type '.txt' (supported: .bmp, ")
     assert reasons["README"].startswith("unsupported file type (no extension)")
@@ -157,7 +158,7 @@ def test_max_pixels_is_the_callers_limit_not_pils(tmp_path: Path, bomb_bytes: by
     ]
     tight = scan(tmp_path, max_pixels=1_000, progress=False)
     assert tight.images == []
-    assert "40x40 pixels exceeds the limit of 1000" in tight.skipped[1].reason
+    assert "40x40 pixels exceeds the limit of 1,000" in tight.skipped[1].reason
 
 
 def test_unreadable_file_is_skipped_not_raised(

@@ -34,8 +34,8 @@ def one_line(lines: Iterable[str]) -> str:
 def too_large_reason(width: int, height: int, max_pixels: int) -> str:
     """The reason sentence for an image whose header claims more than `max_pixels` pixels."""
     return (
-        f"image too large: {width}x{height} pixels exceeds the limit of {max_pixels} "
-        "(config.MAX_PIXELS)"
+        f"image too large: {width}x{height} pixels exceeds the limit of {max_pixels:,}, which "
+        "keeps a decode from filling the memory; downscale the image or crop its region"
     )
 
 
