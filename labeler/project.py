@@ -69,6 +69,7 @@ class PredictReport:
     coverage: float = 0.0  # estimated share of the predicted images accepted at it
     ood: int = 0  # images flagged as fitting no class
     ood_short: int = 0  # labels still needed before any image can be flagged (0: flags work)
+    set_size: float | None = None  # mean classes in a conformal prediction set, when asked for
     uncalibrated: list[str] = field(default_factory=list)  # classes with one hand label
     seen_by_backbone: int = 0  # hand labels the backbone was fine-tuned on (checks optimistic)
 
@@ -477,6 +478,7 @@ class Project:
             coverage=auto.coverage,
             ood=int(auto.ood.sum()),
             ood_short=auto.ood_short,
+            set_size=None if auto.sets is None else float(np.mean([len(s) for s in auto.sets])),
             uncalibrated=sorted(c for c, n in Counter(labels).items() if n == 1),
             seen_by_backbone=len(set(self.trained_on()) & set(v.item_ids[rows].tolist())),
         )

@@ -62,6 +62,8 @@ def test_predict_flags_outliers_and_exports_the_extra_columns(outlier_project, t
         assert r["label"] in json.loads(r["prediction_set"])
         assert 0.0 <= float(r["confidence"]) <= 1.0
     assert all(r["ood"] == "" for r in rows if r["source"] == "human")
+    sizes = [len(json.loads(r["prediction_set"])) for r in auto.values()]
+    assert report.set_size == pytest.approx(np.mean(sizes))  # the sets' mean size, reported
 
 
 def test_predict_reports_a_threshold_for_the_target_precision(outlier_project) -> None:
@@ -73,6 +75,7 @@ def test_predict_reports_a_threshold_for_the_target_precision(outlier_project) -
     assert run.params["threshold"] == pytest.approx(report.threshold)
     extras = project.store.prediction_extras(run.id)
     assert all(s is None for _, s in extras.values())  # no conformal sets asked for
+    assert report.set_size is None
 
 
 def test_cli_predict_says_what_auto_chose(outlier_project, capsys) -> None:
