@@ -7,21 +7,33 @@ Errors the user can act on print one sentence on stderr and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import errno
+import ipaddress
 import math
+import os
+import socket
 import sys
+import textwrap
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from labeler import __version__, config
 from labeler.errors import LabelerError, os_reason
+from labeler.export import EXPORTS_DIR
 
 if TYPE_CHECKING:
     from labeler.project import Project
 
 EXIT_ERROR = 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a reader that stopped early
 SKIPPED_SHOWN = 10  # bad files listed on the terminal after init; the rest are in skipped.csv
 CURVE_BAR_WIDTH = 40  # characters of `labeler curve`'s bar at accuracy 1
 ALL_BLOCKS = -1  # `finetune --blocks`: train the whole backbone
+HELP_WIDTH = 78  # a command's description in its --help, as wide as argparse's own text
+LOOPBACK = "127.0.0.1"
+DEFAULT_PORT = 7860
+MAX_PORT = 65535
 
 
 def _whole_number(text: str) -> int:
@@ -45,6 +57,15 @@ def _int_at_least(low: int):
 
 _positive_int = _int_at_least(1)
 _non_negative_int = _int_at_least(0)
+
+
+def _port(text: str) -> int:
+    value = _whole_number(text)
+    if not 1 <= value <= MAX_PORT:
+        raise argparse.ArgumentTypeError(
+            f"expected a port from 1 to {MAX_PORT}, got {value}; the default is {DEFAULT_PORT}"
+        )
+    return value
 
 
 def _image_size(text: str) -> int:
@@ -93,6 +114,56 @@ def _file_name(text: str) -> str:
     return text
 
 
+PROJECT_HELP = "the project folder (made by `labeler init`)"
+DEVICE_CHOICES = ["auto", "cpu", "cuda", "mps"]
+DEVICE_HELP = "where the network runs (default auto: a CUDA GPU, else Apple MPS, else the CPU)"
+
+
+def _command(
+    sub, name: str, summary: str, *, details: str = "", examples: Sequence[str] = ()
+) -> argparse.ArgumentParser:
+    """A subcommand whose --help opens with `summary` (and `details`) and ends with examples."""
+    text = textwrap.fill(f"{summary[0].upper()}{summary[1:]}. {details}".strip(), HELP_WIDTH)
+    heading = "example:" if len(examples) == 1 else "examples:"
+    epilog = "\n".join([heading, *(f"  {e}" for e in examples)]) if examples else None
+    return sub.add_parser(
+        name,
+        help=summary,
+        description=text,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def _one_of(names: Sequence[str], default: str) -> str:
+    return f"{default} (default) or one of: {', '.join(n for n in names if n != default)}"
+
+
+def add_serve_arguments(p: argparse.ArgumentParser) -> None:
+    """--host, --port, --auth and --auth-file, as `labeler serve` and app.py take them."""
+    p.add_argument(
+        "--host",
+        default=LOOPBACK,
+        help=f"address to listen on (default {LOOPBACK}: this machine only; 0.0.0.0 opens the "
+        "images to the network, so add --auth)",
+    )
+    p.add_argument(
+        "--port",
+        type=_port,
+        default=DEFAULT_PORT,
+        metavar="N",
+        help=f"1 to {MAX_PORT} (default %(default)s)",
+    )
+    p.add_argument(
+        "--auth",
+        action="append",
+        default=[],
+        metavar="USER:PASSWORD",
+        help="require a login (repeat for more users); the user is recorded as annotator",
+    )
+    p.add_argument("--auth-file", metavar="FILE", help="logins, one user:password a line")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from labeler.active import available_strategies
     from labeler.autolabel import DEFAULT_TARGET_PRECISION
@@ -100,37 +171,109 @@ def build_parser() -> argparse.ArgumentParser:
     from labeler.heads import DEFAULT_METHOD, available_heads
 
     parser = argparse.ArgumentParser(
-        prog="labeler", description="Few-shot image labeling: label a few, auto-label the rest."
+        prog="labeler",
+        description="Few-shot image labeling: label a few, auto-label the rest.",
+        epilog="`labeler COMMAND --help` tells what a command takes, with an example.",
     )
     parser.add_argument("--version", action="version", version=f"labeler {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("init", help="create or update a project from a folder of images")
-    p.add_argument("project")
-    p.add_argument("--images", required=True, metavar="DIR", help="folder scanned recursively")
-    p.add_argument("--backbone", default=None, help=f"default {config.DEFAULT_BACKBONE}")
-    p.add_argument("--checkpoint", default=None, help="local weights file for --backbone")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    p.add_argument("--batch-size", type=_positive_int, default=config.DEFAULT_BATCH_SIZE)
+    p = _command(
+        sub,
+        "init",
+        "create or update a project from a folder of images",
+        details="Scans the folder recursively, embeds the images (only new ones on a rerun: "
+        "vectors are cached by content) and indexes them. On an existing project, --images may "
+        "be left out: the project's own images folder is scanned again.",
+        examples=[
+            "labeler init runs/cells --images /data/cells --device cuda --batch-size 128",
+            "labeler init runs/cells          # rescan /data/cells for new images",
+        ],
+    )
+    p.add_argument(
+        "project",
+        metavar="PROJECT",
+        help="the project folder: created if new, updated if it exists",
+    )
+    p.add_argument(
+        "--images",
+        metavar="DIR",
+        help="folder of images, scanned recursively; needed for a new project (an existing "
+        "one rescans the folder it was made on)",
+    )
+    p.add_argument(
+        "--backbone",
+        default=None,
+        metavar="NAME",
+        help=f"network that embeds the images: {config.DEFAULT_BACKBONE} (default; works "
+        "offline) or a timm model name",
+    )
+    p.add_argument(
+        "--checkpoint", default=None, metavar="FILE", help="local weights file for --backbone"
+    )
+    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help=DEVICE_HELP)
+    p.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=config.DEFAULT_BATCH_SIZE,
+        metavar="N",
+        help="images embedded at once (default %(default)s); lower it if memory runs out, raise "
+        "it on a large GPU",
+    )
     p.add_argument(
         "--image-size",
         type=_image_size,
         default=None,
         metavar="PX",
-        help="network input side, {} to {} px".format(*config.IMAGE_SIZE_RANGE),
+        help="network input side, {} to {} px (default: chosen from the images)".format(
+            *config.IMAGE_SIZE_RANGE
+        ),
     )
 
-    p = sub.add_parser("label", help="import expert labels from a CSV with columns path,label")
-    p.add_argument("project")
-    p.add_argument("--csv", required=True, metavar="FILE")
-    p.add_argument("--annotator", default="expert")
+    p = _command(
+        sub,
+        "label",
+        "import expert labels from a CSV with columns path,label",
+        details="FILE has a header row naming a path and a label column (other columns are "
+        "ignored); each path is relative to the project's images folder, or absolute inside it. "
+        "Cells may be separated by commas, semicolons or tabs. All or nothing: a row that "
+        "cannot be imported refuses the file; rows with a path and no label are skipped.",
+        examples=[
+            "labeler suggest runs/cells -n 20 > first.csv   # fill in its label column, then:",
+            "labeler label runs/cells --csv first.csv --annotator ana",
+        ],
+    )
+    p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
+    p.add_argument(
+        "--csv", required=True, metavar="FILE", help="CSV with columns path,label (, ; or tab)"
+    )
+    p.add_argument(
+        "--annotator",
+        default="expert",
+        metavar="NAME",
+        help="name recorded with each label (default %(default)s)",
+    )
 
-    p = sub.add_parser("predict", help="fit on the expert labels and predict every other image")
-    p.add_argument("project")
-    p.add_argument("--method", default=DEFAULT_METHOD, choices=available_heads())
+    p = _command(
+        sub,
+        "predict",
+        "fit on the expert labels and predict every other image",
+        details="Prints the method used, the confidence to auto-accept at, and the estimated "
+        "accuracy of the auto-labels; `labeler export` writes the predictions.",
+        examples=["labeler predict runs/cells", "labeler predict runs/cells --method protonet"],
+    )
+    p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
+    p.add_argument(
+        "--method",
+        default=DEFAULT_METHOD,
+        choices=available_heads(),
+        metavar="NAME",
+        help="classifier head: " + _one_of(available_heads(), DEFAULT_METHOD),
+    )
     p.add_argument(
         "--target-precision",
         type=_fraction,
+        metavar="P",
         default=DEFAULT_TARGET_PRECISION,
         help="report the confidence to auto-accept at for this precision (default %(default)s)",
     )
@@ -143,30 +286,67 @@ def build_parser() -> argparse.ArgumentParser:
         "the time (e.g. 0.1)",
     )
 
-    p = sub.add_parser("suggest", help="CSV of the images most worth labeling next")
-    p.add_argument("project")
-    p.add_argument("-n", type=_positive_int, required=True)
-    p.add_argument("--strategy", default="auto", choices=available_strategies())
-    p.add_argument("--seed", type=_non_negative_int, default=0)
-
-    p = sub.add_parser("export", help="CSV with one row per image")
-    p.add_argument("project")
-    p.add_argument("out", type=_file_name, metavar="OUT.csv")
-
-    p = sub.add_parser("export-embeddings", help="the vectors the heads use, as .npz")
-    p.add_argument("project")
-    p.add_argument("out", type=_file_name, metavar="OUT.npz")
-
-    p = sub.add_parser("status", help="counts, classes and skipped files of a project")
-    p.add_argument("project")
-
-    p = sub.add_parser("curve", help="estimated accuracy of the auto-labels against labels")
-    p.add_argument("project")
-
-    p = sub.add_parser(
-        "finetune", help="fine-tune the backbone on the expert labels and re-embed every image"
+    p = _command(
+        sub,
+        "suggest",
+        "CSV of the images most worth labeling next",
+        details="Written to stdout (redirect it to a file), header first: path, an empty label "
+        "column to fill in for `labeler label`, why each was chosen, and the model's guess; "
+        "most useful first. Works with zero labels.",
+        examples=["labeler suggest runs/cells -n 20 > next.csv"],
     )
-    p.add_argument("project")
+    p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
+    p.add_argument("-n", type=_positive_int, required=True, metavar="N", help="images to suggest")
+    p.add_argument(
+        "--strategy",
+        default="auto",
+        choices=available_strategies(),
+        metavar="NAME",
+        help="how to choose: " + _one_of(available_strategies(), "auto"),
+    )
+    p.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        default=0,
+        metavar="N",
+        help="random seed (default %(default)s): the same seed and labels give the same CSV",
+    )
+
+    p = _command(
+        sub,
+        "export",
+        "CSV with one row per image",
+        details="Columns path, label, source (human or auto), confidence, margin, method, "
+        f"model, annotator, labeled_at, then more. Not inside the project folder but for its "
+        f"{EXPORTS_DIR}/ folder.",
+        examples=["labeler export runs/cells labels.csv"],
+    )
+    p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
+    p.add_argument("out", type=_file_name, metavar="OUT.csv", help="file to write")
+
+    p = _command(
+        sub,
+        "export-embeddings",
+        "the vectors the heads use, as .npz",
+        details="Arrays `paths` (N,) and `embeddings` (N, D) float32.",
+        examples=["labeler export-embeddings runs/cells vectors.npz"],
+    )
+    p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
+    p.add_argument("out", type=_file_name, metavar="OUT.npz", help="file to write")
+
+    p = _command(sub, "status", "counts, classes and skipped files of a project")
+    p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
+
+    p = _command(sub, "curve", "estimated accuracy of the auto-labels against labels")
+    p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
+
+    p = _command(
+        sub,
+        "finetune",
+        "fine-tune the backbone on the expert labels and re-embed every image",
+        examples=["labeler finetune runs/cells --minutes 10 --device cuda"],
+    )
+    p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
     p.add_argument("--steps", type=_positive_int, default=None, help="optimiser steps (50)")
     p.add_argument("--minutes", type=_minutes, default=None, help="stop after this long")
     p.add_argument(
@@ -175,19 +355,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"last blocks trained (1); 0 for only the layers after them, {ALL_BLOCKS} for all",
     )
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help=DEVICE_HELP)
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "adapt",
-        help="re-estimate the backbone's last batch-norm statistics on the project's images "
+        "re-estimate the backbone's last batch-norm statistics on the project's images "
         "(no labels needed) and re-embed every image",
     )
-    p.add_argument("project")
+    p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
     p.add_argument(
         "--sample", type=_positive_int, default=None, help="images to estimate from (2000)"
     )
     p.add_argument("--layers", type=_positive_int, default=None, help="last layers adapted (4)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help=DEVICE_HELP)
 
     p = sub.add_parser(
         "bench",
@@ -196,25 +377,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_bench_arguments(p)
 
-    p = sub.add_parser("serve", help="the browser UI on a project")
-    p.add_argument("project")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=_positive_int, default=7860)
-    p.add_argument(
-        "--auth",
-        action="append",
-        default=[],
-        metavar="USER:PASSWORD",
-        help="require a login (repeat for more users); the user is recorded as annotator",
+    p = _command(
+        sub,
+        "serve",
+        "the browser UI on a project",
+        examples=[
+            "labeler serve runs/cells                 # http://127.0.0.1:7860, this machine only",
+            "labeler serve runs/cells --host 0.0.0.0 --auth ana:secret --auth bob:pass",
+        ],
     )
-    p.add_argument("--auth-file", metavar="FILE", help="logins, one user:password a line")
+    p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
+    add_serve_arguments(p)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except BrokenPipeError:  # stdout's reader stopped early (`| head`): that is no error
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except LabelerError as e:
         print(f"labeler: error: {e}", file=sys.stderr)
         return EXIT_ERROR
@@ -226,6 +411,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("labeler: interrupted", file=sys.stderr)
         return 130
+
+
+def _reason(e: Exception) -> str:
+    return str(getattr(e, "strerror", None) or e).lower()
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device, so that Python's flush at exit does not fail on the
+    closed pipe again (the way the Python docs' "Note on SIGPIPE" describes)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (captured): nothing is flushed
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def _os_error(e: OSError) -> str:
@@ -250,9 +451,16 @@ def _options(args: argparse.Namespace, *names: str, **renamed: str) -> dict[str,
 def cmd_init(args: argparse.Namespace) -> int:
     from labeler.project import SKIPPED_NAME, Project
 
+    _check_device(args.device)
+    images = args.images
+    if images is None:  # an existing project: its own folder
+        with _open(args) as project:
+            images = project.images_root
+        print(f"rescanning {images}, the images folder of {args.project}")
     project, r = Project.init(
         args.project,
-        **_options(args, "images", "backbone", "checkpoint", "device", "batch_size", "image_size"),
+        images=images,
+        **_options(args, "backbone", "checkpoint", "device", "batch_size", "image_size"),
     )
     with project:
         s = r.sync
@@ -263,7 +471,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         )
         if s.missing and not r.images:
             print(
-                f"warning: every image is gone from {args.images} (an unmounted drive?); their "
+                f"warning: every image is gone from {images} (an unmounted drive?); their "
                 "labels are kept and come back when the images do: run init again then",
                 file=sys.stderr,
             )
@@ -274,6 +482,13 @@ def cmd_init(args: argparse.Namespace) -> int:
             if len(r.skipped) > SKIPPED_SHOWN:
                 print(f"  … and {len(r.skipped) - SKIPPED_SHOWN} more")
     return 0
+
+
+def _check_device(device: str) -> None:
+    """Refuse a --device that torch cannot see before any work (a scan can take minutes)."""
+    from labeler.embed import resolve_device
+
+    resolve_device(device)
 
 
 def cmd_label(args: argparse.Namespace) -> int:
@@ -303,7 +518,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             f"predicted {r.predicted} images with {r.method} on {r.model} from {r.labeled} labels "
             f"in {len(r.classes)} classes (temperature {r.temperature:.3g})"
         )
-        if r.choice != r.method:
+        if _says_more(r.choice, r.method):
             print(f"chose {r.choice}")
         if r.threshold <= 1.0:
             print(
@@ -340,7 +555,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _says_more(choice: str, method: str) -> bool:
+    """Whether a head's account of its fit says more than the method's name: `auto` says what it
+    blended; other heads give their own name, which may be shorter than the one registered
+    (protonet-euclidean is a protonet)."""
+    from labeler.heads import available_heads
+
+    return choice != method and choice not in available_heads()
+
+
 def cmd_finetune(args: argparse.Namespace) -> int:
+    _check_device(args.device)
     with _open(args) as project:
         init, r = project.finetune(**_options(args, "steps", "minutes", "blocks", "device"))
         print(
@@ -353,6 +578,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 
 
 def cmd_adapt(args: argparse.Namespace) -> int:
+    _check_device(args.device)
     with _open(args) as project:
         before = project.model_key
         init = project.adapt(**_options(args, "sample", "layers", "device"))
@@ -398,13 +624,27 @@ def cmd_export_embeddings(args: argparse.Namespace) -> int:
     return _export(args, "embeddings", lambda project, out: project.export_embeddings(out))
 
 
+# What `status` shows for a value the project does not have yet.
+STATUS_NOT_YET = {
+    "last_prediction": "never (run `labeler predict`)",
+    "estimated_accuracy": "none yet (it needs two labels in each of two classes, then predict)",
+}
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     with _open(args) as project:
-        for key, value in project.status().items():
-            shown = ", ".join(value) if isinstance(value, list) else value
-            print(f"{key}: {shown}")
-        for path, reason in project.store.skipped():
-            print(f"  skipped {path}: {reason}")
+        status = project.status()
+        counts = Counter(row.label for row in project.store.labels())
+        skipped = project.store.skipped()
+    for key, value in status.items():
+        if key == "classes":
+            print(f"classes: {len(value)}")
+            for name in value:  # one a line: names may hold commas
+                print(f"  {name}: {counts[name]} label{'' if counts[name] == 1 else 's'}")
+        else:
+            print(f"{key}: {STATUS_NOT_YET.get(key, 'none') if value is None else value}")
+    for path, reason in skipped:
+        print(f"  skipped {path}: {reason}")
     return 0
 
 
@@ -423,12 +663,71 @@ def cmd_curve(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from labeler.ui import serve
-    from labeler.ui.auth import load_accounts
 
-    accounts = load_accounts(args.auth, args.auth_file)
+    accounts = check_serve(args)
     with _open(args) as project:
         serve(project, host=args.host, port=args.port, auth=accounts)
     return 0
+
+
+def check_serve(args: argparse.Namespace) -> list[tuple[str, str]] | None:
+    """Before `serve` (and app.py) starts: the logins of --auth and --auth-file, a refusal of a
+    host or port that cannot be served on, and a warning when the images are open to the
+    network with no login."""
+    from labeler.ui.auth import load_accounts
+
+    accounts = load_accounts(args.auth, args.auth_file)
+    local = check_address(args.host, args.port)
+    if not local and not accounts:
+        print(
+            f"warning: serving on {args.host} with no login: anyone on the network who can reach "
+            "this machine can see the images (patient data) and change the labels; add --auth "
+            "USER:PASSWORD (or --auth-file FILE) to require a login, or serve on --host "
+            f"{LOOPBACK} for this machine only",
+            file=sys.stderr,
+        )
+    return accounts
+
+
+def _cannot_serve(host: str, port: int, e: OSError) -> LabelerError:
+    return LabelerError(
+        f"cannot serve on {host} port {port}: {os_reason(e)}; pass --host with an address of "
+        f"this machine and --port N from 1024 to {MAX_PORT}"
+    )
+
+
+def check_address(host: str, port: int) -> bool:
+    """Refuse (LabelerError) a host that is no address of this machine, or a port already in use
+    there, by binding it as the server will (and letting it go); True when every address of
+    `host` is a loopback one: the page is reachable from this machine only."""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as e:
+        raise LabelerError(
+            f"cannot serve on host {host!r}: it is no known address ({_reason(e)}); pass --host "
+            f"with an address of this machine: {LOOPBACK} for it alone, 0.0.0.0 for every network"
+        ) from None
+    addresses = list(dict.fromkeys(addresses))
+    unavailable = []  # of a family this machine lacks (no IPv6): skipped, as asyncio does
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            if os.name != "nt":  # as uvicorn binds: a port left in TIME_WAIT is free
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(address)
+            except OSError as e:
+                if e.errno == errno.EADDRINUSE:
+                    raise LabelerError(
+                        f"port {port} is in use on {host}; pass --port N with a free port"
+                    ) from None
+                if e.errno != errno.EADDRNOTAVAIL:
+                    raise _cannot_serve(host, port, e) from None
+                unavailable.append(e)
+    if len(unavailable) == len(addresses):
+        raise _cannot_serve(host, port, unavailable[0])
+    return all(ipaddress.ip_address(a[4][0].split("%")[0]).is_loopback for a in addresses)
 
 
 COMMANDS = {

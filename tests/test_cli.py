@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
+from imagegen import coloured, write_colour_set
 
 from labeler.cli import EXIT_ERROR, main
 
@@ -177,3 +178,127 @@ def test_init_on_an_emptied_folder_warns_and_keeps_the_labels(
         rows = {r["path"]: r for r in csv.DictReader(f)}
     assert len(rows) == len(truth) and rows[path]["source"] == "human"
     assert rows[path]["label"] == truth[path]
+
+
+def test_init_without_images_rescans_the_projects_own_folder(
+    proj: Path, colour_images, tmp_path: Path, capsys
+) -> None:
+    folder, truth = colour_images
+    write_colour_set(folder, 1, start_seed=500)  # one new image of each class
+    assert main(["init", str(proj), "--backbone", "fake"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"rescanning {folder.resolve()}, the images folder of {proj}\n")
+    assert f"{len(truth) + 3} images in {proj} (3 new," in out
+
+
+def test_init_without_images_on_a_new_project_is_a_one_line_error(
+    error_line, tmp_path: Path, capsys
+) -> None:
+    new = tmp_path / "new"
+    assert main(["init", str(new), "--backbone", "fake"]) == EXIT_ERROR
+    assert f"no labeler project at {new}; create it with `labeler init {new} --images DIR`" in (
+        error_line()
+    )
+    assert not new.exists()
+
+
+def test_init_refuses_a_device_torch_cannot_see_before_scanning(
+    error_line, colour_images, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    import torch
+
+    from labeler.project import Project
+
+    def scan(*args, **kwargs):
+        raise AssertionError("the folder was scanned before the device was checked")
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(Project, "init", scan)
+    folder, _ = colour_images
+    argv = ["init", str(tmp_path / "p"), "--images", str(folder), "--device", "cuda"]
+    assert main(argv) == EXIT_ERROR
+    assert "device 'cuda' was requested but torch" in error_line()
+    assert not (tmp_path / "p").exists()
+
+
+def test_predict_names_the_method_as_given(
+    proj: Path, colour_images, tmp_path: Path, capsys
+) -> None:
+    _, truth = colour_images
+    labels = _write_labels(tmp_path / "l.csv", [(p, truth[p]) for p in sorted(truth)[::3]])
+    assert main(["label", str(proj), "--csv", str(labels)]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(proj), "--method", "protonet-euclidean"]) == 0
+    out = capsys.readouterr().out
+    assert " with protonet-euclidean on " in out
+    assert "chose" not in out  # not "chose protonet": the head's own, shorter name
+    assert main(["predict", str(proj)]) == 0
+    assert "\nchose auto: " in capsys.readouterr().out  # auto says what it blended
+
+
+def test_predict_on_many_classes_with_few_labels_shows_no_sklearn_warning(
+    tmp_path: Path, capsys
+) -> None:
+    import warnings
+
+    import numpy as np
+    from sklearn.utils.multiclass import check_classification_targets
+
+    from labeler.heads.linear import FEW_SAMPLES_WARNING
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    rows = []
+    for k in range(16):
+        colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+        for i in range(3):
+            coloured(colour, seed=100 * k + i).save(folder / f"c{k:02d}_{i}.png")
+        rows += [(f"c{k:02d}_{i}.png", f"class {k}") for i in range(1 if k < 2 else 2)]
+    assert len(rows) == 30  # 16 classes in 30 labels: sklearn's "regression?" hint...
+    with pytest.warns(UserWarning, match=FEW_SAMPLES_WARNING):
+        check_classification_targets(np.array([label for _, label in rows]))
+    proj = tmp_path / "proj"
+    assert main(["init", str(proj), "--images", str(folder), "--backbone", "fake"]) == 0
+    assert main(["label", str(proj), "--csv", str(_write_labels(tmp_path / "l.csv", rows))]) == 0
+    capsys.readouterr()
+    for method in ("auto", "logreg", "svm"):  # ...is not shown where we fit on few labels
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert main(["predict", str(proj), "--method", method]) == 0
+        assert [str(w.message) for w in caught] == []
+        assert "predicted 18 images" in capsys.readouterr().out
+
+
+def test_few_labels_per_class_shows_other_warnings() -> None:
+    import warnings
+
+    from labeler.heads.linear import few_labels_per_class
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with few_labels_per_class():
+            warnings.warn("another warning", UserWarning, stacklevel=1)
+            warnings.warn(
+                "The number of unique classes is greater than 50% of the number of samples.",
+                UserWarning,
+                stacklevel=1,
+            )
+    assert [str(w.message) for w in caught] == ["another warning"]
+
+
+@pytest.mark.parametrize("command", ["finetune", "adapt"])
+def test_finetune_and_adapt_refuse_a_device_torch_cannot_see_first(
+    error_line, proj: Path, monkeypatch, capsys, command: str
+) -> None:
+    import torch
+
+    from labeler.project import Project
+
+    def work(*args, **kwargs):
+        raise AssertionError("the work began before the device was checked")
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(Project, command, work)
+    assert main([command, str(proj), "--device", "cuda"]) == EXIT_ERROR
+    assert "device 'cuda' was requested but torch" in error_line()

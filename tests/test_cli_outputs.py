@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from imagegen import write_colour_set
 
-from labeler.cli import EXIT_ERROR, build_parser, main
+from labeler.cli import EXIT_BROKEN_PIPE, EXIT_ERROR, build_parser, main
 
 FORMULA_NAMES = ["=a.png", "+b.png", "-c.png", "@d.png"]
 
@@ -43,6 +46,23 @@ def test_export_into_the_projects_exports_folder_works(proj: Path, capsys) -> No
     (proj / "exports").mkdir()
     assert main(["export", str(proj), str(proj / "exports" / "labels.csv")]) == 0
     assert "wrote 24 rows" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["export", "export-embeddings"])
+def test_export_into_the_projects_exports_folder_makes_it(proj: Path, capsys, command: str) -> None:
+    assert not (proj / "exports").exists()
+    assert main([command, str(proj), str(proj / "exports" / "x.out")]) == 0
+    assert (proj / "exports" / "x.out").is_file()
+    assert "wrote 24 " in capsys.readouterr().err
+
+
+def test_export_into_a_missing_folder_under_exports_is_an_error(
+    error_line, proj: Path, capsys
+) -> None:
+    out = proj / "exports" / "2024" / "x.csv"
+    assert main(["export", str(proj), str(out)]) == EXIT_ERROR
+    assert f"folder {out.parent.resolve()} does not exist; create it first" in error_line()
+    assert not (proj / "exports").exists()  # only a file straight in exports/ makes that
 
 
 @pytest.mark.parametrize("command", ["export", "export-embeddings"])
@@ -114,6 +134,9 @@ def test_suggest_escapes_formulas_and_label_maps_them_back(tmp_path: Path, capsy
         (["finetune", "P", "--minutes", "inf"], "above 0"),
         (["finetune", "P", "--blocks", "-5"], "-1 for all of them, got -5"),
         (["finetune", "P", "--blocks", "-2"], "-1 for all of them, got -2"),
+        (["serve", "P", "--port", "99999"], "expected a port from 1 to 65535, got 99999"),
+        (["serve", "P", "--port", "0"], "expected a port from 1 to 65535, got 0"),
+        (["serve", "P", "--port", "http"], "expected a whole number, got 'http'"),
     ],
 )
 def test_meaningless_numbers_are_refused_by_the_parser(argv, message: str, capsys) -> None:
@@ -132,7 +155,97 @@ def test_meaningless_numbers_are_refused_by_the_parser(argv, message: str, capsy
         (["finetune", "P", "--minutes", "0.5"], "minutes", 0.5),
         (["finetune", "P", "--blocks", "0"], "blocks", 0),  # only the layers after the blocks
         (["finetune", "P", "--blocks", "-1"], "blocks", -1),  # the whole backbone
+        (["serve", "P", "--port", "1"], "port", 1),
+        (["serve", "P", "--port", "65535"], "port", 65535),
     ],
 )
 def test_meaningful_numbers_at_the_edges_are_accepted(argv, name: str, value) -> None:
     assert getattr(build_parser().parse_args(argv), name) == value
+
+
+def _run_into_a_closed_pipe(argv: list[str]) -> subprocess.CompletedProcess:
+    """`python -m labeler ARGV` with stdout a pipe whose reader is gone (as `| head -1` leaves
+    it once it has read its line): every write to it fails."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "labeler", *argv],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    finally:
+        os.close(write)
+
+
+@pytest.mark.parametrize("argv", [["suggest", "{proj}", "-n", "20"], ["status", "{proj}"]])
+def test_a_reader_that_stops_early_ends_the_command_quietly(proj: Path, argv) -> None:
+    done = _run_into_a_closed_pipe([a.format(proj=proj) for a in argv])
+    assert done.stderr == ""  # no BrokenPipeError traceback
+    assert done.returncode == EXIT_BROKEN_PIPE
+
+
+def test_status_is_readable(proj: Path, tmp_path: Path, capsys) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        'path,label\nimg_00000.png,"red, dark"\nimg_00001.png,"red, dark"\nimg_01000.png,green\n',
+        encoding="utf-8",
+    )
+    assert main(["label", str(proj), "--csv", str(labels)]) == 0
+    capsys.readouterr()
+    assert main(["status", str(proj)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "labeled: 3" in lines
+    at = lines.index("classes: 2")
+    assert lines[at + 1 : at + 3] == ["  red, dark: 2 labels", "  green: 1 label"]
+    assert "last_prediction: never (run `labeler predict`)" in lines
+    assert any(line.startswith("estimated_accuracy: none yet (") for line in lines)
+    assert not [line for line in lines if "None" in line]
+
+
+@pytest.mark.parametrize(
+    ("command", "snippets"),
+    [
+        (
+            "label",
+            [
+                "columns path,label",
+                "relative to the project's images folder, or absolute",
+                "commas, semicolons or tabs",
+                "--annotator NAME name recorded with each label (default expert)",
+                "examples: labeler suggest",
+            ],
+        ),
+        (
+            "suggest",
+            [
+                "-n N images to suggest",
+                "--seed N random seed (default 0)",
+                "Written to stdout (redirect it to a file)",
+                "example: labeler suggest runs/cells -n 20 > next.csv",
+            ],
+        ),
+        ("predict", ["auto (default) or one of: adapter,", "protonet-euclidean", "examples:"]),
+        (
+            "init",
+            [
+                "--device {auto,cpu,cuda,mps} where the network runs (default auto: a CUDA GPU",
+                "--batch-size N images embedded at once (default 64)",
+                "--images may be left out",
+                "examples:",
+            ],
+        ),
+        ("serve", ["--port N 1 to 65535 (default 7860)", "add --auth", "examples:"]),
+        ("export", ["but for its exports/ folder", "example: labeler export"]),
+        ("status", ["PROJECT the project folder (made by `labeler init`)"]),
+    ],
+)
+def test_help_says_what_the_options_take(command: str, snippets: list[str], capsys) -> None:
+    with pytest.raises(SystemExit) as e:
+        main([command, "--help"])
+    assert e.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # as argparse wraps it, on one line
+    for snippet in snippets:
+        assert snippet in text

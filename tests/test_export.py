@@ -273,3 +273,25 @@ def test_check_outside_project_refuses_the_projects_own_files(tmp_path: Path) ->
     check_outside_project(project / EXPORTS_DIR / "labels.csv", project)
     check_outside_project(tmp_path / "labels.csv", project)
     check_outside_project(tmp_path / "proj2.csv", project)  # a name that only starts alike
+
+
+def test_check_outside_project_makes_the_exports_folder_and_only_that(tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    project.mkdir()
+    check_outside_project(tmp_path / "labels.csv", project)
+    check_outside_project(project / EXPORTS_DIR / "sub" / "labels.csv", project)
+    assert list(project.iterdir()) == []  # a file elsewhere, or deeper, makes no folder
+    check_outside_project(project / EXPORTS_DIR / "labels.csv", project)
+    assert [p.name for p in project.iterdir()] == [EXPORTS_DIR]
+    assert (project / EXPORTS_DIR).is_dir()
+    check_outside_project(project / EXPORTS_DIR / "labels.csv", project)  # there already
+
+
+def test_check_outside_project_where_exports_cannot_be_made_is_a_labeler_error(
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / EXPORTS_DIR).write_text("a file in the way")
+    with pytest.raises(LabelerError, match=r"cannot create .*exports .*outside the project"):
+        check_outside_project(project / EXPORTS_DIR / "labels.csv", project)

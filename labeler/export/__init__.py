@@ -72,13 +72,23 @@ def unescape_cell(text: str) -> str:
 
 def check_outside_project(out: Path, project: Path) -> None:
     """Refuse `out` (or the file its symlink points to) inside the folder of `project`, other
-    than in its `EXPORTS_DIR`: the database, vectors and index there belong to the project."""
+    than in its `EXPORTS_DIR`: the database, vectors and index there belong to the project.
+    A file straight in `EXPORTS_DIR` gets that folder made if need be (only that one)."""
     target, home = Path(out).resolve(), Path(project).resolve()
-    if target.is_relative_to(home) and not target.is_relative_to(home / EXPORTS_DIR):
+    exports = home / EXPORTS_DIR
+    if target.is_relative_to(home) and not target.is_relative_to(exports):
         raise LabelerError(
             f"refusing to write {out}: it is inside the project folder {project}, whose files "
             f"the project owns; write it outside that folder or into {Path(project) / EXPORTS_DIR}"
         )
+    if target.parent == exports and not exports.is_dir():
+        try:
+            exports.mkdir()
+        except OSError as e:
+            raise LabelerError(
+                f"cannot create {Path(project) / EXPORTS_DIR} for {out} ({os_reason(e)}); "
+                "write the export outside the project folder instead"
+            ) from e
 
 
 def _target(out: Path) -> Path:

@@ -11,6 +11,10 @@ N numbers a class instead of D, which keeps its refits on held-out folds cheap.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 
 from labeler.calibrate import log_softmax
@@ -21,6 +25,18 @@ LOGREG_C = 10.0  # inverse L2 strength; unit-norm features need little regularis
 SVM_C = 1.0
 MAX_ITERATIONS = 1000
 RANK_TOLERANCE = 1e-10  # Gram eigenvalues below this share of the largest span nothing
+# scikit-learn's hint that `y` may be a regression target, given when there are more classes
+# than half the rows: few-shot fits on a few labels of many classes are that by design.
+FEW_SAMPLES_WARNING = r"The number of unique classes is greater than 50% of the number of samples"
+
+
+@contextmanager
+def few_labels_per_class() -> Iterator[None]:
+    """Around a scikit-learn fit on a few labels a class: its `FEW_SAMPLES_WARNING` is not
+    shown; every other warning is."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=FEW_SAMPLES_WARNING, category=UserWarning)
+        yield
 
 
 class _LinearHead(FeatureHead):
@@ -39,7 +55,8 @@ class _LinearHead(FeatureHead):
         self._fit_features(X, X_pool)
         self._single = len(np.unique(y)) < 2
         if not self._single:
-            self.model_ = self._classifier().fit(self._embed(X), y)
+            with few_labels_per_class():
+                self.model_ = self._classifier().fit(self._embed(X), y)
 
     def _scores_of(self, Z: np.ndarray) -> np.ndarray:
         if self._single:
