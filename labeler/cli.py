@@ -409,7 +409,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"labeler: error: {_os_error(e)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print("labeler: interrupted", file=sys.stderr)
+        resume = " (the images embedded so far are kept: run it again to go on)"
+        print(f"labeler: interrupted{resume if args.command == 'init' else ''}", file=sys.stderr)
         return 130
 
 
@@ -449,7 +450,7 @@ def _options(args: argparse.Namespace, *names: str, **renamed: str) -> dict[str,
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from labeler.project import SKIPPED_NAME, Project
+    from labeler.project import CLEARED_NAME, SKIPPED_NAME, Project
 
     _check_device(args.device)
     images = args.images
@@ -475,6 +476,14 @@ def cmd_init(args: argparse.Namespace) -> int:
                 "labels are kept and come back when the images do: run init again then",
                 file=sys.stderr,
             )
+        if s.cleared:
+            print(
+                f"warning: {len(s.cleared)} labeled files now hold another image, so their labels "
+                f"were removed (listed in {project.path / CLEARED_NAME}; if the images are in "
+                f"fact the same, `labeler label {project.path} --csv "
+                f"{project.path / CLEARED_NAME}` puts them back)",
+                file=sys.stderr,
+            )
         if r.skipped:
             print(f"skipped {len(r.skipped)} files (all listed in {project.path / SKIPPED_NAME}):")
             for path, reason in r.skipped[:SKIPPED_SHOWN]:
@@ -495,6 +504,8 @@ def cmd_label(args: argparse.Namespace) -> int:
     with _open(args) as project:
         report = project.import_labels(args.csv, annotator=args.annotator)
         print(f"{report.changed} labels set; {len(project.store.labels())} images labeled in all")
+        if report.new_classes:
+            print(f"new classes: {', '.join(map(repr, report.new_classes))}")
         if report.unlabeled:
             print(
                 f"skipped {len(report.unlabeled)} rows with a path but no label (lines "
@@ -529,7 +540,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
             print("no auto-accept threshold: with one label a class, confidences aren't calibrated")
         else:
             print(f"no confidence threshold reaches {r.target_precision:.0%} precision yet")
-        print(f"{r.ood} images fit no class (column ood in the export)")
+        if r.ood_short:
+            print(
+                f"images that fit no class: none can be flagged yet; {r.ood_short} more labels "
+                "are needed"
+            )
+        else:
+            print(f"{r.ood} images fit no class (column ood in the export)")
+        if r.set_size is not None:
+            print(
+                f"prediction sets hold {r.set_size:.1f} of the {len(r.classes)} classes on "
+                "average (column prediction_set)"
+            )
         if r.uncalibrated:
             print(
                 f"confidences are not calibrated for {', '.join(r.uncalibrated)}: one label "

@@ -47,7 +47,14 @@ if TYPE_CHECKING:
     from labeler.finetune import FinetuneReport
     from labeler.workbench import Workbench
 
-__all__ = ["EXTRA_COLUMNS", "SKIPPED_NAME", "InitReport", "PredictReport", "Project"]
+__all__ = [
+    "CLEARED_NAME",
+    "EXTRA_COLUMNS",
+    "SKIPPED_NAME",
+    "InitReport",
+    "PredictReport",
+    "Project",
+]
 
 INDEX_NAME = "index.faiss"
 DEFAULT_ANNOTATOR = "expert"

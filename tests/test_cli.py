@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -302,3 +303,60 @@ def test_finetune_and_adapt_refuse_a_device_torch_cannot_see_first(
     monkeypatch.setattr(Project, command, work)
     assert main([command, str(proj), "--device", "cuda"]) == EXIT_ERROR
     assert "device 'cuda' was requested but torch" in error_line()
+
+
+def test_init_warns_of_labels_lost_to_a_file_that_now_holds_another_image(
+    proj: Path, colour_images, tmp_path: Path, capsys
+) -> None:
+    folder, truth = colour_images
+    red, green = (next(p for p in sorted(truth) if truth[p] == c) for c in ("red", "green"))
+    assert (
+        main(["label", str(proj), "--csv", str(_write_labels(tmp_path / "l.csv", [(red, "red")]))])
+        == 0
+    )
+    (folder / red).write_bytes((folder / green).read_bytes())
+    capsys.readouterr()
+    assert main(["init", str(proj)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: 1 labeled files now hold another image" in err
+    assert f"--csv {proj / 'cleared-labels.csv'}` puts them back" in err
+
+
+def test_label_names_the_classes_it_creates(proj: Path, colour_images, tmp_path: Path, capsys):
+    _, truth = colour_images
+    first, second = sorted(truth)[:2]
+    labels = _write_labels(tmp_path / "l.csv", [(first, "red"), (second, "rde")])
+    assert main(["label", str(proj), "--csv", str(labels)]) == 0
+    assert "new classes: 'red', 'rde'" in capsys.readouterr().out  # a typo is seen at once
+    assert main(["label", str(proj), "--csv", str(labels)]) == 0
+    assert "new classes" not in capsys.readouterr().out
+
+
+def test_predict_says_when_nothing_can_be_flagged_yet_and_how_big_sets_are(
+    proj: Path, colour_images, tmp_path: Path, capsys
+) -> None:
+    _, truth = colour_images
+    labeled = [(p, truth[p]) for p in sorted(truth)[::4]]
+    assert main(["label", str(proj), "--csv", str(_write_labels(tmp_path / "l.csv", labeled))]) == 0
+    assert main(["predict", str(proj), "--conformal", "0.1"]) == 0
+    out = capsys.readouterr().out
+    assert f"none can be flagged yet; {49 - len(labeled)} more labels are needed" in out
+    assert "fit no class (column ood" not in out
+    assert re.search(r"prediction sets hold \d\.\d of the 3 classes on average", out)
+
+
+def test_ctrl_c_during_init_says_the_work_is_kept(
+    colour_images, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labeler.project import Project
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Project, "init", interrupted)
+    folder, _ = colour_images
+    assert main(["init", str(tmp_path / "p"), "--images", str(folder)]) == 130
+    assert "kept: run it again to go on" in capsys.readouterr().err
+    monkeypatch.setattr("labeler.cli.COMMANDS", {"status": interrupted})
+    assert main(["status", str(tmp_path / "p")]) == 130
+    assert capsys.readouterr().err == "labeler: interrupted\n"  # other commands: no promise
