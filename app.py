@@ -19,7 +19,8 @@ PROJECTS = ROOT / ".labeler"  # where the projects of folders given without --pr
 sys.path.insert(0, str(ROOT))
 
 from labeler import config  # noqa: E402
-from labeler.cli import EXIT_ERROR, add_serve_arguments, check_serve  # noqa: E402
+from labeler.cli import EXIT_ERROR, check_serve  # noqa: E402
+from labeler.cliargs import add_serve_arguments  # noqa: E402
 from labeler.errors import LabelerError  # noqa: E402
 from labeler.project import Project  # noqa: E402
 from labeler.ui import serve  # noqa: E402

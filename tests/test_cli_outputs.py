@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from imagegen import write_colour_set
 
-from labeler.cli import EXIT_BROKEN_PIPE, EXIT_ERROR, build_parser, main
+from labeler.cli import EXIT_BROKEN_PIPE, EXIT_ERROR, main
+from labeler.cliargs import build_parser
 
 FORMULA_NAMES = ["=a.png", "+b.png", "-c.png", "@d.png"]
 
