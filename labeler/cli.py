@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from labeler.cliargs import LOOPBACK, MAX_PORT, build_parser
+from labeler.cliargs import CLASS_ACTIONS, LOOPBACK, MAX_PORT, build_parser
 from labeler.errors import LabelerError, os_reason
 
 if TYPE_CHECKING:
@@ -320,6 +320,24 @@ def cmd_curve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_class(args: argparse.Namespace) -> int:
+    wanted = CLASS_ACTIONS[args.action]
+    if len(args.names) != wanted:
+        raise LabelerError(
+            f"`labeler class {args.action}` takes {wanted} class name(s), got "
+            f"{len(args.names)}: {args.names}; quote names with spaces"
+        )
+    with _open(args) as project:
+        bench = project.workbench()
+        edit = {
+            "rename": bench.rename_class,
+            "merge": bench.merge_classes,
+            "delete": bench.delete_class,
+        }[args.action](*args.names, annotator=args.annotator)
+    print(edit.description)
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from labeler.ui import serve
 
@@ -401,5 +419,6 @@ COMMANDS = {
     "export-embeddings": cmd_export_embeddings,
     "status": cmd_status,
     "curve": cmd_curve,
+    "class": cmd_class,
     "serve": cmd_serve,
 }

@@ -19,6 +19,7 @@ HELP_WIDTH = 78  # a command's description in its --help, as wide as argparse's 
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 7860
 MAX_PORT = 65535
+CLASS_ACTIONS = {"rename": 2, "merge": 2, "delete": 1}  # `labeler class`: names each takes
 
 
 def _whole_number(text: str) -> int:
@@ -324,6 +325,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(sub, "curve", "estimated accuracy of the auto-labels against labels")
     p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
+
+    p = _command(
+        sub,
+        "class",
+        "rename, merge or delete a class",
+        details="rename OLD NEW keeps the labels under the new name; merge SOURCE TARGET moves "
+        "SOURCE's labels to TARGET; delete NAME removes the class and unlabels its images. The "
+        "label history keeps every change.",
+        examples=[
+            "labeler class runs/cells rename 'lymfocyte' 'lymphocyte'",
+            "labeler class runs/cells merge 'blast?' blast",
+            "labeler class runs/cells delete artefact",
+        ],
+    )
+    p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
+    p.add_argument("action", choices=CLASS_ACTIONS, help="what to do: " + ", ".join(CLASS_ACTIONS))
+    p.add_argument("names", nargs="+", metavar="NAME", help="the class, then the new one")
+    p.add_argument(
+        "--annotator",
+        default="expert",
+        metavar="NAME",
+        help="name recorded in the label history (default %(default)s)",
+    )
 
     p = _command(
         sub,

@@ -360,3 +360,30 @@ def test_ctrl_c_during_init_says_the_work_is_kept(
     monkeypatch.setattr("labeler.cli.COMMANDS", {"status": interrupted})
     assert main(["status", str(tmp_path / "p")]) == 130
     assert capsys.readouterr().err == "labeler: interrupted\n"  # other commands: no promise
+
+
+def test_class_renames_merges_and_deletes(
+    error_line, proj: Path, colour_images, tmp_path: Path, capsys
+) -> None:
+    from labeler.project import Project
+
+    _, truth = colour_images
+    rows = [(p, c) for c in ("red", "green", "blue") for p in sorted(truth) if truth[p] == c][::4]
+    assert {c for _, c in rows} == {"red", "green", "blue"}
+    assert main(["label", str(proj), "--csv", str(_write_labels(tmp_path / "l.csv", rows))]) == 0
+    capsys.readouterr()
+    assert main(["class", str(proj), "rename", "red", "dark red"]) == 0
+    assert main(["class", str(proj), "merge", "green", "dark red", "--annotator", "ana"]) == 0
+    assert main(["class", str(proj), "delete", "blue"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("renamed class red to dark red")
+    assert out[1].startswith("merged class green into dark red") and "deleted class blue" in out[2]
+    with Project(proj) as project:
+        assert project.store.classes() == ["dark red"]
+        expected = {p for p, c in rows if c in ("red", "green")}
+        assert {lab.label for lab in project.store.labels()} == {"dark red"}
+        assert len(project.store.labels()) == len(expected)
+    assert main(["class", str(proj), "rename", "dark red"]) == EXIT_ERROR
+    assert "takes 2 class name(s), got 1" in error_line()
+    assert main(["class", str(proj), "delete", "nope"]) == EXIT_ERROR
+    assert "nope" in error_line()
