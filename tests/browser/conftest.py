@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from harness import CHROMIUM, CHROMIUM_ARGS, ROOT, SCREENSHOTS, Server
+from harness import CHROMIUM, CHROMIUM_ARGS, FAILURES, PAGE_NOTES, ROOT, SCREENSHOTS, Server
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +63,36 @@ def screenshot() -> Callable:
         return path
 
     return take
+
+
+SERVER_LOG_LINES = 40  # of the server's log in a failure report
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A failed browser test reports what the page and the server were doing: the tab shown,
+    what the page logged and when it (re)loaded, the end of the server's log (a handler's
+    traceback), and a screenshot. An assertion on the page alone cannot tell these apart."""
+    report = (yield).get_result()
+    if report.when != "call" or not report.failed:
+        return
+    funcargs = getattr(item, "funcargs", {})
+    page, server = funcargs.get("page"), funcargs.get("server")
+    if page is not None and not page.is_closed():
+        FAILURES.mkdir(parents=True, exist_ok=True)
+        shot = FAILURES / f"{item.name}.png"
+        try:
+            tab = page.locator("[role=tab][aria-selected=true]").all_inner_texts()
+            page.screenshot(path=str(shot), full_page=True)
+        except Exception as e:  # a page that no longer answers is itself worth reporting
+            tab, shot = f"unknown ({e})", "none"
+        notes = PAGE_NOTES.get(page, [])
+        report.sections.append(
+            ("page", "\n".join([f"url {page.url}, tab shown: {tab}, screenshot {shot}", *notes]))
+        )
+    if server is not None and server.log.is_file():
+        tail = server.log.read_text(encoding="utf-8", errors="replace").splitlines()
+        report.sections.append(("server log, last lines", "\n".join(tail[-SERVER_LOG_LINES:])))
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import weakref
 from pathlib import Path
 
 import pytest
@@ -23,9 +24,22 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+FAILURES = ROOT / "test-artifacts" / "failures"  # a screenshot of the page when a test fails
 USERS = {"ana": "secret", "bob": "hunter2"}
 SERVER_START_S = 60  # importing torch and gradio on two busy cores takes a while
 TIMEOUT_MS = 15_000  # per Playwright wait
+
+
+PAGE_NOTES = weakref.WeakKeyDictionary()  # Page → what a failure report shows (see `watch`)
+
+
+def watch(page) -> None:
+    """Note what a failure report needs and the test output would not show: errors the page
+    logged (a Svelte or network error in the browser) and each (re)load of the page."""
+    notes = PAGE_NOTES.setdefault(page, [])
+    page.on("console", lambda m: m.type == "error" and notes.append(f"console error: {m.text}"))
+    page.on("pageerror", lambda e: notes.append(f"page error: {e}"))
+    page.on("framenavigated", lambda f: f == page.main_frame and notes.append(f"loaded {f.url}"))
 
 
 def free_port() -> int:

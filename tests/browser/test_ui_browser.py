@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from harness import ROOT, TIMEOUT_MS, USERS
+from harness import ROOT, TIMEOUT_MS, USERS, watch
 from playwright.sync_api import Browser, Page, expect
 
 from labeler.store import Store
@@ -44,6 +44,7 @@ def stored(server) -> dict[str, tuple[str, str]]:
 def login(browser: Browser, server, requests_seen: list[str], user: str = "ana") -> Page:
     page = browser.new_page(viewport={"width": 1440, "height": 1000})
     page.set_default_timeout(TIMEOUT_MS)
+    watch(page)
     page.on("request", lambda r: requests_seen.append(r.url))
     page.goto(server.url)
     page.get_by_label("username").fill(user)
@@ -175,7 +176,9 @@ def test_review_queue_accept_correct_skip(page: Page, server, screenshot) -> Non
 
 
 def test_threshold_and_bulk_accept(page: Page, server, screenshot) -> None:
-    page.get_by_role("tab", name="Trust").click()
+    trust = page.get_by_role("tab", name="Trust")
+    trust.click()
+    expect(trust).to_have_attribute("aria-selected", "true")  # shown: what follows is its views
     headline = page.locator("#acceptance")
     expect(page.locator("#histograms svg.hist")).to_have_count(3)
     page.locator("#threshold input[type=range]").fill("0.99")
