@@ -318,7 +318,7 @@ def test_init_warns_of_labels_lost_to_a_file_that_now_holds_another_image(
     capsys.readouterr()
     assert main(["init", str(proj)]) == 0
     err = capsys.readouterr().err
-    assert "warning: 1 labeled files now hold another image" in err
+    assert "warning: 1 labeled file(s) now hold another image" in err
     assert f"--csv {proj / 'cleared-labels.csv'}` puts them back" in err
 
 

@@ -434,6 +434,12 @@ def test_two_sessions_keys_undo_and_rescan(handlers, colour_images) -> None:
     for session in (a, b):
         assert "gone" not in h.load(session)[ui.status]
         assert h.open_review(session)[ui.review]
+    # A labeled file that now holds another image loses its label, and the rescan says so.
+    (folder / reds[5]).write_bytes((folder / blues[5]).read_bytes())
+    h.assign_named(a, {"selected": [reds[5]]}, "verdant", ana)
+    info = h.rescan(a)[ui.rescan_info]
+    assert "**1 label(s) removed**: their files now hold other images" in info
+    assert project_label(h, reds[5]) is None
 
 
 def test_a_refused_action_logs_one_line_and_a_bug_is_raised(handlers, caplog) -> None:

@@ -18,7 +18,7 @@ from labeler.errors import LabelerError
 from labeler.export import EXPORTS_DIR
 from labeler.heads import DEFAULT_METHOD
 from labeler.live import Snapshot
-from labeler.project import Project
+from labeler.project import CLEARED_NAME, Project
 from labeler.ui import views
 from labeler.ui.history import UndoHistory
 from labeler.ui.layout import ALL, ANY, UI
@@ -345,6 +345,11 @@ class Handlers:
             f"{r.images:,} images: {s.added} new, {s.renamed} renamed, {s.changed} changed, "
             f"{s.missing} gone; {r.embedded} embedded; {len(r.skipped)} skipped"
         )
+        if s.cleared:
+            info += (
+                f". **{len(s.cleared)} label(s) removed**: their files now hold other images "
+                f"(listed in `{self.project.path / CLEARED_NAME}`)"
+            )
         return self.after_edit(session) | {self.ui.rescan_info: info}
 
 
