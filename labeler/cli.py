@@ -115,9 +115,9 @@ def cmd_init(args: argparse.Namespace) -> int:
             )
         if s.cleared:
             print(
-                f"warning: {len(s.cleared)} labeled file(s) now hold another image, so their labels "
-                f"were removed (listed in {project.path / CLEARED_NAME}; if the images are in "
-                f"fact the same, `labeler label {project.path} --csv "
+                f"warning: {len(s.cleared)} labeled file(s) now hold another image, so their "
+                f"labels were removed (listed in {project.path / CLEARED_NAME}; if the images "
+                f"are in fact the same, `labeler label {project.path} --csv "
                 f"{project.path / CLEARED_NAME}` puts them back)",
                 file=sys.stderr,
             )
