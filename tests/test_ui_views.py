@@ -277,6 +277,9 @@ def test_handlers_label_undo_and_review(handlers, colour_images) -> None:
     assert "predictions by auto" in out[ui.status] and "refit" in out[ui.status]
     assert "fast preview" not in out[ui.status] and "predicted" in out[ui.grid]["html"]
     assert out[ui.grid]["selected"] is None  # the page keeps what was selected meanwhile
+    # ... and the Classes tab's forms what was chosen there meanwhile (an edit empties them).
+    assert out[ui.rename_from].constructor_args == {"choices": [("red", "red"), ("blue", "blue")]}
+    assert h.class_view(session)[ui.rename_from].constructor_args["value"] is None  # emptied
     out = h.assign_key(1)(session, {"selected": [p for p in truth if truth[p] == "blue"][2:3]}, ana)
     assert len(h.history) == 3
     h.undo(session, ana)

@@ -112,9 +112,11 @@ class Handlers:
         small = session.focus is not None and self.small(session.focus)
         return {self.ui.preview: views.preview_html(details, wb.snapshot().classes, small=small)}
 
-    def class_view(self, session: Session) -> Updates:
+    def class_view(self, session: Session, *, keep_forms: bool = False) -> Updates:
         """Class buttons, choices and counts. A class filter on a class that is gone is reset;
-        the Classes tab's forms are emptied (a stale name there would be refused)."""
+        the Classes tab's forms are emptied (a stale name there would be refused), unless
+        `keep_forms`: a refit after a label removes no class, and emptying them then would undo
+        a choice the expert made while it ran."""
         ui = self.ui
         snap = self.wb.snapshot()
         names = list(snap.classes)
@@ -129,8 +131,9 @@ class Handlers:
         shown = session.query.cls if session.query.cls in names else browse.ANY_CLASS
         out[ui.cls] = gr.Dropdown(choices=[(ANY, browse.ANY_CLASS), *choices], value=shown)
         out[ui.trust_cls] = gr.Dropdown(choices=[(ALL, browse.ANY_CLASS), *choices])
+        emptied = {} if keep_forms else {"value": None}
         for dropdown in (ui.rename_from, ui.merge_from, ui.merge_into, ui.delete_cls):
-            out[dropdown] = gr.Dropdown(choices=choices, value=None)
+            out[dropdown] = gr.Dropdown(choices=choices, **emptied)
         table = views.counts_html(counts)
         out[ui.counts] = table
         out[ui.class_table] = table
@@ -271,7 +274,9 @@ class Handlers:
         case the expert turned a page or filtered meanwhile (the session is shared, not copied).
         """
         self.wb.snapshot()
-        out = self.label_view(session, keep_selection=True) | self.class_view(session)
+        out = self.label_view(session, keep_selection=True) | self.class_view(
+            session, keep_forms=True
+        )
         del out[self.ui.session]
         return out
 
