@@ -285,11 +285,15 @@ class Project:
         if unknown:
             skipped = dict(self.store.skipped())
             first = unknown[0]
-            why = (
-                f" (it was skipped: {skipped[self._relative(first)]})"
-                if self._relative(first) in skipped
-                else ""
-            )
+            rel = self._relative(first)
+            why = ""
+            if rel in skipped:
+                why = f" (it was skipped: {skipped[rel]})"
+            elif rel in self.store.gone_paths():
+                why = (
+                    " (it is gone from the images folder; its labels come back with it: bring "
+                    "it back and run `labeler init` again)"
+                )
             more = f"; also {', '.join(map(repr, unknown[1:4]))}" if len(unknown) > 1 else ""
             raise LabelerError(
                 f"{len(unknown)} path(s) are not images of this project, e.g. {first!r}{why}"

@@ -146,6 +146,15 @@ def test_label_with_unknown_path_changes_nothing(project: Project, colour_images
         project.label(unknown)
 
 
+def test_a_gone_image_is_named_gone(project: Project, colour_images) -> None:
+    folder, truth = colour_images
+    first = sorted(truth)[0]
+    (folder / first).unlink()
+    p2, _ = Project.init(project.path, images=folder, progress=False)
+    with p2, pytest.raises(LabelerError, match="it is gone from the images folder"):
+        p2.label([(first, "red")])
+
+
 def test_a_path_in_another_unicode_form_is_the_same_image(project: Project, colour_images) -> None:
     import unicodedata
 

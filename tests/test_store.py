@@ -222,6 +222,7 @@ def test_sync_missing_files_are_hidden_and_come_back(store: Store) -> None:
     store.set_labels([(ids["a.png"], "cat"), (ids["b.png"], "dog")], annotator="ann")
     report = store.sync_items([("b.png", "h2", 1, 1)])
     assert report == SyncReport(missing=1)
+    assert store.gone_paths() == {"a.png"}
     assert [i.path for i in store.items()] == ["b.png"]
     assert [(r.item_id, r.label) for r in store.labels()] == [(ids["b.png"], "dog")]
     with _raw(store.path) as conn:
@@ -288,6 +289,7 @@ def test_sync_a_gone_image_whose_name_is_reused_comes_back_by_content(store: Sto
     report = store.sync_items([("IM0", "h2", 1, 1)])
     assert report == SyncReport(renamed=1, missing=1)
     assert _labels_by_path(store) == {"IM0": "dog"}
+    assert store.gone_paths() == set()  # its name holds another image: none to give
     # IM0's image comes back under a new name, with its label.
     report = store.sync_items([("IM0", "h2", 1, 1), ("back/IM0", "h1", 1, 1)])
     assert report == SyncReport(renamed=1)

@@ -227,6 +227,12 @@ class Store:
         )
         return [Item(*r) for r in rows]
 
+    def gone_paths(self) -> set[str]:
+        """The last paths of items whose file is gone (those whose path another file took are
+        left out)."""
+        rows = self._query("SELECT path FROM items WHERE present = 0")
+        return {r[0] for r in rows if not r[0].startswith(_FREE_PREFIX)}
+
     def sync_items(self, files: Sequence[tuple[str, str, int, int]]) -> SyncReport:
         """Make the present items exactly `files`, given as (path, hash, width, height).
 
@@ -674,7 +680,10 @@ def _plan_sync(
     return plan
 
 
+_FREE_PREFIX = "//gone/"  # no scanned path starts so: scans never give '//'
+
+
 def _free_path(item_id: int) -> str:
-    """A path no scanned file has (scans never give '//'): where an item waits while paths are
-    reassigned, or stays when gone and its path now holds another item."""
-    return f"//gone/{item_id}"
+    """A path no scanned file has: where an item waits while paths are reassigned, or stays
+    when gone and its path now holds another item."""
+    return f"{_FREE_PREFIX}{item_id}"
