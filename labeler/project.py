@@ -271,13 +271,14 @@ class Project:
         """Rows of `_vectors()` for image paths (relative, or absolute inside the images root)."""
         v = self._vectors()
         row_of = {p: i for i, p in enumerate(v.paths)}
-        # The same names typed in another Unicode form (macOS writes 'ü' as 'u' + accent).
-        spelt = Counter(_nfc(p) for p in v.paths)
-        row_of_nfc = {_nfc(p): i for i, p in enumerate(v.paths) if spelt[_nfc(p)] == 1}
+        row_of_nfc: dict[str, int] | None = None  # made only for a path not found as given
         rows, unknown = [], []
         for p in paths:
             rel = self._relative(p)
-            row = row_of.get(rel, row_of_nfc.get(_nfc(rel)))
+            row = row_of.get(rel)
+            if row is None:  # the same name typed in another Unicode form (macOS: 'u' + '¨')
+                row_of_nfc = _unique_nfc(v.paths) if row_of_nfc is None else row_of_nfc
+                row = row_of_nfc.get(_nfc(rel))
             if row is None:
                 unknown.append(p)
             else:
@@ -817,6 +818,13 @@ def _last_estimate(estimates: list) -> str | None:
 
 def _nfc(path: str) -> str:
     return unicodedata.normalize("NFC", path)
+
+
+def _unique_nfc(paths: Sequence[str]) -> dict[str, int]:
+    """{NFC form: index} of `paths`, leaving out forms that two paths share."""
+    forms = [_nfc(p) for p in paths]
+    count = Counter(forms)
+    return {form: i for i, form in enumerate(forms) if count[form] == 1}
 
 
 def _hand_only(

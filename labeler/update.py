@@ -128,7 +128,7 @@ def _checkpoints(cache, hashes: list[str]) -> Iterator[Callable[[np.ndarray, np.
 
     def keep(batch_rows: np.ndarray, batch_vectors: np.ndarray) -> None:
         rows.append(batch_rows)
-        vectors.append(np.array(batch_vectors, dtype=np.float32))
+        vectors.append(batch_vectors)  # rows of the result, not written again: kept as given
         if sum(map(len, rows)) >= config.EMBED_CHECKPOINT_IMAGES:
             flush()
 

@@ -250,18 +250,13 @@ class Store:
             plan = _plan_sync(
                 c.execute("SELECT id, path, hash FROM items").fetchall(), [f[:2] for f in files]
             )
-            # Paths first, through a free name: two items may trade paths (files swapped).
+            # Paths first: the moved items, and the gone ones whose path a file now holds, go
+            # to a free name, so that two items may trade paths (files swapped).
             moved = [(path, i) for path, i in plan.items.items() if i in plan.moved]
-            for item_id in [*plan.moved, *plan.gone]:
+            for item_id in [*plan.moved, *plan.evicted]:
                 c.execute("UPDATE items SET path = ? WHERE id = ?", (_free_path(item_id), item_id))
             c.executemany("UPDATE items SET path = ? WHERE id = ?", moved)
-            for item_id in plan.gone:  # its own path, unless another item holds it now
-                c.execute(
-                    "UPDATE items SET path = ?, present = 0 WHERE id = ? AND NOT EXISTS "
-                    "(SELECT 1 FROM items WHERE path = ?)",
-                    (plan.gone[item_id], item_id, plan.gone[item_id]),
-                )
-                c.execute("UPDATE items SET present = 0 WHERE id = ?", (item_id,))
+            c.executemany("UPDATE items SET present = 0 WHERE id = ?", [(i,) for i in plan.gone])
             cleared = self._clear_changed(c, plan.changed)
             for path, h, width, height in files:
                 item_id = plan.items.get(path)
@@ -638,7 +633,8 @@ class _SyncPlan:
     items: dict[str, int] = field(default_factory=dict)  # file path -> the known item it is
     moved: set[int] = field(default_factory=set)  # items now at another path
     changed: list[int] = field(default_factory=list)  # items whose path holds new content
-    gone: dict[int, str] = field(default_factory=dict)  # items not found -> their last path
+    gone: list[int] = field(default_factory=list)  # items whose content is nowhere
+    evicted: list[int] = field(default_factory=list)  # gone items whose path a file now holds
 
 
 def _plan_sync(
@@ -676,7 +672,8 @@ def _plan_sync(
             plan.items[path] = item_id
             plan.changed.append(item_id)
             claimed.add(item_id)
-    plan.gone = {i: path for i, path, _ in known if i not in claimed}
+    plan.gone = [i for i, _, _ in known if i not in claimed]
+    plan.evicted = [i for i, path, _ in known if i not in claimed and path in plan.items]
     return plan
 
 
