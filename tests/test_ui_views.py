@@ -393,6 +393,27 @@ def test_a_filter_on_a_deleted_class_is_reset(handlers, colour_images) -> None:
     assert out[ui.page_info].endswith("24 images") and out[ui.delete_cls].value is None
 
 
+def test_the_same_filter_again_keeps_the_page_and_selection(handlers, colour_images) -> None:
+    """The dropdown reports a choice twice; the second report must not redraw the grid (its
+    selection cleared) nor go back to page 1."""
+    import gradio as gr
+
+    from labeler.ui.session import Session
+
+    h, ui = handlers
+    session = Session()
+    session.set_query(page_size=10)
+    h.load(session)
+    out = h.set_filter(session, "all", "", "file name")
+    assert out[ui.grid]["selected"] == [] and out[ui.page_info].endswith("24 images")
+    h.next_page(session)
+    assert session.query.page == 2
+    again = h.set_filter(session, "all", "", "file name")
+    assert isinstance(again, type(gr.skip())) and session.query.page == 2
+    out = h.set_filter(session, "all", "", "confidence, lowest first")
+    assert session.query.page == 1 and out[ui.grid]["selected"] == []
+
+
 def test_two_sessions_keys_undo_and_rescan(handlers, colour_images) -> None:
     """A second browser tab: its keys label the class they show, or nothing; undo keeps a later
     label from another tab; a rescan that removed the previewed image leaves both tabs working."""

@@ -193,7 +193,13 @@ class Handlers:
 
     @friendly
     def set_filter(self, session: Session, show: str, cls: str, sort: str) -> Updates:
-        session.set_query(show=show, cls=cls or browse.ANY_CLASS, sort=sort, page=1)
+        """A new filter or order shows its first page. The same one again changes nothing: the
+        browser's dropdown reports a choice twice (on the click and on leaving the box), and a
+        second page drawn then would clear what the expert selected in between."""
+        wanted = {"show": show, "cls": cls or browse.ANY_CLASS, "sort": sort}
+        if all(getattr(session.query, k) == v for k, v in wanted.items()):
+            return gr.skip()
+        session.set_query(**wanted, page=1)
         return self.label_view(session)
 
     @friendly
