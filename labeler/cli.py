@@ -20,7 +20,7 @@ from labeler.cliargs import CLASS_ACTIONS, LOOPBACK, MAX_PORT, build_parser
 from labeler.errors import LabelerError, os_reason
 
 if TYPE_CHECKING:
-    from labeler.project import Project
+    from labeler.project import InitReport, Project
 
 EXIT_ERROR = 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a reader that stopped early
@@ -87,47 +87,51 @@ def _options(args: argparse.Namespace, *names: str, **renamed: str) -> dict[str,
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from labeler.project import CLEARED_NAME, SKIPPED_NAME, Project
+    from labeler.project import Project
 
     _check_device(args.device)
-    images = args.images
-    if images is None:  # an existing project: its own folder
+    options = _options(args, "backbone", "checkpoint", "device", "batch_size", "image_size")
+    if args.images is None:  # an existing project: rescan its own folder
         with _open(args) as project:
-            images = project.images_root
-        print(f"rescanning {images}, the images folder of {args.project}")
-    project, r = Project.init(
-        args.project,
-        images=images,
-        **_options(args, "backbone", "checkpoint", "device", "batch_size", "image_size"),
-    )
-    with project:
-        s = r.sync
-        print(
-            f"{r.images} images in {project.path} ({s.added} new, {s.renamed} renamed, "
-            f"{s.changed} changed, {s.missing} gone); "
-            f"embedded {r.embedded} with {project.model_key}"
-        )
-        if s.missing and not r.images:
-            print(
-                f"warning: every image is gone from {images} (an unmounted drive?); their "
-                "labels are kept and come back when the images do: run init again then",
-                file=sys.stderr,
-            )
-        if s.cleared:
-            print(
-                f"warning: {len(s.cleared)} labeled file(s) now hold another image, so their "
-                f"labels were removed (listed in {project.path / CLEARED_NAME}; if the images "
-                f"are in fact the same, `labeler label {project.path} --csv "
-                f"{project.path / CLEARED_NAME}` puts them back)",
-                file=sys.stderr,
-            )
-        if r.skipped:
-            print(f"skipped {len(r.skipped)} files (all listed in {project.path / SKIPPED_NAME}):")
-            for path, reason in r.skipped[:SKIPPED_SHOWN]:
-                print(f"  {path}: {reason}")
-            if len(r.skipped) > SKIPPED_SHOWN:
-                print(f"  … and {len(r.skipped) - SKIPPED_SHOWN} more")
+            print(f"rescanning {project.images_root}, the images folder of {args.project}")
+            _print_init(project, project.update(project.images_root, **options))
+    else:
+        project, report = Project.init(args.project, images=args.images, **options)
+        with project:
+            _print_init(project, report)
     return 0
+
+
+def _print_init(project: Project, r: InitReport) -> None:
+    """What `init` did: the counts, warnings of images gone or replaced, the files skipped."""
+    from labeler.project import CLEARED_NAME, SKIPPED_NAME
+
+    s = r.sync
+    print(
+        f"{r.images} images in {project.path} ({s.added} new, {s.renamed} renamed, "
+        f"{s.changed} changed, {s.missing} gone); "
+        f"embedded {r.embedded} with {project.model_key}"
+    )
+    if s.missing and not r.images:
+        print(
+            f"warning: every image is gone from {project.images_root} (an unmounted drive?); "
+            "their labels are kept and come back when the images do: run init again then",
+            file=sys.stderr,
+        )
+    if s.cleared:
+        print(
+            f"warning: {len(s.cleared)} labeled file(s) now hold another image, so their "
+            f"labels were removed (listed in {project.path / CLEARED_NAME}; if the images "
+            f"are in fact the same, `labeler label {project.path} --csv "
+            f"{project.path / CLEARED_NAME}` puts them back)",
+            file=sys.stderr,
+        )
+    if r.skipped:
+        print(f"skipped {len(r.skipped)} files (all listed in {project.path / SKIPPED_NAME}):")
+        for path, reason in r.skipped[:SKIPPED_SHOWN]:
+            print(f"  {path}: {reason}")
+        if len(r.skipped) > SKIPPED_SHOWN:
+            print(f"  … and {len(r.skipped) - SKIPPED_SHOWN} more")
 
 
 def _check_device(device: str) -> None:
@@ -138,11 +142,16 @@ def _check_device(device: str) -> None:
 
 
 def cmd_label(args: argparse.Namespace) -> int:
+    from labeler.labelcsv import encoding_note
+
     with _open(args) as project:
         report = project.import_labels(args.csv, annotator=args.annotator)
         print(f"{report.changed} labels set; {len(project.store.labels())} images labeled in all")
         if report.new_classes:
             print(f"new classes: {', '.join(map(repr, report.new_classes))}")
+        note = encoding_note(report.encoding)
+        if note:
+            print(f"warning: {args.csv} was {note}", file=sys.stderr)
         if report.unlabeled:
             print(
                 f"skipped {len(report.unlabeled)} rows with a path but no label (lines "
@@ -166,7 +175,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             f"predicted {r.predicted} images with {r.method} on {r.model} from {r.labeled} labels "
             f"in {len(r.classes)} classes (temperature {r.temperature:.3g})"
         )
-        if _says_more(r.choice, r.method):
+        if r.choice != r.method:  # auto says what it blended; other heads, their method
             print(f"chose {r.choice}")
         if r.threshold <= 1.0:
             print(
@@ -212,15 +221,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 f"{e.low:.2f}-{e.high:.2f}, from the {e.n_labels} expert labels)"
             )
     return 0
-
-
-def _says_more(choice: str, method: str) -> bool:
-    """Whether a head's account of its fit says more than the method's name: `auto` says what it
-    blended; other heads give their own name, which may be shorter than the one registered
-    (protonet-euclidean is a protonet)."""
-    from labeler.heads import available_heads
-
-    return choice != method and choice not in available_heads()
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
@@ -283,13 +283,6 @@ def cmd_export_embeddings(args: argparse.Namespace) -> int:
     return _export(args, "embeddings", lambda project, out: project.export_embeddings(out))
 
 
-# What `status` shows for a value the project does not have yet.
-STATUS_NOT_YET = {
-    "last_prediction": "never (run `labeler predict`)",
-    "estimated_accuracy": "none yet (it needs two labels in each of two classes, then predict)",
-}
-
-
 def cmd_status(args: argparse.Namespace) -> int:
     with _open(args) as project:
         status = project.status()
@@ -301,7 +294,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             for name in value:  # one a line: names may hold commas
                 print(f"  {name}: {counts[name]} label{'' if counts[name] == 1 else 's'}")
         else:
-            print(f"{key}: {STATUS_NOT_YET.get(key, 'none') if value is None else value}")
+            print(f"{key}: {value}")
     for path, reason in skipped:
         print(f"  skipped {path}: {reason}")
     return 0

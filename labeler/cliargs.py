@@ -222,7 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
         "import expert labels from a CSV with columns path,label",
         details="FILE has a header row naming a path and a label column (other columns are "
         "ignored); each path is relative to the project's images folder, or absolute inside it. "
-        "Cells may be separated by commas, semicolons or tabs. All or nothing: a row that "
+        "Cells may be separated by commas, semicolons or tabs; the file may be UTF-8, UTF-16 "
+        "or Windows-1252 (read with a warning), and paths may use backslashes. All or "
+        "nothing: a row that "
         "cannot be imported refuses the file; rows with a path and no label are skipped.",
         examples=[
             "labeler suggest runs/cells -n 20 > first.csv   # fill in its label column, then:",

@@ -3,15 +3,22 @@
 A `source` column, as in our own export, marks each row `human` (an expert label) or `auto` (a
 prediction); predictions are refused, so that re-importing an export never turns them into
 expert labels.
+
+The file may come from Excel on Windows: UTF-8 with or without a byte-order mark ("CSV UTF-8"),
+the ANSI code page Windows-1252 ("CSV (Comma delimited)" in Western Europe and the US), or
+UTF-16 with a byte-order mark ("Unicode Text", tab-separated). Its path cells may carry stray
+spaces or Windows backslashes: `path_spellings` names what a cell may stand for, and the project
+matches each spelling, refusing a cell whose spellings name two different images.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from labeler.errors import LabelerError
 from labeler.export import unescape_cell
@@ -26,34 +33,88 @@ UNCLOSED_QUOTE = (
     'a quote (") in it probably opens a cell that is never closed, so that cell runs on over the '
     "lines after it; close the quote or remove it"
 )
+# Encodings a label file is read in (`LabelRows.encoding`), tried in this order: UTF-16 only
+# behind its byte-order mark, UTF-8 with or without one, else Windows' ANSI code page of Western
+# Europe and the US (which leaves the bytes 0x81, 0x8D, 0x8F, 0x90 and 0x9D undefined).
+UTF16, UTF8, CP1252 = "utf-16", "utf-8", "cp1252"
+UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+# What the user is told of a file read in an encoding that may not be the one it was saved in.
+ENCODING_NOTES = {
+    CP1252: (
+        "read as Windows-1252 (cp1252), not UTF-8; check the class names (a file saved in "
+        'another code page reads as wrong letters), or save it as "CSV UTF-8" to be sure'
+    )
+}
+# A multi-byte UTF-8 character: in a file that is not UTF-8 as a whole, a sign of mixed encodings.
+UTF8_CHARACTER = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+SAVE_AS_UTF8 = (
+    'save it as "CSV UTF-8" (in Excel: File > Save As > CSV UTF-8) with columns path,label'
+)
+# A path on a Windows machine, by drive letter or network share: `C:\…`, `C:/…`, `\\server\…`.
+WINDOWS_ABSOLUTE = re.compile(r"[A-Za-z]:[\\/]|\\\\")
 
 
 @dataclass(frozen=True)
 class LabelRows:
     """What a label CSV holds."""
 
-    pairs: list[tuple[str, str]]  # (path, label) in file order, each path once
+    # (path cell as written, label) in file order, each path once (by `plain_path`)
+    pairs: list[tuple[str, str]]
     unlabeled: list[int]  # lines of rows with a path but no label (not filled in yet): skipped
+    encoding: str = UTF8  # what the file was read as: UTF8, CP1252 or UTF16
+
+
+def encoding_note(encoding: str) -> str | None:
+    """What to tell the user of a file read as `encoding` (`LabelRows.encoding`), or None when
+    the encoding is certain (UTF-8, or UTF-16 behind its byte-order mark)."""
+    return ENCODING_NOTES.get(encoding)
+
+
+def plain_path(cell: str) -> str:
+    """Path cell `cell` without the spaces around it and with slashes for backslashes."""
+    return cell.strip().replace("\\", "/")
+
+
+def path_spellings(cell: str) -> list[str]:
+    """The image paths that path cell `cell` may stand for, each once, most literal first: as
+    written; without the spaces after it, before it, or both (stray spaces in a spreadsheet cell,
+    around a name that may have spaces of its own); and each of those with slashes for
+    backslashes (a relative path typed on Windows, `sub\\img 1.png`)."""
+    unspaced = (cell, cell.rstrip(), cell.lstrip(), cell.strip())
+    return list(dict.fromkeys((*unspaced, *(s.replace("\\", "/") for s in unspaced))))
+
+
+def is_windows_path(cell: str) -> bool:
+    """Whether `cell` is an absolute Windows path (`C:\\…`, `\\\\server\\…`) on a machine where
+    that is not an absolute path: it names a file on another machine, never an image here."""
+    path = cell.strip()
+    return bool(WINDOWS_ABSOLUTE.match(path)) and not PurePath(path).is_absolute()
 
 
 def read_label_csv(path: Path | str) -> LabelRows:
-    """Read (path, label) pairs, stripped of surrounding whitespace, and undo the apostrophe our
-    exports put before cells a spreadsheet would run as formulas (`'-neg` reads as `-neg`).
+    """Read (path, label) pairs: labels stripped of surrounding whitespace, path cells as written
+    (the project tries them stripped too, see `path_spellings`); undo the apostrophe our exports
+    put before cells a spreadsheet would run as formulas (`'-neg` reads as `-neg`).
 
+    The file is UTF-16 behind a byte-order mark, else UTF-8 (with or without one), else
+    Windows-1252 (`LabelRows.encoding` says which; `encoding_note` what to tell the user).
     Cells are separated by commas, semicolons or tabs, whichever splits the header into `path`
     and `label` (spreadsheets in many locales save CSV with semicolons); Excel's `sep=;` line
     above the header names the separator and is skipped. A row with a path and an empty label is
     left out and its line reported (a `suggest` file filled in part-way). Raises LabelerError
-    for a missing or unreadable file, missing or repeated columns, a label with no path, one
-    path given two different labels, or rows whose `source` (where the file has that column) is
-    neither `human` nor empty. A repeated path with the same label is kept once.
+    for a missing or unreadable file, one in none of those encodings or in two at once, missing
+    or repeated columns, a label with no path, one path (by `plain_path`) given two different
+    labels, or rows whose `source` (where the file has that column) is neither `human` nor
+    empty. A repeated path with the same label is kept once, as first written.
     """
     path = Path(path)
-    rows, first = _read_rows(path)
+    rows, first, encoding = _read_rows(path)
     header = _header(path, rows[first])
     ip, il = header.index("path"), header.index("label")
     isrc = header.index("source") if "source" in header else None
-    pairs: dict[str, str] = {}
+    pairs: dict[str, tuple[str, str, int]] = {}  # plain path -> (cell, label, line), first seen
     unlabeled: list[int] = []
     predicted: list[tuple[int, str]] = []  # (line, source) of rows that are not expert labels
     for line, row in enumerate(rows[first + 1 :], start=first + 2):
@@ -68,10 +129,10 @@ def read_label_csv(path: Path | str) -> LabelRows:
                 f"{path}, line {line}: expected {len(header)} cells, got {len(row)}"
                 + (f"; {UNCLOSED_QUOTE}" if any("\n" in cell for cell in row) else "")
             )
-        p, label = (unescape_cell(row[i].strip()) for i in (ip, il))
-        if not p and not label:  # other cells only, such as a note: nothing to import
+        p, label = _unescape_path(row[ip]), unescape_cell(row[il].strip())
+        if not p.strip() and not label:  # other cells only, such as a note: nothing to import
             continue
-        if not p:
+        if not p.strip():
             raise LabelerError(
                 f"{path}, line {line}: label {label!r} has no path; fill in the image's path "
                 "or delete the row"
@@ -79,11 +140,13 @@ def read_label_csv(path: Path | str) -> LabelRows:
         if not label:
             unlabeled.append(line)
             continue
-        if pairs.get(p, label) != label:
+        p0, label0, line0 = pairs.setdefault(plain_path(p), (p, label, line))
+        if label0 != label:
+            spelt = f", as {p0!r}" if p0 != p else ""
             raise LabelerError(
-                f"{path}, line {line}: {p!r} is labeled both {pairs[p]!r} and {label!r}; keep one"
+                f"{path}, line {line}: {p!r} is labeled both {label0!r} (on line {line0}{spelt}) "
+                f"and {label!r}; keep one"
             )
-        pairs[p] = label
     if predicted:
         line, source = predicted[0]
         raise LabelerError(
@@ -92,13 +155,23 @@ def read_label_csv(path: Path | str) -> LabelRows:
             "those rows to import the expert labels only, or delete the source column to import "
             "every row as an expert label on purpose"
         )
-    return LabelRows(pairs=list(pairs.items()), unlabeled=unlabeled)
+    return LabelRows(
+        pairs=[(p, label) for p, label, _ in pairs.values()], unlabeled=unlabeled, encoding=encoding
+    )
 
 
-def _read_rows(path: Path) -> tuple[list[list[str]], int]:
-    """The rows of CSV file `path`, at least one, and the index of the header row (1 below
-    Excel's `sep=` line, else 0)."""
-    text = _read_text(path)
+def _unescape_path(cell: str) -> str:
+    """Path cell `cell` with `unescape_cell` undone inside the spaces around it, which are kept
+    (`path_spellings` tries the cell with and without them)."""
+    lead = len(cell) - len(cell.lstrip())
+    core = cell.strip()
+    return cell[:lead] + unescape_cell(core) + cell[lead + len(core) :]
+
+
+def _read_rows(path: Path) -> tuple[list[list[str]], int, str]:
+    """The rows of CSV file `path`, at least one; the index of the header row (1 below Excel's
+    `sep=` line, else 0); and the encoding the file was read in."""
+    text, encoding = _read_text(path)
     sep_line = SEPARATOR_LINE.match(text)
     body = text[sep_line.end() :] if sep_line else text
     delimiter = sep_line.group(1) if sep_line else _sniff_delimiter(body)
@@ -113,25 +186,81 @@ def _read_rows(path: Path) -> tuple[list[list[str]], int]:
         ) from e
     if len(rows) == bool(sep_line):
         raise LabelerError(f"label file {path} is empty; it needs a header row path,label")
-    return rows, int(bool(sep_line))
+    return rows, int(bool(sep_line)), encoding
 
 
-def _read_text(path: Path) -> str:
-    """The text of label file `path`, UTF-8 with or without a byte-order mark."""
+def _read_text(path: Path) -> tuple[str, str]:
+    """The text of label file `path` and the encoding it was read in (see `_decode`)."""
     if path.is_dir():
         raise LabelerError(
             f"label file {path} is a folder; pass a CSV file with columns path,label"
         )
     if not path.is_file():
         raise LabelerError(f"label file {path} does not exist; pass a CSV with columns path,label")
+    return _decode(path, path.read_bytes())  # bytes as they are: "\r" in a quoted cell kept
+
+
+def _decode(path: Path, data: bytes) -> tuple[str, str]:
+    """Bytes `data` of label file `path` as text, and the encoding used: UTF16 behind its
+    byte-order mark, else UTF8 (a byte-order mark dropped), else CP1252 (see `_decode_cp1252`).
+    Refuses NUL bytes outside UTF-16: no text CSV holds them."""
+    if data.startswith(UTF16_BOMS):
+        return _decode_utf16(path, data), UTF16
+    if b"\0" in data:
+        raise LabelerError(
+            f"cannot read {path}: it holds NUL bytes (line {_line_at(data, data.index(0))}), so "
+            "it is no text CSV (an Excel workbook .xlsx, say, or UTF-16 without its byte-order "
+            f"mark); {SAVE_AS_UTF8}"
+        )
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
-        with path.open(newline="", encoding="utf-8-sig") as f:  # "\r" in a quoted cell kept
-            return f.read()
+        return data[bom:].decode(UTF8), UTF8
+    except UnicodeDecodeError as e:
+        not_utf8 = f"byte 0x{data[bom + e.start]:02X} on line {_line_at(data, bom + e.start)}"
+    if bom:
+        raise LabelerError(
+            f"cannot read {path}: it starts as UTF-8 but {not_utf8} is not UTF-8 (rows in "
+            f"another encoding pasted in?); {SAVE_AS_UTF8}"
+        )
+    return _decode_cp1252(path, data, not_utf8), CP1252
+
+
+def _decode_utf16(path: Path, data: bytes) -> str:
+    """Bytes `data` of label file `path`, which start with a UTF-16 byte-order mark, as text."""
+    try:
+        return data.decode(UTF16)
     except UnicodeDecodeError as e:
         raise LabelerError(
-            f"cannot read {path} as a UTF-8 CSV file ({e}); save it as CSV UTF-8 (a choice of "
-            "'Save as' in spreadsheets) with columns path,label"
+            f'cannot read {path}: it starts as UTF-16 (Excel\'s "Unicode Text") but byte '
+            f"{e.start} is not ({e.reason}); {SAVE_AS_UTF8}"
         ) from e
+
+
+def _decode_cp1252(path: Path, data: bytes, not_utf8: str) -> str:
+    """Bytes `data` of label file `path`, which are not UTF-8 (`not_utf8` says where), as
+    Windows-1252 text; refused where a byte is undefined there, or where a UTF-8 character
+    shows that two encodings are mixed (which no single one reads right)."""
+    try:
+        text = data.decode(CP1252)
+    except UnicodeDecodeError as e:
+        raise LabelerError(
+            f"cannot read {path}: it is neither UTF-8 ({not_utf8} is not) nor Windows-1252 text "
+            f"(byte 0x{data[e.start]:02X} on line {_line_at(data, e.start)} is undefined there); "
+            f"{SAVE_AS_UTF8}"
+        ) from e
+    mixed = UTF8_CHARACTER.search(data)
+    if mixed:
+        raise LabelerError(
+            f"cannot read {path}: it mixes encodings, UTF-8 (line "
+            f"{_line_at(data, mixed.start())}) and another one ({not_utf8} is not UTF-8), as when "
+            f"rows from two files are pasted together; {SAVE_AS_UTF8}"
+        )
+    return text
+
+
+def _line_at(data: bytes, offset: int) -> int:
+    """The line (from 1) of byte `offset` of `data`."""
+    return data.count(b"\n", 0, offset) + 1
 
 
 def _sniff_delimiter(text: str) -> str:

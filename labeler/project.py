@@ -13,11 +13,11 @@ import posixpath
 import shutil
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
@@ -38,7 +38,7 @@ from labeler.export.rows import EXTRA_COLUMNS, export_rows
 from labeler.heads import DEFAULT_HEAD, DEFAULT_METHOD, Head, KnnGraph, create_head
 from labeler.heads.propagation import remember_pool_graph
 from labeler.index import FaissIndex, l2_normalize
-from labeler.labelcsv import read_label_csv
+from labeler.labelcsv import encoding_note, is_windows_path, path_spellings, read_label_csv
 from labeler.live import is_accepted
 from labeler.store import Store, UnfinishedDatabase, check_annotator
 from labeler.update import CLEARED_NAME, SKIPPED_NAME, InitReport, update_images
@@ -54,11 +54,14 @@ __all__ = [
     "InitReport",
     "PredictReport",
     "Project",
+    "ProjectStatus",
 ]
 
 INDEX_NAME = "index.faiss"
 DEFAULT_ANNOTATOR = "expert"
 TRAINED_ON_META = "trained_on"  # meta key prefix: labels a model's weights were fine-tuned on
+NO_PREDICTION = "never (run `labeler predict`)"  # status' last_prediction before any
+NO_ESTIMATE = "none yet (it needs two labels in each of two classes, then predict)"
 
 
 @dataclass
@@ -81,11 +84,26 @@ class PredictReport:
     seen_by_backbone: int = 0  # hand labels the backbone was fine-tuned on (checks optimistic)
 
 
+class ProjectStatus(TypedDict):
+    """`Project.status()`, in the order `labeler status` prints it; no value is ever None."""
+
+    images: int  # present, embedded images
+    images_root: str  # the folder they are scanned from
+    model: str  # the embedder that made the vectors, e.g. 'efficientnet_lite0@112'
+    labeled: int  # images with a label (expert or accepted)
+    classes: list[str]  # class names in use, in order of creation
+    skipped: int  # files that could not be used (listed in PROJECT/skipped.csv)
+    last_prediction: str  # 'METHOD at TIME' of the latest `predict`, or NO_PREDICTION
+    estimated_accuracy: str  # '0.78 (95% interval 0.70-0.85) from 40 labels', or NO_ESTIMATE
+    fine_tuned_on: int  # labels the backbone was fine-tuned on; checks on them are optimistic
+
+
 @dataclass(frozen=True)
 class ImportReport:
     changed: int  # labels set or changed
     unlabeled: list[int]  # lines of the CSV with a path but no label, skipped
     new_classes: list[str] = field(default_factory=list)  # classes the file created
+    encoding: str = "utf-8"  # what the CSV was read as (`labelcsv.LabelRows.encoding`)
 
 
 @dataclass
@@ -169,15 +187,8 @@ class Project:
         image_size: int | None = None,
         progress: bool = True,
     ) -> tuple[Project, InitReport]:
-        """Create the project at `path`, or update it: scan `images`, embed new files, index.
-
-        Re-running on a grown folder embeds only images whose content was not embedded before.
-        """
-        images = Path(images).expanduser().resolve()
-        if not images.is_dir():
-            raise LabelerError(f"images folder {images} does not exist or is not a folder")
-        if batch_size < 1:
-            raise LabelerError(f"--batch-size must be at least 1, got {batch_size}")
+        """Create the project at `path`, or update it (see `update`): scan `images`, embed new
+        files, index."""
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise LabelerError(f"project path {path} exists and is not a folder; choose another")
@@ -186,7 +197,7 @@ class Project:
             project.path = path
             project._attach(_create_store(path))
             try:
-                report = project._update(
+                report = project.update(
                     images,
                     backbone=backbone,
                     checkpoint=checkpoint,
@@ -200,9 +211,36 @@ class Project:
                 raise
         return project, report
 
-    def _update(self, images: Path, **options: object) -> InitReport:
-        """`labeler.update.update_images` on this project, then its vectors and index anew."""
-        report = update_images(self.path, self.store, images, **options)
+    def update(
+        self,
+        images: Path | str,
+        *,
+        backbone: str | None = None,
+        checkpoint: Path | str | None = None,
+        device: str = "auto",
+        batch_size: int = config.DEFAULT_BATCH_SIZE,
+        image_size: int | None = None,
+        progress: bool = True,
+    ) -> InitReport:
+        """Scan `images` (this project's folder, or one it moves to), embed the files whose
+        content was not embedded before, and index the vectors anew. None for backbone,
+        checkpoint or image_size: the project's current setting."""
+        images = Path(images).expanduser().resolve()
+        if not images.is_dir():
+            raise LabelerError(f"images folder {images} does not exist or is not a folder")
+        if batch_size < 1:
+            raise LabelerError(f"--batch-size must be at least 1, got {batch_size}")
+        report = update_images(
+            self.path,
+            self.store,
+            images,
+            backbone=backbone,
+            checkpoint=checkpoint,
+            device=device,
+            batch_size=batch_size,
+            image_size=image_size,
+            progress=progress,
+        )
         self._cache = None
         self._save_index()
         return report
@@ -267,69 +305,94 @@ class Project:
             if i >= 0 and by_id[i] != path
         ][:k]
 
-    def _rows(self, paths: Sequence[str]) -> list[int]:
-        """Rows of `_vectors()` for image paths (relative, or absolute inside the images root)."""
+    def _rows(self, paths: Sequence[str], *, csv_cells: bool = False) -> list[int]:
+        """Rows of `_vectors()` for image paths (relative, or absolute inside the images root),
+        each found as given, else in Unicode NFC (see `_path_finder`).
+
+        csv_cells: the paths are path cells of a label CSV, each also tried in its other
+        spellings (`path_spellings`: without surrounding spaces, with / for \\); a cell whose
+        spellings name two different images is refused rather than guessed.
+        """
         v = self._vectors()
-        row_of = {p: i for i, p in enumerate(v.paths)}
-        row_of_nfc: dict[str, int] | None = None  # made only for a path not found as given
+        find = _path_finder(v.paths)
         rows, unknown = [], []
         for p in paths:
-            rel = self._relative(p)
-            row = row_of.get(rel)
-            if row is None:  # the same name typed in another Unicode form (macOS: 'u' + '¨')
-                row_of_nfc = _unique_nfc(v.paths) if row_of_nfc is None else row_of_nfc
-                row = row_of_nfc.get(_nfc(rel))
-            if row is None:
-                unknown.append(p)
-            else:
-                rows.append(row)
-        if unknown:
-            skipped = dict(self.store.skipped())
-            first = unknown[0]
-            rel = self._relative(first)
-            why = ""
-            if rel in skipped:
-                why = f" (it was skipped: {skipped[rel]})"
-            elif rel in self.store.gone_paths():
-                why = (
-                    " (it is gone from the images folder; its labels come back with it: bring "
-                    "it back and run `labeler init` again)"
+            named = (find(self._relative(s)) for s in _spellings(p, csv_cells=csv_cells))
+            found = list(dict.fromkeys(row for row in named if row is not None))
+            if len(found) > 1:
+                raise LabelerError(
+                    f"the path {p!r} names more than one image, "
+                    f"{' and '.join(repr(v.paths[r]) for r in found)} (a path is read as written, "
+                    "and also without the spaces around it and with / for \\); rename one of "
+                    "these files (then run `labeler init` again) or label it in the browser"
                 )
-            more = f"; also {', '.join(map(repr, unknown[1:4]))}" if len(unknown) > 1 else ""
-            raise LabelerError(
-                f"{len(unknown)} path(s) are not images of this project, e.g. {first!r}{why}"
-                f"{more}{' …' if len(unknown) > 4 else ''}; paths must be relative to "
-                f"{self.images_root} or absolute inside it"
-            )
+            if found:
+                rows.append(found[0])
+            else:
+                unknown.append(p)
+        if unknown:
+            raise self._unknown_paths(unknown, csv_cells=csv_cells)
         return rows
 
+    def _unknown_paths(self, unknown: Sequence[str], *, csv_cells: bool) -> LabelerError:
+        """The error for `unknown` paths (one at least), naming why the first is unknown where
+        the project knows (skipped, gone) and any that is a path on a Windows machine."""
+        skipped = dict(self.store.skipped())
+        first = unknown[0]
+        spelt = [self._relative(s) for s in _spellings(first, csv_cells=csv_cells)]
+        reason = next((skipped[rel] for rel in spelt if rel in skipped), None)
+        windows = next((p for p in unknown if is_windows_path(p)), None)
+        on_windows = "a path on a Windows machine, which names no file here"
+        why = elsewhere = ""
+        if reason:
+            why = f" (it was skipped: {reason})"
+        elif set(spelt) & set(self.store.gone_paths()):
+            why = (
+                " (it is gone from the images folder; its labels come back with it: bring "
+                "it back and run `labeler init` again)"
+            )
+        elif windows == first:
+            why = f" ({on_windows})"
+        if windows not in (None, first):
+            elsewhere = f"; {windows!r} is {on_windows}"
+        more = f"; also {', '.join(map(repr, unknown[1:4]))}" if len(unknown) > 1 else ""
+        return LabelerError(
+            f"{len(unknown)} path(s) are not images of this project, e.g. {first!r}{why}"
+            f"{more}{' …' if len(unknown) > 4 else ''}{elsewhere}; paths must be relative to "
+            f"{self.images_root} or absolute inside it"
+        )
+
     def _relative(self, p: str) -> str:
-        p = p.replace("\\", "/")
-        if p.startswith("'") and p[1:2] in ("=", "+", "-", "@"):
-            p = p[1:]  # a path escaped by our own CSV export
+        """Image path `p` relative to the images root, normalised ('./a.png', 'a//b.png' ->
+        'a.png', 'a/b.png'); an absolute path outside the root as given."""
         candidate = Path(p)
         if candidate.is_absolute():
             try:
                 return candidate.resolve().relative_to(self.images_root).as_posix()
             except ValueError:
                 return p
-        return posixpath.normpath(p)  # './a.png', 'a//b.png' -> 'a.png', 'a/b.png'
+        return posixpath.normpath(p)
 
     # -- labels ------------------------------------------------------------------------------------
 
     def label(
-        self, assignments: Sequence[tuple[str, str]], *, annotator: str = DEFAULT_ANNOTATOR
+        self,
+        assignments: Sequence[tuple[str, str]],
+        *,
+        annotator: str = DEFAULT_ANNOTATOR,
+        csv_cells: bool = False,
     ) -> int:
         """Set expert labels, as (path, class name); all or nothing. Returns how many changed.
 
         Two spellings of one image's path (relative, absolute, './…') count as one image: with
-        the same label it is set once, with different labels nothing is set.
+        the same label it is set once, with different labels nothing is set. csv_cells: the
+        paths are cells of a label CSV, matched leniently (see `_rows`).
         """
         check_annotator(annotator)
         spelt = check_new_class_names({name for _, name in assignments}, self.store.classes())
         assignments = [(path, spelt[name]) for path, name in assignments]
         v = self._vectors()
-        rows = self._rows([p for p, _ in assignments])
+        rows = self._rows([p for p, _ in assignments], csv_cells=csv_cells)
         chosen: dict[int, tuple[str, str]] = {}  # row -> (path as given, label)
         for row, (path, name) in zip(rows, assignments, strict=True):
             first, label = chosen.setdefault(row, (path, name))
@@ -350,11 +413,13 @@ class Project:
         rows = read_label_csv(csv_path)
         before = set(self.store.classes())
         try:
-            changed = self.label(rows.pairs, annotator=annotator)
+            changed = self.label(rows.pairs, annotator=annotator, csv_cells=True)
         except LabelerError as e:
-            raise LabelerError(f"{csv_path}: {e}; nothing was imported") from e
+            note = encoding_note(rows.encoding)
+            read_as = f" (the file was {note})" if note else ""
+            raise LabelerError(f"{csv_path}: {e}; nothing was imported{read_as}") from e
         new = [c for c in self.store.classes() if c not in before]
-        return ImportReport(changed, rows.unlabeled, new_classes=new)
+        return ImportReport(changed, rows.unlabeled, new_classes=new, encoding=rows.encoding)
 
     def _labeled(self, *, hand_only: bool = False) -> tuple[np.ndarray, list[str]]:
         """Rows of `_vectors()` with a label (K,) int64, ascending, and their labels.
@@ -483,7 +548,9 @@ class Project:
             predicted=len(unlabeled),
             classes=[str(c) for c in head.classes_],
             temperature=head.temperature_,
-            estimate=self._record_estimate(method, rows, labels, auto.confidence),
+            estimate=self._record_estimate(
+                method, rows, labels, auto.confidence, key=self._estimate_key(method, rows, labels)
+            ),
             choice=head.describe(),
             target_precision=target_precision,
             threshold=auto.threshold,
@@ -581,7 +648,7 @@ class Project:
         the old vectors stay cached), derived from weights fine-tuned on the labels of items
         `trained_on` (recorded for the new key)."""
         weights = self._weights()
-        report = self._update(
+        report = self.update(
             self.images_root,
             backbone=weights["backbone"],
             checkpoint=checkpoint,
@@ -597,19 +664,25 @@ class Project:
     # -- knowing when to stop ----------------------------------------------------------------------
 
     def _record_estimate(
-        self, method: str, rows: np.ndarray, labels: list[str], confidence: np.ndarray
+        self,
+        method: str,
+        rows: np.ndarray,
+        labels: list[str],
+        confidence: np.ndarray,
+        *,
+        key: str,
     ) -> AccuracyEstimate | None:
         """Estimate the accuracy of auto-labels with these (M,) confidences; store it as the
-        learning-curve point of the current labels, unless one was made from the same hand
-        labels (a bulk accept, or its undo, changes the labels but not the estimate)."""
+        learning-curve point of the current labels under `key` (`_estimate_key` of method, rows
+        and labels), unless one was made from the same hand labels (a bulk accept, or its undo,
+        changes the labels but not the estimate)."""
         state = self.store.label_version()[0]
         if len(confidence) == 0:
             return None
         est = estimate_auto_label_accuracy(
             self._vectors().raw, rows, labels, confidence, head=method
         )
-        key = self._estimate_key(method, rows, labels)
-        if est is not None and not any(e.labels_key == key for e in self.store.estimates()):
+        if est is not None and not self._has_estimate(key):
             self.store.add_estimate(
                 label_state=state,
                 method=method,
@@ -628,6 +701,10 @@ class Project:
         text = json.dumps([method, self.model_key, sorted(zip(ids, labels, strict=True))])
         return hashlib.sha256(text.encode()).hexdigest()
 
+    def _has_estimate(self, key: str) -> bool:
+        """Whether an estimate was recorded under `key` (an `_estimate_key`)."""
+        return any(e.labels_key == key for e in self.store.estimates())
+
     def learning_curve(self, *, method: str | None = None) -> list[tuple[int, float, float, float]]:
         """(n_labels, estimated accuracy, low, high) of the auto-labels of head `method` (default:
         the browser's, `live_method`) after each change of the labels, oldest first, with a point
@@ -637,14 +714,14 @@ class Project:
         method = method or self.live_method()
         rows, labels = self._labeled(hand_only=True)
         key = self._estimate_key(method, rows, labels)
-        if not any(e.labels_key == key for e in self.store.estimates()):
+        if not self._has_estimate(key):
             try:
                 proba, _ = self._fit(method, rows, labels)
             except LabelerError:
                 pass  # fewer than two classes: nothing to estimate yet
             else:
                 rest = np.setdiff1d(np.arange(len(proba)), rows)
-                self._record_estimate(method, rows, labels, proba[rest].max(axis=1))
+                self._record_estimate(method, rows, labels, proba[rest].max(axis=1), key=key)
         return [
             (e.n_labels, e.accuracy, e.low, e.high)
             for e in self.store.estimates()
@@ -716,33 +793,29 @@ class Project:
 
     def rescan(self, *, progress: bool = True) -> InitReport:
         """Scan the images folder again with this project's settings; embed only new images."""
-        return self._update(
+        return self.update(
             self.images_root,
-            backbone=None,
-            checkpoint=None,
-            device="auto",
             batch_size=int(self.store.get_meta("batch_size", config.DEFAULT_BATCH_SIZE)),
-            image_size=None,
             progress=progress,
         )
 
     # -- summary -----------------------------------------------------------------------------------
 
-    def status(self) -> dict:
+    def status(self) -> ProjectStatus:
+        """A summary of the project, every value set (see `ProjectStatus`)."""
         v = self._vectors()
-        labels = self.store.labels()
         run = self.store.latest_run()
-        return {
-            "images": len(v.paths),
-            "images_root": str(self.images_root),
-            "model": self.model_key,
-            "labeled": len(labels),
-            "classes": self.store.classes(),
-            "skipped": len(self.store.skipped()),
-            "last_prediction": None if run is None else f"{run.method} at {run.created_at}",
-            "estimated_accuracy": _last_estimate(self.store.estimates()),
-            "fine_tuned_on": len(self.trained_on()),  # labels; the checks on them are optimistic
-        }
+        return ProjectStatus(
+            images=len(v.paths),
+            images_root=str(self.images_root),
+            model=self.model_key,
+            labeled=len(self.store.labels()),
+            classes=self.store.classes(),
+            skipped=len(self.store.skipped()),
+            last_prediction=NO_PREDICTION if run is None else f"{run.method} at {run.created_at}",
+            estimated_accuracy=_last_estimate(self.store.estimates()),
+            fine_tuned_on=len(self.trained_on()),
+        )
 
 
 def _create_store(path: Path) -> Store:
@@ -808,12 +881,35 @@ def _remove(p: Path) -> None:
         p.unlink(missing_ok=True)
 
 
-def _last_estimate(estimates: list) -> str | None:
-    """'0.78 (95% interval 0.70-0.85) from 40 labels', of the latest estimate, or None."""
+def _last_estimate(estimates: list) -> str:
+    """'0.78 (95% interval 0.70-0.85) from 40 labels', of the latest estimate, or NO_ESTIMATE."""
     if not estimates:
-        return None
+        return NO_ESTIMATE
     e = estimates[-1]
     return f"{e.accuracy:.2f} (95% interval {e.low:.2f}-{e.high:.2f}) from {e.n_labels} labels"
+
+
+def _spellings(path: str, *, csv_cells: bool) -> list[str]:
+    """The spellings of image `path` to look for: the cell's (`path_spellings`) for a label CSV's
+    path cell, else the path alone."""
+    return path_spellings(path) if csv_cells else [path]
+
+
+def _path_finder(paths: Sequence[str]) -> Callable[[str], int | None]:
+    """A function: relative path -> its index in `paths`, or None. A path is found as given,
+    else by its NFC form where no two of `paths` share that form (the same name typed in another
+    Unicode form, as macOS writes 'u' + '¨')."""
+    index = {p: i for i, p in enumerate(paths)}
+    by_nfc: dict[str, int] | None = None  # made only for a path not found as given
+
+    def find(rel: str) -> int | None:
+        nonlocal by_nfc
+        if rel in index:
+            return index[rel]
+        by_nfc = _unique_nfc(paths) if by_nfc is None else by_nfc
+        return by_nfc.get(_nfc(rel))
+
+    return find
 
 
 def _nfc(path: str) -> str:

@@ -121,6 +121,20 @@ def test_learning_curve_keeps_to_one_head(project: Project, colour_images) -> No
     assert [n for n, *_ in project.learning_curve(method="protonet")] == [6, 9]
 
 
+def test_learning_curve_makes_the_key_of_its_labels_once(
+    project: Project, colour_images, monkeypatch
+) -> None:
+    _, truth = colour_images
+    project.label(_per_class(truth, 2))
+    keys = []
+    estimate_key = project._estimate_key
+    monkeypatch.setattr(project, "_estimate_key", lambda *a: keys.append(a) or estimate_key(*a))
+    assert [n for n, *_ in project.learning_curve(method="protonet")] == [6]  # fitted and stored
+    assert len(keys) == 1
+    assert [n for n, *_ in project.learning_curve(method="protonet")] == [6]  # found under it
+    assert len(keys) == 2
+
+
 def test_cli_predict_prints_the_estimate_and_curve_prints_the_curve(
     tmp_path: Path, colour_images, capsys
 ) -> None:

@@ -45,6 +45,22 @@ def test_full_flow(proj: Path, colour_images, tmp_path: Path, capsys) -> None:
     assert f"labeled: {len(labeled)}" in capsys.readouterr().out
 
 
+def test_status_of_a_fresh_project_prints_no_none(proj: Path, colour_images, capsys) -> None:
+    folder, truth = colour_images
+    assert main(["status", str(proj)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"images: {len(truth)}",
+        f"images_root: {folder.resolve()}",
+        "model: fake@32",
+        "labeled: 0",
+        "classes: 0",
+        "skipped: 0",
+        "last_prediction: never (run `labeler predict`)",
+        "estimated_accuracy: none yet (it needs two labels in each of two classes, then predict)",
+        "fine_tuned_on: 0",
+    ]
+
+
 def test_suggest_with_zero_labels(proj: Path, capsys) -> None:
     assert main(["suggest", str(proj), "-n", "3"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -86,6 +102,7 @@ def test_missing_project_one_line_error(error_line, argv, tmp_path: Path, capsys
 def test_init_on_missing_folder(error_line, tmp_path: Path, capsys) -> None:
     assert main(["init", str(tmp_path / "p"), "--images", str(tmp_path / "nope")]) == EXIT_ERROR
     assert "does not exist" in error_line()
+    assert not (tmp_path / "p").exists()  # no project made
 
 
 def test_label_csv_with_unknown_paths_changes_nothing(
@@ -182,14 +199,25 @@ def test_init_on_an_emptied_folder_warns_and_keeps_the_labels(
 
 
 def test_init_without_images_rescans_the_projects_own_folder(
-    proj: Path, colour_images, tmp_path: Path, capsys
+    proj: Path, colour_images, tmp_path: Path, capsys, monkeypatch
 ) -> None:
+    from labeler.store import Store
+
+    opened = []
+
+    class CountedStore(Store):
+        def __init__(self, path, **options) -> None:
+            opened.append(path)
+            super().__init__(path, **options)
+
+    monkeypatch.setattr("labeler.project.Store", CountedStore)
     folder, truth = colour_images
     write_colour_set(folder, 1, start_seed=500)  # one new image of each class
     assert main(["init", str(proj), "--backbone", "fake"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"rescanning {folder.resolve()}, the images folder of {proj}\n")
     assert f"{len(truth) + 3} images in {proj} (3 new," in out
+    assert len(opened) == 1  # the project is opened once, to read its folder and rescan it
 
 
 def test_init_without_images_on_a_new_project_is_a_one_line_error(
@@ -222,19 +250,35 @@ def test_init_refuses_a_device_torch_cannot_see_before_scanning(
     assert not (tmp_path / "p").exists()
 
 
-def test_predict_names_the_method_as_given(
-    proj: Path, colour_images, tmp_path: Path, capsys
-) -> None:
+def _label_every_third(proj: Path, colour_images, tmp_path: Path) -> None:
+    """Label every third image of colour_images with its true class, by `labeler label`."""
     _, truth = colour_images
     labels = _write_labels(tmp_path / "l.csv", [(p, truth[p]) for p in sorted(truth)[::3]])
     assert main(["label", str(proj), "--csv", str(labels)]) == 0
+
+
+def test_predict_names_the_method_as_given(
+    proj: Path, colour_images, tmp_path: Path, capsys
+) -> None:
+    _label_every_third(proj, colour_images, tmp_path)
     capsys.readouterr()
     assert main(["predict", str(proj), "--method", "protonet-euclidean"]) == 0
     out = capsys.readouterr().out
     assert " with protonet-euclidean on " in out
-    assert "chose" not in out  # not "chose protonet": the head's own, shorter name
+    assert "chose" not in out  # the head describes itself by the method asked for
     assert main(["predict", str(proj)]) == 0
     assert "\nchose auto: " in capsys.readouterr().out  # auto says what it blended
+
+
+def test_predict_shows_the_training_of_a_trained_head_on_stderr(
+    proj: Path, colour_images, tmp_path: Path, capsys
+) -> None:
+    _label_every_third(proj, colour_images, tmp_path)
+    capsys.readouterr()
+    assert main(["predict", str(proj), "--method", "adapter"]) == 0
+    out, err = capsys.readouterr()
+    assert "adapter: " in err and "step" in err
+    assert " with adapter on " in out and "step" not in out
 
 
 def test_predict_on_many_classes_with_few_labels_shows_no_sklearn_warning(
@@ -330,6 +374,23 @@ def test_label_names_the_classes_it_creates(proj: Path, colour_images, tmp_path:
     assert "new classes: 'red', 'rde'" in capsys.readouterr().out  # a typo is seen at once
     assert main(["label", str(proj), "--csv", str(labels)]) == 0
     assert "new classes" not in capsys.readouterr().out
+
+
+def test_label_warns_of_a_file_read_as_windows_1252(
+    proj: Path, colour_images, tmp_path: Path, capsys
+) -> None:
+    """Excel's "CSV (Comma delimited)" on Windows: read, with a warning to check the names."""
+    _, truth = colour_images
+    first, second = sorted(truth)[:2]
+    labels = tmp_path / "ansi.csv"
+    labels.write_bytes(f"path,label\n{first},Ödem\n{second},Ödem\n".encode("cp1252"))
+    assert main(["label", str(proj), "--csv", str(labels)]) == 0
+    out, err = capsys.readouterr()
+    assert "new classes: 'Ödem'" in out
+    assert f"warning: {labels} was read as Windows-1252 (cp1252), not UTF-8" in err
+    utf8 = _write_labels(tmp_path / "utf8.csv", [(first, "Ödem")])
+    assert main(["label", str(proj), "--csv", str(utf8)]) == 0
+    assert "warning" not in capsys.readouterr().err
 
 
 def test_predict_says_when_nothing_can_be_flagged_yet_and_how_big_sets_are(

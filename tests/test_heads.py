@@ -70,6 +70,16 @@ def test_head_contract(name: str, n_classes: int) -> None:
 
 
 @pytest.mark.parametrize("name", available_heads())
+def test_describe_starts_with_the_registry_key(name: str) -> None:
+    # What the user asked for (`--method protonet-euclidean`) is what provenance says, even where
+    # one class serves several keys (ProtoNet's own name is "protonet").
+    _, X, y = _clusters(5, 3, per_class=4, dim=8)
+    head = create_head(name)
+    assert head.name == name
+    assert head.fit(X, [NAMES[i] for i in y]).describe().startswith(name)
+
+
+@pytest.mark.parametrize("name", available_heads())
 @pytest.mark.parametrize("with_pool", [True, False], ids=["pool", "no-pool"])
 def test_one_example_per_class_is_enough(name: str, with_pool: bool) -> None:
     means, X, y = _clusters(7, 4, per_class=1)

@@ -8,6 +8,7 @@ import pytest
 from labeler.calibrate import softmax
 from labeler.errors import LabelerError
 from labeler.heads import Auto, ProtoNet, create_head
+from labeler.heads.adapter import ADAPTER_STEPS
 from labeler.heads.neighbours import VOTE_FLOOR
 
 
@@ -131,3 +132,15 @@ def test_reduced_logistic_regression_is_scikit_learns(n_classes: int) -> None:
     ref = LogisticRegression(C=10.0, max_iter=5000, tol=1e-10).fit(Z, y)
     Q = rng.normal(size=(7, 60)).astype(np.float32)
     np.testing.assert_allclose(softmax(ours.decision_function(Q)), ref.predict_proba(Q), atol=2e-3)
+
+
+@pytest.mark.parametrize("name", ["adapter", "relation"])
+def test_trained_heads_show_their_steps_on_stderr_and_train_alike(name: str, capsys) -> None:
+    X, y, Q = _problem(2)
+    quiet = create_head(name, progress=False).fit(X, list(y), X_pool=Q)
+    assert capsys.readouterr() == ("", "")
+    shown = create_head(name).fit(X, list(y), X_pool=Q)
+    out, err = capsys.readouterr()
+    assert out == "" and f"{name}: " in err and f"/{ADAPTER_STEPS} " in err
+    np.testing.assert_array_equal(shown.predict_proba(Q), quiet.predict_proba(Q))
+    assert shown.temperature_ == quiet.temperature_

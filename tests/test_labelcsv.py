@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from labeler.errors import LabelerError
 from labeler.export import escape_cell
-from labeler.labelcsv import LabelRows, read_label_csv
+from labeler.labelcsv import (
+    LabelRows,
+    encoding_note,
+    is_windows_path,
+    path_spellings,
+    plain_path,
+    read_label_csv,
+)
 
 
 def _write(tmp_path: Path, content: str | bytes, name: str = "labels.csv") -> Path:
@@ -31,11 +39,15 @@ def test_good_file(tmp_path: Path) -> None:
         "\r\n"
     )
     path = _write(tmp_path, content)
-    assert read_label_csv(path).pairs == [
-        ("a/1.png", "cat"),
-        ("b/2.png", "dog"),
-        ("c/ü 3.png", "Äpfel und Birnen"),
-    ]
+    assert read_label_csv(path) == LabelRows(
+        pairs=[
+            ("a/1.png", "cat"),
+            (" b/2.png  ", "dog"),  # as written: the project tries it stripped too
+            ("c/ü 3.png", "Äpfel und Birnen"),
+        ],
+        unlabeled=[],
+        encoding="utf-8",
+    )
     assert read_label_csv(str(path)) == read_label_csv(path)
 
 
@@ -202,10 +214,31 @@ def test_apostrophe_before_other_text_is_kept(tmp_path: Path) -> None:
     assert read_label_csv(_write(tmp_path, content)).pairs == [("'a.png", "'t Hooft")]
 
 
-def test_conflicting_labels(tmp_path: Path) -> None:
-    path = _write(tmp_path, "path,label\na.png,cat\nb.png,dog\n a.png ,dog\n")
-    with pytest.raises(LabelerError, match=r"line 4: 'a\.png' is labeled both 'cat' and 'dog'"):
+@pytest.mark.parametrize(
+    ("again", "message"),
+    [
+        ("a.png", r"line 4: 'a\.png' is labeled both 'cat' \(on line 2\) and 'dog'; keep one"),
+        (" a.png ", r"line 4: ' a\.png ' is labeled both 'cat' \(on line 2, as 'a\.png'\) and"),
+    ],
+    ids=["same-cell", "with-spaces"],
+)
+def test_conflicting_labels(tmp_path: Path, again: str, message: str) -> None:
+    path = _write(tmp_path, f"path,label\na.png,cat\nb.png,dog\n{again},dog\n")
+    with pytest.raises(LabelerError, match=message):
         read_label_csv(path)
+
+
+def test_conflicting_labels_under_windows_backslashes(tmp_path: Path) -> None:
+    path = _write(tmp_path, "path,label\nsub/a.png,cat\nsub\\a.png,dog\n")
+    with pytest.raises(LabelerError, match=r"line 3: 'sub\\\\a\.png' is labeled both 'cat'"):
+        read_label_csv(path)
+
+
+def test_one_path_spelt_twice_with_one_label_is_kept_once_as_first_written(
+    tmp_path: Path,
+) -> None:
+    path = _write(tmp_path, "path,label\nsub\\a.png ,cat\nsub/a.png,cat\nb.png,dog\n")
+    assert read_label_csv(path).pairs == [("sub\\a.png ", "cat"), ("b.png", "dog")]
 
 
 def test_ragged_row(tmp_path: Path) -> None:
@@ -219,19 +252,120 @@ def test_short_row_without_trailing_optional_cells_is_fine(tmp_path: Path) -> No
     assert read_label_csv(path).pairs == [("a.png", "cat")]
 
 
-@pytest.mark.parametrize(
-    "content",
-    [
-        b"path,label\n\xff\xfe\x00\x01\x80\x81garbage\n",
-        bytes(range(256)) * 4,
-        "path,label\ncaf\u00e9.png,cat\n".encode("latin-1"),  # not UTF-8
-    ],
-    ids=["garbage-after-header", "all-bytes", "latin-1"],
+# -- encodings: what Excel on Windows saves -------------------------------------------------------
+
+CP1252_CSV = (
+    "path;label\r\nbäd.png;Ödem\r\nsub/ö 2.png;Ödem\r\nc.png;Läsion € Größe µm\r\n"
+    "Ærø/naïve café.png;Ödème à 37 °C\r\n"
 )
-def test_binary_garbage(tmp_path: Path, content: bytes) -> None:
+CP1252_PAIRS = [
+    ("bäd.png", "Ödem"),
+    ("sub/ö 2.png", "Ödem"),
+    ("c.png", "Läsion € Größe µm"),
+    ("Ærø/naïve café.png", "Ödème à 37 °C"),
+]
+
+
+@pytest.mark.parametrize("bom", ["", "\ufeff"], ids=["plain", "with-bom"])
+def test_utf8_is_read_as_utf8(tmp_path: Path, bom: str) -> None:
+    rows = read_label_csv(_write(tmp_path, bom + CP1252_CSV))
+    assert (rows.pairs, rows.encoding) == (CP1252_PAIRS, "utf-8")
+    assert encoding_note(rows.encoding) is None
+
+
+def test_excels_ansi_csv_is_read_as_cp1252_and_said_so(tmp_path: Path) -> None:
+    data = CP1252_CSV.encode("cp1252")  # Excel's "CSV (Comma delimited)" in Western Europe
+    assert b"b\xe4d.png;\xd6dem" in data and b"\x80" in data  # ä, Ö and € as one byte each
+    rows = read_label_csv(_write(tmp_path, data))
+    assert rows == LabelRows(pairs=CP1252_PAIRS, unlabeled=[], encoding="cp1252")
+    note = encoding_note(rows.encoding)
+    assert note is not None and "read as Windows-1252 (cp1252), not UTF-8" in note
+    assert "check the class names" in note
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_excels_unicode_text_is_read_as_utf16(tmp_path: Path, codec: str) -> None:
+    content = 'path\tlabel\tnote\r\nbäd.png\tÖdem\t"a\ttab"\r\nc.png\t\r\nd.png\t日本\r\n'
+    data = "\ufeff".encode(codec) + content.encode(codec)  # Excel's "Unicode Text": BOM, tabs
+    assert data[:2] in (b"\xff\xfe", b"\xfe\xff")
+    rows = read_label_csv(_write(tmp_path, data))
+    assert rows == LabelRows(
+        pairs=[("bäd.png", "Ödem"), ("d.png", "日本")], unlabeled=[3], encoding="utf-16"
+    )
+    assert encoding_note(rows.encoding) is None
+
+
+def test_broken_utf16_is_refused(tmp_path: Path) -> None:
+    data = b"\xff\xfe" + "path\tlabel\r\n".encode("utf-16-le") + b"a"  # one byte too few
+    with pytest.raises(LabelerError, match=r"starts as UTF-16 .* but byte \d+ is not .*CSV UTF-8"):
+        read_label_csv(_write(tmp_path, data))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (  # 0x81 is not UTF-8, and one of the five bytes cp1252 leaves undefined
+            b"path,label\nb\xe4d.png,cat\nx\x81.png,dog\n",
+            r"neither UTF-8 \(byte 0xE4 on line 2 is not\) nor Windows-1252 text \(byte 0x81 "
+            r"on line 3 is undefined there\); save it as \"CSV UTF-8\"",
+        ),
+        (  # UTF-8 (é) and cp1252 (ä) rows pasted together
+            "path,label\ncafé.png,cat\n".encode() + "bäd.png,dog\n".encode("cp1252"),
+            r"mixes encodings, UTF-8 \(line 2\) and another one \(byte 0xE4 on line 3 is not "
+            r"UTF-8\).*save it as \"CSV UTF-8\"",
+        ),
+        (  # a BOM says UTF-8, a cp1252 row says otherwise
+            b"\xef\xbb\xbfpath,label\na.png,cat\nb\xe4d.png,dog\n",
+            r"starts as UTF-8 but byte 0xE4 on line 3 is not UTF-8",
+        ),
+        (b"path,label\n\xff\xfe\x00\x01\x80\x81garbage\n", r"holds NUL bytes \(line 2\)"),
+        (bytes(range(256)) * 4, r"holds NUL bytes \(line 1\)"),
+        (b"PK\x03\x04\x14\x00\x06\x00", r"holds NUL bytes .*an Excel workbook \.xlsx"),
+        (  # UTF-16 without its byte-order mark
+            "path,label\na.png,cat\n".encode("utf-16-le"),
+            r"holds NUL bytes .*UTF-16 without its byte-order mark",
+        ),
+    ],
+    ids=["neither", "mixed", "bom-then-cp1252", "garbage", "all-bytes", "xlsx", "utf16-no-bom"],
+)
+def test_text_in_no_known_encoding_is_refused(tmp_path: Path, content: bytes, message: str) -> None:
     path = _write(tmp_path, content)
-    with pytest.raises(LabelerError, match=r"cannot read .* as a UTF-8 CSV file .* as CSV UTF-8"):
+    with pytest.raises(LabelerError, match=rf"cannot read {re.escape(str(path))}: .*{message}"):
         read_label_csv(path)
+
+
+# -- path cells: as written, for the project to match in their spellings -------------------------
+
+
+@pytest.mark.parametrize(
+    ("cell", "spellings"),
+    [
+        ("sub/a.png", ["sub/a.png"]),
+        (" a.png", [" a.png", "a.png"]),
+        (" a.png ", [" a.png ", " a.png", "a.png ", "a.png"]),
+        ("sub\\img 1.png", ["sub\\img 1.png", "sub/img 1.png"]),
+        ("sub\\a.png\t", ["sub\\a.png\t", "sub\\a.png", "sub/a.png\t", "sub/a.png"]),
+        ("a.png\u00a0", ["a.png\u00a0", "a.png"]),  # a no-break space from a web page
+    ],
+)
+def test_path_spellings_most_literal_first(cell: str, spellings: list[str]) -> None:
+    assert path_spellings(cell) == spellings
+    assert plain_path(cell) == spellings[-1]
+
+
+@pytest.mark.parametrize(
+    ("cell", "windows"),
+    [
+        ("C:\\Users\\ana\\img.png", True),
+        (" d:/scans/img.png", True),
+        ("\\\\pacs\\share\\img.png", True),
+        ("sub\\img.png", False),
+        ("/data/img.png", False),
+        ("C:img.png", False),  # relative to drive C's current folder: a plain file name here
+    ],
+)
+def test_windows_paths_are_told_apart(cell: str, windows: bool) -> None:
+    assert is_windows_path(cell) is windows
 
 
 def test_excels_separator_line_above_the_header_is_skipped(tmp_path: Path) -> None:
@@ -254,3 +388,8 @@ def test_excels_separator_line_names_the_separator(
 def test_a_separator_line_alone_is_an_empty_file(tmp_path: Path) -> None:
     with pytest.raises(LabelerError, match="is empty"):
         read_label_csv(_write(tmp_path, "sep=;\n"))
+
+
+def test_escaped_path_cell_keeps_its_stray_spaces(tmp_path: Path) -> None:
+    rows = read_label_csv(_write(tmp_path, "path,label\n '-x.png  , '-neg \n"))
+    assert rows.pairs == [(" -x.png  ", "-neg")]  # the project tries it without the spaces

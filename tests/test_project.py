@@ -12,7 +12,7 @@ from imagegen import COLOURS, coloured, write_bad_files
 
 from labeler.errors import LabelerError, ProjectNotFound
 from labeler.export import CSV_COLUMNS
-from labeler.project import SKIPPED_NAME, Project
+from labeler.project import NO_ESTIMATE, NO_PREDICTION, SKIPPED_NAME, Project, ProjectStatus
 from labeler.update import CLEARED_NAME
 
 
@@ -36,6 +36,23 @@ def test_init_embeds_and_indexes_every_image(project: Project, colour_images) ->
     assert status["images"] == len(truth)
     assert status["model"] == "fake@32"
     assert sorted(project.index().ids()) == sorted(it.id for it in project.store.items())
+
+
+def test_status_of_a_fresh_project_sets_every_value(project: Project, colour_images) -> None:
+    folder, truth = colour_images
+    status = project.status()  # no labels, no predictions, no estimate yet
+    assert status == {
+        "images": len(truth),
+        "images_root": str(folder.resolve()),
+        "model": "fake@32",
+        "labeled": 0,
+        "classes": [],
+        "skipped": 0,
+        "last_prediction": NO_PREDICTION,
+        "estimated_accuracy": NO_ESTIMATE,
+        "fine_tuned_on": 0,
+    }
+    assert list(status) == list(ProjectStatus.__annotations__)  # the order status prints
 
 
 def test_reinit_on_grown_folder_embeds_only_new_images(project: Project, colour_images) -> None:

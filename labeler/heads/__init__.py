@@ -52,9 +52,14 @@ def available_heads() -> list[str]:
 
 
 def create_head(name: str = DEFAULT_HEAD, **options: object) -> Head:
+    """The head registered as `name`, made with `options`, named by that registry key: its
+    `describe()` and the provenance it gives say what was asked for (`protonet-euclidean` is
+    made by the `ProtoNet` class, whose own name is `protonet`)."""
     if name not in _REGISTRY:
         raise LabelerError(f"unknown method {name!r}; available: {', '.join(available_heads())}")
-    return _REGISTRY[name](**options)
+    head = _REGISTRY[name](**options)
+    head.name = name
+    return head
 
 
 register_head("auto", Auto)

@@ -16,11 +16,13 @@ Reptile meta-learning of its initial weights.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from labeler.heads.graph import KnnGraph
 from labeler.heads.similarity import SimilarityHead
@@ -52,7 +54,9 @@ class _EpisodicHead(SimilarityHead):
     Subclasses make the module (`_new_module`, from torch's seed 0), may map the features before
     prototypes are taken (`_project`) and score queries against prototypes (`_compare`). The
     module is trained for `steps` AdamW steps, episodes drawn with `seed`; it stays as made when
-    no class has two labels. `options`: temperature and power, as in `SimilarityHead`.
+    no class has two labels. `progress` shows a tqdm bar of the steps on stderr, gone once they
+    are done (a fit trains again for each held-out fold). `options`: temperature and power, as
+    in `SimilarityHead`.
 
     Attributes after fit:
         module_: the trained module.
@@ -61,9 +65,11 @@ class _EpisodicHead(SimilarityHead):
 
     weight_decay = ADAPTER_WEIGHT_DECAY
 
-    def __init__(self, *, steps: int = ADAPTER_STEPS, seed: int = 0, **options: Any) -> None:
+    def __init__(
+        self, *, steps: int = ADAPTER_STEPS, seed: int = 0, progress: bool = True, **options: Any
+    ) -> None:
         super().__init__(**options)
-        self.steps, self.seed = steps, seed
+        self.steps, self.seed, self.progress = steps, seed, progress
 
     def _fit(
         self, X: np.ndarray, y: np.ndarray, X_pool: np.ndarray | None, graph: KnnGraph | None
@@ -86,7 +92,15 @@ class _EpisodicHead(SimilarityHead):
         opt = torch.optim.AdamW(
             self.module_.parameters(), lr=ADAPTER_LR, weight_decay=self.weight_decay
         )
-        for _ in range(self.steps):
+        bar = tqdm(
+            range(self.steps),
+            desc=self.name,
+            unit="step",
+            file=sys.stderr,
+            disable=not self.progress,
+            leave=False,
+        )
+        for _ in bar:
             support, query = _episode(y, gen)
             A = self._project(Z)
             protos = _prototypes(A[support], y[support], len(self.classes_))
@@ -134,7 +148,8 @@ class MetricAdapter(_EpisodicHead):
 class RelationHead(_EpisodicHead):
     """Class score = cos(q, p) / T + MLP([|q − p|, q ⊙ p]) for each class prototype p; the MLP's
     output layer starts at zero (so untrained, e.g. with one label a class, it is SimpleShot) and
-    is trained on episodes. `options`: steps, seed, temperature and power, as for the adapter."""
+    is trained on episodes. `options`: steps, seed, progress, temperature and power, as for the
+    adapter."""
 
     name = "relation"
     weight_decay = RELATION_WEIGHT_DECAY

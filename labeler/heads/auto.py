@@ -68,7 +68,7 @@ class Auto(Head):
         self.choice_ = self._describe(labels, held_out)
 
     def describe(self) -> str:
-        return f"auto: {self.choice_}"
+        return f"{self.name}: {self.choice_}"
 
     def _describe(self, labels: np.ndarray, held_out: list) -> str:
         parts = " + ".join(

@@ -32,7 +32,7 @@ class Head:
             into the fitted X, logits (K, C) float32 before the temperature).
     """
 
-    name: str = "base"
+    name: str = "base"  # the registry key: `create_head` sets the one the head was made under
     transductive: bool = False  # True: predictions depend on the pool given to fit
 
     def fit(
@@ -96,7 +96,7 @@ class Head:
         return softmax(self._pool_logits(self._pool) / self.temperature_)
 
     def describe(self) -> str:
-        """What was fitted, in a few words (`auto` says what it chose)."""
+        """What was fitted, in a few words, starting with `name` (`auto` says what it chose)."""
         return self.name
 
     def _check_fitted(self) -> None:
