@@ -467,16 +467,18 @@ class Project:
         image as its pool (and the cached kNN graph for a transductive head): the fitted head
         and (N, C) float32 calibrated probabilities of every row. `predict` and the UI's live
         predictions both fit here, so they agree."""
-        v = self._vectors()
-        options = head_options(
+        head = create_head(method, **self._head_options(method, labels))
+        graph = self._graph() if head.transductive else None
+        return fit_on_pool(head, self._vectors().raw, rows, labels, graph=graph)
+
+    def _head_options(self, method: str, labels: Sequence[str]) -> dict:
+        """What head `method` needs from this project for classes `labels` (`head_options`)."""
+        return head_options(
             method,
             backbone=self.store.get_meta("backbone", config.DEFAULT_BACKBONE),
             checkpoint=self.store.get_meta("checkpoint"),
             classes=sorted(set(labels)),
         )
-        head = create_head(method, **options)
-        graph = self._graph() if head.transductive else None
-        return fit_on_pool(head, v.raw, rows, labels, graph=graph)
 
     def _graph(self) -> KnnGraph:
         """The kNN graph of `_vectors()` (cached in PROJECT/knn_graph.npz), read once; kept as
@@ -680,7 +682,12 @@ class Project:
         if len(confidence) == 0:
             return None
         est = estimate_auto_label_accuracy(
-            self._vectors().raw, rows, labels, confidence, head=method
+            self._vectors().raw,
+            rows,
+            labels,
+            confidence,
+            head=method,
+            options=self._head_options(method, labels),
         )
         if est is not None and not self._has_estimate(key):
             self.store.add_estimate(

@@ -105,3 +105,30 @@ def test_project_refuses_zero_shot_without_clip(project, colour_images) -> None:
     project.label([(p, c) for c, p in first.items()])
     with pytest.raises(LabelerError, match="CLIP backbone"):
         project.predict(method="zeroshot")
+
+
+def test_the_accuracy_check_of_zero_shot_labels_uses_the_class_names(
+    tiny_clip, colour_images, tmp_path, monkeypatch
+) -> None:
+    """The out-of-fold heads that check `zeroshot`'s auto-labels are `zeroshot` with the same
+    text prototypes, not a head without the class names."""
+    import labeler.evaluate
+    from labeler.project import Project
+
+    folder, truth = colour_images
+    made = []
+    real = labeler.evaluate.create_head
+
+    def spy(method, **options):
+        made.append((method, sorted(options.get("class_text", {}))))
+        return real(method, **options)
+
+    monkeypatch.setattr(labeler.evaluate, "create_head", spy)
+    project, _ = Project.init(
+        tmp_path / "p", images=folder, backbone="clip", checkpoint=tiny_clip, progress=False
+    )
+    with project:
+        project.label([(p, truth[p]) for p in sorted(truth)[::2]])
+        report = project.predict(method="zeroshot")
+    assert report.estimate is not None and made
+    assert all(m == ("zeroshot", sorted(set(truth.values()))) for m in made)

@@ -62,6 +62,7 @@ def estimate_auto_label_accuracy(
     confidence: np.ndarray,
     *,
     head: str,
+    options: dict | None = None,
     seed: int = 0,
 ) -> AccuracyEstimate | None:
     """Prediction-powered estimate of the accuracy of the auto-labels.
@@ -70,7 +71,8 @@ def estimate_auto_label_accuracy(
         raw: (N, D) float32 vectors of every image (the pool heads centre on).
         rows: (K,) int64 rows of raw with an expert label; labels: (K,) their class names.
         confidence: (M,) float, the calibrated probability of each auto-label's class.
-        head: the head registry name that made the auto-labels.
+        head: the head registry name that made the auto-labels; options: the options it was
+            made with (`zeroshot`'s class_text), so that the heads checked are that head.
     Returns:
         the estimate, or None while fewer than two classes have MIN_CHECKED_PER_CLASS labels
         (no label could then be checked against a head that saw its class).
@@ -91,7 +93,7 @@ def estimate_auto_label_accuracy(
         return None
     # Stratified folds keep two labels of a class apart: every training fold has both classes
     # of two labels or more, and only a lone label's class is ever missing from its heads.
-    proba, names = out_of_fold_proba(head, raw[rows], y, X_pool=raw, seed=seed)
+    proba, names = out_of_fold_proba(head, raw[rows], y, X_pool=raw, seed=seed, options=options)
     residual = (names[proba.argmax(axis=1)] == y) - proba.max(axis=1).astype(np.float64)
     low, mid, high = prediction_powered_interval(confidence, residual)
     return AccuracyEstimate(

@@ -7,7 +7,8 @@
   (query, prototype) pair from [|q − p|, q ⊙ p], on top of their cosine, trained on the same
   episodes.
 
-Both train on the CPU in about a second at these sizes (a fixed step budget, seeded). On
+Both train for a fixed step budget, seeded: on 2 CPU cores a fit with its held-out folds takes
+about 7 s at 100 labels of 1280-d vectors, and `predict`'s accuracy check about 5 s more. On
 Fashion-MNIST embeddings they beat ProtoNet by 1-1.5 points at 20 labels a class but not at 5,
 and stay below the logistic probe (README, Benchmarks). Tried and dropped for doing no better:
 batch-hard triplet and supervised contrastive losses for the adapter, and first-order
