@@ -90,6 +90,8 @@ def test_learning_curve_check() -> None:
     points = [(4, 0.5, 0.3, 0.7), (8, 0.62, 0.48, 0.75)]
     svg = charts.learning_curve_svg(points)
     assert "<polyline" in svg and charts.learning_curve_svg(points[:1]) == ""
+    assert svg.count("<circle") == 2 and ">100%</text>" in svg and ">0%</text>" in svg
+    assert "<title>8 labels: about 62% right (95% interval 48%–75%)</title>" in svg
     html = views.check_html(points, svg)
     assert "about <b>62%</b>" in html and "48%–75%" in html and svg in html
 

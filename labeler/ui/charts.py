@@ -165,32 +165,55 @@ def map_svg(
     )
 
 
-CURVE_W, CURVE_H, CURVE_PAD = 320, 120, 26  # px
+CURVE_W, CURVE_H, CURVE_PAD = 420, 170, 26  # px
+CURVE_LEFT = 40  # px left of the plot, for the accuracy ticks
+CURVE_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)  # accuracy gridlines; every other one labeled
 
 
 def learning_curve_svg(points: list[tuple[int, float, float, float]]) -> str:
-    """Estimated accuracy (with its 95% band) against the number of labels."""
+    """Estimated accuracy (with its 95% band) against the number of hand labels, 0–100% on a
+    fixed scale (a flat curve looks flat), a dot per estimate with its figures as a tooltip."""
     if len(points) < 2:
         return ""
     n = np.array([p[0] for p in points], dtype=float)
     acc, low, high = (np.array([p[k] for p in points]) for k in (1, 2, 3))
     span = max(n.max() - n.min(), 1.0)
 
-    def xy(i: int, value: float) -> str:
-        x = CURVE_PAD + (n[i] - n.min()) / span * (CURVE_W - 2 * CURVE_PAD)
-        return f"{x:.1f},{CURVE_PAD + (1 - value) * (CURVE_H - 2 * CURVE_PAD):.1f}"
+    def x(i: int) -> float:
+        return CURVE_LEFT + (n[i] - n.min()) / span * (CURVE_W - CURVE_LEFT - CURVE_PAD)
 
-    band = [xy(i, high[i]) for i in range(len(n))] + [
-        xy(i, low[i]) for i in reversed(range(len(n)))
+    def y(value: float) -> float:
+        return CURVE_PAD + (1 - value) * (CURVE_H - 2 * CURVE_PAD)
+
+    band = [f"{x(i):.1f},{y(high[i]):.1f}" for i in range(len(n))] + [
+        f"{x(i):.1f},{y(low[i]):.1f}" for i in reversed(range(len(n)))
     ]
-    line = " ".join(xy(i, acc[i]) for i in range(len(n)))
+    line = " ".join(f"{x(i):.1f},{y(acc[i]):.1f}" for i in range(len(n)))
+    grid = "".join(
+        f'<line x1="{CURVE_LEFT}" x2="{CURVE_W - CURVE_PAD}" y1="{y(v):.1f}" y2="{y(v):.1f}" '
+        'class="axis"/>'
+        for v in CURVE_GRID
+    ) + "".join(
+        f'<text x="{CURVE_LEFT - 6}" y="{y(v) + 4:.1f}" class="tick end">{v:.0%}</text>'
+        for v in CURVE_GRID[::2]
+    )
+    dots = "".join(
+        f'<circle cx="{x(i):.1f}" cy="{y(acc[i]):.1f}" r="3" class="dot"><title>'
+        f"{int(n[i])} labels: about {acc[i]:.0%} right (95% interval {low[i]:.0%}–{high[i]:.0%})"
+        "</title></circle>"
+        for i in range(len(n))
+    )
+    bottom = CURVE_H - 6
     return (
         f'<svg class="curve" viewBox="0 0 {CURVE_W} {CURVE_H}" width="{CURVE_W}" '
         f'height="{CURVE_H}" role="img" aria-label="learning curve">'
+        f'<text x="{CURVE_LEFT}" y="14" class="title">estimated accuracy vs hand labels</text>'
+        f"{grid}"
         f'<polygon points="{" ".join(band)}" class="band"/>'
-        f'<polyline points="{line}" class="line"/>'
-        f'<text x="{CURVE_PAD}" y="14" class="title">estimated accuracy vs labels</text>'
-        f'<text x="{CURVE_PAD}" y="{CURVE_H - 6}" class="tick">{int(n.min())}</text>'
-        f'<text x="{CURVE_W - CURVE_PAD}" y="{CURVE_H - 6}" class="tick end">{int(n.max())}</text>'
+        f'<polyline points="{line}" class="line"/>{dots}'
+        f'<text x="{CURVE_LEFT}" y="{bottom}" class="tick">{int(n.min())}</text>'
+        f'<text x="{(CURVE_LEFT + CURVE_W - CURVE_PAD) / 2:.0f}" y="{bottom}" class="tick mid">'
+        "labels</text>"
+        f'<text x="{CURVE_W - CURVE_PAD}" y="{bottom}" class="tick end">{int(n.max())}</text>'
         "</svg>"
     )
