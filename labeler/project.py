@@ -7,23 +7,16 @@ A project is a folder holding `labeler.sqlite` (items, labels, predictions), the
 
 from __future__ import annotations
 
-import hashlib
-import json
-import posixpath
-import shutil
-import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from labeler import config
 from labeler.active import create_strategy, make_pool
-from labeler.active.stopping import AccuracyEstimate, estimate_auto_label_accuracy
 from labeler.autolabel import (
     DEFAULT_TARGET_PRECISION,
     auto_label,
@@ -32,16 +25,28 @@ from labeler.autolabel import (
     head_options,
 )
 from labeler.classnames import check_new_class_names
-from labeler.errors import LabelerError, ProjectNotFound, os_reason
+from labeler.errors import LabelerError, ProjectNotFound
+from labeler.estimates import estimate_key, has_estimate, record_estimate, recorded_curve
 from labeler.export import check_outside_project, write_csv, write_embeddings
 from labeler.export.rows import EXTRA_COLUMNS, export_rows
 from labeler.heads import DEFAULT_HEAD, DEFAULT_METHOD, Head, KnnGraph, create_head
 from labeler.heads.propagation import remember_pool_graph
-from labeler.index import FaissIndex, l2_normalize
-from labeler.labelcsv import encoding_note, is_windows_path, path_spellings, read_label_csv
+from labeler.index import FaissIndex
+from labeler.labelcsv import encoding_note, read_label_csv
 from labeler.live import is_accepted
+from labeler.paths import image_rows
+from labeler.projectfiles import INDEX_NAME, create_store, undone_on_failure
+from labeler.reports import (
+    NO_ESTIMATE,
+    NO_PREDICTION,
+    ImportReport,
+    PredictReport,
+    ProjectStatus,
+    last_estimate,
+)
 from labeler.store import Store, UnfinishedDatabase, check_annotator
 from labeler.update import CLEARED_NAME, SKIPPED_NAME, InitReport, update_images
+from labeler.vectors import Vectors, load_vectors, save_index
 
 if TYPE_CHECKING:
     from labeler.finetune import FinetuneReport
@@ -50,71 +55,18 @@ if TYPE_CHECKING:
 __all__ = [
     "CLEARED_NAME",
     "EXTRA_COLUMNS",
+    "NO_ESTIMATE",
+    "NO_PREDICTION",
     "SKIPPED_NAME",
+    "ImportReport",
     "InitReport",
     "PredictReport",
     "Project",
     "ProjectStatus",
 ]
 
-INDEX_NAME = "index.faiss"
 DEFAULT_ANNOTATOR = "expert"
 TRAINED_ON_META = "trained_on"  # meta key prefix: labels a model's weights were fine-tuned on
-NO_PREDICTION = "never (run `labeler predict`)"  # status' last_prediction before any
-NO_ESTIMATE = "none yet (it needs two labels in each of two classes, then predict)"
-
-
-@dataclass
-class PredictReport:
-    method: str
-    model: str
-    labeled: int
-    predicted: int
-    classes: list[str]
-    temperature: float
-    estimate: AccuracyEstimate | None = None  # of the auto-labels' accuracy, from the labels
-    choice: str = ""  # what the head chose (auto: which heads, blended how, and why)
-    target_precision: float = 0.0
-    threshold: float = float("inf")  # confidence to auto-accept at for target_precision
-    coverage: float = 0.0  # estimated share of the predicted images accepted at it
-    ood: int = 0  # images flagged as fitting no class
-    ood_short: int = 0  # labels still needed before any image can be flagged (0: flags work)
-    set_size: float | None = None  # mean classes in a conformal prediction set, when asked for
-    uncalibrated: list[str] = field(default_factory=list)  # classes with one hand label
-    seen_by_backbone: int = 0  # hand labels the backbone was fine-tuned on (checks optimistic)
-
-
-class ProjectStatus(TypedDict):
-    """`Project.status()`, in the order `labeler status` prints it; no value is ever None."""
-
-    images: int  # present, embedded images
-    images_root: str  # the folder they are scanned from
-    model: str  # the embedder that made the vectors, e.g. 'efficientnet_lite0@112'
-    labeled: int  # images with a label (expert or accepted)
-    classes: list[str]  # class names in use, in order of creation
-    skipped: int  # files that could not be used (listed in PROJECT/skipped.csv)
-    last_prediction: str  # 'METHOD at TIME' of the latest `predict`, or NO_PREDICTION
-    estimated_accuracy: str  # '0.78 (95% interval 0.70-0.85) from 40 labels', or NO_ESTIMATE
-    fine_tuned_on: int  # labels the backbone was fine-tuned on; checks on them are optimistic
-
-
-@dataclass(frozen=True)
-class ImportReport:
-    changed: int  # labels set or changed
-    unlabeled: list[int]  # lines of the CSV with a path but no label, skipped
-    new_classes: list[str] = field(default_factory=list)  # classes the file created
-    encoding: str = "utf-8"  # what the CSV was read as (`labelcsv.LabelRows.encoding`)
-
-
-@dataclass
-class _Vectors:
-    """Vectors of the present, embedded items, in path order."""
-
-    item_ids: np.ndarray  # (N,) int64
-    paths: list[str]  # (N,)
-    raw: np.ndarray  # (N, D) float32, as the embedder gave them
-    unit: np.ndarray  # (N, D) float32, L2-normalised
-    graph: KnnGraph | None = None  # their kNN graph, once a transductive head needed it
 
 
 class Project:
@@ -144,7 +96,7 @@ class Project:
 
     def _attach(self, store: Store) -> None:
         self.store = store
-        self._cache: _Vectors | None = None
+        self._cache: Vectors | None = None
         self._workbench: Workbench | None = None
 
     def _never_finished(self) -> ProjectNotFound:
@@ -192,10 +144,10 @@ class Project:
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise LabelerError(f"project path {path} exists and is not a folder; choose another")
-        with _undone_on_failure(path):
+        with undone_on_failure(path):
             project = cls.__new__(cls)
             project.path = path
-            project._attach(_create_store(path))
+            project._attach(create_store(path))
             try:
                 report = project.update(
                     images,
@@ -247,40 +199,14 @@ class Project:
 
     # -- vectors and index -------------------------------------------------------------------------
 
-    def _vectors(self) -> _Vectors:
+    def _vectors(self) -> Vectors:
+        """The vectors of the project's images (`load_vectors`), read once, until an update."""
         if self._cache is None:
-            from labeler.embed import VectorCache
-
-            items = self.store.items()
-            cache = VectorCache(self.path / config.VECTORS_DIR, self.model_key)
-            raw, found = cache.get([it.hash for it in items])
-            if not found.all():
-                raise self._vectors_missing(int((~found).sum()), len(items))
-            self._cache = _Vectors(
-                item_ids=np.array([it.id for it in items], dtype=np.int64),
-                paths=[it.path for it in items],
-                raw=raw,
-                unit=l2_normalize(raw),
-            )
+            self._cache = load_vectors(self.path, self.store, self.model_key)
         return self._cache
 
-    def _vectors_missing(self, missing: int, total: int) -> LabelerError:
-        images = self.store.get_meta("images_root", "DIR")
-        return LabelerError(
-            f"the vectors of {missing} of the project's {total} images are missing from "
-            f"{self.path / config.VECTORS_DIR} (deleted, or the project was copied without that "
-            f"folder); embed them again with `labeler init {self.path} --images {images}` "
-            "(labels are kept)"
-        )
-
     def _save_index(self) -> None:
-        v = self._vectors()
-        if len(v.item_ids) == 0:
-            (self.path / INDEX_NAME).unlink(missing_ok=True)
-            return
-        index = FaissIndex(dim=v.raw.shape[1])
-        index.add(v.item_ids, v.unit)
-        index.save(self.path / INDEX_NAME)
+        save_index(self.path / INDEX_NAME, self._vectors())
 
     def index(self) -> FaissIndex:
         """The FAISS index of the current vectors, loaded from disk (rebuilt if stale)."""
@@ -296,7 +222,7 @@ class Project:
     def similar(self, path: str, *, k: int = 10) -> list[tuple[str, float]]:
         """The k images most similar to `path` (itself excluded), as (path, cosine similarity)."""
         v = self._vectors()
-        row = self._rows([path])[0]
+        row = image_rows([path], v.paths, root=self.images_root, store=self.store)[0]
         sims, ids = self.index().search(v.unit[row : row + 1], k + 1)
         by_id = dict(zip(v.item_ids.tolist(), v.paths, strict=True))
         return [
@@ -304,74 +230,6 @@ class Project:
             for s, i in zip(sims[0], ids[0], strict=True)
             if i >= 0 and by_id[i] != path
         ][:k]
-
-    def _rows(self, paths: Sequence[str], *, csv_cells: bool = False) -> list[int]:
-        """Rows of `_vectors()` for image paths (relative, or absolute inside the images root),
-        each found as given, else in Unicode NFC (see `_path_finder`).
-
-        csv_cells: the paths are path cells of a label CSV, each also tried in its other
-        spellings (`path_spellings`: without surrounding spaces, with / for \\); a cell whose
-        spellings name two different images is refused rather than guessed.
-        """
-        v = self._vectors()
-        find = _path_finder(v.paths)
-        rows, unknown = [], []
-        for p in paths:
-            named = (find(self._relative(s)) for s in _spellings(p, csv_cells=csv_cells))
-            found = list(dict.fromkeys(row for row in named if row is not None))
-            if len(found) > 1:
-                raise LabelerError(
-                    f"the path {p!r} names more than one image, "
-                    f"{' and '.join(repr(v.paths[r]) for r in found)} (a path is read as written, "
-                    "and also without the spaces around it and with / for \\); rename one of "
-                    "these files (then run `labeler init` again) or label it in the browser"
-                )
-            if found:
-                rows.append(found[0])
-            else:
-                unknown.append(p)
-        if unknown:
-            raise self._unknown_paths(unknown, csv_cells=csv_cells)
-        return rows
-
-    def _unknown_paths(self, unknown: Sequence[str], *, csv_cells: bool) -> LabelerError:
-        """The error for `unknown` paths (one at least), naming why the first is unknown where
-        the project knows (skipped, gone) and any that is a path on a Windows machine."""
-        skipped = dict(self.store.skipped())
-        first = unknown[0]
-        spelt = [self._relative(s) for s in _spellings(first, csv_cells=csv_cells)]
-        reason = next((skipped[rel] for rel in spelt if rel in skipped), None)
-        windows = next((p for p in unknown if is_windows_path(p)), None)
-        on_windows = "a path on a Windows machine, which names no file here"
-        why = elsewhere = ""
-        if reason:
-            why = f" (it was skipped: {reason})"
-        elif set(spelt) & set(self.store.gone_paths()):
-            why = (
-                " (it is gone from the images folder; its labels come back with it: bring "
-                "it back and run `labeler init` again)"
-            )
-        elif windows == first:
-            why = f" ({on_windows})"
-        if windows not in (None, first):
-            elsewhere = f"; {windows!r} is {on_windows}"
-        more = f"; also {', '.join(map(repr, unknown[1:4]))}" if len(unknown) > 1 else ""
-        return LabelerError(
-            f"{len(unknown)} path(s) are not images of this project, e.g. {first!r}{why}"
-            f"{more}{' …' if len(unknown) > 4 else ''}{elsewhere}; paths must be relative to "
-            f"{self.images_root} or absolute inside it"
-        )
-
-    def _relative(self, p: str) -> str:
-        """Image path `p` relative to the images root, normalised ('./a.png', 'a//b.png' ->
-        'a.png', 'a/b.png'); an absolute path outside the root as given."""
-        candidate = Path(p)
-        if candidate.is_absolute():
-            try:
-                return candidate.resolve().relative_to(self.images_root).as_posix()
-            except ValueError:
-                return p
-        return posixpath.normpath(p)
 
     # -- labels ------------------------------------------------------------------------------------
 
@@ -386,13 +244,19 @@ class Project:
 
         Two spellings of one image's path (relative, absolute, './…') count as one image: with
         the same label it is set once, with different labels nothing is set. csv_cells: the
-        paths are cells of a label CSV, matched leniently (see `_rows`).
+        paths are cells of a label CSV, matched leniently (see `labeler.paths.image_rows`).
         """
         check_annotator(annotator)
         spelt = check_new_class_names({name for _, name in assignments}, self.store.classes())
         assignments = [(path, spelt[name]) for path, name in assignments]
         v = self._vectors()
-        rows = self._rows([p for p, _ in assignments], csv_cells=csv_cells)
+        rows = image_rows(
+            [p for p, _ in assignments],
+            v.paths,
+            root=self.images_root,
+            store=self.store,
+            csv_cells=csv_cells,
+        )
         chosen: dict[int, tuple[str, str]] = {}  # row -> (path as given, label)
         for row, (path, name) in zip(rows, assignments, strict=True):
             first, label = chosen.setdefault(row, (path, name))
@@ -550,8 +414,15 @@ class Project:
             predicted=len(unlabeled),
             classes=[str(c) for c in head.classes_],
             temperature=head.temperature_,
-            estimate=self._record_estimate(
-                method, rows, labels, auto.confidence, key=self._estimate_key(method, rows, labels)
+            estimate=record_estimate(
+                self.store,
+                v.raw,
+                method,
+                rows,
+                labels,
+                auto.confidence,
+                key=estimate_key(method, self.model_key, v.item_ids[rows], labels),
+                options=partial(self._head_options, method, labels),
             ),
             choice=head.describe(),
             target_precision=target_precision,
@@ -665,53 +536,6 @@ class Project:
 
     # -- knowing when to stop ----------------------------------------------------------------------
 
-    def _record_estimate(
-        self,
-        method: str,
-        rows: np.ndarray,
-        labels: list[str],
-        confidence: np.ndarray,
-        *,
-        key: str,
-    ) -> AccuracyEstimate | None:
-        """Estimate the accuracy of auto-labels with these (M,) confidences; store it as the
-        learning-curve point of the current labels under `key` (`_estimate_key` of method, rows
-        and labels), unless one was made from the same hand labels (a bulk accept, or its undo,
-        changes the labels but not the estimate)."""
-        state = self.store.label_version()[0]
-        if len(confidence) == 0:
-            return None
-        est = estimate_auto_label_accuracy(
-            self._vectors().raw,
-            rows,
-            labels,
-            confidence,
-            head=method,
-            options=self._head_options(method, labels),
-        )
-        if est is not None and not self._has_estimate(key):
-            self.store.add_estimate(
-                label_state=state,
-                method=method,
-                n_labels=est.n_labels,
-                accuracy=est.accuracy,
-                low=est.low,
-                high=est.high,
-                labels_key=key,
-            )
-        return est
-
-    def _estimate_key(self, method: str, rows: np.ndarray, labels: Sequence[str]) -> str:
-        """What an accuracy estimate is made from: the head, the model (vectors) and the hand
-        labels, as (K,) rows of `_vectors()` and their classes."""
-        ids = self._vectors().item_ids[rows].tolist()
-        text = json.dumps([method, self.model_key, sorted(zip(ids, labels, strict=True))])
-        return hashlib.sha256(text.encode()).hexdigest()
-
-    def _has_estimate(self, key: str) -> bool:
-        """Whether an estimate was recorded under `key` (an `_estimate_key`)."""
-        return any(e.labels_key == key for e in self.store.estimates())
-
     def learning_curve(self, *, method: str | None = None) -> list[tuple[int, float, float, float]]:
         """(n_labels, estimated accuracy, low, high) of the auto-labels of head `method` (default:
         the browser's, `live_method`) after each change of the labels, oldest first, with a point
@@ -720,20 +544,26 @@ class Project:
         alone; low..high is a 95% interval. Empty until two classes have two labels each."""
         method = method or self.live_method()
         rows, labels = self._labeled(hand_only=True)
-        key = self._estimate_key(method, rows, labels)
-        if not self._has_estimate(key):
+        v = self._vectors()
+        key = estimate_key(method, self.model_key, v.item_ids[rows], labels)
+        if not has_estimate(self.store, key):
             try:
                 proba, _ = self._fit(method, rows, labels)
             except LabelerError:
                 pass  # fewer than two classes: nothing to estimate yet
             else:
                 rest = np.setdiff1d(np.arange(len(proba)), rows)
-                self._record_estimate(method, rows, labels, proba[rest].max(axis=1), key=key)
-        return [
-            (e.n_labels, e.accuracy, e.low, e.high)
-            for e in self.store.estimates()
-            if e.method == method
-        ]
+                record_estimate(
+                    self.store,
+                    v.raw,
+                    method,
+                    rows,
+                    labels,
+                    proba[rest].max(axis=1),
+                    key=key,
+                    options=partial(self._head_options, method, labels),
+                )
+        return recorded_curve(self.store, method)
 
     # -- suggest -----------------------------------------------------------------------------------
 
@@ -820,114 +650,9 @@ class Project:
             classes=self.store.classes(),
             skipped=len(self.store.skipped()),
             last_prediction=NO_PREDICTION if run is None else f"{run.method} at {run.created_at}",
-            estimated_accuracy=_last_estimate(self.store.estimates()),
+            estimated_accuracy=last_estimate(self.store.estimates()),
             fine_tuned_on=len(self.trained_on()),
         )
-
-
-def _create_store(path: Path) -> Store:
-    """The database of project folder `path`, with the folder made if need be."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise LabelerError(
-            f"cannot create the project folder {path} ({os_reason(e)}); "
-            "choose a folder you can write to"
-        ) from e
-    return Store(path / config.DB_NAME, create=True)
-
-
-# What `init` writes into a project folder; a failed first init removes those it created.
-_PROJECT_FILES = (config.DB_NAME, config.VECTORS_DIR, INDEX_NAME, SKIPPED_NAME, CLEARED_NAME)
-
-
-@contextmanager
-def _undone_on_failure(path: Path) -> Iterator[None]:
-    """Around a first `init` of `path` (no database there yet): if it fails or is interrupted,
-    remove what it created, so no half-made project is left behind: the folders it made, or, in
-    a folder that existed, the project files that were not there before. The vectors written
-    before a Ctrl-C are kept (see `_kept_vectors`): they are no project, and a second init
-    reuses them. A folder that already held a database is never touched."""
-    if (path / config.DB_NAME).exists():
-        yield
-        return
-    made = None  # the outermost folder that init will make
-    for folder in (path, *path.parents):
-        if folder.exists() or folder.is_symlink():
-            break
-        made = folder
-    before = set() if made else {p.name for p in path.iterdir()}
-    try:
-        yield
-    except BaseException as e:
-        keep = {config.VECTORS_DIR} if _kept_vectors(path, e) else set()
-        if made and not keep:
-            shutil.rmtree(made, ignore_errors=True)
-        else:
-            for p in path.iterdir():
-                if p.name not in before | keep and _is_project_file(p.name):
-                    _remove(p)
-        raise
-
-
-def _kept_vectors(path: Path, e: BaseException) -> bool:
-    """Whether a first init of `path` stopped by `e` keeps its vectors: when the user interrupted
-    it (Ctrl-C) after some were written, so that running init again goes on from there."""
-    vectors = path / config.VECTORS_DIR
-    return isinstance(e, KeyboardInterrupt) and any(vectors.rglob("shard-*.npz"))
-
-
-def _is_project_file(name: str) -> bool:
-    return name in _PROJECT_FILES or name.startswith(f"{config.DB_NAME}-")  # -wal, -shm
-
-
-def _remove(p: Path) -> None:
-    if p.is_dir() and not p.is_symlink():
-        shutil.rmtree(p, ignore_errors=True)
-    else:
-        p.unlink(missing_ok=True)
-
-
-def _last_estimate(estimates: list) -> str:
-    """'0.78 (95% interval 0.70-0.85) from 40 labels', of the latest estimate, or NO_ESTIMATE."""
-    if not estimates:
-        return NO_ESTIMATE
-    e = estimates[-1]
-    return f"{e.accuracy:.2f} (95% interval {e.low:.2f}-{e.high:.2f}) from {e.n_labels} labels"
-
-
-def _spellings(path: str, *, csv_cells: bool) -> list[str]:
-    """The spellings of image `path` to look for: the cell's (`path_spellings`) for a label CSV's
-    path cell, else the path alone."""
-    return path_spellings(path) if csv_cells else [path]
-
-
-def _path_finder(paths: Sequence[str]) -> Callable[[str], int | None]:
-    """A function: relative path -> its index in `paths`, or None. A path is found as given,
-    else by its NFC form where no two of `paths` share that form (the same name typed in another
-    Unicode form, as macOS writes 'u' + '¨')."""
-    index = {p: i for i, p in enumerate(paths)}
-    by_nfc: dict[str, int] | None = None  # made only for a path not found as given
-
-    def find(rel: str) -> int | None:
-        nonlocal by_nfc
-        if rel in index:
-            return index[rel]
-        by_nfc = _unique_nfc(paths) if by_nfc is None else by_nfc
-        return by_nfc.get(_nfc(rel))
-
-    return find
-
-
-def _nfc(path: str) -> str:
-    return unicodedata.normalize("NFC", path)
-
-
-def _unique_nfc(paths: Sequence[str]) -> dict[str, int]:
-    """{NFC form: index} of `paths`, leaving out forms that two paths share."""
-    forms = [_nfc(p) for p in paths]
-    count = Counter(forms)
-    return {form: i for i, form in enumerate(forms) if count[form] == 1}
 
 
 def _hand_only(

@@ -25,7 +25,8 @@ from labeler.errors import LabelerError
 from labeler.live import LiveModel, Snapshot, accepted_annotator
 
 if TYPE_CHECKING:
-    from labeler.project import Project, _Vectors
+    from labeler.project import Project
+    from labeler.vectors import Vectors
 
 _GENERATIONS = itertools.count()  # each workbench's number: sessions notice a rebuilt one
 
@@ -60,7 +61,7 @@ class ReviewItem:
 
 
 class Workbench:
-    def __init__(self, project: Project, vectors: _Vectors) -> None:
+    def __init__(self, project: Project, vectors: Vectors) -> None:
         self.project = project
         self.vectors = vectors
         self.method = project.live_method()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import labeler.project
 from labeler.browse import ANY_CLASS
 from labeler.cli import main
 from labeler.errors import LabelerError
@@ -127,8 +128,10 @@ def test_learning_curve_makes_the_key_of_its_labels_once(
     _, truth = colour_images
     project.label(_per_class(truth, 2))
     keys = []
-    estimate_key = project._estimate_key
-    monkeypatch.setattr(project, "_estimate_key", lambda *a: keys.append(a) or estimate_key(*a))
+    estimate_key = labeler.project.estimate_key
+    monkeypatch.setattr(
+        labeler.project, "estimate_key", lambda *a: keys.append(a) or estimate_key(*a)
+    )
     assert [n for n, *_ in project.learning_curve(method="protonet")] == [6]  # fitted and stored
     assert len(keys) == 1
     assert [n for n, *_ in project.learning_curve(method="protonet")] == [6]  # found under it

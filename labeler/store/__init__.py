@@ -88,7 +88,7 @@ class Estimate:
     low: float
     high: float
     created_at: str
-    labels_key: str | None = None  # what it was made from (Project._estimate_key); None: older
+    labels_key: str | None = None  # what it was made from (estimates.estimate_key); None: older
 
 
 @dataclass(frozen=True)

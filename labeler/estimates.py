@@ -1,0 +1,68 @@
+"""Knowing when to stop: estimates of the auto-labels' accuracy from the expert's labels,
+recorded in the store as the points of the learning curve, one per set of hand labels."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from labeler.active.stopping import AccuracyEstimate, estimate_auto_label_accuracy
+from labeler.store import Store
+
+
+def estimate_key(method: str, model_key: str, item_ids: np.ndarray, labels: Sequence[str]) -> str:
+    """What an accuracy estimate is made from: the head `method`, the model (vectors) and the
+    hand labels, as (K,) int64 item ids and their classes."""
+    text = json.dumps([method, model_key, sorted(zip(item_ids.tolist(), labels, strict=True))])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def has_estimate(store: Store, key: str) -> bool:
+    """Whether an estimate was recorded under `key` (an `estimate_key`)."""
+    return any(e.labels_key == key for e in store.estimates())
+
+
+def record_estimate(
+    store: Store,
+    vectors: np.ndarray,
+    method: str,
+    rows: np.ndarray,
+    labels: list[str],
+    confidence: np.ndarray,
+    *,
+    key: str,
+    options: Callable[[], dict],
+) -> AccuracyEstimate | None:
+    """Estimate the accuracy of auto-labels with these (M,) confidences, head `method` (made
+    with `options()`, asked only when M > 0) checked on the hand labels: rows (K,) of `vectors`
+    (N, D) float32 and their `labels`. Store it as the learning-curve point of the current
+    labels under `key` (`estimate_key` of method, rows and labels), unless one was made from
+    the same hand labels (a bulk accept, or its undo, changes the labels but not the estimate)."""
+    state = store.label_version()[0]
+    if len(confidence) == 0:
+        return None
+    est = estimate_auto_label_accuracy(
+        vectors, rows, labels, confidence, head=method, options=options()
+    )
+    if est is not None and not has_estimate(store, key):
+        store.add_estimate(
+            label_state=state,
+            method=method,
+            n_labels=est.n_labels,
+            accuracy=est.accuracy,
+            low=est.low,
+            high=est.high,
+            labels_key=key,
+        )
+    return est
+
+
+def recorded_curve(store: Store, method: str) -> list[tuple[int, float, float, float]]:
+    """(n_labels, estimated accuracy, low, high) of each recorded estimate of head `method`,
+    oldest first."""
+    return [
+        (e.n_labels, e.accuracy, e.low, e.high) for e in store.estimates() if e.method == method
+    ]

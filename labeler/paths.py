@@ -1,0 +1,135 @@
+"""Finding a project's images by the paths a user gives them.
+
+A path is relative to the images root or absolute inside it, found as written, else in Unicode
+NFC; a label CSV's path cell is also tried in its other spellings (`labelcsv.path_spellings`).
+A path that names no image gets an error saying why, where the project knows (skipped, gone).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from labeler.errors import LabelerError
+from labeler.labelcsv import is_windows_path, path_spellings
+
+if TYPE_CHECKING:
+    from labeler.store import Store
+
+
+def image_rows(
+    given: Sequence[str],
+    paths: Sequence[str],
+    *,
+    root: Path,
+    store: Store,
+    csv_cells: bool = False,
+) -> list[int]:
+    """Indexes in `paths` (the project's images, relative to `root`) of the image paths `given`
+    (relative, or absolute inside `root`), each found as given, else in Unicode NFC (see
+    `_path_finder`). `store` says why a path is unknown, for the error.
+
+    csv_cells: the paths are path cells of a label CSV, each also tried in its other
+    spellings (`path_spellings`: without surrounding spaces, with / for \\); a cell whose
+    spellings name two different images is refused rather than guessed.
+    """
+    find = _path_finder(paths)
+    rows, unknown = [], []
+    for p in given:
+        named = (find(_relative(s, root)) for s in _spellings(p, csv_cells=csv_cells))
+        found = list(dict.fromkeys(row for row in named if row is not None))
+        if len(found) > 1:
+            raise LabelerError(
+                f"the path {p!r} names more than one image, "
+                f"{' and '.join(repr(paths[r]) for r in found)} (a path is read as written, "
+                "and also without the spaces around it and with / for \\); rename one of "
+                "these files (then run `labeler init` again) or label it in the browser"
+            )
+        if found:
+            rows.append(found[0])
+        else:
+            unknown.append(p)
+    if unknown:
+        raise _unknown_paths(unknown, root=root, store=store, csv_cells=csv_cells)
+    return rows
+
+
+def _unknown_paths(
+    unknown: Sequence[str], *, root: Path, store: Store, csv_cells: bool
+) -> LabelerError:
+    """The error for `unknown` paths (one at least), naming why the first is unknown where
+    the project knows (skipped, gone) and any that is a path on a Windows machine."""
+    skipped = dict(store.skipped())
+    first = unknown[0]
+    spelt = [_relative(s, root) for s in _spellings(first, csv_cells=csv_cells)]
+    reason = next((skipped[rel] for rel in spelt if rel in skipped), None)
+    windows = next((p for p in unknown if is_windows_path(p)), None)
+    on_windows = "a path on a Windows machine, which names no file here"
+    why = elsewhere = ""
+    if reason:
+        why = f" (it was skipped: {reason})"
+    elif set(spelt) & set(store.gone_paths()):
+        why = (
+            " (it is gone from the images folder; its labels come back with it: bring "
+            "it back and run `labeler init` again)"
+        )
+    elif windows == first:
+        why = f" ({on_windows})"
+    if windows not in (None, first):
+        elsewhere = f"; {windows!r} is {on_windows}"
+    more = f"; also {', '.join(map(repr, unknown[1:4]))}" if len(unknown) > 1 else ""
+    return LabelerError(
+        f"{len(unknown)} path(s) are not images of this project, e.g. {first!r}{why}"
+        f"{more}{' …' if len(unknown) > 4 else ''}{elsewhere}; paths must be relative to "
+        f"{root} or absolute inside it"
+    )
+
+
+def _relative(p: str, root: Path) -> str:
+    """Image path `p` relative to the images `root`, normalised ('./a.png', 'a//b.png' ->
+    'a.png', 'a/b.png'); an absolute path outside the root as given."""
+    candidate = Path(p)
+    if candidate.is_absolute():
+        try:
+            return candidate.resolve().relative_to(root).as_posix()
+        except ValueError:
+            return p
+    return posixpath.normpath(p)
+
+
+def _spellings(path: str, *, csv_cells: bool) -> list[str]:
+    """The spellings of image `path` to look for: the cell's (`path_spellings`) for a label CSV's
+    path cell, else the path alone."""
+    return path_spellings(path) if csv_cells else [path]
+
+
+def _path_finder(paths: Sequence[str]) -> Callable[[str], int | None]:
+    """A function: relative path -> its index in `paths`, or None. A path is found as given,
+    else by its NFC form where no two of `paths` share that form (the same name typed in another
+    Unicode form, as macOS writes 'u' + '¨')."""
+    index = {p: i for i, p in enumerate(paths)}
+    by_nfc: dict[str, int] | None = None  # made only for a path not found as given
+
+    def find(rel: str) -> int | None:
+        nonlocal by_nfc
+        if rel in index:
+            return index[rel]
+        by_nfc = _unique_nfc(paths) if by_nfc is None else by_nfc
+        return by_nfc.get(_nfc(rel))
+
+    return find
+
+
+def _nfc(path: str) -> str:
+    return unicodedata.normalize("NFC", path)
+
+
+def _unique_nfc(paths: Sequence[str]) -> dict[str, int]:
+    """{NFC form: index} of `paths`, leaving out forms that two paths share."""
+    forms = [_nfc(p) for p in paths]
+    count = Counter(forms)
+    return {form: i for i, form in enumerate(forms) if count[form] == 1}

@@ -1,0 +1,78 @@
+"""The files of a project folder: what `init` writes there, the database it creates, and the
+clean-up that leaves no half-made project behind when a first init fails."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from labeler import config
+from labeler.errors import LabelerError, os_reason
+from labeler.store import Store
+from labeler.update import CLEARED_NAME, SKIPPED_NAME
+
+INDEX_NAME = "index.faiss"
+
+# What `init` writes into a project folder; a failed first init removes those it created.
+_PROJECT_FILES = (config.DB_NAME, config.VECTORS_DIR, INDEX_NAME, SKIPPED_NAME, CLEARED_NAME)
+
+
+def create_store(path: Path) -> Store:
+    """The database of project folder `path`, with the folder made if need be."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise LabelerError(
+            f"cannot create the project folder {path} ({os_reason(e)}); "
+            "choose a folder you can write to"
+        ) from e
+    return Store(path / config.DB_NAME, create=True)
+
+
+@contextmanager
+def undone_on_failure(path: Path) -> Iterator[None]:
+    """Around a first `init` of `path` (no database there yet): if it fails or is interrupted,
+    remove what it created, so no half-made project is left behind: the folders it made, or, in
+    a folder that existed, the project files that were not there before. The vectors written
+    before a Ctrl-C are kept (see `_kept_vectors`): they are no project, and a second init
+    reuses them. A folder that already held a database is never touched."""
+    if (path / config.DB_NAME).exists():
+        yield
+        return
+    made = None  # the outermost folder that init will make
+    for folder in (path, *path.parents):
+        if folder.exists() or folder.is_symlink():
+            break
+        made = folder
+    before = set() if made else {p.name for p in path.iterdir()}
+    try:
+        yield
+    except BaseException as e:
+        keep = {config.VECTORS_DIR} if _kept_vectors(path, e) else set()
+        if made and not keep:
+            shutil.rmtree(made, ignore_errors=True)
+        else:
+            for p in path.iterdir():
+                if p.name not in before | keep and _is_project_file(p.name):
+                    _remove(p)
+        raise
+
+
+def _kept_vectors(path: Path, e: BaseException) -> bool:
+    """Whether a first init of `path` stopped by `e` keeps its vectors: when the user interrupted
+    it (Ctrl-C) after some were written, so that running init again goes on from there."""
+    vectors = path / config.VECTORS_DIR
+    return isinstance(e, KeyboardInterrupt) and any(vectors.rglob("shard-*.npz"))
+
+
+def _is_project_file(name: str) -> bool:
+    return name in _PROJECT_FILES or name.startswith(f"{config.DB_NAME}-")  # -wal, -shm
+
+
+def _remove(p: Path) -> None:
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        p.unlink(missing_ok=True)

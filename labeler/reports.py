@@ -1,0 +1,64 @@
+"""What the facade's commands report: `Project.predict`'s `PredictReport`, `import_labels`'
+`ImportReport` and `status`'s `ProjectStatus`, with the texts status shows before any
+prediction or estimate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TypedDict
+
+from labeler.active.stopping import AccuracyEstimate
+from labeler.store import Estimate
+
+NO_PREDICTION = "never (run `labeler predict`)"  # status' last_prediction before any
+NO_ESTIMATE = "none yet (it needs two labels in each of two classes, then predict)"
+
+
+@dataclass
+class PredictReport:
+    method: str
+    model: str
+    labeled: int
+    predicted: int
+    classes: list[str]
+    temperature: float
+    estimate: AccuracyEstimate | None = None  # of the auto-labels' accuracy, from the labels
+    choice: str = ""  # what the head chose (auto: which heads, blended how, and why)
+    target_precision: float = 0.0
+    threshold: float = float("inf")  # confidence to auto-accept at for target_precision
+    coverage: float = 0.0  # estimated share of the predicted images accepted at it
+    ood: int = 0  # images flagged as fitting no class
+    ood_short: int = 0  # labels still needed before any image can be flagged (0: flags work)
+    set_size: float | None = None  # mean classes in a conformal prediction set, when asked for
+    uncalibrated: list[str] = field(default_factory=list)  # classes with one hand label
+    seen_by_backbone: int = 0  # hand labels the backbone was fine-tuned on (checks optimistic)
+
+
+class ProjectStatus(TypedDict):
+    """`Project.status()`, in the order `labeler status` prints it; no value is ever None."""
+
+    images: int  # present, embedded images
+    images_root: str  # the folder they are scanned from
+    model: str  # the embedder that made the vectors, e.g. 'efficientnet_lite0@112'
+    labeled: int  # images with a label (expert or accepted)
+    classes: list[str]  # class names in use, in order of creation
+    skipped: int  # files that could not be used (listed in PROJECT/skipped.csv)
+    last_prediction: str  # 'METHOD at TIME' of the latest `predict`, or NO_PREDICTION
+    estimated_accuracy: str  # '0.78 (95% interval 0.70-0.85) from 40 labels', or NO_ESTIMATE
+    fine_tuned_on: int  # labels the backbone was fine-tuned on; checks on them are optimistic
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    changed: int  # labels set or changed
+    unlabeled: list[int]  # lines of the CSV with a path but no label, skipped
+    new_classes: list[str] = field(default_factory=list)  # classes the file created
+    encoding: str = "utf-8"  # what the CSV was read as (`labelcsv.LabelRows.encoding`)
+
+
+def last_estimate(estimates: list[Estimate]) -> str:
+    """'0.78 (95% interval 0.70-0.85) from 40 labels', of the latest estimate, or NO_ESTIMATE."""
+    if not estimates:
+        return NO_ESTIMATE
+    e = estimates[-1]
+    return f"{e.accuracy:.2f} (95% interval {e.low:.2f}-{e.high:.2f}) from {e.n_labels} labels"
