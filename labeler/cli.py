@@ -276,7 +276,7 @@ def _export(args: argparse.Namespace, what: str, write: Callable[[Project, str],
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    return _export(args, "rows", lambda project, out: project.export_csv(out))
+    return _export(args, "rows", lambda project, out: project.export_csv(out, excel=args.excel))
 
 
 def cmd_export_embeddings(args: argparse.Namespace) -> int:

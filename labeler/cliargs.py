@@ -307,10 +307,20 @@ def build_parser() -> argparse.ArgumentParser:
         details="Columns path, label, source (human or auto), confidence, margin, method, "
         f"model, annotator, labeled_at, then more. Not inside the project folder but for its "
         f"{EXPORTS_DIR}/ folder.",
-        examples=["labeler export runs/cells labels.csv"],
+        examples=[
+            "labeler export runs/cells labels.csv",
+            "labeler export runs/cells labels.csv --excel   # to open in Excel",
+        ],
     )
     p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
     p.add_argument("out", type=_file_name, metavar="OUT.csv", help="file to write")
+    p.add_argument(
+        "--excel",
+        action="store_true",
+        help="begin the file with a UTF-8 byte-order mark, so that Excel shows accented "
+        "letters in paths and class names right (without it, Excel reads the file in the "
+        "machine's code page); scripts reading the file should then use encoding utf-8-sig",
+    )
 
     p = _command(
         sub,

@@ -602,10 +602,11 @@ class Project:
         v = self._vectors()
         return export_rows(self.store, v.item_ids, v.paths)
 
-    def export_csv(self, out: Path | str) -> int:
-        """Write the export CSV to `out` (not inside the project folder but for its exports/)."""
+    def export_csv(self, out: Path | str, *, excel: bool = False) -> int:
+        """Write the export CSV to `out` (not inside the project folder but for its exports/),
+        UTF-8; excel: behind a byte-order mark, so that Excel reads accented letters right."""
         check_outside_project(Path(out), self.path)
-        return write_csv(Path(out), self.export_rows(), extra_columns=EXTRA_COLUMNS)
+        return write_csv(Path(out), self.export_rows(), extra_columns=EXTRA_COLUMNS, excel=excel)
 
     def export_embeddings(self, out: Path | str) -> int:
         """Write the vectors as .npz to `out` (where `export_csv` may write)."""

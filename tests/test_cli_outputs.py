@@ -49,6 +49,21 @@ def test_export_into_the_projects_exports_folder_works(proj: Path, capsys) -> No
     assert "wrote 24 rows" in capsys.readouterr().err
 
 
+def test_export_for_excel_begins_with_a_byte_order_mark(
+    proj: Path, colour_images, tmp_path: Path
+) -> None:
+    """Excel reads a CSV without the mark in the machine's code page: `Ödem` as `Ã–dem`."""
+    first = sorted(colour_images[1])[0]
+    labels = tmp_path / "l.csv"
+    labels.write_text(f"path,label\n{first},Ödem\n", encoding="utf-8")
+    assert main(["label", str(proj), "--csv", str(labels)]) == 0
+    plain, excel = tmp_path / "plain.csv", tmp_path / "excel.csv"
+    assert main(["export", str(proj), str(plain)]) == 0
+    assert main(["export", str(proj), str(excel), "--excel"]) == 0
+    assert plain.read_bytes().startswith(b"path,") and "Ödem" in plain.read_text("utf-8")
+    assert excel.read_bytes() == b"\xef\xbb\xbf" + plain.read_bytes()
+
+
 @pytest.mark.parametrize("command", ["export", "export-embeddings"])
 def test_export_into_the_projects_exports_folder_makes_it(proj: Path, capsys, command: str) -> None:
     assert not (proj / "exports").exists()
@@ -239,7 +254,7 @@ def test_status_is_readable(proj: Path, tmp_path: Path, capsys) -> None:
             ],
         ),
         ("serve", ["--port N 1 to 65535 (default 7860)", "add --auth", "examples:"]),
-        ("export", ["but for its exports/ folder", "example: labeler export"]),
+        ("export", ["but for its exports/ folder", "examples: labeler export", "--excel"]),
         ("status", ["PROJECT the project folder (made by `labeler init`)"]),
     ],
 )

@@ -32,6 +32,7 @@ __all__ = [
 ]
 
 EXPORTS_DIR = "exports"  # inside a project folder: the one place there that exports may go
+EXCEL_ENCODING = "utf-8-sig"  # UTF-8 behind a byte-order mark: how Excel knows a CSV is UTF-8
 
 CSV_COLUMNS = (
     "path",
@@ -113,7 +114,9 @@ def _cannot_write(out: Path, error: OSError) -> LabelerError:
 
 
 @contextmanager
-def _atomic(out: Path, mode: str):
+def _atomic(out: Path, mode: str, *, encoding: str = "utf-8"):
+    """A file object to write `out` through, in text `mode` with `encoding` or binary; `out` is
+    replaced only when the block ends without an error."""
     out = Path(out)
     try:
         target = _target(out)
@@ -123,7 +126,7 @@ def _atomic(out: Path, mode: str):
     try:
         try:
             with os.fdopen(
-                fd, mode, **({"newline": "", "encoding": "utf-8"} if "b" not in mode else {})
+                fd, mode, **({"newline": "", "encoding": encoding} if "b" not in mode else {})
             ) as f:
                 yield f
             os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it owner-only; exports are ordinary
@@ -167,9 +170,12 @@ def write_csv(
     *,
     columns: Sequence[str] = CSV_COLUMNS,
     extra_columns: Sequence[str] = (),
+    excel: bool = False,
 ) -> int:
-    """`write_rows` to the file `out`, atomically; return the row count."""
-    with _atomic(out, "w") as f:
+    """`write_rows` to the file `out`, atomically, in UTF-8; return the row count. excel: begin
+    with a byte-order mark, without which Excel reads the file in the machine's code page and
+    garbles every letter outside ASCII (`Ödem` shows as `Ã–dem`)."""
+    with _atomic(out, "w", encoding=EXCEL_ENCODING if excel else "utf-8") as f:
         return write_rows(f, rows, columns=columns, extra_columns=extra_columns)
 
 
