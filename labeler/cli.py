@@ -12,7 +12,6 @@ import ipaddress
 import os
 import socket
 import sys
-from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -286,16 +285,14 @@ def cmd_export_embeddings(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     with _open(args) as project:
         status = project.status()
-        counts = Counter(row.label for row in project.store.labels())
-        skipped = project.store.skipped()
     for key, value in status.items():
         if key == "classes":
             print(f"classes: {len(value)}")
-            for name in value:  # one a line: names may hold commas
-                print(f"  {name}: {counts[name]} label{'' if counts[name] == 1 else 's'}")
+            for name, n in value.items():  # one a line: names may hold commas
+                print(f"  {name}: {n} label{'' if n == 1 else 's'}")
         else:
-            print(f"{key}: {value}")
-    for path, reason in skipped:
+            print(f"{key}: {len(value) if key == 'skipped' else value}")
+    for path, reason in status["skipped"]:
         print(f"  skipped {path}: {reason}")
     return 0
 

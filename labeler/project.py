@@ -643,13 +643,15 @@ class Project:
         """A summary of the project, every value set (see `ProjectStatus`)."""
         v = self._vectors()
         run = self.store.latest_run()
+        labels = self.store.labels()
+        counts = Counter(row.label for row in labels)
         return ProjectStatus(
             images=len(v.paths),
             images_root=str(self.images_root),
             model=self.model_key,
-            labeled=len(self.store.labels()),
-            classes=self.store.classes(),
-            skipped=len(self.store.skipped()),
+            labeled=len(labels),
+            classes={name: counts[name] for name in self.store.classes()},
+            skipped=self.store.skipped(),
             last_prediction=NO_PREDICTION if run is None else f"{run.method} at {run.created_at}",
             estimated_accuracy=last_estimate(self.store.estimates()),
             fine_tuned_on=len(self.trained_on()),

@@ -41,8 +41,8 @@ class ProjectStatus(TypedDict):
     images_root: str  # the folder they are scanned from
     model: str  # the embedder that made the vectors, e.g. 'efficientnet_lite0@112'
     labeled: int  # images with a label (expert or accepted)
-    classes: list[str]  # class names in use, in order of creation
-    skipped: int  # files that could not be used (listed in PROJECT/skipped.csv)
+    classes: dict[str, int]  # class name -> its labels, in order of creation
+    skipped: list[tuple[str, str]]  # (path, reason) of files that could not be used
     last_prediction: str  # 'METHOD at TIME' of the latest `predict`, or NO_PREDICTION
     estimated_accuracy: str  # '0.78 (95% interval 0.70-0.85) from 40 labels', or NO_ESTIMATE
     fine_tuned_on: int  # labels the backbone was fine-tuned on; checks on them are optimistic

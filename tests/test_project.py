@@ -46,13 +46,20 @@ def test_status_of_a_fresh_project_sets_every_value(project: Project, colour_ima
         "images_root": str(folder.resolve()),
         "model": "fake@32",
         "labeled": 0,
-        "classes": [],
-        "skipped": 0,
+        "classes": {},
+        "skipped": [],
         "last_prediction": NO_PREDICTION,
         "estimated_accuracy": NO_ESTIMATE,
         "fine_tuned_on": 0,
     }
     assert list(status) == list(ProjectStatus.__annotations__)  # the order status prints
+    first, second, third = sorted(truth)[:3]
+    project.label([(first, "b"), (second, "a"), (third, "b")])
+    (folder / "broken.png").write_bytes(b"not a png")
+    project.rescan(progress=False)
+    status = project.status()
+    assert status["classes"] == {"b": 2, "a": 1}  # in order of creation, with their labels
+    assert [path for path, _ in status["skipped"]] == ["broken.png"]
 
 
 def test_reinit_on_grown_folder_embeds_only_new_images(project: Project, colour_images) -> None:
