@@ -145,7 +145,7 @@ def cmd_label(args: argparse.Namespace) -> int:
 
     with _open(args) as project:
         report = project.import_labels(args.csv, annotator=args.annotator)
-        print(f"{report.changed} labels set; {len(project.store.labels())} images labeled in all")
+        print(f"{report.changed} labels set; {report.labeled} images labeled in all")
         if report.new_classes:
             print(f"new classes: {', '.join(map(repr, report.new_classes))}")
         note = encoding_note(report.encoding)

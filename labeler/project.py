@@ -283,7 +283,13 @@ class Project:
             read_as = f" (the file was {note})" if note else ""
             raise LabelerError(f"{csv_path}: {e}; nothing was imported{read_as}") from e
         new = [c for c in self.store.classes() if c not in before]
-        return ImportReport(changed, rows.unlabeled, new_classes=new, encoding=rows.encoding)
+        return ImportReport(
+            changed,
+            len(self.store.labels()),
+            rows.unlabeled,
+            new_classes=new,
+            encoding=rows.encoding,
+        )
 
     def _labeled(self, *, hand_only: bool = False) -> tuple[np.ndarray, list[str]]:
         """Rows of `_vectors()` with a label (K,) int64, ascending, and their labels.

@@ -51,6 +51,7 @@ class ProjectStatus(TypedDict):
 @dataclass(frozen=True)
 class ImportReport:
     changed: int  # labels set or changed
+    labeled: int  # images with a label after the import, in all
     unlabeled: list[int]  # lines of the CSV with a path but no label, skipped
     new_classes: list[str] = field(default_factory=list)  # classes the file created
     encoding: str = "utf-8"  # what the CSV was read as (`labelcsv.LabelRows.encoding`)

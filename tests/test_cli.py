@@ -371,7 +371,9 @@ def test_label_names_the_classes_it_creates(proj: Path, colour_images, tmp_path:
     first, second = sorted(truth)[:2]
     labels = _write_labels(tmp_path / "l.csv", [(first, "red"), (second, "rde")])
     assert main(["label", str(proj), "--csv", str(labels)]) == 0
-    assert "new classes: 'red', 'rde'" in capsys.readouterr().out  # a typo is seen at once
+    out = capsys.readouterr().out
+    assert "new classes: 'red', 'rde'" in out  # a typo is seen at once
+    assert out.startswith("2 labels set; 2 images labeled in all\n")
     assert main(["label", str(proj), "--csv", str(labels)]) == 0
     assert "new classes" not in capsys.readouterr().out
 
