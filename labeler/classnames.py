@@ -30,6 +30,7 @@ import unicodedata
 from collections.abc import Iterable
 
 from labeler.errors import LabelerError
+from labeler.wording import plural
 
 MAX_CLASS_NAME = 100  # characters
 _JOINERS = {"\u200c", "\u200d"}  # zero-width non-joiner and joiner: part of some scripts
@@ -54,7 +55,7 @@ def check_class_name(name: str) -> str:
     if lines > 1 or len(spelt) > MAX_CLASS_NAME:
         raise LabelerError(
             f"a class name must be one line of at most {MAX_CLASS_NAME} characters; got "
-            f"{len(spelt)} characters, {lines} line(s), starting {spelt[:40]!r}"
+            f"{plural(len(spelt), 'character')}, {plural(lines, 'line')}, starting {spelt[:40]!r}"
         )
     hidden = [c for c in _TAG_FLAG.sub("", spelt) if _is_hidden(c)]
     if hidden:

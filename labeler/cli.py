@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from labeler.cliargs import CLASS_ACTIONS, LOOPBACK, MAX_PORT, build_parser
 from labeler.errors import LabelerError, os_reason
+from labeler.wording import plural
 
 if TYPE_CHECKING:
     from labeler.project import InitReport, Project
 
 EXIT_ERROR = 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a reader that stopped early
-SKIPPED_SHOWN = 10  # bad files listed on the terminal after init; the rest are in skipped.csv
+LISTED = 10  # files, labels or lines listed on the terminal, then "… and N more"
 CURVE_BAR_WIDTH = 40  # characters of `labeler curve`'s bar at accuracy 1
 
 
@@ -105,32 +106,54 @@ def _print_init(project: Project, r: InitReport) -> None:
     """What `init` did: the counts, warnings of images gone or replaced, the files skipped."""
     from labeler.project import CLEARED_NAME, SKIPPED_NAME
 
-    s = r.sync
+    s, root = r.sync, project.images_root
     print(
-        f"{r.images} images in {project.path} ({s.added} new, {s.renamed} renamed, "
+        f"{plural(r.images, 'image')} in {project.path} ({s.added} new, {s.renamed} renamed, "
         f"{s.changed} changed, {s.missing} gone); "
         f"embedded {r.embedded} with {project.model_key}"
     )
-    if s.missing and not r.images:
+    if r.moved_from:
         print(
-            f"warning: every image is gone from {project.images_root} (an unmounted drive?); "
-            "their labels are kept and come back when the images do: run init again then",
+            f"warning: this project's images were in {r.moved_from}; now scanning {root} "
+            "(labels of images not found there are kept, and come back when you run "
+            f"`labeler init {project.path} --images {r.moved_from}` again)",
+            file=sys.stderr,
+        )
+    if not r.images:
+        print(
+            f"warning: every image is gone from {root} (an unmounted drive?); their labels "
+            "are kept and come back when the images do: run init again then"
+            if s.missing
+            else f"warning: no images found in {root}; pass --images with the folder that "
+            "holds them",
             file=sys.stderr,
         )
     if s.cleared:
+        lost = (
+            "its file now holds another image"
+            if len(s.cleared) == 1
+            else "their files now hold other images"
+        )
         print(
-            f"warning: {len(s.cleared)} labeled file(s) now hold another image, so their "
-            f"labels were removed (listed in {project.path / CLEARED_NAME}; if the images "
-            f"are in fact the same, `labeler label {project.path} --csv "
-            f"{project.path / CLEARED_NAME}` puts them back)",
+            f"warning: removed {plural(len(s.cleared), 'label')}: {lost} (listed in "
+            f"{project.path / CLEARED_NAME}; if the images are in fact the same, `labeler "
+            f"label {project.path} --csv {project.path / CLEARED_NAME}` puts them back)",
             file=sys.stderr,
         )
     if r.skipped:
-        print(f"skipped {len(r.skipped)} files (all listed in {project.path / SKIPPED_NAME}):")
-        for path, reason in r.skipped[:SKIPPED_SHOWN]:
-            print(f"  {path}: {reason}")
-        if len(r.skipped) > SKIPPED_SHOWN:
-            print(f"  … and {len(r.skipped) - SKIPPED_SHOWN} more")
+        print(
+            f"skipped {plural(len(r.skipped), 'file')} (all listed in "
+            f"{project.path / SKIPPED_NAME}):"
+        )
+        _print_listed([f"{path}: {reason}" for path, reason in r.skipped])
+
+
+def _print_listed(lines: Sequence[str]) -> None:
+    """The first LISTED of `lines`, indented, then how many more there are."""
+    for line in lines[:LISTED]:
+        print(f"  {line}")
+    if len(lines) > LISTED:
+        print(f"  … and {len(lines) - LISTED} more")
 
 
 def _check_device(device: str) -> None:
@@ -145,24 +168,40 @@ def cmd_label(args: argparse.Namespace) -> int:
 
     with _open(args) as project:
         report = project.import_labels(args.csv, annotator=args.annotator)
-        print(f"{report.changed} labels set; {report.labeled} images labeled in all")
+        print(
+            f"{plural(report.changed, 'label')} set; {plural(report.labeled, 'image')} labeled "
+            "in all"
+        )
         if report.new_classes:
-            print(f"new classes: {', '.join(map(repr, report.new_classes))}")
+            new = report.new_classes
+            print(f"{plural(len(new), 'new class', 'new classes')}: {', '.join(map(repr, new))}")
         note = encoding_note(report.encoding)
         if note:
             print(f"warning: {args.csv} was {note}", file=sys.stderr)
+        if report.replaced:
+            print(f"replaced {plural(len(report.replaced), 'earlier label')}:")
+            _print_listed(
+                [
+                    f"{path} was {old!r} ({who}), now {new!r}"
+                    for path, old, who, new in report.replaced
+                ]
+            )
+        if report.unchanged:
+            print(f"{plural(report.unchanged, 'image')} already had the label given: unchanged")
         if report.unlabeled:
             print(
-                f"skipped {len(report.unlabeled)} rows with a path but no label (lines "
-                f"{_lines(report.unlabeled)}); fill in their labels and import again to label them"
+                f"skipped {plural(len(report.unlabeled), 'row')} with a path but no label "
+                f"({_lines(report.unlabeled)}); fill in their labels and import again to label "
+                "them"
             )
     return 0
 
 
-def _lines(lines: list[int], *, shown: int = 10) -> str:
-    """'3, 5, 9' or '3, 5, … (12 in all)': line numbers for a message."""
-    text = ", ".join(map(str, lines[:shown]))
-    return text if len(lines) <= shown else f"{text}, … ({len(lines)} in all)"
+def _lines(lines: list[int]) -> str:
+    """'line 3', 'lines 3, 5, 9' or 'lines 3, 5, … (12 in all)': line numbers for a message."""
+    text = ", ".join(map(str, lines[:LISTED]))
+    more = "" if len(lines) <= LISTED else f", … ({len(lines)} in all)"
+    return f"{'line' if len(lines) == 1 else 'lines'} {text}{more}"
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -171,8 +210,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
             **_options(args, "method", "target_precision", conformal_alpha="conformal")
         )
         print(
-            f"predicted {r.predicted} images with {r.method} on {r.model} from {r.labeled} labels "
-            f"in {len(r.classes)} classes (temperature {r.temperature:.3g})"
+            f"predicted {plural(r.predicted, 'image')} with {r.method} on {r.model} from "
+            f"{plural(r.labeled, 'label')} in {plural(len(r.classes), 'class', 'classes')} "
+            f"(temperature {r.temperature:.3g})"
         )
         if r.choice != r.method:  # auto says what it blended; other heads, their method
             print(f"chose {r.choice}")
@@ -187,11 +227,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
             print(f"no confidence threshold reaches {r.target_precision:.0%} precision yet")
         if r.ood_short:
             print(
-                f"images that fit no class: none can be flagged yet; {r.ood_short} more labels "
-                "are needed"
+                f"images that fit no class: none can be flagged yet; "
+                f"{plural(r.ood_short, 'more label')} {'is' if r.ood_short == 1 else 'are'} needed"
             )
         else:
-            print(f"{r.ood} images fit no class (column ood in the export)")
+            fit = "fits" if r.ood == 1 else "fit"
+            print(f"{plural(r.ood, 'image')} {fit} no class (column ood in the export)")
         if r.set_size is not None:
             print(
                 f"prediction sets hold {r.set_size:.1f} of the {len(r.classes)} classes on "
@@ -227,10 +268,11 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     with _open(args) as project:
         init, r = project.finetune(**_options(args, "steps", "minutes", "blocks", "device"))
         print(
-            f"fine-tuned {r.trained_parameters} parameters for {r.steps} steps in "
-            f"{r.seconds:.0f} s on {r.device}{' (mixed precision)' if r.mixed_precision else ''}: "
-            f"training loss {r.first_loss:.3f} -> {r.last_loss:.3f}; re-embedded "
-            f"{init.embedded} images with {project.model_key}"
+            f"fine-tuned {plural(r.trained_parameters, 'parameter')} for "
+            f"{plural(r.steps, 'step')} in {r.seconds:.0f} s on {r.device}"
+            f"{' (mixed precision)' if r.mixed_precision else ''}: training loss "
+            f"{r.first_loss:.3f} -> {r.last_loss:.3f}; re-embedded "
+            f"{plural(init.embedded, 'image')} with {project.model_key}"
         )
     return 0
 
@@ -241,8 +283,8 @@ def cmd_adapt(args: argparse.Namespace) -> int:
         before = project.model_key
         init = project.adapt(**_options(args, "sample", "layers", "device"))
         print(
-            f"adapted {before} to the project's images: re-embedded {init.embedded} images with "
-            f"{project.model_key}"
+            f"adapted {before} to the project's images: re-embedded "
+            f"{plural(init.embedded, 'image')} with {project.model_key}"
         )
     return 0
 
@@ -270,16 +312,22 @@ def _export(args: argparse.Namespace, what: str, write: Callable[[Project, str],
     """`write(project, args.out)` → the count of `what` written."""
     with _open(args) as project:
         n = write(project, args.out)
-    print(f"wrote {n} {what} to {args.out}", file=sys.stderr)
+    print(f"wrote {plural(n, what)} to {args.out}", file=sys.stderr)
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    return _export(args, "rows", lambda project, out: project.export_csv(out, excel=args.excel))
+    def write(project: Project, out: str) -> int:
+        n = project.export_csv(out, excel=args.excel)
+        for note in project.export_notes():
+            print(f"warning: {note}", file=sys.stderr)
+        return n
+
+    return _export(args, "row", write)
 
 
 def cmd_export_embeddings(args: argparse.Namespace) -> int:
-    return _export(args, "embeddings", lambda project, out: project.export_embeddings(out))
+    return _export(args, "embedding", lambda project, out: project.export_embeddings(out))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -289,7 +337,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         if key == "classes":
             print(f"classes: {len(value)}")
             for name, n in value.items():  # one a line: names may hold commas
-                print(f"  {name}: {n} label{'' if n == 1 else 's'}")
+                print(f"  {name}: {plural(n, 'label')}")
         else:
             print(f"{key}: {len(value) if key == 'skipped' else value}")
     for path, reason in status["skipped"]:
@@ -314,7 +362,7 @@ def cmd_class(args: argparse.Namespace) -> int:
     wanted = CLASS_ACTIONS[args.action]
     if len(args.names) != wanted:
         raise LabelerError(
-            f"`labeler class {args.action}` takes {wanted} class name(s), got "
+            f"`labeler class {args.action}` takes {plural(wanted, 'class name')}, got "
             f"{len(args.names)}: {args.names}; quote names with spaces"
         )
     with _open(args) as project:
@@ -324,7 +372,10 @@ def cmd_class(args: argparse.Namespace) -> int:
             "merge": bench.merge_classes,
             "delete": bench.delete_class,
         }[args.action](*args.names, annotator=args.annotator)
+        stale = project.stale_predictions()
     print(edit.description)
+    if stale:
+        print(f"note: {stale}", file=sys.stderr)
     return 0
 
 

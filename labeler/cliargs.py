@@ -14,12 +14,29 @@ from collections.abc import Callable, Sequence
 from labeler import __version__, config
 from labeler.export import EXPORTS_DIR
 
-ALL_BLOCKS = -1  # `finetune --blocks`: train the whole backbone
 HELP_WIDTH = 78  # a command's description in its --help, as wide as argparse's own text
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 7860
 MAX_PORT = 65535
 CLASS_ACTIONS = {"rename": 2, "merge": 2, "delete": 1}  # `labeler class`: names each takes
+CLASS_DASHED_EXAMPLE = "labeler class runs/cells rename -- -neg negative"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose refusal of unknown arguments says, for `labeler class`, that a
+    class name beginning with '-' (read as an option) goes after `--`."""
+
+    def parse_args(self, args=None, namespace=None):
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            hint = ""
+            if parsed.command == "class" and any(a.startswith("-") for a in extras):
+                hint = (
+                    "; a class name that begins with '-' goes after `--`, e.g. "
+                    f"`{CLASS_DASHED_EXAMPLE}`"
+                )
+            self.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
+        return parsed
 
 
 def _whole_number(text: str) -> int:
@@ -67,9 +84,9 @@ def _image_size(text: str) -> int:
 
 def _blocks(text: str) -> int:
     value = _whole_number(text)
-    if value < ALL_BLOCKS:
+    if value < config.ALL_BLOCKS:
         raise argparse.ArgumentTypeError(
-            f"expected a number of blocks of at least 0, or {ALL_BLOCKS} for all of them, "
+            f"expected a number of blocks of at least 0, or {config.ALL_BLOCKS} for all of them, "
             f"got {value}"
         )
     return value
@@ -156,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     from labeler.bench.__main__ import add_arguments as add_bench_arguments
     from labeler.heads import DEFAULT_METHOD, available_heads
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="labeler",
         description="Few-shot image labeling: label a few, auto-label the rest.",
         epilog="`labeler COMMAND --help` tells what a command takes, with an example.",
@@ -349,6 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
             "labeler class runs/cells rename 'lymfocyte' 'lymphocyte'",
             "labeler class runs/cells merge 'blast?' blast",
             "labeler class runs/cells delete artefact",
+            f"{CLASS_DASHED_EXAMPLE}   # a name that begins with '-' goes after --",
         ],
     )
     p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
@@ -374,7 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--blocks",
         type=_blocks,
         default=None,
-        help=f"last blocks trained (1); 0 for only the layers after them, {ALL_BLOCKS} for all",
+        help="last blocks trained (1), at most as many as the backbone has; 0 for only the "
+        f"layers after them, {config.ALL_BLOCKS} for all",
     )
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help=DEVICE_HELP)
 

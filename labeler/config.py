@@ -16,6 +16,9 @@ IMAGE_SIZES = (112, 160, 224)  # candidate network input sizes, smallest first
 # one image's input alone is 120 GB).
 IMAGE_SIZE_RANGE = (16, 1024)
 
+# Fine-tuning
+ALL_BLOCKS = -1  # `finetune --blocks`: train the whole backbone
+
 # Heads
 PROTONET_TEMPERATURE = 0.1  # softmax over cosine similarity / temperature, before calibration
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from labeler.classnames import check_class_name, check_new_class_names
 from labeler.errors import LabelerError
 from labeler.store import Store
+from labeler.wording import plural
 
 
 @dataclass(frozen=True)
@@ -33,10 +34,6 @@ class Edit:
     retired: str | None = None
 
 
-def _plural(n: int) -> str:
-    return f"{n} image" + ("" if n == 1 else "s")
-
-
 def assign(
     store: Store, changes: Sequence[tuple[int, str]], *, annotator: str, description: str = ""
 ) -> Edit:
@@ -50,7 +47,7 @@ def assign(
     names = sorted({name for _, name in changes})
     shown = names[0] if len(names) == 1 else f"{len(names)} classes"
     return Edit(
-        description=description or f"labeled {_plural(len(changes))} as {shown}",
+        description=description or f"labeled {plural(len(changes), 'image')} as {shown}",
         previous=tuple((i, before.get(i), name) for i, name in changes),
     )
 
@@ -82,7 +79,7 @@ def merge_classes(store: Store, source: str, target: str, *, annotator: str) -> 
     target = check_class_name(target)
     items = store.retire_class(source, annotator=annotator, into=target)
     return Edit(
-        description=f"merged class {source} into {target} ({_plural(len(items))})",
+        description=f"merged class {source} into {target} ({plural(len(items), 'image')})",
         previous=tuple((i, source, target) for i in items),
         retired=source,
     )
@@ -91,7 +88,7 @@ def merge_classes(store: Store, source: str, target: str, *, annotator: str) -> 
 def delete_class(store: Store, name: str, *, annotator: str) -> Edit:
     items = store.retire_class(name, annotator=annotator)
     return Edit(
-        description=f"deleted class {name} ({_plural(len(items))} unlabeled)",
+        description=f"deleted class {name} ({plural(len(items), 'image')} unlabeled)",
         previous=tuple((i, name, None) for i in items),
         retired=name,
     )
@@ -110,7 +107,7 @@ def undo(store: Store, edit: Edit, *, annotator: str) -> str:
         revert = [(i, before) for i, before, after in edit.previous if now.get(i) == after]
         store.apply_labels(revert, annotator=annotator)
         if len(revert) < len(edit.previous):
-            relabeled = _plural(len(edit.previous) - len(revert))
+            relabeled = plural(len(edit.previous) - len(revert), "image")
             notes.append(f"kept {relabeled} relabeled since by another session")
     if edit.created is not None and edit.created in store.classes():
         if any(lab.label == edit.created for lab in store.labels()):

@@ -22,6 +22,7 @@ from pathlib import Path, PurePath
 
 from labeler.errors import LabelerError
 from labeler.export import unescape_cell
+from labeler.wording import plural
 
 REQUIRED_COLUMNS = ("path", "label")
 DELIMITERS = (",", ";", "\t")  # tried in this order on the header row
@@ -150,10 +151,10 @@ def read_label_csv(path: Path | str) -> LabelRows:
     if predicted:
         line, source = predicted[0]
         raise LabelerError(
-            f"{path} has {len(predicted)} rows whose source is not {HUMAN_SOURCE!r} (e.g. line "
-            f"{line}: {source!r}): predictions, not expert labels, so nothing was imported; delete "
-            "those rows to import the expert labels only, or delete the source column to import "
-            "every row as an expert label on purpose"
+            f"{path} has {plural(len(predicted), 'row')} whose source is not {HUMAN_SOURCE!r} "
+            f"(e.g. line {line}: {source!r}): predictions, not expert labels, so nothing was "
+            "imported; delete those rows to import the expert labels only, or delete the source "
+            "column to import every row as an expert label on purpose"
         )
     return LabelRows(
         pairs=[(p, label) for p, label, _ in pairs.values()], unlabeled=unlabeled, encoding=encoding

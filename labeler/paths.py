@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from labeler.errors import LabelerError
 from labeler.labelcsv import is_windows_path, path_spellings
+from labeler.wording import plural
 
 if TYPE_CHECKING:
     from labeler.store import Store
@@ -83,7 +84,7 @@ def _unknown_paths(
         elsewhere = f"; {windows!r} is {on_windows}"
     more = f"; also {', '.join(map(repr, unknown[1:4]))}" if len(unknown) > 1 else ""
     return LabelerError(
-        f"{len(unknown)} path(s) are not images of this project, e.g. {first!r}{why}"
+        f"{plural(len(unknown), 'path')} with no image in this project, e.g. {first!r}{why}"
         f"{more}{' …' if len(unknown) > 4 else ''}{elsewhere}; paths must be relative to "
         f"{root} or absolute inside it"
     )

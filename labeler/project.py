@@ -44,9 +44,10 @@ from labeler.reports import (
     ProjectStatus,
     last_estimate,
 )
-from labeler.store import Store, UnfinishedDatabase, check_annotator
+from labeler.store import Run, Store, UnfinishedDatabase, check_annotator
 from labeler.update import CLEARED_NAME, SKIPPED_NAME, InitReport, update_images
 from labeler.vectors import Vectors, load_vectors, save_index
+from labeler.wording import plural
 
 if TYPE_CHECKING:
     from labeler.finetune import FinetuneReport
@@ -67,6 +68,7 @@ __all__ = [
 
 DEFAULT_ANNOTATOR = "expert"
 TRAINED_ON_META = "trained_on"  # meta key prefix: labels a model's weights were fine-tuned on
+UNCALIBRATED_SHOWN = 5  # class names an export note lists, of those not calibrated
 
 
 class Project:
@@ -246,6 +248,13 @@ class Project:
         the same label it is set once, with different labels nothing is set. csv_cells: the
         paths are cells of a label CSV, matched leniently (see `labeler.paths.image_rows`).
         """
+        return self._set_labels(assignments, annotator=annotator, csv_cells=csv_cells)[0]
+
+    def _set_labels(
+        self, assignments: Sequence[tuple[str, str]], *, annotator: str, csv_cells: bool
+    ) -> tuple[int, list[tuple[str, str, str, str]], int]:
+        """`label`: how many labels changed; (path, old label, its annotator, new label) of the
+        labels replaced, in path order; and how many images already had the label given."""
         check_annotator(annotator)
         spelt = check_new_class_names({name for _, name in assignments}, self.store.classes())
         assignments = [(path, spelt[name]) for path, name in assignments]
@@ -265,19 +274,30 @@ class Project:
                     f"image {v.paths[row]!r} is labeled both {label!r} (as {first!r}) and "
                     f"{name!r} (as {path!r}); keep one of them and import again"
                 )
-        return self.store.set_labels(
-            [(int(v.item_ids[r]), name) for r, (_, name) in chosen.items()], annotator=annotator
+        given = {int(v.item_ids[r]): (v.paths[r], name) for r, (_, name) in chosen.items()}
+        had = {lab.item_id: lab for lab in self.store.labels() if lab.item_id in given}
+        replaced = sorted(
+            (path, had[i].label, had[i].annotator, name)
+            for i, (path, name) in given.items()
+            if i in had and had[i].label != name
         )
+        changed = self.store.set_labels(
+            [(i, name) for i, (_, name) in given.items()], annotator=annotator
+        )
+        return changed, replaced, len(had) - len(replaced)
 
     def import_labels(
         self, csv_path: Path | str, *, annotator: str = DEFAULT_ANNOTATOR
     ) -> ImportReport:
         """`label` the rows of a label CSV (see `read_label_csv`); all or nothing. A refusal
-        names the file; the report names the classes the file created."""
+        names the file; the report names the classes the file created and the labels it
+        replaced."""
         rows = read_label_csv(csv_path)
         before = set(self.store.classes())
         try:
-            changed = self.label(rows.pairs, annotator=annotator, csv_cells=True)
+            changed, replaced, unchanged = self._set_labels(
+                rows.pairs, annotator=annotator, csv_cells=True
+            )
         except LabelerError as e:
             note = encoding_note(rows.encoding)
             read_as = f" (the file was {note})" if note else ""
@@ -289,6 +309,8 @@ class Project:
             rows.unlabeled,
             new_classes=new,
             encoding=rows.encoding,
+            replaced=replaced,
+            unchanged=unchanged,
         )
 
     def _labeled(self, *, hand_only: bool = False) -> tuple[np.ndarray, list[str]]:
@@ -379,9 +401,11 @@ class Project:
         its out-of-distribution flag (and conformal prediction set when conformal_alpha is set);
         report the confidence to auto-accept at for `target_precision`."""
         v = self._vectors()
+        label_state = self.store.label_version()[0]  # before reading: a later edit makes it stale
         labeled, every_label, hand = self._label_rows()
         rows, labels = _hand_only(labeled, every_label, hand)
         proba, head = self._fit(method, rows, labels)
+        uncalibrated = sorted(c for c, n in Counter(labels).items() if n == 1)
         unlabeled, auto = auto_label(
             head,
             proba,
@@ -404,6 +428,8 @@ class Project:
                 "threshold": auto.threshold,
                 "coverage": auto.coverage,
                 "conformal_alpha": conformal_alpha,
+                "label_state": label_state,
+                "uncalibrated": uncalibrated,
             },
             item_ids=v.item_ids[unlabeled],
             labels=auto.labels,
@@ -437,7 +463,7 @@ class Project:
             ood=int(auto.ood.sum()),
             ood_short=auto.ood_short,
             set_size=None if auto.sets is None else float(np.mean([len(s) for s in auto.sets])),
-            uncalibrated=sorted(c for c, n in Counter(labels).items() if n == 1),
+            uncalibrated=uncalibrated,
             seen_by_backbone=len(set(self.trained_on()) & set(v.item_ids[rows].tolist())),
         )
 
@@ -614,6 +640,56 @@ class Project:
         check_outside_project(Path(out), self.path)
         return write_csv(Path(out), self.export_rows(), extra_columns=EXTRA_COLUMNS, excel=excel)
 
+    def stale_predictions(self) -> str | None:
+        """Why the latest `predict`'s predictions are out of date, in a sentence with the fix, or
+        None while they are current (or there are none): labels changed since, images with no
+        prediction (added since, or predicted as a class merged or deleted since), or vectors
+        of another model (re-embedded since)."""
+        run = self.store.latest_run()
+        if run is None:
+            return None
+        v = self._vectors()
+        why = []
+        state = run.params.get("label_state")  # absent in runs made before it was recorded
+        changes = 0 if state is None else len(self.store.label_events_since(state))
+        if changes:
+            why.append(f"{plural(changes, 'label change')} came after them")
+        hand = {lab.item_id for lab in self.store.labels()}
+        predicted = {p[0] for p in self.store.predictions(run.id)}
+        missing = sum(i not in hand and i not in predicted for i in v.item_ids.tolist())
+        if missing:
+            why.append(
+                f"{plural(missing, 'unlabeled image')} have none (added since, or predicted as "
+                "a class merged or deleted since)"
+            )
+        if run.model != self.model_key:
+            why.append(
+                f"they are of the vectors of {run.model}, the images' are now of {self.model_key}"
+            )
+        if not why:
+            return None
+        return (
+            f"the predictions of {run.method} at {run.created_at} are out of date: "
+            f"{'; '.join(why)}. Run `labeler predict` to bring them up to date"
+        )
+
+    def export_notes(self) -> list[str]:
+        """What a reader of the export should know of its predictions, a sentence each: that
+        they are out of date (`stale_predictions`), and which classes' confidences are not
+        calibrated (a single hand label; their rows have calibrated = 0)."""
+        run = self.store.latest_run()
+        notes = [n for n in [self.stale_predictions()] if n]
+        uncalibrated = [] if run is None else run.params.get("uncalibrated", [])
+        if uncalibrated:
+            shown = ", ".join(map(repr, uncalibrated[:UNCALIBRATED_SHOWN]))
+            more = " …" if len(uncalibrated) > UNCALIBRATED_SHOWN else ""
+            notes.append(
+                f"the confidences of {plural(len(uncalibrated), 'class', 'classes')} with a single "
+                f"hand label ({shown}{more}) are not calibrated (column calibrated = 0): label a "
+                "second image of each, then run `labeler predict`"
+            )
+        return notes
+
     def export_embeddings(self, out: Path | str) -> int:
         """Write the vectors as .npz to `out` (where `export_csv` may write)."""
         check_outside_project(Path(out), self.path)
@@ -651,6 +727,7 @@ class Project:
         run = self.store.latest_run()
         labels = self.store.labels()
         counts = Counter(row.label for row in labels)
+        stale = self.stale_predictions()
         return ProjectStatus(
             images=len(v.paths),
             images_root=str(self.images_root),
@@ -658,7 +735,7 @@ class Project:
             labeled=len(labels),
             classes={name: counts[name] for name in self.store.classes()},
             skipped=self.store.skipped(),
-            last_prediction=NO_PREDICTION if run is None else f"{run.method} at {run.created_at}",
+            last_prediction=NO_PREDICTION if run is None else _last_prediction(run, stale),
             estimated_accuracy=last_estimate(self.store.estimates()),
             fine_tuned_on=len(self.trained_on()),
         )
@@ -669,3 +746,8 @@ def _hand_only(
 ) -> tuple[np.ndarray, list[str]]:
     """The rows (K,) and labels of `_label_rows()` that are hand labels ((K,) bool `hand`)."""
     return rows[hand], [lab for lab, h in zip(labels, hand, strict=True) if h]
+
+
+def _last_prediction(run: Run, stale: str | None) -> str:
+    """'METHOD at TIME' of the latest run, with why it is out of date where it is."""
+    return f"{run.method} at {run.created_at}" + (f" ({stale})" if stale else "")

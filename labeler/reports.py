@@ -55,6 +55,9 @@ class ImportReport:
     unlabeled: list[int]  # lines of the CSV with a path but no label, skipped
     new_classes: list[str] = field(default_factory=list)  # classes the file created
     encoding: str = "utf-8"  # what the CSV was read as (`labelcsv.LabelRows.encoding`)
+    # (path, old label, its annotator, new label) of labels the file replaced, in path order
+    replaced: list[tuple[str, str, str, str]] = field(default_factory=list)
+    unchanged: int = 0  # images the file gave the label they had already
 
 
 def last_estimate(estimates: list[Estimate]) -> str:

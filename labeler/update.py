@@ -32,6 +32,7 @@ class InitReport:
     embedded: int  # newly embedded this time
     sync: SyncReport
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    moved_from: str | None = None  # the images folder scanned before, when it was another
 
 
 def update_images(
@@ -60,6 +61,7 @@ def update_images(
     from labeler.ingest import scan
 
     scanned = scan(images, progress=progress, exclude=folder)  # a project inside its images
+    previous_root = store.get_meta("images_root")
     backbone = backbone or store.get_meta("backbone", config.DEFAULT_BACKBONE)
     if image_size is None and backbone == store.get_meta("backbone"):
         image_size = store.get_meta("image_size")
@@ -108,7 +110,13 @@ def update_images(
     write_table(folder / SKIPPED_NAME, ("path", "reason"), skipped)
     if sync.cleared:
         write_table(folder / CLEARED_NAME, ("path", "label"), sync.cleared)
-    return InitReport(images=len(usable), embedded=len(ok), sync=sync, skipped=skipped)
+    return InitReport(
+        images=len(usable),
+        embedded=len(ok),
+        sync=sync,
+        skipped=skipped,
+        moved_from=None if previous_root in (None, str(images)) else previous_root,
+    )
 
 
 @contextmanager

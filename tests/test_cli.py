@@ -362,7 +362,7 @@ def test_init_warns_of_labels_lost_to_a_file_that_now_holds_another_image(
     capsys.readouterr()
     assert main(["init", str(proj)]) == 0
     err = capsys.readouterr().err
-    assert "warning: 1 labeled file(s) now hold another image" in err
+    assert "warning: removed 1 label: its file now holds another image" in err
     assert f"--csv {proj / 'cleared-labels.csv'}` puts them back" in err
 
 
@@ -372,7 +372,7 @@ def test_label_names_the_classes_it_creates(proj: Path, colour_images, tmp_path:
     labels = _write_labels(tmp_path / "l.csv", [(first, "red"), (second, "rde")])
     assert main(["label", str(proj), "--csv", str(labels)]) == 0
     out = capsys.readouterr().out
-    assert "new classes: 'red', 'rde'" in out  # a typo is seen at once
+    assert "2 new classes: 'red', 'rde'" in out  # a typo is seen at once
     assert out.startswith("2 labels set; 2 images labeled in all\n")
     assert main(["label", str(proj), "--csv", str(labels)]) == 0
     assert "new classes" not in capsys.readouterr().out
@@ -388,7 +388,7 @@ def test_label_warns_of_a_file_read_as_windows_1252(
     labels.write_bytes(f"path,label\n{first},Ödem\n{second},Ödem\n".encode("cp1252"))
     assert main(["label", str(proj), "--csv", str(labels)]) == 0
     out, err = capsys.readouterr()
-    assert "new classes: 'Ödem'" in out
+    assert "1 new class: 'Ödem'" in out
     assert f"warning: {labels} was read as Windows-1252 (cp1252), not UTF-8" in err
     utf8 = _write_labels(tmp_path / "utf8.csv", [(first, "Ödem")])
     assert main(["label", str(proj), "--csv", str(utf8)]) == 0
@@ -447,6 +447,149 @@ def test_class_renames_merges_and_deletes(
         assert {lab.label for lab in project.store.labels()} == {"dark red"}
         assert len(project.store.labels()) == len(expected)
     assert main(["class", str(proj), "rename", "dark red"]) == EXIT_ERROR
-    assert "takes 2 class name(s), got 1" in error_line()
+    assert "takes 2 class names, got 1" in error_line()
     assert main(["class", str(proj), "delete", "nope"]) == EXIT_ERROR
     assert "nope" in error_line()
+
+
+def _export_csv(proj: Path, out: Path, capsys) -> tuple[list[dict], str]:
+    """`labeler export` to `out`: its rows, and what it said on stderr."""
+    capsys.readouterr()
+    assert main(["export", str(proj), str(out)]) == 0
+    with out.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f)), capsys.readouterr().err
+
+
+def test_export_warns_of_predictions_out_of_date(
+    proj: Path, colour_images, tmp_path: Path, capsys
+) -> None:
+    """A class merged after `predict` drops the predictions of that class: the class command,
+    the export and status say so until `predict` runs again."""
+    _, truth = colour_images
+    by_class: dict[str, list[str]] = {}
+    for p in sorted(truth):
+        by_class.setdefault(truth[p], []).append(p)
+    red, green, blue = (by_class[c] for c in ("red", "green", "blue"))
+    labeled = [(p, "red") for p in red[:2]] + [(p, "green") for p in green[:2]]
+    labeled += [(p, "bleu") for p in blue[:2]]  # a typo, merged away below
+    assert main(["label", str(proj), "--csv", str(_write_labels(tmp_path / "l.csv", labeled))]) == 0
+    assert main(["predict", str(proj)]) == 0
+    rows, err = _export_csv(proj, tmp_path / "a.csv", capsys)
+    assert "warning" not in err and {r["source"] for r in rows} == {"human", "auto"}
+    predicted_blue = sum(r["label"] == "bleu" and r["source"] == "auto" for r in rows)
+    assert predicted_blue > 0
+    assert main(["class", str(proj), "merge", "bleu", "blue"]) == 0
+    assert "are out of date: 2 label changes came after them" in capsys.readouterr().err
+    rows, err = _export_csv(proj, tmp_path / "b.csv", capsys)
+    assert f"{predicted_blue} unlabeled images have none" in err
+    assert "Run `labeler predict` to bring them up to date" in err
+    assert sum(r["source"] == "" for r in rows) == predicted_blue
+    assert main(["status", str(proj)]) == 0
+    assert "are out of date" in capsys.readouterr().out
+    assert main(["predict", str(proj)]) == 0
+    rows, err = _export_csv(proj, tmp_path / "c.csv", capsys)
+    assert "warning" not in err and all(r["source"] for r in rows)
+
+
+def test_export_marks_the_confidences_not_calibrated(
+    proj: Path, colour_images, tmp_path: Path, capsys
+) -> None:
+    """A class with a single hand label has no held-out label to calibrate on: its auto rows
+    say calibrated = 0, the others 1, and the export names the class."""
+    _, truth = colour_images
+    by_class: dict[str, list[str]] = {}
+    for p in sorted(truth):
+        by_class.setdefault(truth[p], []).append(p)
+    labeled = [(p, c) for c in ("red", "green") for p in by_class[c][:3]]
+    labeled.append((by_class["blue"][0], "blue"))
+    assert main(["label", str(proj), "--csv", str(_write_labels(tmp_path / "l.csv", labeled))]) == 0
+    assert main(["predict", str(proj)]) == 0
+    rows, err = _export_csv(proj, tmp_path / "a.csv", capsys)
+    assert "the confidences of 1 class with a single hand label ('blue') are not calibrated" in err
+    auto = [r for r in rows if r["source"] == "auto" and r["label"]]
+    assert {r["calibrated"] for r in auto if r["label"] == "blue"} == {"0"}
+    assert {r["calibrated"] for r in auto if r["label"] != "blue"} == {"1"}
+    assert all(r["calibrated"] == "" for r in rows if r["source"] == "human")
+
+
+def test_label_names_the_labels_it_replaces_and_counts_those_it_kept(
+    proj: Path, colour_images, tmp_path: Path, capsys
+) -> None:
+    """Another annotator's label is not replaced silently: the report names it, who set it and
+    the new label; rows that give an image its label again are counted, not changed."""
+    _, truth = colour_images
+    paths = sorted(truth)
+    bob = _write_labels(tmp_path / "bob.csv", [(p, "red") for p in paths[:13]])
+    assert main(["label", str(proj), "--csv", str(bob), "--annotator", "bob"]) == 0
+    capsys.readouterr()
+    carol = [(p, "green") for p in paths[:12]] + [(paths[12], "red"), (paths[13], "blue")]
+    carol_csv = _write_labels(tmp_path / "carol.csv", carol)
+    assert main(["label", str(proj), "--csv", str(carol_csv), "--annotator", "carol"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "13 labels set; 14 images labeled in all",
+        "2 new classes: 'green', 'blue'",
+        "replaced 12 earlier labels:",
+        *(f"  {p} was 'red' (bob), now 'green'" for p in paths[:10]),
+        "  … and 2 more",
+        "1 image already had the label given: unchanged",
+    ]
+    one = _write_labels(tmp_path / "one.csv", [(paths[0], "blue")])
+    assert main(["label", str(proj), "--csv", str(one), "--annotator", "dan"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "1 label set; 14 images labeled in all",
+        "replaced 1 earlier label:",
+        f"  {paths[0]} was 'green' (carol), now 'blue'",
+    ]
+
+
+def test_label_counts_one_row_and_one_line_in_the_singular(
+    proj: Path, colour_images, tmp_path: Path, capsys
+) -> None:
+    _, truth = colour_images
+    first, second = sorted(truth)[:2]
+    labels = _write_labels(tmp_path / "l.csv", [(first, "red"), (second, "")])
+    assert main(["label", str(proj), "--csv", str(labels)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("1 label set; 1 image labeled in all\n")
+    assert "skipped 1 row with a path but no label (line 3);" in out
+
+
+def test_init_on_another_folder_warns_and_the_labels_come_back(
+    proj: Path, colour_images, tmp_path: Path, capsys
+) -> None:
+    """A mistyped --images on an existing project: a warning names both folders, and init on
+    the first folder again brings every label back."""
+    folder, truth = colour_images
+    path = sorted(truth)[0]
+    labels = _write_labels(tmp_path / "l.csv", [(path, truth[path])])
+    assert main(["label", str(proj), "--csv", str(labels)]) == 0
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "one.png").write_bytes((folder / sorted(truth)[1]).read_bytes())
+    capsys.readouterr()
+    assert main(["init", str(proj), "--images", str(other)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"1 image in {proj} (0 new, 1 renamed, 0 changed, {len(truth) - 1} gone)")
+    assert (
+        f"warning: this project's images were in {folder.resolve()}; now scanning "
+        f"{other.resolve()} (labels of images not found there are kept, and come back when you "
+        f"run `labeler init {proj} --images {folder.resolve()}` again)"
+    ) in err
+    assert main(["init", str(proj), "--images", str(folder)]) == 0
+    assert "now scanning" in capsys.readouterr().err  # back: the warning names the move again
+    assert main(["init", str(proj)]) == 0
+    assert "warning" not in capsys.readouterr().err  # the same folder: nothing to say
+    assert main(["status", str(proj)]) == 0
+    assert "labeled: 1" in capsys.readouterr().out
+
+
+def test_init_on_a_folder_with_no_images_warns(tmp_path: Path, capsys) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.rtf").write_text("no image")
+    assert main(["init", str(tmp_path / "p"), "--images", str(empty), "--backbone", "fake"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("0 images in ")
+    assert "skipped 1 file (all listed in" in out
+    assert f"warning: no images found in {empty.resolve()}; pass --images with the folder" in err

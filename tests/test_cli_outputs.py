@@ -256,6 +256,7 @@ def test_status_is_readable(proj: Path, tmp_path: Path, capsys) -> None:
         ("serve", ["--port N 1 to 65535 (default 7860)", "add --auth", "examples:"]),
         ("export", ["but for its exports/ folder", "examples: labeler export", "--excel"]),
         ("status", ["PROJECT the project folder (made by `labeler init`)"]),
+        ("class", ["labeler class runs/cells rename -- -neg negative # a name that begins"]),
     ],
 )
 def test_help_says_what_the_options_take(command: str, snippets: list[str], capsys) -> None:
@@ -265,3 +266,35 @@ def test_help_says_what_the_options_take(command: str, snippets: list[str], caps
     text = " ".join(capsys.readouterr().out.split())  # as argparse wraps it, on one line
     for snippet in snippets:
         assert snippet in text
+
+
+def test_a_class_name_that_begins_with_a_dash_is_told_to_go_after_two_dashes(capsys) -> None:
+    """argparse reads `-neg` as an unknown option; the refusal says how to pass it."""
+    with pytest.raises(SystemExit) as e:
+        build_parser().parse_args(["class", "P", "rename", "-neg", "negative"])
+    assert e.value.code != 0
+    assert capsys.readouterr().err.endswith(
+        "labeler: error: unrecognized arguments: -neg; a class name that begins with '-' goes "
+        "after `--`, e.g. `labeler class runs/cells rename -- -neg negative`\n"
+    )
+    args = build_parser().parse_args(["class", "P", "rename", "--", "-neg", "negative"])
+    assert args.names == ["-neg", "negative"]
+    with pytest.raises(SystemExit):  # other commands: argparse's own words
+        build_parser().parse_args(["status", "P", "-neg"])
+    assert capsys.readouterr().err.endswith("labeler: error: unrecognized arguments: -neg\n")
+
+
+@pytest.mark.parametrize(
+    ("n", "noun", "many", "said"),
+    [
+        (0, "label", None, "0 labels"),
+        (1, "label", None, "1 label"),
+        (2, "label", None, "2 labels"),
+        (1, "class", "classes", "1 class"),
+        (3, "class", "classes", "3 classes"),
+    ],
+)
+def test_plural_counts_a_noun(n: int, noun: str, many, said: str) -> None:
+    from labeler.wording import plural
+
+    assert plural(n, noun, many) == said

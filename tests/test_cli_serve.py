@@ -157,3 +157,17 @@ def test_app_keeps_a_project_made_at_the_older_place_on_the_same_folder(
     project.close()
     assert app.default_project(a.resolve(), home) == home / "export"  # its users keep it
     assert app.default_project(b.resolve(), home).name.startswith("export-")
+
+
+@pytest.mark.parametrize(("users", "said"), [(1, "(1 user)"), (2, "(2 users)")])
+def test_serve_says_how_many_users_may_log_in(
+    project, monkeypatch, capsys, users: int, said: str
+) -> None:
+    import labeler.ui.server as server
+
+    monkeypatch.setattr(server, "create_server", lambda project, auth: None)
+    monkeypatch.setattr(server.uvicorn, "run", lambda app, **options: None)
+    server.run(project, host="127.0.0.1", port=7860, auth=[("ana", "pw"), ("bob", "pw")][:users])
+    assert capsys.readouterr().err.startswith(
+        f"labeler: serving {project.path} on http://127.0.0.1:7860, login required {said}\n"
+    )

@@ -64,6 +64,9 @@ def test_trainable_parameters_are_the_last_blocks_and_after() -> None:
     head_only = [names[id(p)] for p in trainable_parameters(net, 0)]
     assert head_only == ["conv_head.weight", "conv_head.bias"]
     assert len(trainable_parameters(net, None)) == len(list(net.parameters()))
+    assert len(trainable_parameters(net, 3)) == len(list(net.parameters())) - 4  # not the stem
+    with pytest.raises(LabelerError, match=r"last 4 blocks: the backbone has 3; pass --blocks "):
+        trainable_parameters(net, 4)
 
 
 def test_finetuning_learns_and_changes_only_the_chosen_blocks() -> None:
@@ -119,6 +122,8 @@ def test_project_finetune_re_embeds_and_records_the_labels_it_saw(tmp_path, caps
         project.label(truth[:3] + truth[4:7])
         assert project.trained_on() == [] and project.predict().seen_by_backbone == 0
         seen = sorted(lab.item_id for lab in project.store.labels())
+        with pytest.raises(LabelerError, match=r"from 0 to 7, or -1 to train the whole backbone"):
+            project.finetune(steps=2, blocks=99, progress=False)  # efficientnet_lite0 has 7
         init, report = project.finetune(steps=2, blocks=0, progress=False)
         assert report.steps == 2 and init.embedded == len(truth)
         assert project.model_key != before and "+" in project.model_key

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -92,7 +94,13 @@ def test_auto_blends_by_held_out_likelihood_and_says_so() -> None:
     head = Auto().fit(X, list(y), X_pool=np.concatenate([X, Q]))
     assert head.weights_.sum() == pytest.approx(1.0)
     assert set(np.round(head.weights_ * 4, 6)) <= {0, 1, 2, 3, 4}
-    assert "out-of-fold accuracy" in head.describe()
+    said = head.describe()
+    assert "out-of-fold accuracy" in said
+    # It says the measure it chose by, and the blend chosen is at least as good by that measure
+    # as either candidate alone (both are points of the grid searched).
+    losses = dict(re.findall(r"(labelprop|logreg|blend) (\d\.\d\d)", said.split(";")[0]))
+    assert set(losses) == {"labelprop", "logreg", "blend"}, said
+    assert float(losses["blend"]) <= min(float(losses["labelprop"]), float(losses["logreg"]))
     rows, logits = head.oof_
     assert logits.shape == (len(rows), 3)
     proba = head.predict_pool_proba()
@@ -142,5 +150,7 @@ def test_trained_heads_show_their_steps_on_stderr_and_train_alike(name: str, cap
     shown = create_head(name).fit(X, list(y), X_pool=Q)
     out, err = capsys.readouterr()
     assert out == "" and f"{name}: " in err and f"/{ADAPTER_STEPS} " in err
+    # One bar, the fit's; its held-out folds train quietly.
+    assert len(re.findall(rf"{name}:\s+0%", err)) == 1, err
     np.testing.assert_array_equal(shown.predict_proba(Q), quiet.predict_proba(Q))
     assert shown.temperature_ == quiet.temperature_

@@ -128,7 +128,7 @@ def test_scan_skips_each_bad_file_with_its_reason(
     tmp_path: Path, bad_files: dict[str, Path]
 ) -> None:
     noise_rgb(8, 8).save(tmp_path / "bad" / "good.png")
-    (tmp_path / "bad" / "notes.txt").write_text("hello", encoding="utf-8")
+    (tmp_path / "bad" / "photo.heic").write_text("hello", encoding="utf-8")
     (tmp_path / "bad" / "README").write_text("hello", encoding="utf-8")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # PIL's DecompressionBombWarning must not leak
@@ -142,10 +142,42 @@ def test_scan_skips_each_bad_file_with_its_reason(
         "image too large: 30000x30000 pixels exceeds the limit of 100,000,000, which keeps a "
         "decode from filling the memory; downscale the image or crop its region"
     )
-    assert reasons["notes.txt"].startswith("unsupported file type '.txt' (supported: .bmp, ")
+    assert reasons["photo.heic"].startswith("unsupported file type '.heic' (supported: .bmp, ")
     assert reasons["README"].startswith("unsupported file type (no extension)")
     assert [s.path for s in skipped.values()] == sorted(skipped)
     assert Image.MAX_IMAGE_PIXELS == 89_478_485  # PIL's global limit is restored
+
+
+JUNK = [
+    "Thumbs.db", "desktop.ini", "DESKTOP.INI", ".DS_Store", "._one.png", "~$labels.xlsx",
+    "~$notes", "labels.csv", "notes.txt", "meta.json", "study.xml", "README.md", "report.pdf",
+    "a.doc", "a.docx", "b.xls", "b.XLSX", "all.zip", "run.log", "setup.ini", "cache.db",
+    "convert.py", "index.html",
+]  # fmt: skip
+
+
+def test_operating_system_junk_and_documents_are_left_out_unlisted(
+    tmp_path: Path, bad_files: dict[str, Path]
+) -> None:
+    """Junk is never listed as skipped (it would bury real problems on every rescan); broken
+    images, unsupported image types and files with no or an odd extension still are: DICOM
+    files are found by their content under such names."""
+    from imagegen import write_dicom
+
+    noise_rgb(8, 8).save(tmp_path / "one.png")
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    for name in [*JUNK, "IM0001", "scan.dat", "photo.heic"]:
+        (sub / name).write_text("not an image", encoding="utf-8")
+    ramp = np.arange(64, dtype=np.uint16).reshape(8, 8)
+    for name in ("IM0002", "1.2.840.113619.2.55.3.320"):  # DICOM without a DICOM extension
+        write_dicom(sub / name, ramp)
+    images, skipped = _by_path(scan(tmp_path, progress=False))
+    assert sorted(images) == ["one.png", "sub/1.2.840.113619.2.55.3.320", "sub/IM0002"]
+    assert sorted(skipped) == sorted(
+        [f"bad/{p.name}" for p in bad_files.values()]
+        + ["sub/IM0001", "sub/photo.heic", "sub/scan.dat"]
+    )
 
 
 def test_max_pixels_is_the_callers_limit_not_pils(tmp_path: Path, bomb_bytes: bytes) -> None:

@@ -160,7 +160,7 @@ def test_predict_needs_two_classes(project: Project, colour_images) -> None:
 def test_label_with_unknown_path_changes_nothing(project: Project, colour_images) -> None:
     _, truth = colour_images
     good = sorted(truth)[0]
-    with pytest.raises(LabelerError, match="not images of this project"):
+    with pytest.raises(LabelerError, match="1 path with no image in this project"):
         project.label([(good, "red"), ("nope.png", "red")])
     assert project.store.labels() == []
     unknown = [(f"nope{i}.png", "red") for i in range(6)]
@@ -234,6 +234,22 @@ def test_import_skips_rows_without_label_and_says_which(
     assert report.new_classes == ["red", "blue"]  # in order of creation, and named once:
     csv_path.write_text(f"path,label\n{paths[1]},red\n{paths[2]},green\n")
     assert project.import_labels(csv_path).new_classes == ["green"]
+
+
+def test_import_reports_the_labels_it_replaced_and_those_it_kept(
+    project: Project, colour_images, tmp_path: Path
+) -> None:
+    _, truth = colour_images
+    a, b, c = sorted(truth)[:3]
+    project.label([(a, "red"), (b, "red")], annotator="bob")
+    csv_path = tmp_path / "carol.csv"
+    csv_path.write_text(f"path,label\n{a},green\n./{b},red\n{b},red\n{c},red\n")
+    report = project.import_labels(csv_path, annotator="carol")
+    assert (report.changed, report.unchanged) == (2, 1)  # b, given twice, is one image
+    assert report.replaced == [(a, "red", "bob", "green")]
+    path_of = {item.id: item.path for item in project.store.items()}
+    who = {path_of[lab.item_id]: lab.annotator for lab in project.store.labels()}
+    assert who == {a: "carol", b: "bob", c: "carol"}  # an unchanged label keeps its annotator
 
 
 def test_a_refused_import_names_its_file(project: Project, colour_images, tmp_path: Path) -> None:

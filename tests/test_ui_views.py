@@ -58,7 +58,7 @@ def test_images_that_fit_no_class_are_marked() -> None:
     assert f'title="odd.png · {views.OOD_NOTE}"' in html and 'title="plain.png"' in html
     page = browse.Page([odd], 1, 1, 1)
     info = views.page_info(page, show=browse.FITS_NO_CLASS, similar_to=None)
-    assert info.endswith("1 images that fit no class")
+    assert info.endswith("1 image that fits no class")
     details = Details(0, "odd.png", None, False, [("dog", 0.55)], True, [])
     assert views.OOD_NOTE in views.preview_html(details, ("cat", "dog"), small=False)
     assert "ood-note" not in views.preview_html(replace(details, ood=False), ("dog",), small=False)
@@ -387,7 +387,8 @@ def test_a_filter_on_a_deleted_class_is_reset(handlers, colour_images) -> None:
     out = h.set_filter(session, browse.FITS_NO_CLASS, "", "file name")
     snap = h.wb.snapshot()
     flagged = int((snap.ood & ~snap.labeled).sum())
-    assert out[ui.page_info].endswith(f"· {flagged} images that fit no class")
+    fit = "1 image that fits" if flagged == 1 else f"{flagged} images that fit"
+    assert out[ui.page_info].endswith(f"· {fit} no class")
     assert (browse.FITS_NO_CLASS, browse.FITS_NO_CLASS) in ui.show.choices
     h.set_filter(session, "all", "red", "file name")
     out = h.delete_class(session, "red", ana)
@@ -453,7 +454,7 @@ def test_two_sessions_keys_undo_and_rescan(handlers, colour_images) -> None:
 
     b.focus = reds[4]
     (folder / reds[4]).unlink()
-    assert "1** images are gone" in h.load(b)[ui.status]
+    assert "**1 image** is gone" in h.load(b)[ui.status]
     h.rescan(a)
     out = h.set_filter(b, "all", "", "file name")
     assert b.focus is None and "Click an image" in out[ui.preview]
@@ -464,7 +465,7 @@ def test_two_sessions_keys_undo_and_rescan(handlers, colour_images) -> None:
     (folder / reds[5]).write_bytes((folder / blues[5]).read_bytes())
     h.assign_named(a, {"selected": [reds[5]]}, "verdant", ana)
     info = h.rescan(a)[ui.rescan_info]
-    assert "**1 label(s) removed**: their files now hold other images" in info
+    assert "**1 label removed**: its file now holds another image" in info
     assert project_label(h, reds[5]) is None
 
 

@@ -21,6 +21,7 @@ from labeler.active.scores import (
 )
 from labeler.active.select import badge, class_balanced, k_center_greedy, top_k_diverse
 from labeler.config import NEAR_DUPLICATE_COSINE
+from labeler.wording import plural
 
 UNCERTAIN, MODEL = "uncertain", "model"  # leads of the model's view: its doubt picked, it informs
 
@@ -34,10 +35,6 @@ def with_view(
     top = np.argsort(-p, kind="stable")[:VIEW_CLASSES]
     view = tuple((pool.classes[c], float(p[c])) for c in top)
     return Suggestion(int(row), float(score), why, lead, view, first)
-
-
-def _labels(k: int) -> str:
-    return f"{k} label" + ("" if k == 1 else "s")
 
 
 def group_reason(size: int, labeled: int) -> str:
@@ -234,7 +231,7 @@ class Balanced(Strategy):
                 candidates[i],
                 scores[i],
                 f"predicted {pool.classes[predicted[i]]}, a class with "
-                f"{_labels(counts[predicted[i]])}",
+                f"{plural(counts[predicted[i]], 'label')}",
                 first=False,
             )
             for i in picks

@@ -9,7 +9,9 @@ import numpy as np
 
 from labeler.store import Store
 
-EXTRA_COLUMNS = ("entropy", "ood", "prediction_set")  # export columns after the contract ones
+# Export columns after the contract ones. `calibrated` (auto rows): 1 where the confidence was
+# calibrated on held-out labels of its class, 0 for a class with a single hand label.
+EXTRA_COLUMNS = ("entropy", "ood", "prediction_set", "calibrated")
 
 
 def export_rows(store: Store, item_ids: np.ndarray, paths: Sequence[str]) -> list[dict]:
@@ -18,9 +20,12 @@ def export_rows(store: Store, item_ids: np.ndarray, paths: Sequence[str]) -> lis
     human = {lab.item_id: lab for lab in store.labels()}
     run = store.latest_run()
     auto, extras = {}, {}
+    uncalibrated: set[str] | None = None  # unknown for runs made before it was recorded
     if run is not None:
         auto = {p[0]: p for p in store.predictions(run.id)}
         extras = store.prediction_extras(run.id)
+        if "uncalibrated" in run.params:
+            uncalibrated = set(run.params["uncalibrated"])
     rows = []
     for item_id, path in zip(item_ids.tolist(), paths, strict=True):
         row: dict = {"path": path}
@@ -46,9 +51,10 @@ def export_rows(store: Store, item_ids: np.ndarray, paths: Sequence[str]) -> lis
                 "entropy": entropy,
                 "ood": int(ood),
                 "prediction_set": _joined(prediction_set),
+                "calibrated": None if uncalibrated is None else int(label not in uncalibrated),
             }
             if ood:  # fits no class: flagged, not forced into one
-                row |= {"label": None, "confidence": None, "margin": None}
+                row |= {"label": None, "confidence": None, "margin": None, "calibrated": None}
         rows.append(row)
     return rows
 

@@ -13,6 +13,7 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
+from labeler.config import ALL_BLOCKS
 from labeler.errors import LabelerError
 
 # Fashion-MNIST, 10 labels a class (labeler.bench.finetune): 150 steps on 2 blocks overfit the
@@ -41,12 +42,18 @@ class FinetuneReport:
 def trainable_parameters(model: nn.Module, blocks: int | None) -> list[nn.Parameter]:
     """The parameters from the start of the last `blocks` entries of `model.blocks` onwards
     (named_parameters order: the later blocks and the layers after them); all of them when
-    blocks is None or the model has no `blocks`."""
+    blocks is None or the model has no `blocks`. LabelerError when the model has fewer blocks.
+    """
     named = list(model.named_parameters())
     stages = getattr(model, "blocks", None)
     if blocks is None or not isinstance(stages, nn.Sequential):
         return [p for _, p in named]
-    first = len(stages) - min(blocks, len(stages))
+    if blocks > len(stages):
+        raise LabelerError(
+            f"cannot fine-tune the last {blocks} blocks: the backbone has {len(stages)}; pass "
+            f"--blocks from 0 to {len(stages)}, or {ALL_BLOCKS} to train the whole backbone"
+        )
+    first = len(stages) - blocks
     if first < len(stages):
         begins = f"blocks.{first}."
         start = next(i for i, (name, _) in enumerate(named) if name.startswith(begins))

@@ -110,6 +110,17 @@ class _EpisodicHead(SimilarityHead):
             loss.backward()
             opt.step()
 
+    def _loo_logits(
+        self, X: np.ndarray, y: np.ndarray, X_pool: np.ndarray | None, graph: KnnGraph | None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """As `SimilarityHead`'s, the folds' refits training without a bar: one bar a fit, not
+        one for each of its held-out folds."""
+        shown, self.progress = self.progress, False
+        try:
+            return super()._loo_logits(X, y, X_pool, graph)
+        finally:
+            self.progress = shown
+
     def _scores_of(self, Z: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             A = self._project(torch.from_numpy(np.ascontiguousarray(Z)))

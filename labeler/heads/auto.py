@@ -81,12 +81,23 @@ class Auto(Head):
                 f"{parts} (one label per class: nothing to cross-validate or calibrate on, so the "
                 "prior choice, and confidences that are not calibrated)"
             )
-        truth = labels[self._oof[0]]
-        accs = [
-            f"{name} {np.mean(m.classes_[h[1].argmax(axis=1)] == truth):.0%}"
+        rows = self._oof[0]
+        truth = labels[rows]
+        scores = [  # each candidate at its own temperature, as the blend search saw it
+            (name, nll(h[1], self.classes_.searchsorted(truth), m.temperature_), h[1])
             for name, m, h in zip(self.candidates, self.heads_, held_out, strict=True)
         ]
-        return f"{parts} (out-of-fold accuracy: {', '.join(accs)})"
+        losses = ", ".join(f"{name} {loss:.2f}" for name, loss, _ in scores)
+        accs = ", ".join(
+            f"{name} {np.mean(self.classes_[logits.argmax(axis=1)] == truth):.0%}"
+            for name, _, logits in scores
+        )
+        y, blend = self.classes_.searchsorted(truth), self._oof[1]
+        blended = nll(blend, y, fit_temperature(blend, y))
+        return (
+            f"{parts} (chosen by out-of-fold log-loss, lower is better: {losses}, blend "
+            f"{blended:.2f}; out-of-fold accuracy: {accs})"
+        )
 
     def _blend(self, logs: list[np.ndarray]) -> np.ndarray:
         out = np.zeros_like(logs[0])

@@ -17,6 +17,16 @@ from labeler.ingest.records import ImageFile, ScanResult, Skipped
 
 HASH_CHUNK = 1 << 20  # bytes read at a time while hashing
 _SUPPORTED = ", ".join(sorted(IMAGE_SUFFIXES))
+# Files left out of the scan silently, not listed as skipped on every rescan: operating-system
+# junk, and types that are plainly no image. Hidden names ('.…', which covers macOS's .DS_Store
+# and ._ AppleDouble files) are left out too. Any other file is tried: DICOM files often have
+# no extension or an odd one (PACS exports), so only these explicit ones are ignored.
+IGNORED_NAMES = frozenset({"thumbs.db", "desktop.ini"})  # compared in lower case
+IGNORED_PREFIXES = ("~$",)  # Office lock files
+IGNORED_SUFFIXES = frozenset(
+    {".csv", ".txt", ".json", ".xml", ".md", ".html", ".log", ".ini", ".py"}  # text
+    | {".pdf", ".doc", ".docx", ".xls", ".xlsx", ".zip", ".db"}  # documents, archives, databases
+)
 
 
 def _check_root(root: Path | str) -> Path:
@@ -48,6 +58,17 @@ def _unsupported_reason(suffix: str) -> str:
     )
 
 
+def _ignored(name: str) -> bool:
+    """Whether a file called `name` is left out of the scan unlisted: operating-system junk or
+    plainly no image (IGNORED_NAMES, IGNORED_PREFIXES, IGNORED_SUFFIXES)."""
+    lower = name.lower()
+    return (
+        lower in IGNORED_NAMES
+        or lower.startswith(IGNORED_PREFIXES)
+        or Path(lower).suffix in IGNORED_SUFFIXES
+    )
+
+
 def _classify_file(rel: str, abs_path: Path) -> Skipped | bool:
     """A Skipped record when a regular file is not an image candidate, else whether it is
     DICOM: told by its suffix, or by its first bytes (read here once, not again by the probe).
@@ -62,8 +83,8 @@ def _classify_file(rel: str, abs_path: Path) -> Skipped | bool:
 
 
 def _walk(root: Path, exclude: Path | None) -> tuple[list[tuple[str, bool]], list[Skipped]]:
-    """Find files under `root`, in a deterministic order, skipping hidden names ('.…') and the
-    folder `exclude` (when given and below `root`).
+    """Find files under `root`, in a deterministic order, leaving out hidden names ('.…'),
+    the files `_ignored` names and the folder `exclude` (when given and below `root`).
 
     Symlinked folders are followed once: a folder reached again (a symlink loop or a second
     link to the same folder) is reported as skipped. Returns (candidates: (relative path with
@@ -104,6 +125,8 @@ def _walk(root: Path, exclude: Path | None) -> tuple[list[tuple[str, bool]], lis
                 if entry.is_dir():
                     subfolders.append((Path(entry.path), rel + "/"))
                 elif entry.is_file():
+                    if _ignored(entry.name):
+                        continue
                     outcome = _classify_file(rel, Path(entry.path))
                     if isinstance(outcome, Skipped):
                         skipped.append(outcome)
@@ -162,8 +185,10 @@ def scan(
 
     Each candidate image is hashed (sha256 of its bytes), its header read for width and height
     (refused above `max_pixels` pixels, before any decode) and its integrity checked cheaply;
-    pixels are not decoded here (see `load_image`). Non-image types, empty, unreadable,
-    truncated and corrupt files are reported in `skipped` with a reason; no bad file raises.
+    pixels are not decoded here (see `load_image`). Hidden files and those `_ignored` names
+    (operating-system junk, documents) are left out unlisted; other non-image types, empty,
+    unreadable, truncated and corrupt files are reported in `skipped` with a reason; no bad
+    file raises.
     `progress` shows one tqdm bar on stderr. `exclude`: a folder below `root` left out (a
     project kept inside its images folder). Raises LabelerError when `root` is not a folder.
     """

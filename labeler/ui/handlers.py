@@ -24,6 +24,7 @@ from labeler.ui.history import UndoHistory
 from labeler.ui.layout import ALL, ANY, UI
 from labeler.ui.session import Session, annotator
 from labeler.ui.settings import PIXELATED_MAX_SIDE, SIMILAR_K
+from labeler.wording import plural
 from labeler.workbench import Workbench
 
 Updates = dict[Any, Any]
@@ -154,7 +155,8 @@ class Handlers:
             model = "no model yet"
         missing = self.wb.missing_files
         gone = (
-            f" · ⚠ **{missing:,}** images are gone from the folder: **Rescan** on the Project tab"
+            f" · ⚠ **{plural(missing, 'image')}** {'is' if missing == 1 else 'are'} gone from the "
+            "folder: **Rescan** on the Project tab"
             if missing
             else ""
         )
@@ -357,9 +359,11 @@ class Handlers:
             f"{s.missing} gone; {r.embedded} embedded; {len(r.skipped)} skipped"
         )
         if s.cleared:
+            n = len(s.cleared)
+            why = "its file now holds another image" if n == 1 else "their files now hold others"
             info += (
-                f". **{len(s.cleared)} label(s) removed**: their files now hold other images "
-                f"(listed in `{self.project.path / CLEARED_NAME}`)"
+                f". **{plural(n, 'label')} removed**: {why} (listed in "
+                f"`{self.project.path / CLEARED_NAME}`)"
             )
         return self.after_edit(session) | {self.ui.rescan_info: info}
 

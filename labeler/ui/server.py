@@ -27,6 +27,7 @@ from labeler.ui.settings import (
     WEB_IMAGE_MAX_BYTES,
     WEB_IMAGE_SUFFIXES,
 )
+from labeler.wording import plural
 
 ASSETS = Path(__file__).parent / "assets"
 SYSTEM_FONTS = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "sans-serif"]
@@ -118,6 +119,6 @@ def run(
     app = create_server(project, auth=auth)
     log_to_stderr()
     shown = f"[{host}]" if ":" in host else host
-    login = f", login required ({len(auth)} users)" if auth else ""
+    login = f", login required ({plural(len(auth), 'user')})" if auth else ""
     print(f"labeler: serving {project.path} on http://{shown}:{port}{login}", file=sys.stderr)
     uvicorn.run(app, host=host, port=port, log_level="warning")

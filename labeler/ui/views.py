@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from labeler.browse import FITS_NO_CLASS, Acceptance, ClassCount, Page, Tile
 from labeler.ui.settings import IMAGE_ROUTE, KEYED_CLASSES, PALETTE
+from labeler.wording import plural
 from labeler.workbench import Details, ReviewItem
 
 MAX_ACCEPTANCE_ROWS = 12  # classes listed at most, most accepted first; a note counts the others
@@ -90,9 +91,9 @@ def page_info(page: Page, *, show: str, similar_to: str | None) -> str:
     shown = (similar_to or "").replace("`", "'")  # a backtick would end the code span
     where = f"like `{shown}` · " if similar_to else ""
     if show == FITS_NO_CLASS:
-        what = f"{page.total:,} images that fit no class"
+        what = f"{plural(page.total, 'image')} that {'fits' if page.total == 1 else 'fit'} no class"
     else:
-        what = f"{page.total:,} {'' if show == 'all' else f'{show} '}images"
+        what = plural(page.total, "image" if show == "all" else f"{show} image")
     return f"{where}page **{page.page}** of {page.pages} · {what}"
 
 
