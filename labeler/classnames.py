@@ -44,25 +44,36 @@ _HIDDEN_CATEGORIES = ("Cc", "Cf", "Cs")  # control, invisible format, lone surro
 _TAG_FLAG = re.compile("\U0001f3f4[\U000e0020-\U000e007e]+\U000e007f")
 
 
+class ClassNameError(LabelerError):
+    """A class name refused; `names`: the names at fault, as given (a label CSV's refusal names
+    the lines that hold them)."""
+
+    def __init__(self, message: str, *names: str) -> None:
+        super().__init__(message)
+        self.names = names
+
+
 def check_class_name(name: str) -> str:
     """`name` as stored (`_spelling`), or a LabelerError saying what is wrong with it."""
     if not isinstance(name, str):
-        raise LabelerError(f"class name {name!r} is not text; give the name as text")
+        raise ClassNameError(f"class name {name!r} is not text; give the name as text", name)
     spelt = _spelling(name)
     if not spelt or spelt != spelt.strip():
-        raise LabelerError(f"class name {name!r} is empty or has surrounding spaces")
+        raise ClassNameError(f"class name {name!r} is empty or has surrounding spaces", name)
     lines = len(spelt.splitlines())
     if lines > 1 or len(spelt) > MAX_CLASS_NAME:
-        raise LabelerError(
+        raise ClassNameError(
             f"a class name must be one line of at most {MAX_CLASS_NAME} characters; got "
-            f"{plural(len(spelt), 'character')}, {plural(lines, 'line')}, starting {spelt[:40]!r}"
+            f"{plural(len(spelt), 'character')}, {plural(lines, 'line')}, starting {spelt[:40]!r}",
+            name,
         )
     hidden = [c for c in _TAG_FLAG.sub("", spelt) if _is_hidden(c)]
     if hidden:
         codes = ", ".join(sorted({f"U+{ord(c):04X}" for c in hidden}))
-        raise LabelerError(
+        raise ClassNameError(
             f"class name {name!r} contains invisible or control characters ({codes}); "
-            "type the name again without them"
+            "type the name again without them",
+            name,
         )
     return spelt
 
@@ -74,21 +85,24 @@ def check_new_class_names(names: Iterable[str], existing: Iterable[str]) -> dict
     class, in the spelling it has (an older project may hold names stored otherwise). Any other
     name that matches an existing class, or another new name, once case-folded and in
     compatibility form (`_fold`) is refused with the existing spelling to use instead.
+    Refusals are ClassNameErrors naming the new names at fault.
     """
     existing = list(existing)
     checked = {name: check_class_name(name) for name in names}
     same = {_spelling(c): c for c in existing}
-    known = {_fold(c): c for c in existing}
+    known = {_fold(c): (c, ()) for c in existing}  # -> (name as stored, as given if new)
     for given, name in checked.items():
         if name in same:
             checked[given] = same[name]
             continue
-        twin = known.setdefault(_fold(name), name)
+        twin, twin_given = known.setdefault(_fold(name), (name, (given,)))
         if twin != name:
-            raise LabelerError(
+            raise ClassNameError(
                 f"class name {given!r} differs from {twin!r} only in case or in the form of its "
                 "characters (full-width or styled letters, ligatures, joiners), which would make "
-                f"two classes of one; use {twin!r} (rename that class first if it is misspelt)"
+                f"two classes of one; use {twin!r} (rename that class first if it is misspelt)",
+                given,
+                *twin_given,
             )
     return checked
 

@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from labeler.cliargs import CLASS_ACTIONS, LOOPBACK, MAX_PORT, build_parser
 from labeler.errors import LabelerError, os_reason
-from labeler.wording import plural
+from labeler.wording import line_numbers, plural, same_content
 
 if TYPE_CHECKING:
     from labeler.project import InitReport, Project
 
 EXIT_ERROR = 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a reader that stopped early
+STDOUT = "-"  # as OUT of `labeler export`: the CSV goes to stdout
 LISTED = 10  # files, labels or lines listed on the terminal, then "… and N more"
 CURVE_BAR_WIDTH = 40  # characters of `labeler curve`'s bar at accuracy 1
 
@@ -110,7 +111,7 @@ def _print_init(project: Project, r: InitReport) -> None:
     print(
         f"{plural(r.images, 'image')} in {project.path} ({s.added} new, {s.renamed} renamed, "
         f"{s.changed} changed, {s.missing} gone); "
-        f"embedded {r.embedded} with {project.model_key}"
+        f"embedded {r.embedded} with {project.model_key}{same_content(r.same_content)}"
     )
     if r.moved_from:
         print(
@@ -191,17 +192,10 @@ def cmd_label(args: argparse.Namespace) -> int:
         if report.unlabeled:
             print(
                 f"skipped {plural(len(report.unlabeled), 'row')} with a path but no label "
-                f"({_lines(report.unlabeled)}); fill in their labels and import again to label "
-                "them"
+                f"({line_numbers(report.unlabeled, LISTED)}); fill in their labels and import "
+                "again to label them"
             )
     return 0
-
-
-def _lines(lines: list[int]) -> str:
-    """'line 3', 'lines 3, 5, 9' or 'lines 3, 5, … (12 in all)': line numbers for a message."""
-    text = ", ".join(map(str, lines[:LISTED]))
-    more = "" if len(lines) <= LISTED else f", … ({len(lines)} in all)"
-    return f"{'line' if len(lines) == 1 else 'lines'} {text}{more}"
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -273,6 +267,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
             f"{' (mixed precision)' if r.mixed_precision else ''}: training loss "
             f"{r.first_loss:.3f} -> {r.last_loss:.3f}; re-embedded "
             f"{plural(init.embedded, 'image')} with {project.model_key}"
+            f"{same_content(init.same_content)}"
         )
     return 0
 
@@ -285,6 +280,7 @@ def cmd_adapt(args: argparse.Namespace) -> int:
         print(
             f"adapted {before} to the project's images: re-embedded "
             f"{plural(init.embedded, 'image')} with {project.model_key}"
+            f"{same_content(init.same_content)}"
         )
     return 0
 
@@ -312,13 +308,25 @@ def _export(args: argparse.Namespace, what: str, write: Callable[[Project, str],
     """`write(project, args.out)` → the count of `what` written."""
     with _open(args) as project:
         n = write(project, args.out)
-    print(f"wrote {plural(n, what)} to {args.out}", file=sys.stderr)
+    sys.stdout.flush()  # a reader that stopped early shows here, before "wrote" is said
+    where = "stdout" if args.out == STDOUT else args.out
+    print(f"wrote {plural(n, what)} to {where}", file=sys.stderr)
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from labeler.export import write_rows
+    from labeler.project import EXTRA_COLUMNS
+
     def write(project: Project, out: str) -> int:
-        n = project.export_csv(out, excel=args.excel)
+        if out == STDOUT:  # UTF-8 as the file would be, whatever the locale's encoding
+            if hasattr(sys.stdout, "reconfigure"):
+                sys.stdout.reconfigure(encoding="utf-8")
+            sys.stdout.write("\ufeff" if args.excel else "")
+            rows = project.export_rows()
+            n = write_rows(sys.stdout, rows, extra_columns=EXTRA_COLUMNS, lineterminator="\n")
+        else:
+            n = project.export_csv(out, excel=args.excel)
         for note in project.export_notes():
             print(f"warning: {note}", file=sys.stderr)
         return n
@@ -327,6 +335,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_export_embeddings(args: argparse.Namespace) -> int:
+    if args.out == STDOUT:
+        raise LabelerError(
+            "export-embeddings writes a binary .npz file, which cannot go to stdout; give a "
+            "file name (./- for a file named '-')"
+        )
     return _export(args, "embedding", lambda project, out: project.export_embeddings(out))
 
 
@@ -338,6 +351,11 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"classes: {len(value)}")
             for name, n in value.items():  # one a line: names may hold commas
                 print(f"  {name}: {plural(n, 'label')}")
+        elif key == "gone_labeled" and value:
+            print(
+                f"{key}: {value} (their images are gone from {status['images_root']}; the labels "
+                f"are kept and come back with the images: run `labeler init {args.project}` then)"
+            )
         else:
             print(f"{key}: {len(value) if key == 'skipped' else value}")
     for path, reason in status["skipped"]:

@@ -323,14 +323,15 @@ def build_parser() -> argparse.ArgumentParser:
         "CSV with one row per image",
         details="Columns path, label, source (human or auto), confidence, margin, method, "
         f"model, annotator, labeled_at, then more. Not inside the project folder but for its "
-        f"{EXPORTS_DIR}/ folder.",
+        f"{EXPORTS_DIR}/ folder. OUT - writes the CSV to stdout.",
         examples=[
             "labeler export runs/cells labels.csv",
             "labeler export runs/cells labels.csv --excel   # to open in Excel",
+            "labeler export runs/cells - | head              # the CSV on stdout",
         ],
     )
     p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
-    p.add_argument("out", type=_file_name, metavar="OUT.csv", help="file to write")
+    p.add_argument("out", type=_file_name, metavar="OUT.csv", help="file to write, or - for stdout")
     p.add_argument(
         "--excel",
         action="store_true",
@@ -343,7 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "export-embeddings",
         "the vectors the heads use, as .npz",
-        details="Arrays `paths` (N,) and `embeddings` (N, D) float32.",
+        details="Arrays `paths` (N,) and `embeddings` (N, D) float32. A file only: binary, "
+        "it cannot go to stdout (-).",
         examples=["labeler export-embeddings runs/cells vectors.npz"],
     )
     p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)

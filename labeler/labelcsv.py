@@ -17,7 +17,8 @@ import codecs
 import csv
 import io
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
 from labeler.errors import LabelerError
@@ -65,6 +66,14 @@ class LabelRows:
     pairs: list[tuple[str, str]]
     unlabeled: list[int]  # lines of rows with a path but no label (not filled in yet): skipped
     encoding: str = UTF8  # what the file was read as: UTF8, CP1252 or UTF16
+    lines: list[int] = field(default_factory=list, compare=False)  # the line of each pair
+
+    def lines_of(self, labels: Iterable[str]) -> list[int]:
+        """The lines, ascending, of the pairs labeled one of `labels`."""
+        wanted = set(labels)
+        return sorted(
+            n for (_, label), n in zip(self.pairs, self.lines, strict=True) if label in wanted
+        )
 
 
 def encoding_note(encoding: str) -> str | None:
@@ -157,7 +166,10 @@ def read_label_csv(path: Path | str) -> LabelRows:
             "column to import every row as an expert label on purpose"
         )
     return LabelRows(
-        pairs=[(p, label) for p, label, _ in pairs.values()], unlabeled=unlabeled, encoding=encoding
+        pairs=[(p, label) for p, label, _ in pairs.values()],
+        unlabeled=unlabeled,
+        encoding=encoding,
+        lines=[line for _, _, line in pairs.values()],
     )
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from labeler import config
 from labeler.active import create_strategy, make_pool
+from labeler.active.strategies import fits_no_class_reason
 from labeler.autolabel import (
     DEFAULT_TARGET_PRECISION,
     auto_label,
@@ -24,7 +25,7 @@ from labeler.autolabel import (
     fit_on_pool,
     head_options,
 )
-from labeler.classnames import check_new_class_names
+from labeler.classnames import ClassNameError, check_new_class_names
 from labeler.errors import LabelerError, ProjectNotFound
 from labeler.estimates import estimate_key, has_estimate, record_estimate, recorded_curve
 from labeler.export import check_outside_project, write_csv, write_embeddings
@@ -47,7 +48,7 @@ from labeler.reports import (
 from labeler.store import Run, Store, UnfinishedDatabase, check_annotator
 from labeler.update import CLEARED_NAME, SKIPPED_NAME, InitReport, update_images
 from labeler.vectors import Vectors, load_vectors, save_index
-from labeler.wording import plural
+from labeler.wording import line_numbers, plural
 
 if TYPE_CHECKING:
     from labeler.finetune import FinetuneReport
@@ -301,7 +302,9 @@ class Project:
         except LabelerError as e:
             note = encoding_note(rows.encoding)
             read_as = f" (the file was {note})" if note else ""
-            raise LabelerError(f"{csv_path}: {e}; nothing was imported{read_as}") from e
+            lines = rows.lines_of(e.names) if isinstance(e, ClassNameError) else []
+            where = f", {line_numbers(lines)}" if lines else ""
+            raise LabelerError(f"{csv_path}{where}: {e}; nothing was imported{read_as}") from e
         new = [c for c in self.store.classes() if c not in before]
         return ImportReport(
             changed,
@@ -603,8 +606,11 @@ class Project:
         """Up to n images to label next, most useful first, each with the reason it was chosen.
 
         Uncertainty comes from the head the browser shows (`live_method`), fitted on the hand
-        labels; predictions accepted in bulk are never suggested but do not train it."""
+        labels; predictions accepted in bulk are never suggested but do not train it. Images
+        that the latest `predict` flagged as fitting no class, while its predictions are
+        current, are said to in their reason."""
         v = self._vectors()
+        flagged = self._flagged_ood()
         chooser = create_strategy(strategy)
         rows, labels, hand = self._label_rows()
         method = self.live_method()
@@ -620,12 +626,21 @@ class Project:
         )
         out = []
         for s in chooser.suggest(pool, n):
-            row = {"path": v.paths[s.index], "reason": s.reason, "score": round(s.score, 6)}
+            reason = fits_no_class_reason(s) if int(v.item_ids[s.index]) in flagged else s.reason
+            row = {"path": v.paths[s.index], "reason": reason, "score": round(s.score, 6)}
             if pool.proba is not None:
                 p = pool.proba[s.index]
                 row |= {"predicted": pool.classes[int(p.argmax())], "confidence": float(p.max())}
             out.append(row)
         return out
+
+    def _flagged_ood(self) -> set[int]:
+        """Item ids the latest `predict` flagged as fitting no class; none while there is no
+        prediction or it is out of date (`stale_predictions`)."""
+        run = self.store.latest_run()
+        if run is None or self.stale_predictions():
+            return set()
+        return {i for i, (ood, _) in self.store.prediction_extras(run.id).items() if ood}
 
     # -- export ------------------------------------------------------------------------------------
 
@@ -733,6 +748,7 @@ class Project:
             images_root=str(self.images_root),
             model=self.model_key,
             labeled=len(labels),
+            gone_labeled=self.store.gone_labeled(),
             classes={name: counts[name] for name in self.store.classes()},
             skipped=self.store.skipped(),
             last_prediction=NO_PREDICTION if run is None else _last_prediction(run, stale),

@@ -41,6 +41,7 @@ class ProjectStatus(TypedDict):
     images_root: str  # the folder they are scanned from
     model: str  # the embedder that made the vectors, e.g. 'efficientnet_lite0@112'
     labeled: int  # images with a label (expert or accepted)
+    gone_labeled: int  # labels of images gone from the folder, kept until they come back
     classes: dict[str, int]  # class name -> its labels, in order of creation
     skipped: list[tuple[str, str]]  # (path, reason) of files that could not be used
     last_prediction: str  # 'METHOD at TIME' of the latest `predict`, or NO_PREDICTION

@@ -33,6 +33,8 @@ class InitReport:
     sync: SyncReport
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     moved_from: str | None = None  # the images folder scanned before, when it was another
+    # files not embedded themselves as another file of the same content was: one vector for both
+    same_content: int = 0
 
 
 def update_images(
@@ -116,6 +118,7 @@ def update_images(
         sync=sync,
         skipped=skipped,
         moved_from=None if previous_root in (None, str(images)) else previous_root,
+        same_content=sum(f.hash in todo and todo[f.hash] is not f for f in usable),
     )
 
 

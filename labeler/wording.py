@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 def plural(n: int, noun: str, many: str | None = None) -> str:
     """`n` with its noun: plural(1, "label") → '1 label', plural(2, "label") → '2 labels';
     `many`, the plural form when adding an s is wrong: plural(2, "class", "classes"). Thousands
     are separated: '12,000 images'."""
     return f"{n:,} {noun if n == 1 else many or noun + 's'}"
+
+
+def line_numbers(lines: Sequence[int], shown: int = 10) -> str:
+    """'line 3', 'lines 3, 5, 9' or 'lines 3, 5, … (12 in all)': the first `shown` of `lines`
+    (of a file) for a message."""
+    text = ", ".join(map(str, lines[:shown]))
+    more = "" if len(lines) <= shown else f", … ({len(lines)} in all)"
+    return f"{'line' if len(lines) == 1 else 'lines'} {text}{more}"
+
+
+def same_content(n: int) -> str:
+    """' (1 file has the same content as another: one vector for both)', said after how many
+    images were embedded, where `n` files got the vector of another file's same content; '' for
+    none."""
+    if not n:
+        return ""
+    if n == 1:
+        return " (1 file has the same content as another: one vector for both)"
+    return f" ({plural(n, 'file')} have the same content as other files: they share their vectors)"

@@ -231,6 +231,25 @@ def test_margin_picks_the_planted_most_ambiguous_rows() -> None:
     assert got[2].reason == "uncertain: dog 0.60 vs cat 0.30"
 
 
+def test_badge_tells_the_models_view_without_calling_a_confident_pick_uncertain() -> None:
+    """BADGE samples by distance between gradient embeddings: after its first pick, images the
+    model is sure of are drawn too (here, every other image)."""
+    pool, _ = _ambiguity_pool()
+    proba = np.tile(np.float32([0.97, 0.02, 0.01]), (len(pool.proba), 1))
+    proba[17] = [0.50, 0.49, 0.01]
+    got = create_strategy("badge").suggest(replace(pool, proba=proba), 4)
+    assert got[0].index == 17
+    assert got[0].reason == (
+        "the image whose label would change the model most; model: cat 0.50 vs dog 0.49"
+    )
+    assert len(got) == 4
+    for s in got[1:]:
+        assert s.reason == (
+            "its label would change the model unlike the picks before it; model: cat 0.97 vs "
+            "dog 0.02"
+        )
+
+
 def test_a_reason_keeps_why_and_writes_the_models_view_from_any_prediction() -> None:
     pool, _ = _ambiguity_pool()
     margin = create_strategy("margin").suggest(pool, 1)[0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import labeler.project
@@ -87,6 +88,28 @@ def test_suggest_scores_with_the_browsers_head_fitted_on_hand_labels(
         p = proba[paths.index(g["path"])]
         assert g["predicted"] == head.classes_[p.argmax()]
         assert g["confidence"] == pytest.approx(float(p.max()), abs=1e-6)
+
+
+@pytest.mark.parametrize("strategy", ["margin", "badge", "auto", "coreset"])
+def test_suggest_says_which_images_the_latest_predict_found_to_fit_no_class(
+    project: Project, colour_images, monkeypatch: pytest.MonkeyPatch, strategy: str
+) -> None:
+    from labeler.ood import OodDetector
+
+    _, truth = colour_images
+    project.label(_per_class(truth, 2))
+    paths = project._vectors().paths
+    blue = np.array([truth[p] == "blue" for p in paths])  # flagged, as if of no class
+    monkeypatch.setattr(OodDetector, "pool_flags", lambda self: blue.copy())
+    assert project.predict().ood == int(blue.sum()) - 2
+    got = project.suggest(len(truth), strategy=strategy)
+    assert {truth[g["path"]] for g in got} == {"red", "green", "blue"}
+    for g in got:
+        said = "fits no class" in g["reason"]
+        assert said == (truth[g["path"]] == "blue"), g
+        assert "uncertain" not in g["reason"] or not said
+    project.label(_per_class(truth, 1, start=2))  # the flags are out of date now: not said
+    assert not [g for g in project.suggest(len(truth)) if "fits no class" in g["reason"]]
 
 
 def test_a_bulk_accept_and_its_undo_add_no_point_and_no_refit(

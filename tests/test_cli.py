@@ -53,12 +53,32 @@ def test_status_of_a_fresh_project_prints_no_none(proj: Path, colour_images, cap
         f"images_root: {folder.resolve()}",
         "model: fake@32",
         "labeled: 0",
+        "gone_labeled: 0",
         "classes: 0",
         "skipped: 0",
         "last_prediction: never (run `labeler predict`)",
         "estimated_accuracy: none yet (it needs two labels in each of two classes, then predict)",
         "fine_tuned_on: 0",
     ]
+
+
+def test_status_counts_the_labels_of_images_gone(
+    proj: Path, colour_images, tmp_path: Path, capsys
+) -> None:
+    folder, truth = colour_images
+    gone, kept = sorted(truth)[:2]
+    (tmp_path / "l.csv").write_text(f"path,label\n{gone},red\n{kept},red\n", encoding="utf-8")
+    assert main(["label", str(proj), "--csv", str(tmp_path / "l.csv")]) == 0
+    (folder / gone).unlink()  # an unmounted drive, say
+    assert main(["init", str(proj)]) == 0
+    capsys.readouterr()
+    assert main(["status", str(proj)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "labeled: 1" in lines
+    assert (
+        f"gone_labeled: 1 (their images are gone from {folder.resolve()}; the labels are kept "
+        f"and come back with the images: run `labeler init {proj}` then)"
+    ) in lines
 
 
 def test_suggest_with_zero_labels(proj: Path, capsys) -> None:

@@ -91,6 +91,41 @@ def test_export_onto_a_folder_is_a_one_line_error(
     assert list((tmp_path / "somedir").iterdir()) == []
 
 
+@pytest.mark.parametrize("command", ["export", "export-embeddings"])
+def test_export_below_a_file_says_it_is_a_file(
+    error_line, proj: Path, tmp_path: Path, capsys, command: str
+) -> None:
+    (tmp_path / "out6.csv").write_text("an earlier export")
+    assert main([command, str(proj), str(tmp_path / "out6.csv" / "x.csv")]) == EXIT_ERROR
+    line = error_line()
+    assert f"{(tmp_path / 'out6.csv').resolve()} is a file, not a folder" in line
+    assert "does not exist" not in line
+    assert (tmp_path / "out6.csv").read_text() == "an earlier export"
+
+
+@pytest.mark.parametrize("excel", [False, True])
+def test_export_to_dash_writes_the_csv_to_stdout(
+    proj: Path, tmp_path: Path, capsys, excel: bool
+) -> None:
+    flag = ["--excel"] if excel else []
+    assert main(["export", str(proj), str(tmp_path / "file.csv"), *flag]) == 0
+    capsys.readouterr()
+    assert main(["export", str(proj), "-", *flag]) == 0
+    out, err = capsys.readouterr()
+    assert err == "wrote 24 rows to stdout\n"
+    assert not (Path.cwd() / "-").exists()
+    in_file = (tmp_path / "file.csv").read_bytes().decode("utf-8")
+    assert out == in_file.replace("\r\n", "\n")  # lines end as suggest's do
+    assert out.startswith("\ufeffpath," if excel else "path,")
+
+
+def test_export_embeddings_to_dash_is_refused(error_line, proj: Path, capsys) -> None:
+    assert main(["export-embeddings", str(proj), "-"]) == EXIT_ERROR
+    assert "binary .npz file, which cannot go to stdout" in error_line()
+    assert capsys.readouterr().out == ""
+    assert not (Path.cwd() / "-").exists()
+
+
 def test_export_to_an_empty_path_is_refused_by_the_parser(proj: Path, capsys) -> None:
     with pytest.raises(SystemExit) as e:
         main(["export", str(proj), ""])
@@ -196,7 +231,9 @@ def _run_into_a_closed_pipe(argv: list[str]) -> subprocess.CompletedProcess:
         os.close(write)
 
 
-@pytest.mark.parametrize("argv", [["suggest", "{proj}", "-n", "20"], ["status", "{proj}"]])
+@pytest.mark.parametrize(
+    "argv", [["suggest", "{proj}", "-n", "20"], ["status", "{proj}"], ["export", "{proj}", "-"]]
+)
 def test_a_reader_that_stops_early_ends_the_command_quietly(proj: Path, argv) -> None:
     done = _run_into_a_closed_pipe([a.format(proj=proj) for a in argv])
     assert done.stderr == ""  # no BrokenPipeError traceback
@@ -298,3 +335,17 @@ def test_plural_counts_a_noun(n: int, noun: str, many, said: str) -> None:
     from labeler.wording import plural
 
     assert plural(n, noun, many) == said
+
+
+@pytest.mark.parametrize(
+    ("n", "said"),
+    [
+        (0, ""),
+        (1, " (1 file has the same content as another: one vector for both)"),
+        (3, " (3 files have the same content as other files: they share their vectors)"),
+    ],
+)
+def test_same_content_says_why_fewer_were_embedded(n: int, said: str) -> None:
+    from labeler.wording import same_content
+
+    assert same_content(n) == said

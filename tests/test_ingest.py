@@ -121,6 +121,21 @@ def test_progress_bar_goes_to_stderr_only_when_asked(
     assert "Scanning images" in loud.err
 
 
+def test_progress_bar_counts_every_file_the_scan_reports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Images and skipped files alike, also those skipped by type before any is opened."""
+    noise_rgb(8, 8, seed=1).save(tmp_path / "one.png")
+    (tmp_path / "copy.png").write_bytes((tmp_path / "one.png").read_bytes())
+    (tmp_path / "broken.png").write_bytes(b"no png")
+    (tmp_path / "notes.bin").write_bytes(b"no image")  # skipped by type in the walk
+    (tmp_path / "notes.txt").write_text("left out unlisted")
+    result = scan(tmp_path, progress=True)
+    assert (len(result.images), len(result.skipped)) == (2, 2)
+    bar = capsys.readouterr().err.split("\r")[-1]
+    assert "| 4/4 [" in bar
+
+
 # ----- scan: bad files -----------------------------------------------------------------------
 
 

@@ -158,6 +158,7 @@ def test_rows_without_label_are_skipped_and_reported(tmp_path: Path) -> None:
     )
     rows = read_label_csv(_write(tmp_path, content))
     assert rows == LabelRows(pairs=[("a.png", "cat"), ("d.png", "dog")], unlabeled=[3, 4])
+    assert rows.lines == [2, 6] and rows.lines_of(["dog", "cow"]) == [6]  # each pair's line
 
 
 @pytest.mark.parametrize(
@@ -371,6 +372,7 @@ def test_windows_paths_are_told_apart(cell: str, windows: bool) -> None:
 def test_excels_separator_line_above_the_header_is_skipped(tmp_path: Path) -> None:
     rows = read_label_csv(_write(tmp_path, "sep=,\r\npath,label\r\na.png,cat\r\nb.png,\r\n"))
     assert rows == LabelRows(pairs=[("a.png", "cat")], unlabeled=[4])  # lines as in the file
+    assert rows.lines == [3]
 
 
 @pytest.mark.parametrize(

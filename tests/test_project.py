@@ -46,6 +46,7 @@ def test_status_of_a_fresh_project_sets_every_value(project: Project, colour_ima
         "images_root": str(folder.resolve()),
         "model": "fake@32",
         "labeled": 0,
+        "gone_labeled": 0,
         "classes": {},
         "skipped": [],
         "last_prediction": NO_PREDICTION,
@@ -60,6 +61,11 @@ def test_status_of_a_fresh_project_sets_every_value(project: Project, colour_ima
     status = project.status()
     assert status["classes"] == {"b": 2, "a": 1}  # in order of creation, with their labels
     assert [path for path, _ in status["skipped"]] == ["broken.png"]
+    (folder / first).unlink()  # gone (an unmounted drive): its label is kept, and counted
+    project.rescan(progress=False)
+    status = project.status()
+    assert (status["labeled"], status["gone_labeled"]) == (2, 1)
+    assert status["classes"] == {"b": 1, "a": 1}
 
 
 def test_reinit_on_grown_folder_embeds_only_new_images(project: Project, colour_images) -> None:
@@ -258,9 +264,36 @@ def test_a_refused_import_names_its_file(project: Project, colour_images, tmp_pa
     csv_path = tmp_path / "twins.csv"
     csv_path.write_text(f"path,label\n{sorted(truth)[1]},RED\n")
     with pytest.raises(
-        LabelerError, match=r"twins\.csv: class name 'RED' .*; nothing was imported"
+        LabelerError, match=r"twins\.csv, line 2: class name 'RED' .*; nothing was imported"
     ):
         project.import_labels(csv_path)
+
+
+@pytest.mark.parametrize(
+    ("names", "where", "why"),
+    [
+        (["red", "two\nlines", "red"], "line 3", "must be one line of at most 100"),
+        (["red", "red", "x" * 101], "line 4", "must be one line of at most 100"),
+        (["red", "Cells", "red"], "line 3", "'Cells' differs from 'cells' only in case"),
+        (["\uff43ells", "red", "red"], "line 2", "from 'cells' only in case or in the form"),
+        (["Bag", "red", "BAG"], "lines 2, 4", "differs from"),
+        (["red", "zero\u200bwidth", "red"], "line 3", "invisible or control characters"),
+    ],
+)
+def test_a_class_name_refused_in_an_import_names_its_lines(
+    project: Project, colour_images, tmp_path: Path, names: list[str], where: str, why: str
+) -> None:
+    _, truth = colour_images
+    project.label([(sorted(truth)[0], "cells")])
+    csv_path = tmp_path / "names.csv"
+    with csv_path.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([("path", "label"), *zip(sorted(truth)[1:4], names, strict=True)])
+    with pytest.raises(LabelerError) as refused:
+        project.import_labels(csv_path)
+    message = str(refused.value)
+    assert message.startswith(f"{csv_path}, {where}: ")
+    assert why in message and message.endswith("; nothing was imported")
+    assert [lab.label for lab in project.store.labels()] == ["cells"]
 
 
 def test_export_reimports_class_names_a_spreadsheet_would_run(

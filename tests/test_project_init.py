@@ -209,3 +209,23 @@ def test_an_empty_folder_does_not_fix_the_input_size(
     sizes = [Image.open(folder / name).size for name in truth]
     assert asked == [choose_image_size([]), choose_image_size(sizes), FAKE_SIZE]
     assert len(set(asked)) == 3
+
+
+def test_files_of_the_same_content_are_embedded_once_and_said_so(
+    tmp_path: Path, colour_images, capsys
+) -> None:
+    from labeler.cli import main
+
+    folder, truth = colour_images
+    (folder / "copy.png").write_bytes((folder / sorted(truth)[0]).read_bytes())
+    proj = tmp_path / "p"
+    assert main(["init", str(proj), "--images", str(folder), "--backbone", "fake"]) == 0
+    out, err = capsys.readouterr()
+    n = len(truth)
+    assert out.splitlines()[0] == (
+        f"{n + 1} images in {proj} ({n + 1} new, 0 renamed, 0 changed, 0 gone); embedded {n} "
+        "with fake@32 (1 file has the same content as another: one vector for both)"
+    )
+    assert f"| {n + 1}/{n + 1} [" in err  # the scan bar counts every file
+    with Project(proj) as project:
+        assert project.rescan(progress=False).same_content == 0  # nothing embedded this time

@@ -24,6 +24,7 @@ from labeler.config import NEAR_DUPLICATE_COSINE
 from labeler.wording import plural
 
 UNCERTAIN, MODEL = "uncertain", "model"  # leads of the model's view: its doubt picked, it informs
+FITS_NO_CLASS = "fits no class"  # said of an image flagged out-of-distribution (`labeler.ood`)
 
 
 def with_view(
@@ -35,6 +36,14 @@ def with_view(
     top = np.argsort(-p, kind="stable")[:VIEW_CLASSES]
     view = tuple((pool.classes[c], float(p[c])) for c in top)
     return Suggestion(int(row), float(score), why, lead, view, first)
+
+
+def fits_no_class_reason(s: Suggestion) -> str:
+    """`s.reason` for an image flagged as fitting no class: said where the model's view is, which
+    stays as the model's guess ("fits no class; model: cat 0.45 vs dog 0.42"), not its doubt."""
+    if s.lead and s.top:
+        return s.reason_with(s.top, lead=f"{FITS_NO_CLASS}; {MODEL}")
+    return "; ".join(part for part in (s.reason, FITS_NO_CLASS) if part)
 
 
 def group_reason(size: int, labeled: int) -> str:
@@ -198,15 +207,27 @@ class DiverseMargin(Strategy):
 
 
 class Badge(Strategy):
-    """BADGE: uncertain images whose (gradient) directions differ, by k-means++ seeding."""
+    """BADGE: images whose gradient embeddings (how a label would change the model: the model's
+    doubt times the image's vector) are long and unlike each other, by k-means++ seeding. After
+    the first, a confident image can be drawn for being unlike the picks, so the model's view is
+    told, not called uncertain."""
 
     name = "badge"
     needs_proba = True
+    first_why = "the image whose label would change the model most"
+    next_why = "its label would change the model unlike the picks before it"
 
     def _suggest(self, pool: Pool, candidates: np.ndarray, n: int) -> list[Suggestion]:
         picks = badge(pool.proba[candidates], pool.vectors[candidates], n, seed=pool.seed)
         return [  # k-means++ order: earlier = farther from the others, so scored higher
-            with_view(pool, candidates[i], len(picks) - rank, "unlike the other picks")
+            with_view(
+                pool,
+                candidates[i],
+                len(picks) - rank,
+                self.next_why if rank else self.first_why,
+                lead=MODEL,
+                first=False,
+            )
             for rank, i in enumerate(picks)
         ]
 

@@ -100,6 +100,11 @@ def _target(out: Path) -> Path:
         raise LabelerError(f"cannot write {out}: it is {kind}; give the path of a file instead")
     target = Path(os.path.realpath(out))
     if not target.parent.is_dir():
+        # The nearest ancestor there is: a file where a folder should be (`a.csv/x.csv`)?
+        blocker = next(p for p in target.parents if p.exists())
+        if not blocker.is_dir():
+            kind = "a file, not a folder" if blocker.is_file() else "not a folder"
+            raise LabelerError(f"cannot write {out}: {blocker} is {kind}; choose another path")
         raise LabelerError(
             f"cannot write {out}: folder {target.parent} does not exist; create it first or choose "
             "another"

@@ -189,14 +189,22 @@ def scan(
     (operating-system junk, documents) are left out unlisted; other non-image types, empty,
     unreadable, truncated and corrupt files are reported in `skipped` with a reason; no bad
     file raises.
-    `progress` shows one tqdm bar on stderr. `exclude`: a folder below `root` left out (a
-    project kept inside its images folder). Raises LabelerError when `root` is not a folder.
+    `progress` shows one tqdm bar on stderr, over every file the result counts (images and
+    skipped; those the walk already skipped, by type or name, start it). `exclude`: a folder
+    below `root` left out (a project kept inside its images folder). Raises LabelerError when
+    `root` is not a folder.
     """
     root_path = _check_root(root)
     candidates, skipped = _walk(root_path, exclude)
     images: list[ImageFile] = []
     bar = tqdm(
-        candidates, desc="Scanning images", unit="file", file=sys.stderr, disable=not progress
+        candidates,
+        desc="Scanning images",
+        unit="file",
+        file=sys.stderr,
+        disable=not progress,
+        total=len(candidates) + len(skipped),
+        initial=len(skipped),
     )
     for rel, dicom in bar:
         path = root_path.joinpath(*rel.split("/"))

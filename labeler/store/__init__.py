@@ -403,6 +403,13 @@ class Store:
         )
         return [LabelRow(*r) for r in rows]
 
+    def gone_labeled(self) -> int:
+        """How many items whose file is gone keep a label (it comes back with the file)."""
+        rows = self._query(
+            "SELECT COUNT(*) FROM labels l JOIN items i ON i.id = l.item_id WHERE i.present = 0"
+        )
+        return rows[0][0]
+
     def label_history(self, item_id: int) -> list[tuple[str | None, str, str]]:
         """(label or None for removed, annotator, at) for one item, oldest first."""
         return self._query(
