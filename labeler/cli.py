@@ -300,8 +300,16 @@ def cmd_suggest(args: argparse.Namespace) -> int:
 
     with _open(args) as project:
         rows = project.suggest(args.n, strategy=args.strategy, seed=args.seed)
+    _utf8_stdout()
     write_rows(sys.stdout, rows, columns=SUGGEST_COLUMNS, lineterminator="\n")
     return 0
+
+
+def _utf8_stdout() -> None:
+    """CSV on stdout in UTF-8, as a file would be, whatever the locale's encoding (Windows
+    redirects in its code page, which cannot write every path or class name)."""
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(encoding="utf-8")
 
 
 def _export(args: argparse.Namespace, what: str, write: Callable[[Project, str], int]) -> int:
@@ -319,9 +327,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from labeler.project import EXTRA_COLUMNS
 
     def write(project: Project, out: str) -> int:
-        if out == STDOUT:  # UTF-8 as the file would be, whatever the locale's encoding
-            if hasattr(sys.stdout, "reconfigure"):
-                sys.stdout.reconfigure(encoding="utf-8")
+        if out == STDOUT:
+            _utf8_stdout()
             sys.stdout.write("\ufeff" if args.excel else "")
             rows = project.export_rows()
             n = write_rows(sys.stdout, rows, extra_columns=EXTRA_COLUMNS, lineterminator="\n")

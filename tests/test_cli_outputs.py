@@ -240,6 +240,23 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(proj: Path, argv) ->
     assert done.returncode == EXIT_BROKEN_PIPE
 
 
+@pytest.mark.parametrize("argv", [["suggest", "{proj}", "-n", "30"], ["export", "{proj}", "-"]])
+def test_csv_on_stdout_is_utf8_whatever_the_locale(proj: Path, colour_images, argv) -> None:
+    """Redirected on Windows, stdout is in the code page (cp1252), which has no Cyrillic."""
+    folder, _ = colour_images
+    for image in folder.glob("*.png"):
+        image.rename(folder / f"снимок {image.name}")
+    assert main(["init", str(proj)]) == 0
+    done = subprocess.run(
+        [sys.executable, "-m", "labeler", *(a.format(proj=proj) for a in argv)],
+        capture_output=True,
+        env={**os.environ, "PYTHONIOENCODING": "cp1252"},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert "\nснимок img_" in done.stdout.decode("utf-8")
+
+
 def test_status_is_readable(proj: Path, tmp_path: Path, capsys) -> None:
     labels = tmp_path / "labels.csv"
     labels.write_text(
