@@ -4,7 +4,8 @@ what a confidence threshold would accept. Pure functions on arrays: the UI's per
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -98,11 +99,53 @@ def matching_rows(snap: Snapshot, query: Query) -> np.ndarray:
 def page(snap: Snapshot, paths: list[str], query: Query) -> Page:
     """One page of the images matching `query`."""
     rows = matching_rows(snap, query)
-    pages = max(1, -(-len(rows) // query.page_size))
+    pages = _pages(len(rows), query)
     number = min(max(1, query.page), pages)
     start = (number - 1) * query.page_size
-    tiles = [tile(snap, paths, int(r)) for r in rows[start : start + query.page_size]]
-    return Page(tiles=tiles, page=number, pages=pages, total=len(rows))
+    return _page(snap, paths, rows[start : start + query.page_size], number, pages, len(rows))
+
+
+def same_page(snap: Snapshot, paths: list[str], query: Query, shown: Sequence[int]) -> Page:
+    """The page on screen, rows `shown` in their order, drawn from `snap`: an edit and the refit
+    after it change the tiles' captions, never which tiles are where (a click aimed at one tile
+    lands on it, and a labeled image stays in view until the page is turned)."""
+    total = len(matching_rows(snap, query))
+    return _page(snap, paths, shown, query.page, _pages(total, query), total)
+
+
+def turned_page(
+    snap: Snapshot, paths: list[str], query: Query, shown: Sequence[int], *, forward: bool
+) -> Page:
+    """The page after (or before) rows `shown` in the query's order. Images labeled on a page
+    leave an "unlabeled" list, so the next page by number would skip as many images as were
+    labeled; this one starts right after the last image shown, wherever the list has moved."""
+    rows = matching_rows(snap, query)
+    if not len(shown) or not len(rows):
+        return page(snap, paths, replace(query, page=query.page + (1 if forward else -1)))
+    everything = matching_rows(snap, replace(query, show="all", cls=ANY_CLASS))
+    rank = np.full(len(snap.label), -1, dtype=np.int64)
+    rank[everything] = np.arange(len(everything))
+    at = rank[rows]  # ascending: a filtered list keeps the order of the whole one
+    size = query.page_size
+    if forward:
+        start = int(np.searchsorted(at, rank[list(shown)].max(), side="right"))
+        start = min(start, max(0, len(rows) - 1) // size * size)  # past the end: the last page
+    else:
+        end = int(np.searchsorted(at, rank[list(shown)].min(), side="left"))
+        start = max(0, end - size)
+    number = start // size + 1 + (start % size > 0)
+    pages = _pages(len(rows), query)
+    return _page(snap, paths, rows[start : start + size], min(number, pages), pages, len(rows))
+
+
+def _pages(total: int, query: Query) -> int:
+    return max(1, -(-total // query.page_size))
+
+
+def _page(
+    snap: Snapshot, paths: list[str], rows: Sequence[int], number: int, pages: int, total: int
+) -> Page:
+    return Page([tile(snap, paths, int(r)) for r in rows], page=number, pages=pages, total=total)
 
 
 def tile(snap: Snapshot, paths: list[str], row: int) -> Tile:
@@ -157,6 +200,7 @@ class Acceptance:
     per_class: dict[str, tuple[int, float]]  # class -> (count, estimated precision)
     uncalibrated: tuple[str, ...] = ()  # predicted classes with a single hand label
     ood: int = 0  # images at or above the threshold left out: they fit no class
+    ood_short: int = 0  # labels still needed before any image can fit no class (Snapshot)
 
     @property
     def count(self) -> int:
@@ -173,7 +217,8 @@ class Acceptance:
 
 def acceptance(snap: Snapshot, threshold: float, cls: str = ANY_CLASS) -> Acceptance:
     """Unlabeled predictions with confidence >= threshold (of one class, or all), except images
-    that fit no class (`predict` flags them too: they are not forced into one)."""
+    that fit no class (`predict` flags them too: they are not forced into one; until enough
+    labels are held out, none can be flagged, and `ood_short` says how many more)."""
     if not 0.0 <= threshold <= 1.0:
         raise LabelerError(f"the threshold must be between 0 and 1, got {threshold}")
     keep = ~snap.labeled & (snap.pred != NO_CLASS) & (snap.conf >= threshold)
@@ -192,6 +237,7 @@ def acceptance(snap: Snapshot, threshold: float, cls: str = ANY_CLASS) -> Accept
         per_class=per_class,
         uncalibrated=uncalibrated(snap),
         ood=int(ood.sum()),
+        ood_short=snap.ood_short,
     )
 
 

@@ -417,6 +417,57 @@ def test_the_same_filter_again_keeps_the_page_and_selection(handlers, colour_ima
     assert session.query.page == 1 and out[ui.grid]["selected"] == []
 
 
+def _grid_paths(out, ui) -> list[str]:
+    return re.findall(r'data-path="([^"]+)"', out[ui.grid]["html"])
+
+
+def test_the_page_stays_put_while_labeling_and_the_next_skips_nothing(
+    handlers, colour_images
+) -> None:
+    """Labeled images stay where they were until the page is turned (a click aimed at a tile
+    lands on it); the next page of "unlabeled" then starts after the last image shown, not
+    as many images later as were labeled."""
+    from labeler.ui.session import Session
+
+    h, ui = handlers
+    _, truth = colour_images
+    ana = SimpleNamespace(username="ana")
+    session = Session()
+    session.set_query(page_size=8)
+    first = _grid_paths(h.load(session), ui)
+    everything = sorted(truth)  # "unlabeled", by file name: all 24 at first
+    assert first == everything[:8]
+    out = h.assign_named(session, {"selected": first[:3]}, "red", ana)
+    assert _grid_paths(out, ui) == first  # the labeled three are still there, in place
+    out = h.refresh(session)
+    assert _grid_paths(out, ui) == first
+    assert out[ui.page_info].endswith("21 unlabeled images")
+    second = _grid_paths(h.next_page(session), ui)
+    assert second == everything[8:16]  # by page number it would have begun at everything[11]
+    back = _grid_paths(h.prev_page(session), ui)
+    assert back == everything[3:11]  # a full first page: the labeled have left the list
+    out = h.set_filter(session, "all", "", "file name")  # a new query: its first page
+    assert _grid_paths(out, ui) == everything[:8]
+
+
+def test_more_like_this_lists_the_neighbours_whatever_the_filter(handlers, colour_images) -> None:
+    from labeler.ui.session import Session
+
+    h, ui = handlers
+    _, truth = colour_images
+    ana = SimpleNamespace(username="ana")
+    session = Session()
+    h.load(session)
+    reds = [p for p in sorted(truth) if truth[p] == "red"]
+    h.assign_named(session, {"selected": reds[:2]}, "red", ana)
+    h.set_filter(session, "uncertain", "", "file name")
+    session.focus = reds[2]
+    out = h.more_like_this(session)
+    listed = _grid_paths(out, ui)
+    assert set(reds[:2]) <= set(listed)  # labeled neighbours too
+    assert out[ui.show]["value"] == "all" and session.query.show == "all"
+
+
 def test_two_sessions_keys_undo_and_rescan(handlers, colour_images) -> None:
     """A second browser tab: its keys label the class they show, or nothing; undo keeps a later
     label from another tab; a rescan that removed the previewed image leaves both tabs working."""

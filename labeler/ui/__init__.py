@@ -61,7 +61,8 @@ def build_app(project: Project) -> gr.Blocks:
         ui.prev.click(h.prev_page, s, label, **quick)
         ui.next.click(h.next_page, s, label, **quick)
         ui.back.click(h.all_images, s, label, **quick)
-        ui.more.click(h.more_like_this, s, label, **quick)
+        similar = [*label, ui.show, ui.cls]  # neighbours are listed whatever the filter
+        ui.more.click(h.more_like_this, s, similar, **quick)
         ui.grid.pick(h.pick, s, [s, ui.preview], **preview, **every)
         # Quick edits answer at once with the new labels; `.then` refits and shows predictions.
         for k, button in enumerate(ui.label_keys):
@@ -96,7 +97,7 @@ def build_app(project: Project) -> gr.Blocks:
         ui.map_tab.select(h.map_view, ui.colour_by, [ui.map, ui.map_note], **private)
         ui.colour_by.input(h.map_view, ui.colour_by, [ui.map, ui.map_note], **quick)
         ui.map.pick(h.map_pick, s, [s, ui.map_preview], **quick, **every)
-        ui.map_more.click(h.map_more, s, [*label, ui.tabs], **quick)
+        ui.map_more.click(h.map_more, s, [*similar, ui.tabs], **quick)
         # Classes tab
         for trigger in (ui.create.click, ui.new_class.submit):
             trigger(h.create_class, [s, ui.new_class], [*everything, ui.new_class], **private)

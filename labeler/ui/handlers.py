@@ -87,13 +87,30 @@ class Handlers:
     def all_outputs(self) -> list:
         return self.label_outputs() + self.class_outputs()
 
-    def label_view(self, session: Session, *, keep_selection: bool = False) -> Updates:
-        """The grid's page; its selection is cleared, or (`keep_selection`) left to the page,
-        whose script keeps what the expert selected meanwhile."""
+    def label_view(
+        self,
+        session: Session,
+        *,
+        keep_selection: bool = False,
+        turn: int = 0,
+        keep_page: bool = False,
+    ) -> Updates:
+        """The grid's page: the query's (by number), the one after (`turn` 1) or before (-1) the
+        page on screen, or (`keep_page`) the same tiles, redrawn after an edit. Its selection
+        is cleared, or (`keep_selection`) left to the page, whose script keeps what the expert
+        selected meanwhile."""
         ui, wb = self.ui, self.wb
         session.sync(wb)
         snap = wb.snapshot()
-        page = browse.page(snap, wb.paths, session.query)
+        if turn and session.shown:
+            page = browse.turned_page(
+                snap, wb.paths, session.query, session.shown, forward=turn > 0
+            )
+        elif keep_page and session.shown:
+            page = browse.same_page(snap, wb.paths, session.query, session.shown)
+        else:
+            page = browse.page(snap, wb.paths, session.query)
+        session.shown = tuple(t.row for t in page.tiles)
         session.set_query(page=page.page)
         small = {t.path for t in page.tiles if self.small(t.path)}
         selected = None if keep_selection else []
@@ -180,9 +197,11 @@ class Handlers:
             message = (
                 message or f"{edit.description[0].upper()}{edit.description[1:]} · Ctrl+Z undoes"
             )
-        if session.query.cls not in self.wb.snapshot().classes:
+        cls = session.query.cls
+        if cls != browse.ANY_CLASS and cls not in self.wb.snapshot().classes:
             session.set_query(cls=browse.ANY_CLASS)  # the filtered class is gone
-        views_ = self.label_view(session) | self.class_view(session)
+            session.shown = ()  # a new filter: its first page
+        views_ = self.label_view(session, keep_page=True) | self.class_view(session)
         return views_ | {self.ui.message: views.plain(message)}
 
     # -- page load, filters, paging ----------------------------------------------------------------
@@ -206,13 +225,11 @@ class Handlers:
 
     @friendly
     def prev_page(self, session: Session) -> Updates:
-        session.set_query(page=session.query.page - 1)
-        return self.label_view(session)
+        return self.label_view(session, turn=-1)
 
     @friendly
     def next_page(self, session: Session) -> Updates:
-        session.set_query(page=session.query.page + 1)
-        return self.label_view(session)
+        return self.label_view(session, turn=1)
 
     @friendly
     def pick(self, session: Session, evt: gr.EventData) -> Updates:
@@ -223,10 +240,17 @@ class Handlers:
     def more_like_this(self, session: Session) -> Updates:
         if session.focus is None:
             raise LabelerError("click an image first; its nearest neighbours are then listed")
-        rows = self.wb.similar_rows(session.focus, SIMILAR_K)
-        session.similar_to = session.focus
-        session.set_query(rows=rows, page=1)
-        return self.label_view(session)
+        return self.similar_view(session, session.focus)
+
+    def similar_view(self, session: Session, path: str) -> Updates:
+        """The grid listing the nearest neighbours of `path`, labeled or not: a filter would
+        hide some of them (all but the uncertain, say) with no sign of why."""
+        session.similar_to = path
+        rows = self.wb.similar_rows(path, SIMILAR_K)
+        session.set_query(rows=rows, show="all", cls=browse.ANY_CLASS, page=1)
+        ui = self.ui
+        shown = {ui.show: gr.update(value="all"), ui.cls: gr.update(value=browse.ANY_CLASS)}
+        return self.label_view(session) | shown
 
     @friendly
     def all_images(self, session: Session) -> Updates:
@@ -282,7 +306,7 @@ class Handlers:
         case the expert turned a page or filtered meanwhile (the session is shared, not copied).
         """
         self.wb.snapshot()
-        out = self.label_view(session, keep_selection=True) | self.class_view(
+        out = self.label_view(session, keep_selection=True, keep_page=True) | self.class_view(
             session, keep_forms=True
         )
         del out[self.ui.session]

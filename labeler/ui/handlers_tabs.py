@@ -13,7 +13,7 @@ from labeler.ui import charts, views
 from labeler.ui.handlers import Handlers, Updates, friendly, typed
 from labeler.ui.layout import COLOUR_BY
 from labeler.ui.session import Session, annotator
-from labeler.ui.settings import REVIEW_BATCH, SIMILAR_K
+from labeler.ui.settings import REVIEW_BATCH
 from labeler.workbench import ReviewItem
 
 
@@ -159,6 +159,4 @@ class TabHandlers(Handlers):
         if session.map_focus is None:
             raise LabelerError("click a point on the map first")
         session.focus = session.map_focus
-        session.similar_to = session.focus
-        session.set_query(rows=self.wb.similar_rows(session.focus, SIMILAR_K), page=1)
-        return self.label_view(session) | {self.ui.tabs: gr.Tabs(selected="label")}
+        return self.similar_view(session, session.focus) | {self.ui.tabs: gr.Tabs(selected="label")}

@@ -21,6 +21,7 @@ class Session:
     review: list[ReviewItem] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # skipped in review, not asked again
     keys: tuple[str, ...] = ()  # the classes on the number keys, as this page last showed them
+    shown: tuple[int, ...] = ()  # rows of the grid's page on screen, in their order
     generation: int = -1  # the workbench the rows above index (a rescan builds a new one)
 
     def set_query(self, **changes: object) -> None:
@@ -33,6 +34,7 @@ class Session:
         if self.generation >= 0:
             self.similar_to = None
             self.set_query(rows=None)
+            self.shown = ()
             self.review = []
             self.focus = self.focus if self.focus and wb.has(self.focus) else None
             self.map_focus = self.map_focus if self.map_focus and wb.has(self.map_focus) else None
