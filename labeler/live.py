@@ -11,6 +11,7 @@ predictions are the easy cases, and training or calibrating on them would inflat
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -44,6 +45,8 @@ def is_accepted(annotator: str) -> bool:
 class Snapshot:
     """Labels and predictions at one label version. Arrays are (N,), rows of `LiveModel.paths`.
 
+    slots: per class, a small number that stays its own while it is in use (`class_slots`):
+        the UI colours a class by it, so deleting a class recolours no other.
     label: class index of the expert label, NO_CLASS where unlabeled.
     accepted: True where the label is a bulk-accepted prediction.
     pred: predicted class index, NO_CLASS while fewer than two classes have labels.
@@ -52,9 +55,13 @@ class Snapshot:
     fitted: False when the labels moved on since the predictions were made (see `deferred`).
     method: what made the predictions (the head's `describe()`), "" without predictions.
     ood: (N,) bool, images that fit no class (`labeler.ood`); None without predictions.
+    ood_short: how many more labels the OOD flags need before any image can be flagged
+        (`OodDetector.labels_short`, as `predict` reports it); 0 once they can, or without
+        predictions.
     """
 
     classes: tuple[str, ...]  # in use, in order of creation: number keys 1-9 follow it
+    slots: tuple[int, ...]
     label: np.ndarray
     accepted: np.ndarray
     pred: np.ndarray
@@ -66,6 +73,7 @@ class Snapshot:
     fit_seconds: float = 0.0
     method: str = ""
     ood: np.ndarray | None = None
+    ood_short: int = 0
 
     @property
     def has_predictions(self) -> bool:
@@ -81,6 +89,11 @@ class Snapshot:
         if self.ood is None:
             return np.zeros(len(self.label), dtype=bool)
         return self.ood & ~self.labeled
+
+    @cached_property
+    def slot_of(self) -> dict[str, int]:
+        """{class name: its slot}."""
+        return dict(zip(self.classes, self.slots, strict=True))
 
     def class_index(self, name: str) -> int:
         try:
@@ -147,8 +160,8 @@ class LiveModel:
                 snap = self._snapshot
                 if snap is not None and snap.version == version and snap.fitted:
                     return snap
-                classes, label, accepted = self._labels(version)
-            fitted = self._fit(version, classes, label, accepted)
+                bare = self._labels(version)
+            fitted = self._fit(bare)
             with self._lock:
                 current = self._snapshot
                 if current is not snap and current is not None:  # labels moved on meanwhile
@@ -158,10 +171,38 @@ class LiveModel:
 
     def _relabel(self, version: tuple[int, str]) -> Snapshot:
         """The labels at `version` with the last snapshot's predictions."""
-        classes, label, accepted = self._labels(version)
+        bare = self._labels(version)
+        return bare if self._snapshot is None else _with_predictions(bare, self._snapshot)
+
+    def _labels(self, version: tuple[int, str]) -> Snapshot:
+        """The classes and labels at `version`, without predictions (not fitted): the last
+        snapshot's updated with the label events since, or read afresh when the classes
+        changed."""
+        prev = self._snapshot
+        if prev is not None and prev.version[1] == version[1]:
+            classes, slots = prev.classes, prev.slots
+            label, accepted = prev.label.copy(), prev.accepted.copy()
+            index = {name: k for k, name in enumerate(classes)}
+            for _, item_id, name, annotator in self.store.label_events_since(prev.version[0]):
+                row = self.row_of_id.get(item_id)
+                if row is not None:  # a class made and deleted meanwhile counts as no label
+                    label[row] = NO_CLASS if name is None else index.get(name, NO_CLASS)
+                    accepted[row] = is_accepted(annotator)
+        else:
+            named = class_slots(self.store.class_lifetimes())
+            classes, slots = tuple(named), tuple(named.values())
+            index = {name: k for k, name in enumerate(classes)}
+            label = np.full(len(self.paths), NO_CLASS, dtype=np.int32)
+            accepted = np.zeros(len(self.paths), dtype=bool)
+            for lab in self.store.labels():
+                row = self.row_of_id.get(lab.item_id)
+                if row is not None:
+                    label[row] = index[lab.label]
+                    accepted[row] = is_accepted(lab.annotator)
         n = len(label)
-        bare = Snapshot(
+        return Snapshot(
             classes=classes,
+            slots=slots,
             label=label,
             accepted=accepted,
             pred=np.full(n, NO_CLASS, dtype=np.int32),
@@ -171,48 +212,17 @@ class LiveModel:
             version=version,
             fitted=False,
         )
-        return bare if self._snapshot is None else _with_predictions(bare, self._snapshot)
 
-    def _labels(self, version: tuple[int, str]) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
-        """Classes, label and accepted arrays at `version`: the last snapshot's updated with
-        the label events since, or read afresh when the classes changed."""
-        prev = self._snapshot
-        if prev is not None and prev.version[1] == version[1]:
-            classes, label, accepted = prev.classes, prev.label.copy(), prev.accepted.copy()
-            index = {name: k for k, name in enumerate(classes)}
-            for _, item_id, name, annotator in self.store.label_events_since(prev.version[0]):
-                row = self.row_of_id.get(item_id)
-                if row is not None:  # a class made and deleted meanwhile counts as no label
-                    label[row] = NO_CLASS if name is None else index.get(name, NO_CLASS)
-                    accepted[row] = is_accepted(annotator)
-            return classes, label, accepted
-        classes = tuple(self.store.classes())
-        index = {name: k for k, name in enumerate(classes)}
-        label = np.full(len(self.paths), NO_CLASS, dtype=np.int32)
-        accepted = np.zeros(len(self.paths), dtype=bool)
-        for lab in self.store.labels():
-            row = self.row_of_id.get(lab.item_id)
-            if row is not None:
-                label[row] = index[lab.label]
-                accepted[row] = is_accepted(lab.annotator)
-        return classes, label, accepted
-
-    def _fit(
-        self,
-        version: tuple[int, str],
-        classes: tuple[str, ...],
-        label: np.ndarray,
-        accepted: np.ndarray,
-    ) -> Snapshot:
-        """Fit on the hand labels (not the accepted ones) and predict every image."""
+    def _fit(self, bare: Snapshot) -> Snapshot:
+        """`bare` with predictions: fitted on the hand labels (not the accepted ones)."""
         start = time.perf_counter()
+        classes, label = bare.classes, bare.label
         index = {name: k for k, name in enumerate(classes)}
         n = len(self.paths)
-        pred = np.full(n, NO_CLASS, dtype=np.int32)
         conf = np.full(n, np.nan, dtype=np.float32)
         margin = np.full(n, np.nan, dtype=np.float32)
-        proba, method, ood = None, "", None
-        rows = np.flatnonzero((label != NO_CLASS) & ~accepted)
+        pred, proba, method, ood, ood_short = bare.pred, None, "", None, 0
+        rows = np.flatnonzero(bare.labeled & ~bare.accepted)
         if len(np.unique(label[rows])) >= 2:
             names = [classes[k] for k in label[rows]]
             head, head_proba = self._fit_rows(rows, names)
@@ -220,24 +230,23 @@ class LiveModel:
             detector = OodDetector().fit(
                 self.vectors[rows], names, X_pool=self.vectors, graph=graph
             )
-            ood = detector.pool_flags()
+            ood, ood_short = detector.pool_flags(), detector.labels_short
             columns = np.array([index[str(c)] for c in head.classes_])
             proba = np.zeros((n, len(classes)), dtype=np.float32)
             proba[:, columns] = head_proba
             top, conf, margin, _ = top2_scores(proba)
             pred, method = top.astype(np.int32), head.describe()
-        return Snapshot(
-            classes=classes,
-            label=label,
-            accepted=accepted,
+        return replace(
+            bare,
             pred=pred,
             conf=conf.astype(np.float32),
             margin=margin.astype(np.float32),
             proba=proba,
-            version=version,
+            fitted=True,
             fit_seconds=time.perf_counter() - start,
             method=method,
             ood=ood,
+            ood_short=ood_short,
         )
 
 
@@ -258,4 +267,26 @@ def _with_predictions(labels: Snapshot, fitted: Snapshot) -> Snapshot:
         fit_seconds=fitted.fit_seconds,
         method=fitted.method,
         ood=fitted.ood,
+        ood_short=fitted.ood_short,
     )
+
+
+def class_slots(lifetimes: list[tuple[str, str, str | None]]) -> dict[str, int]:
+    """{name: slot} of the classes in use, in order of creation, from every class ever made as
+    (name, created at, deleted at or None while in use), oldest first, as the store lists them.
+
+    Each class took, when it was made, the lowest slot that no class in use held then: a slot
+    stays a class's own while it lives, and classes in use at once never share one (up to a
+    deleted class brought back, which keeps its old slot). A deletion frees its slot for the
+    classes made at a later second (the store's times are to the second): one made in the same
+    second may have been made before the deletion, and must keep the slot it was shown with.
+    """
+    held: dict[int, str | None] = {}  # slot -> when its class was deleted (None: in use)
+    slots = {}
+    for name, created, deleted in lifetimes:
+        held = {s: gone for s, gone in held.items() if gone is None or gone >= created}
+        slot = next(s for s in itertools.count() if s not in held)
+        held[slot] = deleted
+        if deleted is None:
+            slots[name] = slot
+    return slots

@@ -99,6 +99,7 @@ def test_uncertain_is_a_small_margin() -> None:
 
     snap = Snapshot(
         classes=("a", "b"),
+        slots=(0, 1),
         label=np.array([-1, -1, 0]),
         accepted=np.zeros(3, dtype=bool),
         pred=np.array([0, 1, 0]),
@@ -380,3 +381,43 @@ def test_labels_made_during_a_refit_are_kept(labeled, monkeypatch) -> None:
     assert merged.labeled[wb.row(late)] and not merged.fitted and merged.has_predictions
     monkeypatch.setattr(live, "_fit", fit)
     assert live.snapshot().fitted
+
+
+def test_fits_no_class_says_how_many_labels_it_still_needs_as_predict_does(labeled) -> None:
+    project, _ = labeled
+    snap = project.workbench().snapshot()
+    report = project.predict()
+    assert snap.ood_short == report.ood_short > 0  # 6 labels: no image can be flagged yet
+    assert not snap.fits_no_class.any()
+    a = browse.acceptance(snap, 0.0)
+    assert a.ood_short == snap.ood_short and a.count == (~snap.labeled).sum()  # none left out
+
+
+def at(second: int) -> str:
+    return f"2026-01-01T00:00:{second:02d}Z"
+
+
+def test_a_class_keeps_its_slot_while_others_come_and_go() -> None:
+    from labeler.live import class_slots
+
+    made = [("a", at(0), None), ("b", at(0), at(5)), ("c", at(1), None)]
+    assert class_slots(made) == {"a": 0, "c": 2}  # b's deletion moves no other class
+    # Made in the second b was deleted (maybe before it): not b's slot; a second later: b's.
+    made += [("d", at(5), None), ("e", at(6), None)]
+    assert class_slots(made) == {"a": 0, "c": 2, "d": 3, "e": 1}
+    made[2] = ("c", at(1), at(7))
+    assert class_slots(made) == {"a": 0, "d": 3, "e": 1}
+
+
+def test_deleting_a_class_recolours_no_other(labeled) -> None:
+    project, _ = labeled
+    wb = project.workbench()
+    before = wb.snapshot().slot_of
+    first = wb.snapshot().classes[0]
+    wb.delete_class(first, annotator="ana")
+    after = wb.snapshot().slot_of
+    assert after == {name: slot for name, slot in before.items() if name != first}
+    wb.create_class("purple")
+    slots = wb.snapshot().slot_of
+    assert {k: v for k, v in slots.items() if k != "purple"} == after
+    assert slots["purple"] not in after.values()  # distinct from the classes in use

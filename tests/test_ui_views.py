@@ -18,19 +18,28 @@ from labeler.errors import LabelerError
 from labeler.project import Project
 from labeler.ui import charts, views
 from labeler.ui.auth import load_accounts, parse_account
+from labeler.ui.layout import KEY_CLASS
 from labeler.workbench import Details, ReviewItem
 
 EVIL = '<img src=x onerror="alert(1)">${alert(2)}`\\'
 
 
+def in_order(names) -> dict[str, int]:
+    """{class name: slot} of classes made one after another, none deleted."""
+    return {name: k for k, name in enumerate(names)}
+
+
+CAT_DOG = in_order(("cat", "dog"))
+
+
 def test_views_escape_user_text() -> None:
     tile = browse.Tile(row=0, path=EVIL + ".png", label=EVIL, accepted=False, pred=None, conf=None)
     page = browse.Page(tiles=[tile], page=1, pages=1, total=1)
-    html = views.grid_html(page, (EVIL,), small=set())
+    html = views.grid_html(page, {EVIL: 0}, small=set())
     assert "<img src=x" not in html and 'onerror="' not in html
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
     assert views.image_url("a b/é#.png") == "images/a%20b/%C3%A9%23.png"
-    counts = views.counts_html([browse.ClassCount(EVIL, 1, 2, 3)])
+    counts = views.counts_html([browse.ClassCount(EVIL, 1, 2, 3)], {EVIL: 0})
     assert "<img src=x" not in counts
 
 
@@ -41,27 +50,43 @@ def test_grid_marks_hand_accepted_and_predicted() -> None:
         browse.Tile(2, "c.png", None, False, "dog", 0.61),
         browse.Tile(3, "d.png", None, False, None, None),
     ]
-    html = views.grid_html(browse.Page(tiles, 1, 1, 4), ("cat", "dog"), small={"a.png"})
+    html = views.grid_html(browse.Page(tiles, 1, 1, 4), CAT_DOG, small={"a.png"})
     assert html.count('class="tile"') == 4
     assert "labeled hand" in html and "labeled accepted" in html and "auto ✓" in html
     assert "61%" in html and "unlabeled" in html
     assert html.count("pixelated") == 1
-    empty = views.grid_html(browse.Page([], 1, 1, 0), (), small=set())
+    empty = views.grid_html(browse.Page([], 1, 1, 0), {}, small=set())
     assert "No images match" in empty
 
 
 def test_images_that_fit_no_class_are_marked() -> None:
     odd = browse.Tile(0, "odd.png", None, False, "dog", 0.55, ood=True)
     plain = browse.Tile(1, "plain.png", None, False, "dog", 0.55)
-    html = views.grid_html(browse.Page([odd, plain], 1, 1, 2), ("cat", "dog"), small=set())
+    html = views.grid_html(browse.Page([odd, plain], 1, 1, 2), CAT_DOG, small=set())
     assert html.count("data-ood") == 1 and html.count("ood-mark") == 1
     assert f'title="odd.png · {views.OOD_NOTE}"' in html and 'title="plain.png"' in html
     page = browse.Page([odd], 1, 1, 1)
-    info = views.page_info(page, show=browse.FITS_NO_CLASS, similar_to=None)
+    info = views.page_info(page, show=browse.FITS_NO_CLASS, similar_to=None, ood_short=0)
     assert info.endswith("1 image that fits no class")
     details = Details(0, "odd.png", None, False, [("dog", 0.55)], True, [])
-    assert views.OOD_NOTE in views.preview_html(details, ("cat", "dog"), small=False)
-    assert "ood-note" not in views.preview_html(replace(details, ood=False), ("dog",), small=False)
+    assert views.OOD_NOTE in views.preview_html(details, CAT_DOG, small=False)
+    fitting = views.preview_html(replace(details, ood=False), {"dog": 0}, small=False)
+    assert "ood-note" not in fitting
+
+
+def test_fits_no_class_says_while_it_is_off() -> None:
+    """Until enough labels are held out, no image can be flagged: the filter, the Trust tab's
+    note and the bulk accept say so, rather than "0 images that fit no class"."""
+    none = browse.Page([], 1, 1, 0)
+    info = views.page_info(none, show=browse.FITS_NO_CLASS, similar_to=None, ood_short=19)
+    assert info.endswith(" · fits no class is off until 19 more labels")
+    assert views.page_info(none, show="all", similar_to=None, ood_short=19).endswith("0 images")
+    assert "Show: fits no class and uncertain before" in views.trust_note(0)
+    assert "Show: uncertain (fits no class is off until 1 more label) before" in views.trust_note(1)
+    a = browse.Acceptance(threshold=0.9, rows=np.array([3]), per_class={"cat": (1, 0.93)})
+    assert "is off" not in views.acceptance_html(a, CAT_DOG)
+    html = views.acceptance_html(replace(a, ood_short=19), CAT_DOG)
+    assert '<div class="warning">Fits no class is off until 19 more labels: ' in html
 
 
 GROUP = "typical of a group of 9 similar images with no label when picked"
@@ -85,6 +110,42 @@ def test_review_card_writes_the_models_view_from_the_prediction_it_shows() -> No
     assert "<img src=x" not in html
 
 
+def test_status_is_one_short_line_with_the_models_account_as_its_tooltip() -> None:
+    """The header's line keeps its length during a refit (a line that grew and shrank moved
+    the grid under the pointer): the head's account of its choice is the tooltip."""
+    from labeler.live import Snapshot
+
+    account = "auto: 0.50 labelprop + 0.50 logreg (chosen by out-of-fold log-loss, lower is …)"
+    snap = Snapshot(
+        classes=("cat", "dog"),
+        slots=(0, 1),
+        label=np.array([0, 1, -1]),
+        accepted=np.zeros(3, dtype=bool),
+        pred=np.array([0, 1, 0]),
+        conf=np.full(3, 0.5, dtype=np.float32),
+        margin=np.zeros(3, dtype=np.float32),
+        proba=np.full((3, 2), 0.5, dtype=np.float32),
+        version=(0, ""),
+        fit_seconds=0.186,
+        method=account,
+    )
+    counts = browse.class_counts(snap)
+
+    def text(html: str) -> str:
+        return re.sub(r"<[^>]+>", "", html)
+
+    html = views.status_html(snap, counts, method="auto", missing=0)
+    assert f'title="{views.esc(account)}"' in html
+    line = "3 images · 2 by hand · 0 accepted · 1 auto-labeled · model: auto"
+    assert text(html) == f"{line} (refit 186 ms)"
+    updating = views.status_html(replace(snap, fitted=False), counts, method="auto", missing=0)
+    assert text(updating) == f"{line} (updating predictions…)"
+    preview = views.status_html(snap, counts, method="protonet", missing=2)
+    assert text(preview).startswith("⚠ 2 images are gone from the folder: Rescan on the Classes")
+    assert text(preview).endswith("model: protonet, a fast preview (refit 186 ms)")
+    assert "the export uses auto" in preview
+
+
 def test_learning_curve_check() -> None:
     assert "appears once" in views.check_html([], "")
     points = [(4, 0.5, 0.3, 0.7), (8, 0.62, 0.48, 0.75)]
@@ -98,17 +159,17 @@ def test_learning_curve_check() -> None:
 
 def test_acceptance_warns_when_confidences_are_not_calibrated() -> None:
     a = browse.Acceptance(threshold=0.9, rows=np.array([3]), per_class={"cat": (1, 0.93)})
-    assert "not calibrated" not in views.acceptance_html(a, ("cat", "dog"))
+    assert "not calibrated" not in views.acceptance_html(a, CAT_DOG)
     warned = replace(a, uncalibrated=("dog", EVIL))
-    html = views.acceptance_html(warned, ("cat", "dog"))
+    html = views.acceptance_html(warned, CAT_DOG)
     assert "not calibrated for dog, &lt;img" in html and "<img src=x" not in html
     assert "would be auto-accepted" in html
     assert "fit no class" not in html
     assert "3 images at this confidence fit no class" in views.acceptance_html(
-        replace(a, ood=3), ("cat", "dog")
+        replace(a, ood=3), CAT_DOG
     )
     none = replace(warned, rows=np.array([], dtype=int), per_class={})
-    html = views.acceptance_html(none, ("cat", "dog"))
+    html = views.acceptance_html(none, CAT_DOG)
     assert "not calibrated for dog" in html and "No unlabeled prediction" in html
 
 
@@ -117,7 +178,7 @@ def test_many_classes_list_the_most_accepted_and_count_the_rest() -> None:
     counts = np.random.default_rng(1).permutation(np.arange(1, 51))  # 1..50 accepted, shuffled
     per_class = {name: (int(n), 0.95) for name, n in zip(classes, counts, strict=True)}
     a = browse.Acceptance(threshold=0.9, rows=np.arange(counts.sum()), per_class=per_class)
-    html = views.acceptance_html(a, classes)
+    html = views.acceptance_html(a, in_order(classes))
     listed = re.findall(r"</span>(c\d+)</td><td>(\d+)</td>", html)
     top = views.MAX_ACCEPTANCE_ROWS
     assert [int(n) for _, n in listed] == list(range(50, 50 - top, -1))  # the most first
@@ -127,7 +188,7 @@ def test_many_classes_list_the_most_accepted_and_count_the_rest() -> None:
     assert f"more would accept {rest:,} images: choose one under Class" in html
     assert "<b>1,275</b> images would be auto-accepted" in html  # the headline counts them all
     tied = {"c0": (5, 0.9), "c1": (7, 0.9), "c2": (5, 0.9)}  # ties stay in class order
-    html = views.acceptance_html(replace(a, rows=np.arange(17), per_class=tied), classes)
+    html = views.acceptance_html(replace(a, rows=np.arange(17), per_class=tied), in_order(classes))
     assert re.findall(r"</span>(c\d+)</td>", html) == ["c1", "c0", "c2"]
     assert "more would accept" not in html
 
@@ -139,7 +200,7 @@ def hist_titles(svg: str) -> list[str]:
 def test_long_class_names_are_shortened_in_histogram_titles() -> None:
     long = "adenocarcinoma, moderately differentiated & <invasive>"
     hists = {long: np.array([0, 3]), "cat": np.array([1, 0])}
-    svg = charts.histograms_svg(hists, tuple(hists), 0.5)
+    svg = charts.histograms_svg(hists, in_order(hists), 0.5)
     assert hist_titles(svg) == [views.esc(long[: charts.HIST_TITLE_CHARS - 1]) + "…", "cat"]
     assert f"<title>{views.esc(long)}</title>" in svg  # the full name on hover
 
@@ -151,17 +212,18 @@ def test_histograms_and_map_svg() -> None:
         "emu": np.array([8, 0, 0, 0]),
         "fox": np.array([0, 0, 0, 9]),
     }
-    svg = charts.histograms_svg(hists, tuple(hists), 0.5)
+    svg = charts.histograms_svg(hists, in_order(hists), 0.5)
     assert hist_titles(svg) == ["fox", "cat", "emu"]  # most auto-labels first, ties by class
     assert "8 predicted" in svg and 'class="threshold"' in svg
     assert "Not drawn: 1 class with no auto-label." in svg and "more:" not in svg
-    assert "appear once" in charts.histograms_svg({}, (), 0.5)
-    chosen = charts.histograms_svg({"dog": hists["dog"]}, tuple(hists), 0.5)
+    assert "appear once" in charts.histograms_svg({}, {}, 0.5)
+    chosen = charts.histograms_svg({"dog": hists["dog"]}, in_order(hists), 0.5)
     assert "<svg" not in chosen and "No unlabeled image is predicted as dog." in chosen
     from labeler.live import Snapshot
 
     snap = Snapshot(
         classes=("cat", "dog"),
+        slots=(0, 1),
         label=np.array([0, -1, -1]),
         accepted=np.zeros(3, dtype=bool),
         pred=np.array([0, 1, 0]),
@@ -186,7 +248,7 @@ def test_many_classes_draw_the_most_predicted_and_count_the_rest() -> None:
     totals = rng.permutation([0, 0, 0, 0, *range(1, 47)])  # 50 classes, 4 predicted nowhere
     classes = tuple(f"c{k}" for k in range(50))
     hists = {name: np.array([0, n, 0]) for name, n in zip(classes, totals, strict=True)}
-    svg = charts.histograms_svg(hists, classes, 0.9)
+    svg = charts.histograms_svg(hists, in_order(classes), 0.9)
     most = sorted(classes, key=lambda name: -hists[name].sum())[: charts.MAX_HISTOGRAMS]
     assert hist_titles(svg) == most and hists[most[-1]].sum() == 47 - charts.MAX_HISTOGRAMS
     assert f"{46 - charts.MAX_HISTOGRAMS} more: choose one under Class" in svg
@@ -208,6 +270,7 @@ def test_map_tells_classes_apart_past_the_palette() -> None:
     shown = np.array([0, 20, 40, 1])  # three classes of one colour, and another class
     snap = Snapshot(
         classes=tuple(f"c{k}" for k in range(n)),
+        slots=tuple(range(n)),
         label=shown,
         accepted=np.zeros(4, dtype=bool),
         pred=shown,
@@ -226,9 +289,14 @@ def test_map_tells_classes_apart_past_the_palette() -> None:
         ("circle", PALETTE[1], "d"),
     ]
     assert svg.count('class="chip circle"') == 20 and svg.count('class="chip diamond"') == 5
-    assert "past 20 classes the shape changes (● 1–20, ■ 21–40, ◆ 41–45)" in svg
+    assert "past 20 classes the shape changes too (●, ■, ◆)" in svg
     assert "repeat" not in svg
     assert "past 60, colours and shapes repeat" in charts.legend_note(61)
+    # Colour and shape follow a class's slot, not its place: c1 kept slot 5 (classes deleted).
+    moved = replace(snap, slots=(0, 5, *range(6, n + 4)))
+    svg = charts.map_svg(coords, np.arange(4), moved, ["a", "b", "c", "d"], predictions=True)
+    assert re.search(r'<circle [^>]*fill="(#\w+)"[^>]*data-path="d"', svg).group(1) == PALETTE[5]
+    assert f'<span class="chip circle" style="background:{PALETTE[5]}"></span>c1<' in svg
 
 
 def test_accounts_from_flags_and_file(tmp_path: Path) -> None:
@@ -276,7 +344,7 @@ def test_handlers_label_undo_and_review(handlers, colour_images) -> None:
     out = h.assign_named(session, {"selected": blues}, "blue", ana)
     assert "updating predictions" in out[ui.status] and out[ui.grid]["selected"] == []
     out = h.refresh(session)
-    assert "predictions by auto" in out[ui.status] and "refit" in out[ui.status]
+    assert "model: auto (refit " in out[ui.status]
     assert "fast preview" not in out[ui.status] and "predicted" in out[ui.grid]["html"]
     assert out[ui.grid]["selected"] is None  # the page keeps what was selected meanwhile
     # ... and the Classes tab's forms what was chosen there meanwhile (an edit empties them).
@@ -375,24 +443,19 @@ def test_serve_command_passes_logins_and_turns_analytics_off(project, monkeypatc
 
 
 def test_a_filter_on_a_deleted_class_is_reset(handlers, colour_images) -> None:
-    from labeler.ui.session import Session
-
-    h, ui = handlers
-    _, truth = colour_images
-    ana = SimpleNamespace(username="ana")
-    session = Session()
-    h.load(session)
-    h.assign_named(session, {"selected": [p for p in truth if truth[p] == "red"][:2]}, "red", ana)
-    h.assign_named(session, {"selected": [p for p in truth if truth[p] == "blue"][:2]}, "blue", ana)
+    h, ui, _, ana, session = _two_classes_labeled(handlers, colour_images)
     out = h.set_filter(session, browse.FITS_NO_CLASS, "", "file name")
-    snap = h.wb.snapshot()
-    flagged = int((snap.ood & ~snap.labeled).sum())
-    fit = "1 image that fits" if flagged == 1 else f"{flagged} images that fit"
-    assert out[ui.page_info].endswith(f"· {fit} no class")
+    snap = h.wb.snapshot()  # 4 labels: too few for any image to be flagged, and it says so
+    assert snap.ood_short > 0 and not snap.fits_no_class.any()
+    assert out[ui.page_info].endswith(f"· fits no class is off until {snap.ood_short} more labels")
     assert (browse.FITS_NO_CLASS, browse.FITS_NO_CLASS) in ui.show.choices
     h.set_filter(session, "all", "red", "file name")
     out = h.delete_class(session, "red", ana)
     assert session.query.cls == "" and out[ui.cls].value == ""
+    # Key 1 is blue's now, in blue's colour as before: deleting a class recolours no other.
+    assert out[ui.label_keys[0]].value == "1 · blue"
+    assert out[ui.label_keys[0]].elem_classes == [KEY_CLASS, views.slot_class(1)]
+    assert out[ui.label_keys[1]].elem_classes == [KEY_CLASS]  # hidden
     assert out[ui.page_info].endswith("24 images") and out[ui.delete_cls].value is None
 
 
@@ -468,6 +531,34 @@ def test_more_like_this_lists_the_neighbours_whatever_the_filter(handlers, colou
     assert out[ui.show]["value"] == "all" and session.query.show == "all"
 
 
+def _two_classes_labeled(handlers, colour_images):
+    """(handlers, ui, truth, annotator request, session) after a page load and two labels each
+    of red and blue."""
+    from labeler.ui.session import Session
+
+    h, ui = handlers
+    _, truth = colour_images
+    ana = SimpleNamespace(username="ana")
+    session = Session()
+    h.load(session)
+    for name in ("red", "blue"):
+        h.assign_named(session, {"selected": [p for p in truth if truth[p] == name][:2]}, name, ana)
+    return h, ui, truth, ana, session
+
+
+def test_undo_in_review_brings_the_card_back(handlers, colour_images) -> None:
+    h, ui, _, ana, session = _two_classes_labeled(handlers, colour_images)
+    h.open_review(session)
+    first = session.review[0].path
+    h.review_key(0)(session, ana)
+    assert session.review[0].path != first and project_label(h, first) == "red"
+    out = h.undo(session, ana)
+    assert project_label(h, first) is None
+    assert session.review[0].path == first and first in out[ui.review]
+    out = h.undo(session, ana)  # the label before it, made in the Label tab: no card to bring
+    assert session.review[0].path == first and ui.review not in out
+
+
 def test_two_sessions_keys_undo_and_rescan(handlers, colour_images) -> None:
     """A second browser tab: its keys label the class they show, or nothing; undo keeps a later
     label from another tab; a rescan that removed the previewed image leaves both tabs working."""
@@ -505,7 +596,7 @@ def test_two_sessions_keys_undo_and_rescan(handlers, colour_images) -> None:
 
     b.focus = reds[4]
     (folder / reds[4]).unlink()
-    assert "**1 image** is gone" in h.load(b)[ui.status]
+    assert "<b>1 image</b> is gone" in h.load(b)[ui.status]
     h.rescan(a)
     out = h.set_filter(b, "all", "", "file name")
     assert b.focus is None and "Click an image" in out[ui.preview]

@@ -319,6 +319,11 @@ class Store:
             for r in self._query("SELECT name FROM classes WHERE deleted_at IS NULL ORDER BY id")
         ]
 
+    def class_lifetimes(self) -> list[tuple[str, str, str | None]]:
+        """Every class ever made, deleted ones too, as (name, created at, deleted at or None
+        while in use), in order of creation."""
+        return self._query("SELECT name, created_at, deleted_at FROM classes ORDER BY id")
+
     @staticmethod
     def _class_id(c: sqlite3.Connection, name: str) -> int:
         """The id of class `name`, created, or restored if it was deleted."""

@@ -23,6 +23,7 @@ def build_app(project: Project) -> gr.Blocks:
     """The Blocks app for one open project: layout, then each event wired to its handler."""
     from labeler.ui.handlers_tabs import TabHandlers
     from labeler.ui.layout import build_layout
+    from labeler.ui.widgets import let_go_when_emptied
 
     ui = build_layout()
     h = TabHandlers(project, ui)
@@ -71,10 +72,14 @@ def build_app(project: Project) -> gr.Blocks:
             )
         ui.label_as.submit(
             h.assign_named, [s, ui.grid, ui.label_as], [*everything, ui.label_as], **quick
-        ).then(h.refresh, s, everything, **preview)
+        ).then(None, ui.label_as, None, js=let_go_when_emptied("label-as")).then(
+            h.refresh, s, everything, **preview
+        )
         # The Trust tab follows an undo (of a bulk accept, say), its check as an event of its own.
         trust_follows(
-            ui.undo.click(h.undo, s, everything, **quick).then(h.refresh, s, everything, **preview)
+            ui.undo.click(h.undo, s, [*everything, ui.review], **quick).then(
+                h.refresh, s, everything, **preview
+            )
         )
         ui.export.click(h.export, None, [ui.export_file, ui.message], **private)
         # Review tab
@@ -85,7 +90,7 @@ def build_app(project: Project) -> gr.Blocks:
             button.click(h.review_key(k), s, h.review_outputs(), **quick)
         ui.review_as.submit(
             h.review_named, [s, ui.review_as], [*h.review_outputs(), ui.review_as], **quick
-        )
+        ).then(None, ui.review_as, None, js=let_go_when_emptied("review-as"))
         # Trust tab
         ui.trust_tab.select(h.move_threshold, trust_in, trust_out, **private).then(
             h.check, None, ui.check, **private, **check_queue

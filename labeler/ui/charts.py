@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
 from labeler.live import NO_CLASS, Snapshot
 from labeler.ui.settings import PALETTE, UNLABELED_COLOUR
-from labeler.ui.views import colour, esc
+from labeler.ui.views import class_colour, colour, esc
 
 HIST_W, HIST_H, HIST_PAD = 260, 110, 22  # one small multiple, px
 MAX_HISTOGRAMS = 12  # drawn at most, most auto-labels first; a note counts the others
 HIST_TITLE_CHARS = 22  # of a class name in a histogram's title; the full name is its tooltip
 MAP_SIZE = 640  # px, square
-# Marker shapes (with the legend's symbol), one per run of len(PALETTE) classes: classes whose
-# colours are the same differ in shape, up to len(PALETTE) * len(MAP_MARKERS) classes.
+# Marker shapes (with the legend's symbol), one per run of len(PALETTE) class slots: classes
+# whose colours are the same differ in shape, up to len(PALETTE) * len(MAP_MARKERS) classes.
 MAP_MARKERS = {"circle": "●", "square": "■", "diamond": "◆"}
 
 
@@ -24,12 +25,13 @@ def _shortened(name: str) -> str:
     return name if len(name) <= HIST_TITLE_CHARS else name[: HIST_TITLE_CHARS - 1] + "…"
 
 
-def histograms_svg(hists: dict[str, np.ndarray], classes: tuple[str, ...], threshold: float) -> str:
+def histograms_svg(hists: dict[str, np.ndarray], slots: Mapping[str, int], threshold: float) -> str:
     """A confidence histogram per class that has auto-labels, the most first and at most
     MAX_HISTOGRAMS, with a note that counts the classes not drawn. Bars at or above `threshold`
     are solid, below faded.
 
-    hists: {class name: (bins,) counts}, as `browse.confidence_histograms` gives.
+    hists: {class name: (bins,) counts}, as `browse.confidence_histograms` gives; slots: {class
+    name: slot}, their colours (`Snapshot.slot_of`).
     """
     if not hists:
         return '<div class="muted">Histograms appear once two classes have labels.</div>'
@@ -53,7 +55,7 @@ def histograms_svg(hists: dict[str, np.ndarray], classes: tuple[str, ...], thres
     note = f'<div class="muted">{" ".join(notes)}</div>' if notes else ""
     panels = []
     for name in predicted[:MAX_HISTOGRAMS]:
-        counts, k = hists[name], classes.index(name)
+        counts, fill = hists[name], class_colour(name, slots)
         bins = len(counts)
         top = max(int(counts.max()), 1)
         bw = (HIST_W - 2 * HIST_PAD) / bins
@@ -67,7 +69,7 @@ def histograms_svg(hists: dict[str, np.ndarray], classes: tuple[str, ...], thres
             above = (b + 1) / bins > threshold
             bars.append(
                 f'<rect x="{x:.1f}" y="{HIST_PAD + plot_h - h:.1f}" width="{bw - 1:.1f}" '
-                f'height="{h:.1f}" fill="{colour(k)}" opacity="{1 if above else 0.35}">'
+                f'height="{h:.1f}" fill="{fill}" opacity="{1 if above else 0.35}">'
                 f"<title>{n} images at {b / bins:.2f}–{(b + 1) / bins:.2f}</title></rect>"
             )
         tx = HIST_PAD + threshold * (HIST_W - 2 * HIST_PAD)
@@ -86,9 +88,9 @@ def histograms_svg(hists: dict[str, np.ndarray], classes: tuple[str, ...], thres
     return f'{note}<div class="hists">{"".join(panels)}</div>'
 
 
-def marker(k: int) -> str:
-    """The shape of class k's points on the map (a key of MAP_MARKERS)."""
-    return list(MAP_MARKERS)[k // len(PALETTE) % len(MAP_MARKERS)]
+def marker(slot: int) -> str:
+    """The shape of the points of the class in `slot` on the map (a key of MAP_MARKERS)."""
+    return list(MAP_MARKERS)[slot // len(PALETTE) % len(MAP_MARKERS)]
 
 
 def _point(shape: str, x: float, y: float, radius: float, attrs: str, tip: str) -> str:
@@ -107,16 +109,13 @@ def _point(shape: str, x: float, y: float, radius: float, attrs: str, tip: str) 
 
 
 def legend_note(n: int) -> str:
-    """What tells n classes apart on the map when colours alone cannot; "" when they can."""
+    """What tells the classes apart on the map when colours alone cannot, `n` one more than
+    their highest slot; "" when colours can."""
     colours, shapes = len(PALETTE), list(MAP_MARKERS.values())
     if n <= colours:
         return ""
-    runs = [
-        f"{symbol} {i * colours + 1}–{min(n, (i + 1) * colours)}"
-        for i, symbol in enumerate(shapes)
-        if i * colours < n
-    ]
-    note = f"{colours} colours: past {colours} classes the shape changes ({', '.join(runs)})"
+    used = ", ".join(shapes[: -(-n // colours)])
+    note = f"{colours} colours: past {colours} classes the shape changes too ({used})"
     if n > colours * len(shapes):
         note += f"; past {colours * len(shapes)}, colours and shapes repeat"
     return note + ". Hover a point to see its class."
@@ -148,15 +147,18 @@ def map_svg(
         else:
             k, radius, extra = NO_CLASS, 3.0, ""
             tip = f"{paths[r]}: unlabeled"
-        shape, fill = ("circle", UNLABELED_COLOUR) if k == NO_CLASS else (marker(k), colour(k))
+        if k == NO_CLASS:
+            shape, fill = "circle", UNLABELED_COLOUR
+        else:
+            shape, fill = marker(snap.slots[k]), colour(snap.slots[k])
         attrs = f' fill="{fill}"{extra} data-path="{esc(paths[r])}"'
         dots.append(_point(shape, x, y, radius, attrs, esc(tip)))
     legend = "".join(
-        f'<span><span class="chip {marker(k)}" style="background:{colour(k)}"></span>'
+        f'<span><span class="chip {marker(slot)}" style="background:{colour(slot)}"></span>'
         f"{esc(name)}</span>"
-        for k, name in enumerate(snap.classes)
+        for name, slot in snap.slot_of.items()
     )
-    note = legend_note(len(snap.classes))
+    note = legend_note(max(snap.slots, default=-1) + 1)
     return (
         f'<div class="legend">{legend}</div>'
         + (f'<div class="muted legend-note">{note}</div>' if note else "")

@@ -16,12 +16,11 @@ from labeler import browse
 from labeler.edits import Edit
 from labeler.errors import LabelerError
 from labeler.export import EXPORTS_DIR
-from labeler.heads import DEFAULT_METHOD
 from labeler.live import Snapshot
 from labeler.project import CLEARED_NAME, Project
 from labeler.ui import views
 from labeler.ui.history import UndoHistory
-from labeler.ui.layout import ALL, ANY, UI
+from labeler.ui.layout import ALL, ANY, KEY_CLASS, UI
 from labeler.ui.session import Session, annotator
 from labeler.ui.settings import PIXELATED_MAX_SIDE, SIMILAR_K
 from labeler.wording import plural
@@ -116,9 +115,12 @@ class Handlers:
         selected = None if keep_selection else []
         return {
             ui.session: session,
-            ui.grid: {"html": views.grid_html(page, snap.classes, small), "selected": selected},
+            ui.grid: {"html": views.grid_html(page, snap.slot_of, small), "selected": selected},
             ui.page_info: views.page_info(
-                page, show=session.query.show, similar_to=session.similar_to
+                page,
+                show=session.query.show,
+                similar_to=session.similar_to,
+                ood_short=snap.ood_short,
             ),
             ui.back: gr.Button(visible=session.similar_to is not None),
         } | self.preview_view(session)
@@ -128,7 +130,7 @@ class Handlers:
         session.sync(wb)
         details = None if session.focus is None else wb.details(session.focus)
         small = session.focus is not None and self.small(session.focus)
-        return {self.ui.preview: views.preview_html(details, wb.snapshot().classes, small=small)}
+        return {self.ui.preview: views.preview_html(details, wb.snapshot().slot_of, small=small)}
 
     def class_view(self, session: Session, *, keep_forms: bool = False) -> Updates:
         """Class buttons, choices and counts. A class filter on a class that is gone is reset;
@@ -144,7 +146,12 @@ class Handlers:
         for keys in (ui.label_keys, ui.review_keys):
             for k, button in enumerate(keys):
                 shown = k < len(names)
-                out[button] = gr.Button(f"{k + 1} · {names[k]}" if shown else "", visible=shown)
+                colour = [views.slot_class(snap.slots[k])] if shown else []  # as the chips
+                out[button] = gr.Button(
+                    f"{k + 1} · {names[k]}" if shown else "",
+                    visible=shown,
+                    elem_classes=[KEY_CLASS, *colour],
+                )
         choices = [(name, name) for name in names]
         shown = session.query.cls if session.query.cls in names else browse.ANY_CLASS
         out[ui.cls] = gr.Dropdown(choices=[(ANY, browse.ANY_CLASS), *choices], value=shown)
@@ -152,35 +159,15 @@ class Handlers:
         emptied = {} if keep_forms else {"value": None}
         for dropdown in (ui.rename_from, ui.merge_from, ui.merge_into, ui.delete_cls):
             out[dropdown] = gr.Dropdown(choices=choices, **emptied)
-        table = views.counts_html(counts)
+        table = views.counts_html(counts, snap.slot_of)
         out[ui.counts] = table
         out[ui.class_table] = table
         out[ui.status] = self.status(snap, counts)
         return out
 
     def status(self, snap: Snapshot, counts: list[browse.ClassCount]) -> str:
-        hand = sum(c.human for c in counts)
-        accepted = sum(c.accepted for c in counts)
-        auto = sum(c.auto for c in counts)
-        if not snap.fitted:
-            model = "updating predictions…"
-        elif snap.has_predictions:
-            model = f"predictions by {snap.method}, refit {snap.fit_seconds * 1000:.0f} ms"
-            if self.wb.method != DEFAULT_METHOD:
-                model += f" (a fast preview: the export uses {DEFAULT_METHOD})"
-        else:
-            model = "no model yet"
-        missing = self.wb.missing_files
-        gone = (
-            f" · ⚠ **{plural(missing, 'image')}** {'is' if missing == 1 else 'are'} gone from the "
-            "folder: **Rescan** on the Project tab"
-            if missing
-            else ""
-        )
-        return (
-            f"**{len(snap.label):,}** images · **{hand:,}** labeled by hand · "
-            f"**{accepted:,}** accepted · **{auto:,}** auto-labeled · {model}{gone}"
-        )
+        wb = self.wb
+        return views.status_html(snap, counts, method=wb.method, missing=wb.missing_files)
 
     def after_edit(
         self,

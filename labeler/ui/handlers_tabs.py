@@ -56,7 +56,7 @@ class TabHandlers(Handlers):
                 raise LabelerError("no prediction to accept yet; label it with a number key")
             name = self.wb.snapshot().classes[pred]
         edit = self.wb.assign([item.path], name, annotator=annotator(request))
-        session.review.pop(0)
+        session.reviewed = [*session.reviewed[-REVIEW_BATCH:], session.review.pop(0)]
         # Not deferred: the next card must show the prediction of a model that saw this label.
         return self.after_edit(session, edit, request=request) | self.review_view(session)
 
@@ -80,6 +80,19 @@ class TabHandlers(Handlers):
     def review_named(self, session: Session, name: str, request: gr.Request) -> Updates:
         return self._review_label(session, typed(name), request) | {self.ui.review_as: ""}
 
+    def undo(self, session: Session, request: gr.Request) -> Updates:
+        """As the Label tab's undo; an image labeled in review and unlabeled by the undo is the
+        review's current card again (the expert undid it to look again)."""
+        out = super().undo(session, request)
+        if out == gr.skip() or not session.reviewed:
+            return out
+        last = session.reviewed[-1]
+        if self.wb.snapshot().labeled[last.row]:
+            return out
+        session.reviewed.pop()
+        session.review.insert(0, last)
+        return out | self.review_view(session)
+
     @friendly
     def review_skip(self, session: Session) -> Updates:
         item = self._current(session)
@@ -97,15 +110,16 @@ class TabHandlers(Handlers):
         if cls:
             hists = {k: v for k, v in hists.items() if k == cls}
         return {
-            self.ui.acceptance: views.acceptance_html(a, snap.classes),
+            self.ui.acceptance: views.acceptance_html(a, snap.slot_of),
             self.ui.accept_above: gr.Button(
                 f"Accept {a.count:,} predictions ≥ {threshold:.2f}", interactive=a.count > 0
             ),
-            self.ui.histograms: charts.histograms_svg(hists, snap.classes, threshold),
+            self.ui.histograms: charts.histograms_svg(hists, snap.slot_of, threshold),
+            self.ui.trust_note: views.trust_note(snap.ood_short),
         }
 
     def trust_outputs(self) -> list:
-        return [self.ui.acceptance, self.ui.accept_above, self.ui.histograms]
+        return [self.ui.acceptance, self.ui.accept_above, self.ui.histograms, self.ui.trust_note]
 
     @friendly
     def check(self) -> Updates:
@@ -150,8 +164,8 @@ class TabHandlers(Handlers):
         session.sync(self.wb)
         session.map_focus = evt.image
         details = self.wb.details(evt.image)
-        classes = self.wb.snapshot().classes
-        html = views.preview_html(details, classes, small=self.small(evt.image))
+        slots = self.wb.snapshot().slot_of
+        html = views.preview_html(details, slots, small=self.small(evt.image))
         return {self.ui.session: session, self.ui.map_preview: html}
 
     @friendly

@@ -15,14 +15,10 @@ KEYS_HELP = (
     "**Ctrl+Z** undoes"
 )
 REVIEW_HELP = "**Enter** accepts the prediction · **1–9** labels it as that class · **S** skips"
-TRUST_NOTE = (
-    "The model knows only the classes you have labeled: an image of a kind with no label yet is "
-    "predicted as one of them, and its confidence does not show it. The check from your labels "
-    "allows for such kinds only roughly (a label alone in its class counts as a miss). Look for "
-    "them on the Map and under Show: fits no class and uncertain before trusting a threshold."
-)
 COLOUR_BY = ("labels and predictions", "labels only")
 ANY, ALL = "any class", "all classes"  # the "no filter" choice of the class dropdowns
+KEY_CLASS = "key"  # CSS class of the number-key buttons
+LABEL_AS_MIN_WIDTH = 330  # px: its hint on one line; with many class keys, the row wraps instead
 
 
 class UI:
@@ -30,7 +26,7 @@ class UI:
 
     demo: gr.Blocks
     session: gr.State
-    status: gr.Markdown
+    status: gr.HTML
     message: gr.Markdown  # what the last action did
     undo: gr.Button
     export: gr.Button
@@ -64,6 +60,7 @@ class UI:
     trust_cls: gr.Dropdown
     acceptance: gr.HTML
     check: gr.HTML  # auto-label accuracy estimated from the expert's labels
+    trust_note: gr.Markdown  # where to look for kinds of image nobody labeled
     accept_above: gr.Button
     histograms: gr.HTML
     # Map
@@ -96,7 +93,7 @@ def _keys(prefix: str) -> list[gr.Button]:
             size="sm",
             min_width=0,
             elem_id=f"{prefix}-key-{i + 1}",
-            elem_classes=["key", f"key-{i + 1}"],
+            elem_classes=[KEY_CLASS],
         )
         for i in range(KEYED_CLASSES)
     ]
@@ -121,13 +118,16 @@ def build_layout() -> UI:
         ui.session = gr.State(Session())
         with gr.Row(elem_id="header", equal_height=True):
             gr.HTML("<h1>labeler</h1>", js_on_load=None, elem_id="brand", scale=0)
-            ui.status = gr.Markdown(elem_id="status")
+            ui.status = panel(elem_id="status")
             ui.message = gr.Markdown(elem_id="message")
             ui.undo = gr.Button("↶ Undo", size="sm", scale=0, min_width=90, elem_id="undo")
             ui.export = gr.Button(
                 "Export CSV", size="sm", scale=0, min_width=110, variant="primary", elem_id="export"
             )
-        ui.export_file = gr.File(label="Export", visible=False, elem_id="export-file")
+            # Shown after an export, small, in the header: the page below does not move.
+            ui.export_file = gr.File(
+                show_label=False, visible=False, scale=0, min_width=0, elem_id="export-file"
+            )
         with gr.Tabs(elem_id="tabs") as ui.tabs:
             with gr.Tab("Label", id="label", elem_id="tab-label"):
                 _label_tab(ui)
@@ -157,7 +157,7 @@ def _label_tab(ui: UI) -> None:
             placeholder="Label selection as… (type a class, Enter)",
             show_label=False,
             container=False,
-            min_width=220,
+            min_width=LABEL_AS_MIN_WIDTH,
             elem_id="label-as",
         )
         panel('<span id="selection-info"></span>', scale=0, min_width=110)
@@ -208,7 +208,7 @@ def _trust_tab(ui: UI) -> None:
         ui.accept_above = gr.Button("Accept", variant="primary", scale=1, elem_id="accept-above")
     ui.acceptance = panel(elem_id="acceptance")
     ui.check = panel(elem_id="check")
-    gr.Markdown(TRUST_NOTE, elem_classes=["help"])
+    ui.trust_note = gr.Markdown(elem_classes=["help"])
     gr.Markdown(
         "Confidence of the unlabeled images, per predicted class, most predicted first",
         elem_classes=["help"],

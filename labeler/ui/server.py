@@ -19,14 +19,15 @@ from labeler.export import EXPORTS_DIR
 from labeler.ingest.decode import load_image
 from labeler.project import Project
 from labeler.ui import build_app
+from labeler.ui.layout import KEY_CLASS
 from labeler.ui.settings import (
     IMAGE_ROUTE,
-    KEYED_CLASSES,
     PALETTE,
     THUMBNAIL_SIDE,
     WEB_IMAGE_MAX_BYTES,
     WEB_IMAGE_SUFFIXES,
 )
+from labeler.ui.views import slot_class
 from labeler.wording import plural
 
 ASSETS = Path(__file__).parent / "assets"
@@ -43,10 +44,11 @@ def theme() -> gr.themes.Base:
 
 
 def key_css() -> str:
-    """Each number-key button carries its class colour, as the grid's chips do."""
+    """Each number-key button carries its class colour, as the grid's chips do: the handlers
+    give it the CSS class of the class's slot (`views.slot_class`)."""
     return "\n".join(
-        f"button.key-{k + 1} {{ box-shadow: inset 4px 0 0 {PALETTE[k % len(PALETTE)]}; }}"
-        for k in range(KEYED_CLASSES)
+        f"button.{KEY_CLASS}.{slot_class(slot)} {{ box-shadow: inset 4px 0 0 {colour}; }}"
+        for slot, colour in enumerate(PALETTE)
     )
 
 

@@ -20,6 +20,7 @@ class Session:
     map_focus: str | None = None  # the image picked on the map
     review: list[ReviewItem] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # skipped in review, not asked again
+    reviewed: list[ReviewItem] = field(default_factory=list)  # labeled in review, latest last
     keys: tuple[str, ...] = ()  # the classes on the number keys, as this page last showed them
     shown: tuple[int, ...] = ()  # rows of the grid's page on screen, in their order
     generation: int = -1  # the workbench the rows above index (a rescan builds a new one)
@@ -36,6 +37,7 @@ class Session:
             self.set_query(rows=None)
             self.shown = ()
             self.review = []
+            self.reviewed = []
             self.focus = self.focus if self.focus and wb.has(self.focus) else None
             self.map_focus = self.map_focus if self.map_focus and wb.has(self.map_focus) else None
         self.generation = wb.generation

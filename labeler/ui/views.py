@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
 from urllib.parse import quote
 
 from labeler.browse import FITS_NO_CLASS, Acceptance, ClassCount, Page, Tile
+from labeler.heads import DEFAULT_METHOD
+from labeler.live import Snapshot
 from labeler.ui.settings import IMAGE_ROUTE, KEYED_CLASSES, PALETTE
 from labeler.wording import plural
 from labeler.workbench import Details, ReviewItem
@@ -30,8 +33,20 @@ def plain(text: object) -> str:
     return _MARKDOWN.sub(r"\\\1", str(text))
 
 
-def colour(k: int) -> str:
-    return PALETTE[k % len(PALETTE)]
+def colour(slot: int) -> str:
+    """The colour of a class's slot (`Snapshot.slots`): its own while the class lives."""
+    return PALETTE[slot % len(PALETTE)]
+
+
+def slot_class(slot: int) -> str:
+    """The CSS class that gives a number-key button the colour of the class in `slot` (the
+    server's stylesheet has one per colour)."""
+    return f"slot-{slot % len(PALETTE)}"
+
+
+def class_colour(name: str, slots: Mapping[str, int]) -> str:
+    """The colour of class `name`; `slots`: {class name: slot} (`Snapshot.slot_of`)."""
+    return colour(slots.get(name, 0))
 
 
 def image_url(path: str) -> str:
@@ -45,22 +60,21 @@ def _img(path: str, *, small: bool, cls: str) -> str:
     return f'<img class="{cls}{crisp}" src="{src}" alt="{esc(path)}" loading="lazy">'
 
 
-def _chip(name: str, classes: tuple[str, ...]) -> str:
-    k = classes.index(name) if name in classes else 0
-    return f'<span class="chip" style="background:{colour(k)}"></span>'
+def _chip(name: str, slots: Mapping[str, int]) -> str:
+    return f'<span class="chip" style="background:{class_colour(name, slots)}"></span>'
 
 
-def _caption(t: Tile, classes: tuple[str, ...]) -> str:
+def _caption(t: Tile, slots: Mapping[str, int]) -> str:
     if t.label is not None:
         how = "accepted" if t.accepted else "hand"
         return (
-            f'<span class="cap labeled {how}">{_chip(t.label, classes)}{esc(t.label)}'
+            f'<span class="cap labeled {how}">{_chip(t.label, slots)}{esc(t.label)}'
             f"<small>{'auto ✓' if t.accepted else '✓'}</small></span>"
         )
     if t.pred is not None:
         mark = '<b class="ood-mark">?</b> ' if t.ood else ""
         return (
-            f'<span class="cap predicted">{_chip(t.pred, classes)}{esc(t.pred)}'
+            f'<span class="cap predicted">{_chip(t.pred, slots)}{esc(t.pred)}'
             f"<small>{mark}{t.conf:.0%}</small></span>"
         )
     return '<span class="cap none">unlabeled</span>'
@@ -69,8 +83,40 @@ def _caption(t: Tile, classes: tuple[str, ...]) -> str:
 OOD_NOTE = "fits no class: far from every labeled class, so its prediction is a guess"
 
 
-def grid_html(page: Page, classes: tuple[str, ...], small: set[str]) -> str:
-    """The tiles of one page; `small` holds the paths to upscale with crisp pixels."""
+def status_html(snap: Snapshot, counts: list[ClassCount], *, method: str, missing: int) -> str:
+    """The header's line, short and of one length whatever the model does (a line that grew
+    during a refit would move the grid under the pointer): counts and the model on screen,
+    `method`, with its own account of what it chose as the tooltip; first, a warning when
+    `missing` images are gone from the folder."""
+    hand = sum(c.human for c in counts)
+    accepted = sum(c.accepted for c in counts)
+    auto = sum(c.auto for c in counts)
+    model, account = f"model: {method}", snap.method
+    if method != DEFAULT_METHOD:
+        model += ", a fast preview"
+        account += f" · a fast preview of this many images: the export uses {DEFAULT_METHOD}"
+    if not snap.fitted:
+        model += " (updating predictions…)"
+    elif snap.has_predictions:
+        model += f" (refit {snap.fit_seconds * 1000:.0f} ms)"
+    else:
+        model, account = "model: none yet", "predictions start once two classes have labels"
+    gone = (
+        f"⚠ <b>{plural(missing, 'image')}</b> {'is' if missing == 1 else 'are'} gone from the "
+        "folder: Rescan on the Classes tab · "
+        if missing
+        else ""
+    )
+    return (
+        f'<div class="status-line" title="{esc(account)}">{gone}<b>{len(snap.label):,}</b> '
+        f"images · <b>{hand:,}</b> by hand · <b>{accepted:,}</b> accepted · "
+        f"<b>{auto:,}</b> auto-labeled · {model}</div>"
+    )
+
+
+def grid_html(page: Page, slots: Mapping[str, int], small: set[str]) -> str:
+    """The tiles of one page; `slots` colour the classes (`Snapshot.slot_of`), `small` holds the
+    paths to upscale with crisp pixels."""
     if not page.tiles:
         return '<div class="empty">No images match. Change the filter above.</div>'
     tiles = []
@@ -81,35 +127,43 @@ def grid_html(page: Page, classes: tuple[str, ...], small: set[str]) -> str:
             f'<figure class="tile" data-path="{esc(t.path)}" data-i="{i}" tabindex="-1"{ood} '
             f'title="{esc(title)}"><span class="tick">✓</span>'
             f"{_img(t.path, small=t.path in small, cls='thumb')}"
-            f"<figcaption>{_caption(t, classes)}</figcaption></figure>"
+            f"<figcaption>{_caption(t, slots)}</figcaption></figure>"
         )
     return f'<div class="tiles">{"".join(tiles)}</div>'
 
 
-def page_info(page: Page, *, show: str, similar_to: str | None) -> str:
-    """E.g. "page 2 of 5 · 214 unlabeled images"; `show` is the filter (browse.SHOW)."""
+def ood_off(short: int) -> str:
+    """What says that no image can be flagged as fitting no class yet (`Snapshot.ood_short`)."""
+    return f"{FITS_NO_CLASS} is off until {plural(short, 'more label')}"
+
+
+def page_info(page: Page, *, show: str, similar_to: str | None, ood_short: int) -> str:
+    """E.g. "page 2 of 5 · 214 unlabeled images"; `show` is the filter (browse.SHOW);
+    `ood_short`, the labels the flags of the filter "fits no class" still need."""
     shown = (similar_to or "").replace("`", "'")  # a backtick would end the code span
     where = f"like `{shown}` · " if similar_to else ""
-    if show == FITS_NO_CLASS:
+    if show == FITS_NO_CLASS and ood_short:
+        what = ood_off(ood_short)
+    elif show == FITS_NO_CLASS:
         what = f"{plural(page.total, 'image')} that {'fits' if page.total == 1 else 'fit'} no class"
     else:
         what = plural(page.total, "image" if show == "all" else f"{show} image")
     return f"{where}page **{page.page}** of {page.pages} · {what}"
 
 
-def preview_html(d: Details | None, classes: tuple[str, ...], *, small: bool) -> str:
+def preview_html(d: Details | None, slots: Mapping[str, int], *, small: bool) -> str:
     if d is None:
         return '<div class="preview empty">Click an image to see it large.</div>'
     if d.label is None:
         label = '<span class="muted">not labeled</span>'
     else:
-        label = f"{_chip(d.label, classes)}<b>{esc(d.label)}</b>" + (
+        label = f"{_chip(d.label, slots)}<b>{esc(d.label)}</b>" + (
             ' <span class="muted">(accepted prediction)</span>' if d.accepted else ""
         )
     ood = f'<div class="field ood-note">⚠ This image {OOD_NOTE}.</div>' if d.ood else ""
     bars = "".join(
-        f'<div class="bar"><span class="name">{_chip(name, classes)}{esc(name)}</span>'
-        f'<span class="track"><span style="width:{p:.1%};background:{colour(classes.index(name))}">'
+        f'<div class="bar"><span class="name">{_chip(name, slots)}{esc(name)}</span>'
+        f'<span class="track"><span style="width:{p:.1%};background:{class_colour(name, slots)}">'
         f"</span></span><span class=num>{p:.0%}</span></div>"
         for name, p in d.top
     )
@@ -146,12 +200,12 @@ def review_html(item: ReviewItem | None, d: Details | None, *, small: bool, left
     )
 
 
-def counts_html(counts: list[ClassCount]) -> str:
+def counts_html(counts: list[ClassCount], slots: Mapping[str, int]) -> str:
     if not counts:
         return '<div class="muted">No classes yet: select images, type a class name, Enter.</div>'
     rows = "".join(
         f"<tr><td class=key>{k + 1 if k < KEYED_CLASSES else ''}</td>"
-        f'<td><span class="chip" style="background:{colour(k)}"></span>{esc(c.name)}</td>'
+        f"<td>{_chip(c.name, slots)}{esc(c.name)}</td>"
         f"<td>{c.human:,}</td><td>{c.accepted:,}</td><td>{c.auto:,}</td></tr>"
         for k, c in enumerate(counts)
     )
@@ -161,13 +215,20 @@ def counts_html(counts: list[ClassCount]) -> str:
     )
 
 
-def acceptance_html(a: Acceptance, classes: tuple[str, ...]) -> str:
+def acceptance_html(a: Acceptance, slots: Mapping[str, int]) -> str:
     """What a threshold would accept: the total, and per class (at most MAX_ACCEPTANCE_ROWS, the
-    most accepted first, ties in class order) with a note that counts the classes not listed."""
+    most accepted first, ties in class order) with a note that counts the classes not listed;
+    `slots` colour the classes (`Snapshot.slot_of`)."""
     warning = ""
+    if a.ood_short:
+        warning = (
+            f'<div class="warning">{ood_off(a.ood_short).capitalize()}: images of a kind you '
+            "have not labeled are not left out yet, and accepting now labels them as one of "
+            "your classes.</div>"
+        )
     if a.uncalibrated:
         names = ", ".join(esc(n) for n in a.uncalibrated)
-        warning = (
+        warning += (
             f'<div class="warning">Confidences are not calibrated for {names}: one hand label '
             "each, so nothing could be checked against a held-out label (they tend to be too "
             "low). Label a second image of each before accepting in bulk.</div>"
@@ -182,8 +243,7 @@ def acceptance_html(a: Acceptance, classes: tuple[str, ...]) -> str:
         return f'{warning}<div class="muted">No unlabeled prediction at confidence ≥ {at}.</div>'
     ranked = sorted(a.per_class.items(), key=lambda item: -item[1][0])
     rows = "".join(
-        f'<tr><td><span class="chip" style="background:{colour(classes.index(name))}"></span>'
-        f"{esc(name)}</td><td>{n:,}</td><td>{p:.1%}</td></tr>"
+        f"<tr><td>{_chip(name, slots)}{esc(name)}</td><td>{n:,}</td><td>{p:.1%}</td></tr>"
         for name, (n, p) in ranked[:MAX_ACCEPTANCE_ROWS]
     )
     rest = [n for _, (n, _) in ranked[MAX_ACCEPTANCE_ROWS:]]
@@ -202,6 +262,22 @@ def acceptance_html(a: Acceptance, classes: tuple[str, ...]) -> str:
         '<div class="muted">Precision is estimated as the mean calibrated confidence of the '
         "accepted predictions.</div>"
     )
+
+
+TRUST_NOTE = (
+    "The model knows only the classes you have labeled: an image of a kind with no label yet is "
+    "predicted as one of them, and its confidence does not show it. The check from your labels "
+    "allows for such kinds only roughly (a label alone in its class counts as a miss). Look for "
+    "them on the Map and under Show: {where} before trusting a threshold."
+)
+
+
+def trust_note(ood_short: int) -> str:
+    """The Trust tab's note on kinds of image nobody labeled, and where to look for them."""
+    where = f"{FITS_NO_CLASS} and uncertain"
+    if ood_short:
+        where = f"uncertain ({ood_off(ood_short)})"
+    return TRUST_NOTE.format(where=where)
 
 
 def check_html(points: list[tuple[int, float, float, float]], curve_svg: str) -> str:

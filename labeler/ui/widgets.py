@@ -74,6 +74,17 @@ element.addEventListener('click', (e) => {
 """
 
 
+def let_go_when_emptied(box_id: str) -> str:
+    """JS for the step after a submit of the text box `box_id`, given the box's value: once the
+    server has emptied it (the name was taken), the box lets go of the focus, so that the keys
+    work again; a refused name stays in the box, focused, to be corrected. A click on the box
+    types another name."""
+    return (
+        "(text) => { const el = document.activeElement; "
+        f"if (!text && el && el.closest('#{box_id}')) el.blur(); }}"
+    )
+
+
 # Plain gr.HTML instances, not subclasses: Gradio writes a .pyi beside any Component subclass.
 
 

@@ -73,6 +73,7 @@ def label_as(page: Page, name: str) -> None:
     box.fill(name)
     box.press("Enter")
     expect(box).to_have_value("")
+    expect(box).not_to_be_focused()  # so that the next 1-9 labels, not types
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +114,11 @@ def test_label_by_click_and_key_and_predictions_update(page: Page, server, scree
     tile(page, trousers[4]).click()
     expect(page.locator("#preview .path")).to_have_text(trousers[4])
     screenshot(page, "label")
+    last = page.locator("#grid .tile").last  # at the foot of the page: its preview comes along
+    last.click()
+    expect(page.locator("#preview .path")).to_have_text(last.get_attribute("data-path"))
+    expect(page.locator("#preview img.large")).to_be_in_viewport()
+    page.mouse.wheel(0, -10_000)
 
 
 def test_select_page_by_key_and_clear(page: Page) -> None:
@@ -279,9 +285,11 @@ def test_classes_rename_and_undo(page: Page, server, screenshot, requests_seen) 
 
 
 def test_export_downloads_the_csv(page: Page, server, tmp_path: Path) -> None:
+    tabs = page.locator("#tabs").bounding_box()
     page.locator("#export").click()
     link = page.locator("#export-file a").first
     expect(link).to_be_visible()
+    assert page.locator("#tabs").bounding_box() == tabs  # the link moved nothing below it
     with page.expect_download() as download:
         link.click()
     out = tmp_path / "labels.csv"
@@ -338,7 +346,7 @@ def test_kill_and_restart_keeps_every_label(page, browser, server, requests_seen
     page.close()
     fresh = login(browser, server, requests_seen)
     hand = sum(1 for _, who in before.values() if "accepted" not in who)
-    expect(fresh.locator("#status")).to_contain_text(f"{hand:,} labeled by hand")
+    expect(fresh.locator("#status")).to_contain_text(f"{hand:,} by hand")
     show_all(fresh)
     captions = fresh.locator("#grid .tile").evaluate_all(
         "tiles => tiles.map(t => [t.dataset.path, t.querySelector('.cap.labeled')?.innerText])"
