@@ -559,6 +559,23 @@ def test_undo_in_review_brings_the_card_back(handlers, colour_images) -> None:
     assert session.review[0].path == first and ui.review not in out
 
 
+def test_rescan_says_when_new_files_share_one_vector(handlers, colour_images) -> None:
+    from imagegen import COLOURS, coloured
+
+    from labeler.ui.session import Session
+
+    h, ui = handlers
+    folder, _ = colour_images
+    session = Session()
+    h.load(session)
+    image = coloured(COLOURS["red"], seed=4242)
+    image.save(folder / "new a.png")
+    (folder / "new b.png").write_bytes((folder / "new a.png").read_bytes())
+    info = h.rescan(session)[ui.rescan_info]
+    assert "2 new" in info
+    assert "1 embedded (1 file has the same content as another: one vector for both)" in info
+
+
 def test_two_sessions_keys_undo_and_rescan(handlers, colour_images) -> None:
     """A second browser tab: its keys label the class they show, or nothing; undo keeps a later
     label from another tab; a rescan that removed the previewed image leaves both tabs working."""

@@ -23,7 +23,7 @@ from labeler.ui.history import UndoHistory
 from labeler.ui.layout import ALL, ANY, KEY_CLASS, UI
 from labeler.ui.session import Session, annotator
 from labeler.ui.settings import PIXELATED_MAX_SIDE, SIMILAR_K
-from labeler.wording import plural
+from labeler.wording import plural, same_content
 from labeler.workbench import Workbench
 
 Updates = dict[Any, Any]
@@ -367,7 +367,8 @@ class Handlers:
         s = r.sync
         info = (
             f"{r.images:,} images: {s.added} new, {s.renamed} renamed, {s.changed} changed, "
-            f"{s.missing} gone; {r.embedded} embedded; {len(r.skipped)} skipped"
+            f"{s.missing} gone; {r.embedded} embedded{same_content(r.same_content)}; "
+            f"{len(r.skipped)} skipped"
         )
         if s.cleared:
             n = len(s.cleared)
