@@ -9,7 +9,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from labeler.active.stopping import AccuracyEstimate, estimate_auto_label_accuracy
+from labeler.active.stopping import (
+    AccuracyEstimate,
+    checked_labels,
+    estimate_auto_label_accuracy,
+)
 from labeler.store import Store
 
 
@@ -39,15 +43,27 @@ def record_estimate(
     """Estimate the accuracy of auto-labels with these (M,) confidences, head `method` (made
     with `options()`, asked only when M > 0) checked on the hand labels: rows (K,) of `vectors`
     (N, D) float32 and their `labels`. Store it as the learning-curve point of the current
-    labels under `key` (`estimate_key` of method, rows and labels), unless one was made from
-    the same hand labels (a bulk accept, or its undo, changes the labels but not the estimate)."""
+    labels under `key` (`estimate_key` of method, rows and labels). One made from the same hand
+    labels is read back instead (a bulk accept, or its undo, changes the labels but not the
+    estimate): its refits, a nested cross-validation, are the slow part of `predict`."""
     state = store.label_version()[0]
     if len(confidence) == 0:
         return None
+    stored = next((e for e in store.estimates() if e.labels_key == key), None)
+    if stored is not None:  # made from these hand labels already: the same refits, skipped
+        checked = int(checked_labels(labels).sum())
+        return AccuracyEstimate(
+            n_labels=stored.n_labels,
+            accuracy=stored.accuracy,
+            low=stored.low,
+            high=stored.high,
+            checked=checked,
+            alone=len(labels) - checked,
+        )
     est = estimate_auto_label_accuracy(
         vectors, rows, labels, confidence, head=method, options=options()
     )
-    if est is not None and not has_estimate(store, key):
+    if est is not None:
         store.add_estimate(
             label_state=state,
             method=method,

@@ -22,6 +22,7 @@ from labeler.active import Pool, Suggestion, create_strategy
 from labeler.active.strategies import UNCERTAIN
 from labeler.datamap import Projection, project_2d
 from labeler.errors import LabelerError
+from labeler.heads import DEFAULT_METHOD
 from labeler.live import LiveModel, Snapshot, accepted_annotator
 
 if TYPE_CHECKING:
@@ -194,10 +195,20 @@ class Workbench:
 
     # -- export ------------------------------------------------------------------------------------
 
+    def _predictions_current(self) -> bool:
+        """Whether the stored run is what `predict` (its defaults) would store now."""
+        run = self.project.store.latest_run()
+        return (
+            run is not None
+            and run.method == DEFAULT_METHOD
+            and self.project.stale_predictions() is None
+        )
+
     def export(self, out: Path | str) -> int:
-        """Store predictions from the current labels (when two classes have some), then write
-        the export CSV; returns its row count."""
+        """Store `predict`'s predictions from the current labels (when two classes have some,
+        unless the stored ones are those already: a refit of a big project takes a while), then
+        write the export CSV; returns its row count."""
         snap = self.snapshot()
-        if len(np.unique(snap.label[snap.labeled])) >= 2:
+        if len(np.unique(snap.label[snap.labeled])) >= 2 and not self._predictions_current():
             self.project.predict()
         return self.project.export_csv(out)

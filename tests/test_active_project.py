@@ -161,6 +161,30 @@ def test_learning_curve_makes_the_key_of_its_labels_once(
     assert len(keys) == 2
 
 
+def test_predict_again_on_the_same_labels_reads_its_estimate_back(
+    project: Project, colour_images, monkeypatch
+) -> None:
+    """The estimate's refits (a nested cross-validation) are the slow part of predict: made
+    once per set of hand labels, then read back, with the same figures."""
+    import labeler.estimates
+
+    _, truth = colour_images
+    project.label(_per_class(truth, 3))
+    made = []
+    estimate = labeler.estimates.estimate_auto_label_accuracy
+    monkeypatch.setattr(
+        labeler.estimates,
+        "estimate_auto_label_accuracy",
+        lambda *a, **kw: made.append(a) or estimate(*a, **kw),
+    )
+    first = project.predict().estimate
+    again = project.predict().estimate
+    assert len(made) == 1 and first is not None
+    assert again == first  # the same figures, read back
+    project.label(_per_class(truth, 1, start=3))
+    assert project.predict().estimate.n_labels == first.n_labels + 3 and len(made) == 2
+
+
 def test_cli_predict_prints_the_estimate_and_curve_prints_the_curve(
     tmp_path: Path, colour_images, capsys
 ) -> None:

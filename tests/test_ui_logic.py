@@ -203,6 +203,27 @@ def test_export_holds_current_predictions(labeled, tmp_path) -> None:
         assert r["label"] == snap.classes[snap.pred[row]]
 
 
+def test_export_refits_only_when_the_stored_predictions_are_out_of_date(
+    labeled, tmp_path, monkeypatch
+) -> None:
+    project, truth = labeled
+    wb = project.workbench()
+    fits = []
+    predict = project.predict
+    monkeypatch.setattr(project, "predict", lambda **kw: fits.append(kw) or predict(**kw))
+    wb.export(tmp_path / "a.csv")
+    wb.export(tmp_path / "b.csv")  # the same labels: the stored run is current
+    assert len(fits) == 1
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    unlabeled = next(p for ps in by_class(truth).values() for p in ps[2:])
+    wb.assign([unlabeled], truth[unlabeled], annotator="ana")
+    wb.export(tmp_path / "c.csv")
+    assert len(fits) == 2
+    project.predict(method="protonet")  # from the CLI, say: not what the screen shows
+    wb.export(tmp_path / "d.csv")
+    assert len(fits) == 4 and project.store.latest_run().method == "auto"
+
+
 def test_live_predictions_are_what_predict_exports(labeled, tmp_path) -> None:
     project, _ = labeled
     wb = project.workbench()

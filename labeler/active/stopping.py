@@ -87,8 +87,7 @@ def estimate_auto_label_accuracy(
             f"confidence must be a non-empty (M,) array of the auto-labels' probabilities, "
             f"got shape {confidence.shape}"
         )
-    classes, counts = np.unique(y, return_counts=True)
-    checked = np.isin(y, classes[counts >= MIN_CHECKED_PER_CLASS])
+    checked = checked_labels(y)
     if len(np.unique(y[checked])) < 2:
         return None
     # Stratified folds keep two labels of a class apart: every training fold has both classes
@@ -104,6 +103,14 @@ def estimate_auto_label_accuracy(
         checked=int(checked.sum()),
         alone=int((~checked).sum()),
     )
+
+
+def checked_labels(labels: Sequence[str]) -> np.ndarray:
+    """(K,) bool: the labels an estimate checks against heads that saw their class, those of
+    classes with MIN_CHECKED_PER_CLASS labels or more (`AccuracyEstimate.checked`)."""
+    y = np.asarray(labels, dtype=object)
+    classes, counts = np.unique(y, return_counts=True)
+    return np.isin(y, classes[counts >= MIN_CHECKED_PER_CLASS])
 
 
 def prediction_powered_interval(
