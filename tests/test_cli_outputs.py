@@ -257,6 +257,20 @@ def test_csv_on_stdout_is_utf8_whatever_the_locale(proj: Path, colour_images, ar
     assert "\nснимок img_" in done.stdout.decode("utf-8")
 
 
+def test_reading_a_project_imports_no_torch(proj: Path) -> None:
+    """status, label, curve and export read cached vectors: torch (a second to import, 600 MB)
+    is left for the commands that embed or train."""
+    code = (
+        "import sys\n"
+        "from labeler.cli import main\n"
+        f"assert main(['status', {str(proj)!r}]) == 0\n"
+        f"assert main(['curve', {str(proj)!r}]) == 0\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
 def test_status_is_readable(proj: Path, tmp_path: Path, capsys) -> None:
     labels = tmp_path / "labels.csv"
     labels.write_text(

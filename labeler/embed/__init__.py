@@ -4,37 +4,39 @@
 >>> embedder = create_embedder("efficientnet_lite0", device="auto", image_size=112)
 >>> result = embed_files(embedder, paths)          # result.vectors: (N, 1280) float32
 >>> VectorCache(project / "vectors", embedder.key).put(hashes, result.vectors[result.ok])
+
+The vector cache is imported with the package; the rest (torch, timm) when first asked for,
+so that reading cached vectors costs no second of imports and no 600 MB.
 """
 
-from labeler.embed import clip_backend as _clip  # noqa: F401  (registers "clip", local weights)
-from labeler.embed import offline as _offline  # noqa: F401  (registers "efficientnet_lite0")
-from labeler.embed.base import (
-    Embedder,
-    available_embedders,
-    choose_image_size,
-    create_embedder,
-    register_embedder,
-    resolve_device,
-)
-from labeler.embed.cache import VectorCache, safe_key
-from labeler.embed.offline import load_offline_lite0_state_dict, offline_lite0_weights_path
-from labeler.embed.pipeline import EmbedResult, default_num_workers, embed_files
-from labeler.embed.timm_backend import ImagePreprocessor, TimmEmbedder
+import importlib
 
-__all__ = [
-    "EmbedResult",
-    "Embedder",
-    "ImagePreprocessor",
-    "TimmEmbedder",
-    "VectorCache",
-    "available_embedders",
-    "choose_image_size",
-    "create_embedder",
-    "default_num_workers",
-    "embed_files",
-    "load_offline_lite0_state_dict",
-    "offline_lite0_weights_path",
-    "register_embedder",
-    "resolve_device",
-    "safe_key",
-]
+from labeler.embed.cache import VectorCache as VectorCache
+from labeler.embed.cache import safe_key as safe_key
+
+# name -> the submodule that defines it, imported on first use (PEP 562 module __getattr__)
+_LAZY = {
+    "Embedder": "base",
+    "available_embedders": "base",
+    "choose_image_size": "base",
+    "create_embedder": "base",
+    "register_embedder": "base",
+    "resolve_device": "base",
+    "load_offline_lite0_state_dict": "offline",
+    "offline_lite0_weights_path": "offline",
+    "EmbedResult": "pipeline",
+    "default_num_workers": "pipeline",
+    "embed_files": "pipeline",
+    "ImagePreprocessor": "timm_backend",
+    "TimmEmbedder": "timm_backend",
+}
+
+__all__ = [*_LAZY, "VectorCache", "safe_key"]
+
+
+def __getattr__(name: str) -> object:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    globals()[name] = value  # asked once
+    return value

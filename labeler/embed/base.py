@@ -80,9 +80,19 @@ def register_embedder(name: str) -> Callable[[EmbedderFactory], EmbedderFactory]
     return decorator
 
 
+def _registry() -> dict[str, EmbedderFactory]:
+    """The registry, with the built-in backends in it: their modules register themselves when
+    first imported, here rather than with the package (they bring torch and timm, which
+    commands that only read vectors, such as `labeler status`, do not need)."""
+    import labeler.embed.clip_backend
+    import labeler.embed.offline  # noqa: F401
+
+    return _REGISTRY
+
+
 def available_embedders() -> list[str]:
     """Names registered with :func:`register_embedder`, sorted (timm names work besides these)."""
-    return sorted(_REGISTRY)
+    return sorted(_registry())
 
 
 def create_embedder(
@@ -124,7 +134,7 @@ def create_embedder(
                 f"checkpoint file {str(ckpt)!r} does not exist; pass the path of a local "
                 "weights file (.pth, .pt, .bin or .safetensors)"
             )
-    factory = _REGISTRY.get(name)
+    factory = _registry().get(name)
     if factory is not None:
         return factory(device=resolved, image_size=image_size, checkpoint=ckpt)
 
