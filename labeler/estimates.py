@@ -39,13 +39,15 @@ def record_estimate(
     *,
     key: str,
     options: Callable[[], dict],
+    progress: bool = False,
 ) -> AccuracyEstimate | None:
     """Estimate the accuracy of auto-labels with these (M,) confidences, head `method` (made
     with `options()`, asked only when M > 0) checked on the hand labels: rows (K,) of `vectors`
     (N, D) float32 and their `labels`. Store it as the learning-curve point of the current
     labels under `key` (`estimate_key` of method, rows and labels). One made from the same hand
     labels is read back instead (a bulk accept, or its undo, changes the labels but not the
-    estimate): its refits, a nested cross-validation, are the slow part of `predict`."""
+    estimate): its refits, a nested cross-validation, are the slow part of `predict` (`progress`
+    shows them as a bar on stderr)."""
     state = store.label_version()[0]
     if len(confidence) == 0:
         return None
@@ -61,7 +63,7 @@ def record_estimate(
             alone=len(labels) - checked,
         )
     est = estimate_auto_label_accuracy(
-        vectors, rows, labels, confidence, head=method, options=options()
+        vectors, rows, labels, confidence, head=method, options=options(), progress=progress
     )
     if est is not None:
         store.add_estimate(

@@ -6,13 +6,17 @@ calibration measured on these predictions estimate how the auto-labels will fare
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 import numpy as np
+from tqdm import tqdm
 
 from labeler.errors import LabelerError
 from labeler.folds import DEFAULT_FOLDS, stratified_folds
 from labeler.heads import create_head
+
+CHECK_DESC = "checking the labels"  # the folds' progress bar: each label predicted unseen
 
 __all__ = ["DEFAULT_FOLDS", "estimate_accuracy", "out_of_fold_proba", "stratified_folds"]
 
@@ -26,8 +30,10 @@ def out_of_fold_proba(
     folds: int = DEFAULT_FOLDS,
     seed: int = 0,
     options: dict | None = None,
+    progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities (N, C) of each labeled row from a head fitted on the other folds.
+    """Probabilities (N, C) of each labeled row from a head fitted on the other folds
+    (`progress`: a tqdm bar of the folds on stderr).
 
     Args:
         method: a head registry name.
@@ -45,7 +51,8 @@ def out_of_fold_proba(
     folds = max(2, min(folds, len(y)))
     fold = stratified_folds(y, folds, seed=seed)
     proba = np.zeros((len(y), len(classes)), dtype=np.float32)
-    for f in range(folds):
+    bar = tqdm(range(folds), desc=CHECK_DESC, unit="fold", file=sys.stderr, disable=not progress)
+    for f in bar:
         test, train = fold == f, fold != f
         if not test.any() or len(np.unique(y[train])) < 2:
             continue

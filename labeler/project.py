@@ -399,10 +399,12 @@ class Project:
         method: str = DEFAULT_METHOD,
         target_precision: float = DEFAULT_TARGET_PRECISION,
         conformal_alpha: float | None = None,
+        progress: bool = True,
     ) -> PredictReport:
         """Fit the head on all expert labels and store a prediction for every other image, with
         its out-of-distribution flag (and conformal prediction set when conformal_alpha is set);
-        report the confidence to auto-accept at for `target_precision`."""
+        report the confidence to auto-accept at for `target_precision`. `progress`: a bar on
+        stderr of the accuracy check's refits, the slow part on a big project."""
         v = self._vectors()
         label_state = self.store.label_version()[0]  # before reading: a later edit makes it stale
         labeled, every_label, hand = self._label_rows()
@@ -458,6 +460,7 @@ class Project:
                 auto.confidence,
                 key=estimate_key(method, self.model_key, v.item_ids[rows], labels),
                 options=partial(self._head_options, method, labels),
+                progress=progress,
             ),
             choice=head.describe(),
             target_precision=target_precision,

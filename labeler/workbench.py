@@ -210,5 +210,5 @@ class Workbench:
         write the export CSV; returns its row count."""
         snap = self.snapshot()
         if len(np.unique(snap.label[snap.labeled])) >= 2 and not self._predictions_current():
-            self.project.predict()
+            self.project.predict(progress=False)  # a server's log is no terminal
         return self.project.export_csv(out)

@@ -162,7 +162,7 @@ def test_learning_curve_makes_the_key_of_its_labels_once(
 
 
 def test_predict_again_on_the_same_labels_reads_its_estimate_back(
-    project: Project, colour_images, monkeypatch
+    project: Project, colour_images, monkeypatch, capsys
 ) -> None:
     """The estimate's refits (a nested cross-validation) are the slow part of predict: made
     once per set of hand labels, then read back, with the same figures."""
@@ -178,8 +178,10 @@ def test_predict_again_on_the_same_labels_reads_its_estimate_back(
         lambda *a, **kw: made.append(a) or estimate(*a, **kw),
     )
     first = project.predict().estimate
+    assert "checking the labels" in capsys.readouterr().err  # its refits, shown
     again = project.predict().estimate
     assert len(made) == 1 and first is not None
+    assert "checking the labels" not in capsys.readouterr().err  # none: read back
     assert again == first  # the same figures, read back
     project.label(_per_class(truth, 1, start=3))
     assert project.predict().estimate.n_labels == first.n_labels + 3 and len(made) == 2

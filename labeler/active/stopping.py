@@ -64,6 +64,7 @@ def estimate_auto_label_accuracy(
     head: str,
     options: dict | None = None,
     seed: int = 0,
+    progress: bool = False,
 ) -> AccuracyEstimate | None:
     """Prediction-powered estimate of the accuracy of the auto-labels.
 
@@ -73,6 +74,7 @@ def estimate_auto_label_accuracy(
         confidence: (M,) float, the calibrated probability of each auto-label's class.
         head: the head registry name that made the auto-labels; options: the options it was
             made with (`zeroshot`'s class_text), so that the heads checked are that head.
+        progress: a bar of the refits (one a fold) on stderr.
     Returns:
         the estimate, or None while fewer than two classes have MIN_CHECKED_PER_CLASS labels
         (no label could then be checked against a head that saw its class).
@@ -92,7 +94,9 @@ def estimate_auto_label_accuracy(
         return None
     # Stratified folds keep two labels of a class apart: every training fold has both classes
     # of two labels or more, and only a lone label's class is ever missing from its heads.
-    proba, names = out_of_fold_proba(head, raw[rows], y, X_pool=raw, seed=seed, options=options)
+    proba, names = out_of_fold_proba(
+        head, raw[rows], y, X_pool=raw, seed=seed, options=options, progress=progress
+    )
     residual = (names[proba.argmax(axis=1)] == y) - proba.max(axis=1).astype(np.float64)
     low, mid, high = prediction_powered_interval(confidence, residual)
     return AccuracyEstimate(
