@@ -62,7 +62,9 @@ def update_images(
     )
     from labeler.ingest import scan
 
-    scanned = scan(images, progress=progress, exclude=folder)  # a project inside its images
+    # The project folder may lie inside its images; content the project has is only hashed.
+    known = {it.hash: (it.width, it.height) for it in store.items()}
+    scanned = scan(images, progress=progress, exclude=folder, known=known)
     previous_root = store.get_meta("images_root")
     backbone = backbone or store.get_meta("backbone", config.DEFAULT_BACKBONE)
     if image_size is None and backbone == store.get_meta("backbone"):
@@ -73,26 +75,35 @@ def update_images(
         image_size = choose_image_size([(f.width, f.height) for f in scanned.images])
     if checkpoint is None and backbone == store.get_meta("backbone"):
         checkpoint = store.get_meta("checkpoint")
-    embedder = create_embedder(
-        backbone, device=device, image_size=image_size, checkpoint=checkpoint
-    )
-    cache = VectorCache(folder / config.VECTORS_DIR, embedder.key)
+    # The network is built only when an image needs it (a second or two, and torch): a rescan
+    # with the project's own settings finds its cached vectors by the key it recorded.
+    key = _recorded_key(store, backbone=backbone, image_size=image_size, checkpoint=checkpoint)
+    cache = None if key is None else VectorCache(folder / config.VECTORS_DIR, key)
+    embedder = None
+    if cache is None or any(f.hash not in cache for f in scanned.images):
+        embedder = create_embedder(
+            backbone, device=device, image_size=image_size, checkpoint=checkpoint
+        )
+        key, image_size = embedder.key, embedder.image_size
+        cache = VectorCache(folder / config.VECTORS_DIR, key)
 
     todo = {}  # hash -> first file with that content, not yet embedded
     for f in scanned.images:
         if f.hash not in cache and f.hash not in todo:
             todo[f.hash] = f
     todo_files = list(todo.values())
-    with _checkpoints(cache, [f.hash for f in todo_files]) as keep:
-        result = embed_files(
-            embedder,
-            [f.abs_path for f in todo_files],
-            batch_size=batch_size,
-            progress=progress,
-            on_vectors=keep,
-        )
-    ok = np.flatnonzero(result.ok)
-    failed_hashes = {todo_files[i].hash: reason for i, reason in result.errors.items()}
+    embedded, failed_hashes = 0, {}
+    if todo_files:
+        with _checkpoints(cache, [f.hash for f in todo_files]) as keep:
+            result = embed_files(
+                embedder,
+                [f.abs_path for f in todo_files],
+                batch_size=batch_size,
+                progress=progress,
+                on_vectors=keep,
+            )
+        embedded = int(result.ok.sum())
+        failed_hashes = {todo_files[i].hash: reason for i, reason in result.errors.items()}
 
     usable = [f for f in scanned.images if f.hash not in failed_hashes]
     skipped = [(s.path, s.reason) for s in scanned.skipped]
@@ -103,8 +114,8 @@ def update_images(
         images_root=str(images),
         backbone=backbone,
         checkpoint=None if checkpoint is None else str(Path(checkpoint).resolve()),
-        image_size=None if provisional else embedder.image_size,
-        model_key=embedder.key,
+        image_size=None if provisional else image_size,
+        model_key=key,
         batch_size=batch_size,
     )
     sync = store.sync_items([(f.path, f.hash, f.width, f.height) for f in usable])
@@ -114,7 +125,7 @@ def update_images(
         write_table(folder / CLEARED_NAME, ("path", "label"), sync.cleared)
     return InitReport(
         images=len(usable),
-        embedded=len(ok),
+        embedded=embedded,
         sync=sync,
         skipped=skipped,
         moved_from=None if previous_root in (None, str(images)) else previous_root,
@@ -147,3 +158,13 @@ def _checkpoints(cache, hashes: list[str]) -> Iterator[Callable[[np.ndarray, np.
         yield keep
     finally:
         flush()
+
+
+def _recorded_key(
+    store: Store, *, backbone: str, image_size: int, checkpoint: Path | str | None
+) -> str | None:
+    """The model key the project recorded, when `backbone` and `image_size` are the ones it was
+    embedded with and no checkpoint file is named (its bytes may have changed since, and they
+    are part of the key); else None: the embedder must be built to know its key."""
+    same = (backbone, image_size) == (store.get_meta("backbone"), store.get_meta("image_size"))
+    return store.get_meta("model_key") if same and checkpoint is None else None

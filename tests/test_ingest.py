@@ -76,6 +76,32 @@ def test_scanning_png_and_jpeg_files_opens_none_to_look_for_dicom(
     assert [i.path for i in scan(tmp_path, progress=False).images] == ["a.png", "b.jpg"]
 
 
+def test_content_checked_before_is_only_hashed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rescan probes only new content: known hashes keep their size, and a changed file (new
+    bytes under an old name) is probed again."""
+    import sys
+
+    scanning = sys.modules["labeler.ingest.scan"]  # the module: labeler.ingest.scan is its function
+
+    noise_rgb(8, 6, seed=1).save(tmp_path / "a.png")
+    noise_rgb(5, 4, seed=2).save(tmp_path / "b.png")
+    first = {i.path: i for i in scan(tmp_path, progress=False).images}
+    known = {i.hash: (i.width, i.height) for i in first.values()}
+    probed = []
+    probe = scanning.probe
+    monkeypatch.setattr(
+        scanning, "probe", lambda path, **kw: probed.append(path) or probe(path, **kw)
+    )
+    again = {i.path: i for i in scan(tmp_path, progress=False, known=known).images}
+    assert probed == [] and again == first
+    noise_rgb(7, 3, seed=3).save(tmp_path / "b.png")  # other bytes, same name
+    again = {i.path: i for i in scan(tmp_path, progress=False, known=known).images}
+    assert [p.name for p in probed] == ["b.png"]
+    assert (again["b.png"].width, again["b.png"].height) == Image.open(tmp_path / "b.png").size
+
+
 def test_scan_paths_are_relative_posix_sorted_and_skip_hidden(tmp_path: Path) -> None:
     sub = tmp_path / "sub dir"
     sub.mkdir()

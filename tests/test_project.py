@@ -80,6 +80,25 @@ def test_reinit_on_grown_folder_embeds_only_new_images(project: Project, colour_
         assert p2.status()["images"] == len(truth) + 2
 
 
+def test_a_rescan_builds_the_network_only_for_new_images(
+    project: Project, colour_images, monkeypatch
+) -> None:
+    import labeler.embed
+
+    folder, _ = colour_images
+    built = []
+    create = labeler.embed.create_embedder
+    monkeypatch.setattr(
+        labeler.embed, "create_embedder", lambda *a, **kw: built.append(a) or create(*a, **kw)
+    )
+    report = project.rescan(progress=False)  # nothing new: the cached vectors are found by key
+    assert built == [] and report.embedded == 0 and report.images == project.status()["images"]
+    key = project.model_key
+    coloured(COLOURS["blue"], seed=4321).save(folder / "new.png")
+    report = project.rescan(progress=False)
+    assert len(built) == 1 and report.embedded == 1 and project.model_key == key
+
+
 def test_renamed_file_keeps_its_label(project: Project, colour_images) -> None:
     folder, truth = colour_images
     first = sorted(truth)[0]

@@ -205,8 +205,9 @@ def test_an_empty_folder_does_not_fix_the_input_size(
     path = tmp_path / "p"
     _init(path, empty, backbone="fake").close()  # nothing to choose from yet
     _init(path, folder, backbone="fake").close()  # the first images choose
-    _init(path, folder, backbone="fake").close()  # kept: the size the embedder took (32 here)
     sizes = [Image.open(folder / name).size for name in truth]
+    Image.new("RGB", (40, 30), (9, 99, 199)).save(folder / "new.png")  # a new image to embed
+    _init(path, folder, backbone="fake").close()  # kept: the size the embedder took (32 here)
     assert asked == [choose_image_size([]), choose_image_size(sizes), FAKE_SIZE]
     assert len(set(asked)) == 3
 

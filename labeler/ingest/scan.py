@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from tqdm import tqdm
@@ -160,13 +161,24 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _inspect(rel: str, abs_path: Path, *, max_pixels: int, dicom: bool) -> ImageFile | Skipped:
+def _inspect(
+    rel: str,
+    abs_path: Path,
+    *,
+    max_pixels: int,
+    dicom: bool,
+    known: Mapping[str, tuple[int, int]],
+) -> ImageFile | Skipped:
     """Check one candidate file (`dicom`: whether it is DICOM); an ImageFile when it is a usable
-    image, else a Skipped."""
+    image, else a Skipped. Content already checked (its hash in `known`, with its width and
+    height) is not probed again: the same bytes passed before."""
     try:
-        width, height = probe(abs_path, max_pixels=max_pixels, dicom=dicom)
         size = abs_path.stat().st_size
         digest = sha256_file(abs_path)
+        if digest in known:
+            width, height = known[digest]
+        else:
+            width, height = probe(abs_path, max_pixels=max_pixels, dicom=dicom)
     except ImageError as exc:
         return Skipped(rel, str(exc))
     except Exception as exc:  # a bad file must never stop the scan
@@ -180,6 +192,7 @@ def scan(
     max_pixels: int = MAX_PIXELS,
     progress: bool = True,
     exclude: Path | None = None,
+    known: Mapping[str, tuple[int, int]] | None = None,
 ) -> ScanResult:
     """Walk `root` recursively and sort its files into usable images and skipped files.
 
@@ -191,8 +204,9 @@ def scan(
     file raises.
     `progress` shows one tqdm bar on stderr, over every file the result counts (images and
     skipped; those the walk already skipped, by type or name, start it). `exclude`: a folder
-    below `root` left out (a project kept inside its images folder). Raises LabelerError when
-    `root` is not a folder.
+    below `root` left out (a project kept inside its images folder). `known`: {sha256: (width,
+    height)} of content checked before (a project's images), not probed again: a rescan of an
+    unchanged folder only hashes. Raises LabelerError when `root` is not a folder.
     """
     root_path = _check_root(root)
     candidates, skipped = _walk(root_path, exclude)
@@ -208,7 +222,7 @@ def scan(
     )
     for rel, dicom in bar:
         path = root_path.joinpath(*rel.split("/"))
-        outcome = _inspect(rel, path, max_pixels=max_pixels, dicom=dicom)
+        outcome = _inspect(rel, path, max_pixels=max_pixels, dicom=dicom, known=known or {})
         (images if isinstance(outcome, ImageFile) else skipped).append(outcome)
     images.sort(key=lambda item: item.path)
     skipped.sort(key=lambda item: item.path)
