@@ -318,6 +318,23 @@ def test_map_projection_and_points(labeled) -> None:
     assert project_2d(np.zeros((2, 4), dtype=np.float32)).coords.shape == (2, 2)
 
 
+def test_the_map_is_the_first_two_principal_axes(monkeypatch) -> None:
+    """Against an SVD oracle, up to the axes' signs: planted data with two strong directions."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "umap", None)  # the PCA path, whatever is installed
+    rng = np.random.default_rng(0)
+    basis = np.linalg.qr(rng.normal(size=(16, 16)))[0][:, :2]
+    x = rng.normal(size=(300, 2)) * [5.0, 2.0] @ basis.T + 0.1 * rng.normal(size=(300, 16))
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    got = project_2d(x)
+    centred = x - x.mean(axis=0)
+    oracle = centred @ np.linalg.svd(centred, full_matrices=False)[2][:2].T
+    for k in range(2):
+        assert abs(np.corrcoef(got.coords[:, k], oracle[:, k])[0, 1]) > 0.999
+    assert got.method == "PCA"
+
+
 def test_workbench_is_rebuilt_after_a_rescan(project: Project, colour_images) -> None:
     from imagegen import COLOURS, coloured
 
