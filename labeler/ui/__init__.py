@@ -23,7 +23,7 @@ def build_app(project: Project) -> gr.Blocks:
     """The Blocks app for one open project: layout, then each event wired to its handler."""
     from labeler.ui.handlers_tabs import TabHandlers
     from labeler.ui.layout import build_layout
-    from labeler.ui.widgets import let_go_when_emptied
+    from labeler.ui.widgets import let_go_when_emptied, within_bounds
 
     ui = build_layout()
     h = TabHandlers(project, ui)
@@ -95,7 +95,11 @@ def build_app(project: Project) -> gr.Blocks:
         ui.trust_tab.select(h.move_threshold, trust_in, trust_out, **private).then(
             h.check, None, ui.check, **private, **check_queue
         )
-        ui.threshold.change(h.move_threshold, trust_in, trust_out, **quick)
+        # A value typed beyond the slider's bounds is taken at the bound, and the box shows it.
+        bounds = (ui.threshold.minimum, ui.threshold.maximum)
+        ui.threshold.change(
+            h.move_threshold, trust_in, trust_out, js=within_bounds(*bounds, extra=1), **quick
+        ).then(None, ui.threshold, ui.threshold, js=within_bounds(*bounds))
         ui.trust_cls.input(h.move_threshold, trust_in, trust_out, **quick)
         trust_follows(ui.accept_above.click(h.accept_above, [s, *trust_in], everything, **quick))
         # Map tab

@@ -226,6 +226,20 @@ def test_threshold_and_bulk_accept(page: Page, server, screenshot) -> None:
     expect(page.locator("#status")).to_contain_text(f"{would:,} accepted")
 
 
+def test_a_threshold_typed_beyond_its_bounds_is_taken_at_the_bound(page: Page, server) -> None:
+    """Gradio would refuse 1.5 with an error badge and a traceback in the server log."""
+    box = page.locator("#threshold input[type=number]")
+    headline = page.locator("#acceptance")
+    logged = len(server.log.read_text(encoding="utf-8", errors="replace"))
+    for typed, taken in (("1.5", "1"), ("-1", "0"), ("0.6", "0.6")):
+        box.fill(typed)
+        box.press("Enter")
+        expect(box).to_have_value(taken)
+        expect(headline).to_contain_text(f"≥ {float(taken):.2f}")
+    expect(page.locator(".toast-body")).to_have_count(0)
+    assert "Traceback" not in server.log.read_text(encoding="utf-8", errors="replace")[logged:]
+
+
 def curve_points(page: Page) -> int:
     """Points of the Trust tab's learning curve, once its check is shown (one point is shown as
     the headline alone: the curve is drawn from two on)."""
