@@ -323,15 +323,10 @@ def _export(args: argparse.Namespace, what: str, write: Callable[[Project, str],
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from labeler.export import write_rows
-    from labeler.project import EXTRA_COLUMNS
-
     def write(project: Project, out: str) -> int:
-        if out == STDOUT:
+        if out == STDOUT:  # lines ending as suggest's do
             _utf8_stdout()
-            sys.stdout.write("\ufeff" if args.excel else "")
-            rows = project.export_rows()
-            n = write_rows(sys.stdout, rows, extra_columns=EXTRA_COLUMNS, lineterminator="\n")
+            n = project.write_export(sys.stdout, excel=args.excel, lineterminator="\n")
         else:
             n = project.export_csv(out, excel=args.excel)
         for note in project.export_notes():

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
@@ -28,7 +28,7 @@ from labeler.autolabel import (
 from labeler.classnames import ClassNameError, check_new_class_names
 from labeler.errors import LabelerError, ProjectNotFound
 from labeler.estimates import estimate_key, has_estimate, record_estimate, recorded_curve
-from labeler.export import check_outside_project, write_csv, write_embeddings
+from labeler.export import check_outside_project, write_csv, write_embeddings, write_rows
 from labeler.export.rows import EXTRA_COLUMNS, export_rows
 from labeler.heads import DEFAULT_HEAD, DEFAULT_METHOD, Head, KnnGraph, create_head
 from labeler.heads.propagation import remember_pool_graph
@@ -657,6 +657,17 @@ class Project:
         UTF-8; excel: behind a byte-order mark, so that Excel reads accented letters right."""
         check_outside_project(Path(out), self.path)
         return write_csv(Path(out), self.export_rows(), extra_columns=EXTRA_COLUMNS, excel=excel)
+
+    def write_export(self, f: TextIO, *, excel: bool = False, lineterminator: str = "\r\n") -> int:
+        """The export CSV, as `export_csv` writes it, to the text stream `f` (stdout, say);
+        returns its row count."""
+        return write_rows(
+            f,
+            self.export_rows(),
+            extra_columns=EXTRA_COLUMNS,
+            excel=excel,
+            lineterminator=lineterminator,
+        )
 
     def stale_predictions(self) -> str | None:
         """Why the latest `predict`'s predictions are out of date, in a sentence with the fix, or

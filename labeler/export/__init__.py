@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 EXPORTS_DIR = "exports"  # inside a project folder: the one place there that exports may go
-EXCEL_ENCODING = "utf-8-sig"  # UTF-8 behind a byte-order mark: how Excel knows a CSV is UTF-8
+BYTE_ORDER_MARK = "\ufeff"  # before UTF-8 text: how Excel knows that a CSV is UTF-8
 
 CSV_COLUMNS = (
     "path",
@@ -119,8 +119,8 @@ def _cannot_write(out: Path, error: OSError) -> LabelerError:
 
 
 @contextmanager
-def _atomic(out: Path, mode: str, *, encoding: str = "utf-8"):
-    """A file object to write `out` through, in text `mode` with `encoding` or binary; `out` is
+def _atomic(out: Path, mode: str):
+    """A file object to write `out` through, in text `mode` (UTF-8) or binary; `out` is
     replaced only when the block ends without an error."""
     out = Path(out)
     try:
@@ -131,7 +131,7 @@ def _atomic(out: Path, mode: str, *, encoding: str = "utf-8"):
     try:
         try:
             with os.fdopen(
-                fd, mode, **({"newline": "", "encoding": encoding} if "b" not in mode else {})
+                fd, mode, **({"newline": "", "encoding": "utf-8"} if "b" not in mode else {})
             ) as f:
                 yield f
             os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it owner-only; exports are ordinary
@@ -156,9 +156,14 @@ def write_rows(
     columns: Sequence[str] = CSV_COLUMNS,
     extra_columns: Sequence[str] = (),
     lineterminator: str = "\r\n",
+    excel: bool = False,
 ) -> int:
     """Write a header, then rows (dicts keyed by column) under `columns` then `extra_columns`,
-    every cell through `escape_cell`, to the text stream `f`; return the row count."""
+    every cell through `escape_cell`, to the text stream `f`; return the row count. excel:
+    begin with a byte-order mark, without which Excel reads UTF-8 in the machine's code page
+    and garbles every letter outside ASCII (`Ödem` shows as `Ã–dem`)."""
+    if excel:
+        f.write(BYTE_ORDER_MARK)
     columns = list(columns) + [c for c in extra_columns if c not in columns]
     writer = csv.writer(f, lineterminator=lineterminator)
     writer.writerow(columns)
@@ -177,11 +182,9 @@ def write_csv(
     extra_columns: Sequence[str] = (),
     excel: bool = False,
 ) -> int:
-    """`write_rows` to the file `out`, atomically, in UTF-8; return the row count. excel: begin
-    with a byte-order mark, without which Excel reads the file in the machine's code page and
-    garbles every letter outside ASCII (`Ödem` shows as `Ã–dem`)."""
-    with _atomic(out, "w", encoding=EXCEL_ENCODING if excel else "utf-8") as f:
-        return write_rows(f, rows, columns=columns, extra_columns=extra_columns)
+    """`write_rows` to the file `out`, atomically, in UTF-8; return the row count."""
+    with _atomic(out, "w") as f:
+        return write_rows(f, rows, columns=columns, extra_columns=extra_columns, excel=excel)
 
 
 def write_table(out: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
