@@ -14,7 +14,7 @@ from labeler.active.stopping import (
     checked_labels,
     estimate_auto_label_accuracy,
 )
-from labeler.store import Store
+from labeler.store import Estimate, Store
 
 
 def estimate_key(method: str, model_key: str, item_ids: np.ndarray, labels: Sequence[str]) -> str:
@@ -24,9 +24,9 @@ def estimate_key(method: str, model_key: str, item_ids: np.ndarray, labels: Sequ
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def has_estimate(store: Store, key: str) -> bool:
-    """Whether an estimate was recorded under `key` (an `estimate_key`)."""
-    return any(e.labels_key == key for e in store.estimates())
+def stored_estimate(store: Store, key: str) -> Estimate | None:
+    """The estimate recorded under `key` (an `estimate_key`), or None."""
+    return next((e for e in store.estimates() if e.labels_key == key), None)
 
 
 def record_estimate(
@@ -51,7 +51,7 @@ def record_estimate(
     state = store.label_version()[0]
     if len(confidence) == 0:
         return None
-    stored = next((e for e in store.estimates() if e.labels_key == key), None)
+    stored = stored_estimate(store, key)
     if stored is not None:  # made from these hand labels already: the same refits, skipped
         checked = int(checked_labels(labels).sum())
         return AccuracyEstimate(

@@ -27,7 +27,7 @@ from labeler.autolabel import (
 )
 from labeler.classnames import ClassNameError, check_new_class_names
 from labeler.errors import LabelerError, ProjectNotFound
-from labeler.estimates import estimate_key, has_estimate, record_estimate, recorded_curve
+from labeler.estimates import estimate_key, record_estimate, recorded_curve, stored_estimate
 from labeler.export import check_outside_project, write_csv, write_embeddings, write_rows
 from labeler.export.rows import EXTRA_COLUMNS, export_rows
 from labeler.heads import DEFAULT_HEAD, DEFAULT_METHOD, Head, KnnGraph, create_head
@@ -584,7 +584,7 @@ class Project:
         rows, labels = self._labeled(hand_only=True)
         v = self._vectors()
         key = estimate_key(method, self.model_key, v.item_ids[rows], labels)
-        if not has_estimate(self.store, key):
+        if stored_estimate(self.store, key) is None:
             try:
                 proba, _ = self._fit(method, rows, labels)
             except LabelerError:
