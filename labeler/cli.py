@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from labeler.cliargs import CLASS_ACTIONS, LOOPBACK, MAX_PORT, build_parser
 from labeler.errors import LabelerError, os_reason
-from labeler.wording import line_numbers, plural, same_content
+from labeler.wording import cleared_reason, line_numbers, plural, same_content
 
 if TYPE_CHECKING:
     from labeler.project import InitReport, Project
@@ -130,13 +130,9 @@ def _print_init(project: Project, r: InitReport) -> None:
             file=sys.stderr,
         )
     if s.cleared:
-        lost = (
-            "its file now holds another image"
-            if len(s.cleared) == 1
-            else "their files now hold other images"
-        )
+        n = len(s.cleared)
         print(
-            f"warning: removed {plural(len(s.cleared), 'label')}: {lost} (listed in "
+            f"warning: removed {plural(n, 'label')}: {cleared_reason(n)} (listed in "
             f"{project.path / CLEARED_NAME}; if the images are in fact the same, `labeler "
             f"label {project.path} --csv {project.path / CLEARED_NAME}` puts them back)",
             file=sys.stderr,

@@ -29,3 +29,9 @@ def same_content(n: int) -> str:
     if n == 1:
         return " (1 file has the same content as another: one vector for both)"
     return f" ({plural(n, 'file')} have the same content as other files: they share their vectors)"
+
+
+def cleared_reason(n: int) -> str:
+    """Why a rescan removed `n` labels: 'its file now holds another image', or of several,
+    'their files now hold other images'."""
+    return "its file now holds another image" if n == 1 else "their files now hold other images"

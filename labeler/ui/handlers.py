@@ -23,7 +23,7 @@ from labeler.ui.history import UndoHistory
 from labeler.ui.layout import ALL, ANY, KEY_CLASS, UI
 from labeler.ui.session import Session, annotator
 from labeler.ui.settings import PIXELATED_MAX_SIDE, SIMILAR_K
-from labeler.wording import plural, same_content
+from labeler.wording import cleared_reason, plural, same_content
 from labeler.workbench import Workbench
 
 Updates = dict[Any, Any]
@@ -372,9 +372,8 @@ class Handlers:
         )
         if s.cleared:
             n = len(s.cleared)
-            why = "its file now holds another image" if n == 1 else "their files now hold others"
             info += (
-                f". **{plural(n, 'label')} removed**: {why} (listed in "
+                f". **{plural(n, 'label')} removed**: {cleared_reason(n)} (listed in "
                 f"`{self.project.path / CLEARED_NAME}`)"
             )
         return self.after_edit(session) | {self.ui.rescan_info: info}
