@@ -46,7 +46,7 @@ def _whole_number(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
 
 
-def _int_at_least(low: int):
+def int_at_least(low: int):
     """An argparse type: a whole number of at least `low`."""
 
     def parse(text: str) -> int:
@@ -58,8 +58,8 @@ def _int_at_least(low: int):
     return parse
 
 
-_positive_int = _int_at_least(1)
-_non_negative_int = _int_at_least(0)
+_positive_int = int_at_least(1)
+_non_negative_int = int_at_least(0)
 
 
 def _port(text: str) -> int:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from labeler.bench.__main__ import main
-from labeler.bench.fewshot import make_task, score
+from labeler.bench.fewshot import DATASETS, make_task, score
 from labeler.bench.report import headline, summarise
 
 
@@ -97,3 +97,43 @@ def test_demo_ood_counts_every_unlabeled_demo_image_once(capsys) -> None:
         demo_ood.marked(["unicorn"], 3)
     assert demo_ood.main(["--labeled", "bag", "coat", "--per-class", "2"]) == 0
     assert "images of the other classes" in capsys.readouterr().out
+
+
+def test_settings_a_class_is_too_small_for_are_left_out_with_a_note(tmp_path, capsys) -> None:
+    smallest = int(np.bincount(DATASETS["digits-longtail"](0)[1]).min())
+    code = main(
+        [
+            "--datasets", "digits-longtail",
+            "--shots", "1", str(smallest + 1),
+            "--seeds", "1", "--methods", "protonet", "--peers", "--out", str(tmp_path),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    captured = capsys.readouterr()
+    assert f"{smallest + 1}-shot: left out, its smallest class has {smallest} images" in (
+        captured.err
+    )
+    assert "digits-longtail, 1-shot (1 seed)" in captured.out
+    assert f"{smallest + 1}-shot (" not in captured.out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--shots", "500"], "no setting left to run"),
+        (["--methods", "protonet", "nope"], "unknown method 'nope' in --methods; available:"),
+    ],
+)
+def test_a_run_with_nothing_to_do_or_an_unknown_method_is_refused_before_it_starts(
+    tmp_path, capsys, argv, message
+) -> None:
+    code = main(["--datasets", "synthetic", "--peers", "--out", str(tmp_path / "out"), *argv])
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_shots_and_seeds_must_be_positive(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["--shots", "0"])
+    assert "--shots: expected a number of at least 1, got 0" in capsys.readouterr().err

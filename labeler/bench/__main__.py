@@ -13,8 +13,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from labeler.bench.fewshot import DATASETS, OUR_METHODS, evaluate, make_task
+from labeler.bench.fewshot import DATASETS, OUR_METHODS, evaluate, feasible_settings, make_task
 from labeler.bench.peers import PEERS
+from labeler.cliargs import int_at_least
+from labeler.errors import LabelerError
 
 DEFAULT_SHOTS = (1, 5, 10, 20)
 DEFAULT_SEEDS = 10
@@ -43,9 +45,11 @@ class _ActiveArguments(argparse.Action):
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
-    p.add_argument("--shots", nargs="+", type=int, default=list(DEFAULT_SHOTS))
-    p.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="tasks per setting")
-    p.add_argument("--ways", type=int, default=None, help="classes per task (default: all)")
+    p.add_argument("--shots", nargs="+", type=int_at_least(1), default=list(DEFAULT_SHOTS))
+    p.add_argument("--seeds", type=int_at_least(1), default=DEFAULT_SEEDS, help="tasks per setting")
+    p.add_argument(
+        "--ways", type=int_at_least(2), default=None, help="classes per task (default: all)"
+    )
     p.add_argument("--methods", nargs="*", default=list(OUR_METHODS), help="our heads")
     p.add_argument("--peers", nargs="*", default=list(PEERS), choices=list(PEERS))
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the CSV and plot")
@@ -69,10 +73,22 @@ def run(args: argparse.Namespace) -> int:
 
 def run_fewshot(args: argparse.Namespace) -> int:
     from labeler.bench.report import headline, plot, summarise, table, write_csv
+    from labeler.heads import available_heads
 
+    unknown = [m for m in args.methods if m not in available_heads()]
+    if unknown:
+        raise LabelerError(
+            f"unknown method {', '.join(map(repr, unknown))} in --methods; available: "
+            f"{', '.join(available_heads())}"
+        )
+    pairs, notes = feasible_settings(args.datasets, args.shots)
+    for note in notes:
+        print(note, file=sys.stderr)
+    if not pairs:
+        raise LabelerError("no setting left to run; choose smaller --shots")
     args.out.mkdir(parents=True, exist_ok=True)
     methods = list(args.methods) + list(args.peers)
-    settings = [(d, k, s) for d in args.datasets for k in args.shots for s in range(args.seeds)]
+    settings = [(d, k, s) for d, k in pairs for s in range(args.seeds)]
     records = []
     for dataset, shots, seed in tqdm(settings, desc="tasks", unit="task", file=sys.stderr):
         task = make_task(dataset, shots, seed, ways=args.ways)
@@ -97,7 +113,11 @@ def run_fewshot(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m labeler.bench", description=__doc__)
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    try:
+        return run(parser.parse_args(argv))
+    except LabelerError as e:
+        print(f"{parser.prog}: error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ measured on the images it had to predict.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,6 +94,24 @@ DATASETS: dict[str, Callable[[int], Pool]] = {
     "digits-balanced": _digits_balanced,
     "digits-longtail": _digits_longtail,
 }
+
+
+def feasible_settings(
+    datasets: Sequence[str], shots: Sequence[int]
+) -> tuple[list[tuple[str, int]], list[str]]:
+    """The (dataset, shots) pairs whose every class has `shots` images to label, in the order
+    given, and a note for each pair left out (a long-tailed pool's smallest class is small)."""
+    pairs, notes = [], []
+    for dataset in datasets:
+        smallest = int(np.bincount(DATASETS[dataset](0)[1]).min())  # the same for every seed
+        for k in shots:
+            if k <= smallest:
+                pairs.append((dataset, k))
+            else:
+                notes.append(
+                    f"{dataset}, {k}-shot: left out, its smallest class has {smallest} images"
+                )
+    return pairs, notes
 
 
 @dataclass(frozen=True)

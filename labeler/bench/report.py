@@ -14,6 +14,7 @@ import numpy as np
 from scipy import stats
 
 from labeler.bench.peers import PEERS
+from labeler.wording import plural
 
 HEADLINE_DATASETS = ("fmnist-balanced", "fmnist-longtail")
 HEADLINE_SHOTS = (1, 5)
@@ -52,7 +53,7 @@ def table(summary: dict) -> str:
     for dataset, shots in sorted({(d, s) for d, s, _ in summary}):
         rows = {m: f for (d, s, m), f in summary.items() if (d, s) == (dataset, shots)}
         n = next(iter(rows.values()))["n"]
-        lines += ["", f"{dataset}, {shots}-shot ({n} seeds)", header]
+        lines += ["", f"{dataset}, {shots}-shot ({plural(n, 'seed')})", header]
         for method, f in sorted(rows.items(), key=lambda item: -item[1]["accuracy"]):
             target = "" if method in PEERS else f"{_pct(f['target_precision']):>9s}"
             target_cov = "" if method in PEERS else f"{_pct(f['target_coverage']):>8s}"
