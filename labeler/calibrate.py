@@ -92,6 +92,22 @@ def expected_calibration_error(
     return float(gap.sum() / len(confidence))
 
 
+def ece_noise_floor(confidence: np.ndarray, *, bins: int = ECE_BINS) -> float:
+    """The ECE that perfectly calibrated confidences (N,) would show from sampling alone.
+
+    Even when each row is right with probability exactly its confidence c, a bin's count of
+    right rows strays from its sum of confidences: by sqrt(2/π · Σ c(1 − c)) on average (the
+    normal approximation of E|Σ (right − c)|). Summed over bins and divided by N, that is the
+    floor under `expected_calibration_error` on this many rows; it falls as 1/√N. 0 for no rows.
+    """
+    confidence = np.asarray(confidence, dtype=np.float64)
+    if not len(confidence):
+        return 0.0
+    which = np.minimum((confidence * bins).astype(np.int64), bins - 1)
+    variance = np.bincount(which, weights=confidence * (1.0 - confidence), minlength=bins)
+    return float(np.sqrt(2.0 / np.pi * variance).sum() / len(confidence))
+
+
 def precision_coverage(
     confidence: np.ndarray, correct: np.ndarray, threshold: float
 ) -> tuple[float, float]:

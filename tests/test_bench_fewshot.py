@@ -53,7 +53,7 @@ def _record(dataset, shots, method, seed, accuracy):
     nan = float("nan")
     return {
         "dataset": dataset, "shots": shots, "method": method, "seed": seed,
-        "accuracy": accuracy, "ece": 0.1, "precision": nan, "coverage": 0.0,
+        "accuracy": accuracy, "ece": 0.1, "ece_floor": 0.02, "precision": nan, "coverage": 0.0,
         "target_precision": nan, "target_coverage": 0.0, "estimated_coverage": 0.0,
         "seconds": 1.0,
     }  # fmt: skip

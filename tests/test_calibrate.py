@@ -10,6 +10,7 @@ import pytest
 from labeler.calibrate import (
     TEMPERATURE_BOUNDS,
     conformal_threshold,
+    ece_noise_floor,
     expected_calibration_error,
     fit_temperature,
     nll,
@@ -148,6 +149,15 @@ def test_ece_is_small_for_sampled_labels() -> None:
     conf = rng.uniform(0.3, 1.0, 50_000)
     assert expected_calibration_error(conf, rng.random(50_000) < conf) < 0.01
     assert expected_calibration_error(conf, rng.random(50_000) < conf**2) > 0.1
+
+
+@pytest.mark.parametrize("n", [300, 3000])
+def test_ece_noise_floor_is_the_mean_ece_of_calibrated_draws(n: int) -> None:
+    rng = np.random.default_rng(3)
+    conf = rng.uniform(0.3, 1.0, n)
+    sampled = [expected_calibration_error(conf, rng.random(n) < conf) for _ in range(400)]
+    assert ece_noise_floor(conf) == pytest.approx(np.mean(sampled), rel=0.1)
+    assert ece_noise_floor(np.ones(n)) == 0.0 and ece_noise_floor(np.array([])) == 0.0
 
 
 def test_precision_coverage() -> None:

@@ -18,6 +18,7 @@ import numpy as np
 
 from labeler.bench.peers import PEERS
 from labeler.calibrate import (
+    ece_noise_floor,
     expected_calibration_error,
     precision_coverage,
     threshold_for_precision,
@@ -166,6 +167,7 @@ def score(proba: np.ndarray, task: Task, seconds: float) -> dict[str, float]:
     return {
         "accuracy": float(correct.mean()),
         "ece": expected_calibration_error(confidence, correct),
+        "ece_floor": ece_noise_floor(confidence),
         "precision": precision,
         "coverage": coverage,
         "target_precision": target_precision,

@@ -44,11 +44,15 @@ def summarise(records: list[dict]) -> dict[tuple[str, int, str], dict[str, float
 
 
 def table(summary: dict) -> str:
-    """One block per (dataset, shots), methods by falling accuracy; percentages."""
+    """One block per (dataset, shots), methods by falling accuracy; percentages.
+
+    `floor` is the ECE that perfectly calibrated confidences would show on as many rows
+    (`ece_noise_floor`): the part of ECE that is sampling noise, not miscalibration.
+    """
     lines = []
     header = (
-        f"{'method':28s} {'accuracy':>15s} {'ECE':>6s} {'prec@.9':>8s} {'cov@.9':>7s} "
-        f"{'prec@95%':>9s} {'cov@95%':>8s} {'time s':>7s}"
+        f"{'method':28s} {'accuracy':>15s} {'ECE':>6s} {'floor':>6s} {'prec@.9':>8s} "
+        f"{'cov@.9':>7s} {'prec@95%':>9s} {'cov@95%':>8s} {'time s':>7s}"
     )
     for dataset, shots in sorted({(d, s) for d, s, _ in summary}):
         rows = {m: f for (d, s, m), f in summary.items() if (d, s) == (dataset, shots)}
@@ -59,7 +63,8 @@ def table(summary: dict) -> str:
             target_cov = "" if method in PEERS else f"{_pct(f['target_coverage']):>8s}"
             lines.append(
                 f"{method:28s} {100 * f['accuracy']:7.2f} ± {100 * f['ci95']:5.2f} "
-                f"{f['ece']:6.3f} {_pct(f['precision']):>8s} {_pct(f['coverage']):>7s} "
+                f"{f['ece']:6.3f} {f['ece_floor']:6.3f} {_pct(f['precision']):>8s} "
+                f"{_pct(f['coverage']):>7s} "
                 f"{target or '':>9s} {target_cov or '':>8s} {f['seconds']:7.2f}"
             )
     return "\n".join(lines)
