@@ -120,14 +120,14 @@ def read_label_csv(path: Path | str) -> LabelRows:
     empty. A repeated path with the same label is kept once, as first written.
     """
     path = Path(path)
-    rows, first, encoding = _read_rows(path)
+    rows, lines, first, encoding = _read_rows(path)
     header = _header(path, rows[first])
     ip, il = header.index("path"), header.index("label")
     isrc = header.index("source") if "source" in header else None
     pairs: dict[str, tuple[str, str, int]] = {}  # plain path -> (cell, label, line), first seen
     unlabeled: list[int] = []
     predicted: list[tuple[int, str]] = []  # (line, source) of rows that are not expert labels
-    for line, row in enumerate(rows[first + 1 :], start=first + 2):
+    for line, row in zip(lines[first + 1 :], rows[first + 1 :], strict=True):
         if not any(cell.strip() for cell in row):
             continue
         source = row[isrc].strip() if isrc is not None and isrc < len(row) else ""
@@ -181,25 +181,32 @@ def _unescape_path(cell: str) -> str:
     return cell[:lead] + unescape_cell(core) + cell[lead + len(core) :]
 
 
-def _read_rows(path: Path) -> tuple[list[list[str]], int, str]:
-    """The rows of CSV file `path`, at least one; the index of the header row (1 below Excel's
-    `sep=` line, else 0); and the encoding the file was read in."""
+def _read_rows(path: Path) -> tuple[list[list[str]], list[int], int, str]:
+    """The rows of CSV file `path`, at least one; the line (from 1) each row starts on, which a
+    quoted cell spanning lines moves past the row's index; the index of the header row (1 below
+    Excel's `sep=` line, else 0); and the encoding the file was read in."""
     text, encoding = _read_text(path)
     sep_line = SEPARATOR_LINE.match(text)
     body = text[sep_line.end() :] if sep_line else text
     delimiter = sep_line.group(1) if sep_line else _sniff_delimiter(body)
-    rows: list[list[str]] = [[]] if sep_line else []  # the `sep=` line keeps its line number
+    above = int(bool(sep_line))  # the `sep=` line keeps its line number
+    rows: list[list[str]] = [[]] * above
+    lines: list[int] = [1] * above
+    reader = csv.reader(io.StringIO(body, newline=""), delimiter=delimiter)
+    read = 0  # lines of the body read so far
     try:
-        for row in csv.reader(io.StringIO(body, newline=""), delimiter=delimiter):
-            rows.append(row)  # row by row: on an error, `rows` says where
+        for row in reader:  # row by row: on an error, `read` says where the row began
+            lines.append(above + read + 1)
+            rows.append(row)
+            read = reader.line_num
     except csv.Error as e:  # in practice: a cell longer than csv.field_size_limit()
         raise LabelerError(
-            f"{path}, line {len(rows) + 1}: a cell is longer than {csv.field_size_limit()} "
-            f"characters; {UNCLOSED_QUOTE}"
+            f"{path}, line {above + read + 1}: a cell is longer than "
+            f"{csv.field_size_limit()} characters; {UNCLOSED_QUOTE}"
         ) from e
-    if len(rows) == bool(sep_line):
+    if len(rows) == above:
         raise LabelerError(f"label file {path} is empty; it needs a header row path,label")
-    return rows, int(bool(sep_line)), encoding
+    return rows, lines, above, encoding
 
 
 def _read_text(path: Path) -> tuple[str, str]:

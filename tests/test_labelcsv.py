@@ -242,6 +242,16 @@ def test_one_path_spelt_twice_with_one_label_is_kept_once_as_first_written(
     assert read_label_csv(path).pairs == [("sub\\a.png ", "cat"), ("b.png", "dog")]
 
 
+@pytest.mark.parametrize("above", ["", "sep=,\n"])
+def test_lines_are_the_files_own_after_a_cell_that_spans_lines(tmp_path: Path, above: str) -> None:
+    content = above + 'path,label,note\na.png,cat,"two\nlines"\nb.png,,\nc.png,dog,\nd.png\n'
+    shift = len(above.splitlines())
+    with pytest.raises(LabelerError, match=f"line {6 + shift}: expected 3 cells, got 1"):
+        read_label_csv(_write(tmp_path, content))
+    rows = read_label_csv(_write(tmp_path, content.removesuffix("d.png\n")))
+    assert rows.lines == [2 + shift, 5 + shift] and rows.unlabeled == [4 + shift]
+
+
 def test_ragged_row(tmp_path: Path) -> None:
     path = _write(tmp_path, "path,note,label\na.png,x,cat\nb.png\n")
     with pytest.raises(LabelerError, match="line 3: expected 3 cells, got 1"):
