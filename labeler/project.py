@@ -35,6 +35,7 @@ from labeler.heads.propagation import remember_pool_graph
 from labeler.index import FaissIndex
 from labeler.labelcsv import encoding_note, read_label_csv
 from labeler.live import is_accepted
+from labeler.ood import OodDetector
 from labeler.paths import image_rows
 from labeler.projectfiles import INDEX_NAME, create_store, undone_on_failure
 from labeler.reports import (
@@ -610,13 +611,13 @@ class Project:
 
         Uncertainty comes from the head the browser shows (`live_method`), fitted on the hand
         labels; predictions accepted in bulk are never suggested but do not train it. Images
-        that the latest `predict` flagged as fitting no class, while its predictions are
-        current, are said to in their reason."""
+        that fit no class by the same hand labels (`labeler.ood`, as the browser flags them)
+        are said to in their reason, whether or not `predict` has run since the labels."""
         v = self._vectors()
-        flagged = self._flagged_ood()
         chooser = create_strategy(strategy)
         rows, labels, hand = self._label_rows()
         method = self.live_method()
+        flagged = self._fits_no_class(method, *_hand_only(rows, labels, hand))
         pool = make_pool(
             v.raw,
             rows,
@@ -629,7 +630,7 @@ class Project:
         )
         out = []
         for s in chooser.suggest(pool, n):
-            reason = fits_no_class_reason(s) if int(v.item_ids[s.index]) in flagged else s.reason
+            reason = fits_no_class_reason(s) if flagged[s.index] else s.reason
             row = {"path": v.paths[s.index], "reason": reason, "score": round(s.score, 6)}
             if pool.proba is not None:
                 p = pool.proba[s.index]
@@ -637,13 +638,15 @@ class Project:
             out.append(row)
         return out
 
-    def _flagged_ood(self) -> set[int]:
-        """Item ids the latest `predict` flagged as fitting no class; none while there is no
-        prediction or it is out of date (`stale_predictions`)."""
-        run = self.store.latest_run()
-        if run is None or self.stale_predictions():
-            return set()
-        return {i for i, (ood, _) in self.store.prediction_extras(run.id).items() if ood}
+    def _fits_no_class(self, method: str, rows: np.ndarray, labels: list[str]) -> np.ndarray:
+        """(N,) bool: the images of `_vectors()` that fit no class by rows (K,) int64 labeled
+        `labels`, with the kNN graph where head `method` is transductive, as the browser's live
+        view flags them; none with fewer than two classes."""
+        v = self._vectors()
+        if len(set(labels)) < 2:
+            return np.zeros(len(v.paths), dtype=bool)
+        graph = self._graph() if create_head(method).transductive else None
+        return OodDetector().fit(v.raw[rows], labels, X_pool=v.raw, graph=graph).pool_flags()
 
     # -- export ------------------------------------------------------------------------------------
 

@@ -91,24 +91,31 @@ def test_suggest_scores_with_the_browsers_head_fitted_on_hand_labels(
 
 
 @pytest.mark.parametrize("strategy", ["margin", "badge", "auto", "coreset"])
-def test_suggest_says_which_images_the_latest_predict_found_to_fit_no_class(
+def test_suggest_says_which_images_fit_no_class_by_the_labels_it_has_now(
     project: Project, colour_images, monkeypatch: pytest.MonkeyPatch, strategy: str
 ) -> None:
     from labeler.ood import OodDetector
 
     _, truth = colour_images
-    project.label(_per_class(truth, 2))
     paths = project._vectors().paths
-    blue = np.array([truth[p] == "blue" for p in paths])  # flagged, as if of no class
-    monkeypatch.setattr(OodDetector, "pool_flags", lambda self: blue.copy())
-    assert project.predict().ood == int(blue.sum()) - 2
+    fit = OodDetector.fit
+
+    def remember_classes(self, X, y, **kwargs):
+        self.seen = set(y)
+        return fit(self, X, y, **kwargs)
+
+    monkeypatch.setattr(OodDetector, "fit", remember_classes)  # flagged: of no labeled class
+    monkeypatch.setattr(
+        OodDetector, "pool_flags", lambda self: np.array([truth[p] not in self.seen for p in paths])
+    )
+    project.label([(p, c) for p, c in _per_class(truth, 2) if c != "blue"])  # and no predict
     got = project.suggest(len(truth), strategy=strategy)
     assert {truth[g["path"]] for g in got} == {"red", "green", "blue"}
     for g in got:
         said = "fits no class" in g["reason"]
         assert said == (truth[g["path"]] == "blue"), g
         assert "uncertain" not in g["reason"] or not said
-    project.label(_per_class(truth, 1, start=2))  # the flags are out of date now: not said
+    project.label([(p, c) for p, c in _per_class(truth, 1) if c == "blue"])  # a class now
     assert not [g for g in project.suggest(len(truth)) if "fits no class" in g["reason"]]
 
 
