@@ -154,7 +154,11 @@ def _print_listed(lines: Sequence[str]) -> None:
 
 
 def _check_device(device: str) -> None:
-    """Refuse a --device that torch cannot see before any work (a scan can take minutes)."""
+    """Refuse a --device that torch cannot see before any work (a scan can take minutes).
+    `auto` and `cpu` always resolve: torch, a second to import, is not asked (a rescan with
+    nothing new to embed never needs it)."""
+    if device in ("auto", "cpu"):
+        return
     from labeler.embed import resolve_device
 
     resolve_device(device)

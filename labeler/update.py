@@ -54,13 +54,8 @@ def update_images(
     None for backbone, checkpoint or image_size: the project's current setting (a new project:
     the default backbone, and an input size chosen from the images).
     """
-    from labeler.embed import (
-        VectorCache,
-        choose_image_size,
-        create_embedder,
-        embed_files,
-    )
-    from labeler.ingest import scan
+    from labeler.embed import VectorCache  # the rest of labeler.embed imports torch: only
+    from labeler.ingest import scan  # where a network is needed (not in a no-op rescan)
 
     # The project folder may lie inside its images; content the project has is only hashed.
     known = {it.hash: (it.width, it.height) for it in store.items()}
@@ -72,6 +67,8 @@ def update_images(
     # Chosen from no images (an empty folder), the size is not kept: the first images choose.
     provisional = image_size is None and not scanned.images
     if image_size is None:
+        from labeler.embed import choose_image_size
+
         image_size = choose_image_size([(f.width, f.height) for f in scanned.images])
     if checkpoint is None and backbone == store.get_meta("backbone"):
         checkpoint = store.get_meta("checkpoint")
@@ -81,6 +78,8 @@ def update_images(
     cache = None if key is None else VectorCache(folder / config.VECTORS_DIR, key)
     embedder = None
     if cache is None or any(f.hash not in cache for f in scanned.images):
+        from labeler.embed import create_embedder
+
         embedder = create_embedder(
             backbone, device=device, image_size=image_size, checkpoint=checkpoint
         )
@@ -94,6 +93,8 @@ def update_images(
     todo_files = list(todo.values())
     embedded, failed_hashes = 0, {}
     if todo_files:
+        from labeler.embed import embed_files
+
         with _checkpoints(cache, [f.hash for f in todo_files]) as keep:
             result = embed_files(
                 embedder,

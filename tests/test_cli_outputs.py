@@ -258,11 +258,12 @@ def test_csv_on_stdout_is_utf8_whatever_the_locale(proj: Path, colour_images, ar
 
 
 def test_reading_a_project_imports_no_torch(proj: Path) -> None:
-    """status, label, curve and export read cached vectors: torch (a second to import, 600 MB)
-    is left for the commands that embed or train."""
+    """status, curve and a rescan that finds nothing new read cached vectors: torch (a second to
+    import, 600 MB) is left for the commands that embed or train."""
     code = (
         "import sys\n"
         "from labeler.cli import main\n"
+        f"assert main(['init', {str(proj)!r}]) == 0\n"
         f"assert main(['status', {str(proj)!r}]) == 0\n"
         f"assert main(['curve', {str(proj)!r}]) == 0\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
