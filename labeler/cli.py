@@ -10,6 +10,7 @@ import argparse
 import errno
 import ipaddress
 import os
+import shlex
 import socket
 import sys
 from collections.abc import Callable, Sequence
@@ -392,8 +393,18 @@ def cmd_class(args: argparse.Namespace) -> int:
             "merge": bench.merge_classes,
             "delete": bench.delete_class,
         }[args.action](*args.names, annotator=args.annotator)
+        saved = project.save_labels_before(edit)
         stale = project.stale_predictions()
     print(edit.description)
+    if edit.renamed is not None:
+        dashes = "-- " if any(name.startswith("-") for name in edit.renamed) else ""
+        new, old = map(shlex.quote, edit.renamed[::-1])
+        print(f"to undo: labeler class {shlex.quote(str(args.project))} rename {dashes}{new} {old}")
+    elif saved is not None:
+        print(
+            f"the labels as they were are in {saved}; to undo: labeler label "
+            f"{shlex.quote(str(args.project))} --csv {shlex.quote(str(saved))}"
+        )
     if stale:
         print(f"note: {stale}", file=sys.stderr)
     return 0

@@ -28,7 +28,13 @@ from labeler.autolabel import (
 from labeler.classnames import ClassNameError, check_new_class_names
 from labeler.errors import LabelerError, ProjectNotFound
 from labeler.estimates import estimate_key, record_estimate, recorded_curve, stored_estimate
-from labeler.export import check_outside_project, write_csv, write_embeddings, write_rows
+from labeler.export import (
+    check_outside_project,
+    write_csv,
+    write_embeddings,
+    write_rows,
+    write_table,
+)
 from labeler.export.rows import EXTRA_COLUMNS, export_rows
 from labeler.heads import DEFAULT_HEAD, DEFAULT_METHOD, Head, KnnGraph, create_head
 from labeler.heads.propagation import remember_pool_graph
@@ -47,11 +53,18 @@ from labeler.reports import (
     last_estimate,
 )
 from labeler.store import Run, Store, UnfinishedDatabase, check_annotator
-from labeler.update import CLEARED_NAME, SKIPPED_NAME, InitReport, update_images
+from labeler.update import (
+    BEFORE_CLASS_EDIT_NAME,
+    CLEARED_NAME,
+    SKIPPED_NAME,
+    InitReport,
+    update_images,
+)
 from labeler.vectors import Vectors, load_vectors, save_index
 from labeler.wording import line_numbers, plural
 
 if TYPE_CHECKING:
+    from labeler.edits import Edit
     from labeler.finetune import FinetuneReport
     from labeler.workbench import Workbench
 
@@ -742,6 +755,18 @@ class Project:
         if self._workbench is None or self._workbench.vectors is not v:
             self._workbench = Workbench(self, v)
         return self._workbench
+
+    def save_labels_before(self, edit: Edit) -> Path | None:
+        """Write the labels that `edit` (a class merge or delete) took away, as a label CSV at
+        PROJECT/labels-before-class-edit.csv, which `labeler label` reads to put them back (the
+        command line's undo); None, and nothing written, when it took none."""
+        taken = [(i, before) for i, before, _ in edit.previous if before is not None]
+        if not taken:
+            return None
+        paths = self.store.paths_of([i for i, _ in taken])
+        out = self.path / BEFORE_CLASS_EDIT_NAME
+        write_table(out, ("path", "label"), sorted((paths[i], label) for i, label in taken))
+        return out
 
     def rescan(self, *, progress: bool = True) -> InitReport:
         """Scan the images folder again with this project's settings; embed only new images."""

@@ -24,6 +24,9 @@ SKIPPED_NAME = "skipped.csv"
 # The labels a rescan removed because their file now holds another image, as a label CSV: if
 # the image is in fact the same (a header rewritten, say), `labeler label` puts them back.
 CLEARED_NAME = "cleared-labels.csv"
+# The labels the last `labeler class merge` or `delete` took away, as a label CSV that puts them
+# back (the browser undoes with Ctrl+Z instead).
+BEFORE_CLASS_EDIT_NAME = "labels-before-class-edit.csv"
 
 
 @dataclass

@@ -458,7 +458,7 @@ def test_class_renames_merges_and_deletes(
     assert main(["class", str(proj), "rename", "red", "dark red"]) == 0
     assert main(["class", str(proj), "merge", "green", "dark red", "--annotator", "ana"]) == 0
     assert main(["class", str(proj), "delete", "blue"]) == 0
-    out = capsys.readouterr().out.splitlines()
+    out = [line for line in capsys.readouterr().out.splitlines() if "to undo" not in line]
     assert out[0].startswith("renamed class red to dark red")
     assert out[1].startswith("merged class green into dark red") and "deleted class blue" in out[2]
     with Project(proj) as project:
@@ -470,6 +470,41 @@ def test_class_renames_merges_and_deletes(
     assert "takes 2 class names, got 1" in error_line()
     assert main(["class", str(proj), "delete", "nope"]) == EXIT_ERROR
     assert "nope" in error_line()
+
+
+def test_class_edits_say_how_to_undo_them_and_the_saved_labels_put_them_back(
+    proj: Path, colour_images, tmp_path: Path, capsys
+) -> None:
+    from labeler.project import Project
+
+    _, truth = colour_images
+    rows = [(p, c) for c in ("red", "green") for p in sorted(truth) if truth[p] == c][::4]
+    assert main(["label", str(proj), "--csv", str(_write_labels(tmp_path / "l.csv", rows))]) == 0
+    capsys.readouterr()
+    assert main(["class", str(proj), "rename", "red", "-dark red"]) == 0
+    undo = capsys.readouterr().out.splitlines()[1]
+    assert undo == f"to undo: labeler class {proj} rename -- '-dark red' red"
+    assert main(["class", str(proj), "rename", "--", "-dark red", "red"]) == 0  # as it says
+    capsys.readouterr()
+
+    def labels() -> dict[str, str]:
+        with Project(proj) as project:
+            paths = project.store.paths_of([lab.item_id for lab in project.store.labels()])
+            return {paths[lab.item_id]: lab.label for lab in project.store.labels()}
+
+    before = labels()
+    assert before == dict(rows)
+    saved = proj / "labels-before-class-edit.csv"
+    for edit in (["merge", "green", "red"], ["delete", "red"]):
+        assert main(["class", str(proj), *edit]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert out[1] == (
+            f"the labels as they were are in {saved}; to undo: labeler label {proj} --csv {saved}"
+        )
+        assert labels() != before
+        assert main(["label", str(proj), "--csv", str(saved)]) == 0
+        assert labels() == before
+        capsys.readouterr()
 
 
 def _export_csv(proj: Path, out: Path, capsys) -> tuple[list[dict], str]:

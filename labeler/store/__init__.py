@@ -527,6 +527,20 @@ class Store:
             out.update(rows)
         return out
 
+    def paths_of(self, item_ids: Sequence[int]) -> dict[int, str]:
+        """{item id: path} of `item_ids`, whether or not the file is present."""
+        out: dict[int, str] = {}
+        ids = list(item_ids)
+        for start in range(0, len(ids), _SQL_CHUNK):
+            chunk = ids[start : start + _SQL_CHUNK]
+            out.update(
+                self._query(
+                    f"SELECT id, path FROM items WHERE id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+            )
+        return out
+
     def apply_labels(self, changes: Sequence[tuple[int, str | None]], *, annotator: str) -> int:
         """Set (item_id, class name) or remove (item_id, None) labels in one transaction.
 
