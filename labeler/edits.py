@@ -71,12 +71,24 @@ def rename_class(store: Store, old: str, new: str, *, annotator: str) -> Edit:
     try:
         store.rename_class(old, new)
     except LabelerError:  # the name belongs to a deleted class: move the labels into it
-        return merge_classes(store, old, new, annotator=annotator)
+        return _merge(store, old, new, annotator=annotator)
     return Edit(description=f"renamed class {old} to {new}", renamed=(old, new))
 
 
 def merge_classes(store: Store, source: str, target: str, *, annotator: str) -> Edit:
+    """Move the labels of class `source` into the existing class `target`; `source` goes."""
+    classes = store.classes()
     target = check_class_name(target)
+    if target not in classes:
+        check_new_class_names([target], classes)  # a look-alike of a class: says which to use
+        raise LabelerError(
+            f"there is no class {target!r} to merge {source!r} into; merge into one of "
+            f"{', '.join(map(repr, classes))}, or rename {source!r} to give it a new name"
+        )
+    return _merge(store, source, target, annotator=annotator)
+
+
+def _merge(store: Store, source: str, target: str, *, annotator: str) -> Edit:
     items = store.retire_class(source, annotator=annotator, into=target)
     return Edit(
         description=f"merged class {source} into {target} ({plural(len(items), 'image')})",

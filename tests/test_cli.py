@@ -472,6 +472,28 @@ def test_class_renames_merges_and_deletes(
     assert "nope" in error_line()
 
 
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("RED", "'RED' differs from 'red' only in case"),
+        ("ＲＥＤ", "differs from 'red' only in case or in the form of its characters"),
+        ("nonexist", "there is no class 'nonexist' to merge 'green' into; merge into one of"),
+    ],
+)
+def test_merge_is_into_an_existing_class_only(
+    error_line, proj: Path, colour_images, tmp_path: Path, target: str, message: str
+) -> None:
+    _, truth = colour_images
+    rows = [(p, c) for c in ("red", "green") for p in sorted(truth) if truth[p] == c][::4]
+    assert main(["label", str(proj), "--csv", str(_write_labels(tmp_path / "l.csv", rows))]) == 0
+    assert main(["class", str(proj), "merge", "green", target]) == EXIT_ERROR
+    assert message in error_line()
+    from labeler.project import Project
+
+    with Project(proj) as project:
+        assert project.store.classes() == ["green", "red"]  # nothing changed
+
+
 def test_class_edits_say_how_to_undo_them_and_the_saved_labels_put_them_back(
     proj: Path, colour_images, tmp_path: Path, capsys
 ) -> None:
