@@ -139,6 +139,12 @@ def read_label_csv(path: Path | str) -> LabelRows:
                 f"{path}, line {line}: expected {len(header)} cells, got {len(row)}"
                 + (f"; {UNCLOSED_QUOTE}" if any("\n" in cell for cell in row) else "")
             )
+        if any(cell.strip() for cell in row[len(header) :]):  # ',' in a cell left unquoted
+            raise LabelerError(
+                f"{path}, line {line}: expected {len(header)} cells, got {len(row)}; a "
+                "separator inside a label or path cuts it in two: put that cell in double "
+                'quotes, e.g. "red, atypical"'
+            )
         p, label = _unescape_path(row[ip]), unescape_cell(row[il].strip())
         if not p.strip() and not label:  # other cells only, such as a note: nothing to import
             continue

@@ -548,14 +548,14 @@ def test_export_warns_of_predictions_out_of_date(
         by_class.setdefault(truth[p], []).append(p)
     red, green, blue = (by_class[c] for c in ("red", "green", "blue"))
     labeled = [(p, "red") for p in red[:2]] + [(p, "green") for p in green[:2]]
-    labeled += [(p, "bleu") for p in blue[:2]]  # a typo, merged away below
+    labeled += [(p, "bleu") for p in blue[:2]]  # merged away below
     assert main(["label", str(proj), "--csv", str(_write_labels(tmp_path / "l.csv", labeled))]) == 0
     assert main(["predict", str(proj)]) == 0
     rows, err = _export_csv(proj, tmp_path / "a.csv", capsys)
     assert "warning" not in err and {r["source"] for r in rows} == {"human", "auto"}
     predicted_blue = sum(r["label"] == "bleu" and r["source"] == "auto" for r in rows)
     assert predicted_blue > 0
-    assert main(["class", str(proj), "merge", "bleu", "blue"]) == 0
+    assert main(["class", str(proj), "merge", "bleu", "green"]) == 0
     assert "are out of date: 2 label changes came after them" in capsys.readouterr().err
     rows, err = _export_csv(proj, tmp_path / "b.csv", capsys)
     assert f"{predicted_blue} unlabeled images have none" in err

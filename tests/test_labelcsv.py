@@ -258,6 +258,15 @@ def test_ragged_row(tmp_path: Path) -> None:
         read_label_csv(path)
 
 
+@pytest.mark.parametrize("sep", [",", ";"])
+def test_a_row_with_more_cells_than_the_header_is_refused(tmp_path: Path, sep: str) -> None:
+    path = _write(tmp_path, f"path{sep}label\na.png{sep}cat\nb.png{sep}red{sep} atypical\n")
+    with pytest.raises(LabelerError, match=r'line 3: expected 2 cells, got 3; .* "red, atypical"'):
+        read_label_csv(path)
+    trailing = _write(tmp_path, f"path{sep}label\na.png{sep}cat{sep}{sep} \n")  # Excel's
+    assert read_label_csv(trailing).pairs == [("a.png", "cat")]
+
+
 def test_short_row_without_trailing_optional_cells_is_fine(tmp_path: Path) -> None:
     path = _write(tmp_path, "path,label,note\na.png,cat\n")
     assert read_label_csv(path).pairs == [("a.png", "cat")]
