@@ -82,7 +82,9 @@ def auto_label(
     ood = detector.pool_flags()[unlabeled]
     threshold, coverage = float("inf"), 0.0  # uncalibrated (nothing held out): accept nothing
     if head.oof_ is not None:
-        threshold, coverage = threshold_for_precision(conf[~ood], target=target_precision)
+        threshold, coverage = threshold_for_precision(
+            conf[~ood], target=target_precision, chance=1.0 / len(head.classes_)
+        )
     sets = None
     if conformal_alpha is not None:
         qhat = 1.0  # without held-out labels, every class is possible

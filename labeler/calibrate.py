@@ -118,24 +118,32 @@ def precision_coverage(
     return float(np.mean(np.asarray(correct)[accepted])), float(accepted.mean())
 
 
-def threshold_for_precision(confidence: np.ndarray, *, target: float) -> tuple[float, float]:
+def threshold_for_precision(
+    confidence: np.ndarray, *, target: float, chance: float = 0.0
+) -> tuple[float, float]:
     """The lowest auto-accept threshold whose accepted rows are expected `target` precise.
 
     With calibrated confidences (N,), the expected precision of the rows at or above t is their
     mean confidence; this returns the smallest such t reaching `target`, and the estimated
-    coverage (share of rows accepted). (inf, 0.0) when no threshold reaches it.
+    coverage (share of rows accepted). Rows of equal confidence are accepted all or none, as a
+    threshold takes them. Rows at or below `chance` (1/C for C classes: a uniform guess, such
+    as an image no label reaches) are never accepted, however confident the rest. (inf, 0.0)
+    when no threshold reaches the target.
     """
     if not 0.0 < target < 1.0:
         raise ValueError(f"target precision must be between 0 and 1 (exclusive), got {target}")
+    every = len(confidence)
     c = np.sort(np.asarray(confidence, dtype=np.float64))[::-1]
+    c = c[c > chance]
     if not len(c):
         return float("inf"), 0.0
     running = np.cumsum(c) / np.arange(1, len(c) + 1)  # mean of the top-i confidences
-    ok = np.flatnonzero(running >= target)
+    last_of_tie = np.append(c[1:] < c[:-1], True)
+    ok = np.flatnonzero((running >= target) & last_of_tie)
     if not len(ok):
         return float("inf"), 0.0
     i = ok[-1]  # the most rows whose mean still reaches the target
-    return float(c[i]), float((i + 1) / len(c))
+    return float(c[i]), float((i + 1) / every)
 
 
 def conformal_threshold(true_class_proba: np.ndarray, *, alpha: float) -> float:

@@ -168,14 +168,28 @@ def test_precision_coverage() -> None:
     assert np.isnan(precision) and coverage == 0.0
 
 
-def test_threshold_for_precision_against_brute_force() -> None:
+@pytest.mark.parametrize("ties", [False, True])
+def test_threshold_for_precision_against_brute_force(ties: bool) -> None:
     rng = np.random.default_rng(1)
     conf = rng.uniform(0.4, 1.0, 300)
+    if ties:  # runs of equal confidences, as saturated or unreached images give
+        conf = np.round(conf, 1)
     for target in (0.8, 0.9, 0.95):
         threshold, coverage = threshold_for_precision(conf, target=target)
         feasible = [t for t in conf if conf[conf >= t].mean() >= target]
         assert threshold == pytest.approx(min(feasible))
         assert coverage == pytest.approx((conf >= threshold).mean())
+
+
+def test_rows_at_chance_are_never_accepted() -> None:
+    conf = np.array([1.0] * 90 + [0.25] * 10)  # 4 classes: ten images no label reaches
+    assert threshold_for_precision(conf, target=0.9) == (0.25, 1.0)  # the guesses go in
+    assert threshold_for_precision(conf, target=0.9, chance=0.25) == (1.0, 0.9)
+    assert threshold_for_precision(np.full(5, 0.25), target=0.2, chance=0.25) == (np.inf, 0.0)
+
+
+def test_threshold_for_precision_refusals() -> None:
+    conf = np.array([0.5, 0.7])
     assert threshold_for_precision(np.array([0.5, 0.6]), target=0.9) == (float("inf"), 0.0)
     with pytest.raises(ValueError, match="between 0 and 1"):
         threshold_for_precision(conf, target=1.0)
