@@ -43,7 +43,12 @@ from labeler.labelcsv import encoding_note, read_label_csv
 from labeler.live import is_accepted
 from labeler.ood import OodDetector
 from labeler.paths import image_rows
-from labeler.projectfiles import INDEX_NAME, create_store, undone_on_failure
+from labeler.projectfiles import (
+    INDEX_NAME,
+    check_new_project_folder,
+    create_store,
+    undone_on_failure,
+)
 from labeler.reports import (
     NO_ESTIMATE,
     NO_PREDICTION,
@@ -161,6 +166,8 @@ class Project:
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise LabelerError(f"project path {path} exists and is not a folder; choose another")
+        if not (path / config.DB_NAME).exists():
+            check_new_project_folder(path, Path(images).expanduser().resolve())
         with undone_on_failure(path):
             project = cls.__new__(cls)
             project.path = path

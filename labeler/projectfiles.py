@@ -19,6 +19,28 @@ INDEX_NAME = "index.faiss"
 _PROJECT_FILES = (config.DB_NAME, config.VECTORS_DIR, INDEX_NAME, SKIPPED_NAME, CLEARED_NAME)
 
 
+def check_new_project_folder(path: Path, images: Path) -> None:
+    """Refuse to make a project whose folder would hide images from its own scan: the folder
+    of the images itself (the project's files would sit among them), or a folder inside the
+    images folder that already holds images (a scan leaves the project's folder out). `images`
+    resolved; `path` need not exist."""
+    folder = path.expanduser().resolve()
+    if folder == images:
+        raise LabelerError(
+            f"the project folder is the images folder {images}; a project keeps its database "
+            f"and vectors in a folder of its own: choose another, e.g. {images}-labels"
+        )
+    if images not in folder.parents or not folder.is_dir():
+        return
+    held = next((f for f in folder.rglob("*") if f.suffix.lower() in config.IMAGE_SUFFIXES), None)
+    if held is not None:
+        raise LabelerError(
+            f"the project folder {path} is inside the images folder and holds images "
+            f"({held.relative_to(folder)} among them); a scan leaves the project's folder "
+            "out, so they would never be labeled: choose a new or empty folder for the project"
+        )
+
+
 def create_store(path: Path) -> Store:
     """The database of project folder `path`, with the folder made if need be."""
     try:

@@ -183,6 +183,25 @@ def test_a_project_inside_its_images_folder_does_not_scan_itself(
         assert report.images == len(truth)
 
 
+def test_a_project_folder_that_would_hide_images_from_its_scan_is_refused(
+    tmp_path: Path, colour_images
+) -> None:
+    import shutil
+
+    folder, _ = colour_images
+    with pytest.raises(LabelerError, match="the project folder is the images folder"):
+        Project.init(folder, images=folder, backbone="fake", progress=False)
+    inner = folder / "sub"
+    inner.mkdir()
+    shutil.copy(next(folder.glob("*.png")), inner / "kept.png")
+    with pytest.raises(LabelerError, match=r"inside the images folder and holds images \(kept"):
+        Project.init(inner, images=folder, backbone="fake", progress=False)
+    assert sorted(p.name for p in inner.iterdir()) == ["kept.png"]  # nothing written
+    assert not (folder / config.DB_NAME).exists()
+    elsewhere = tmp_path / "proj"  # a folder beside the images is fine
+    Project.init(elsewhere, images=folder, backbone="fake", progress=False)[0].close()
+
+
 def test_an_empty_folder_does_not_fix_the_input_size(
     tmp_path: Path, colour_images, monkeypatch: pytest.MonkeyPatch
 ) -> None:
