@@ -111,7 +111,7 @@ def _print_init(project: Project, r: InitReport) -> None:
     s, root = r.sync, project.images_root
     print(
         f"{plural(r.images, 'image')} in {project.path} ({s.added} new, {s.renamed} renamed, "
-        f"{s.changed} changed, {s.missing} gone); "
+        f"{s.changed} changed, {s.missing} gone{f', {s.back} back' if s.back else ''}); "
         f"embedded {r.embedded} with {project.model_key}{same_content(r.same_content)}"
     )
     if r.moved_from:
@@ -125,7 +125,7 @@ def _print_init(project: Project, r: InitReport) -> None:
         print(
             f"warning: every image is gone from {root} (an unmounted drive?); their labels "
             "are kept and come back when the images do: run init again then"
-            if s.missing
+            if project.store.gone_paths()
             else f"warning: no images found in {root}; pass --images with the folder that "
             "holds them",
             file=sys.stderr,

@@ -227,8 +227,9 @@ def test_sync_missing_files_are_hidden_and_come_back(store: Store) -> None:
     assert [(r.item_id, r.label) for r in store.labels()] == [(ids["b.png"], "dog")]
     with _raw(store.path) as conn:
         assert conn.execute("SELECT present FROM items WHERE path = 'a.png'").fetchone() == (0,)
+    assert store.sync_items([("b.png", "h2", 1, 1)]) == SyncReport()  # gone before, not now
     # The file comes back: same item, label visible again.
-    assert store.sync_items([("a.png", "h1", 1, 1), ("b.png", "h2", 1, 1)]).missing == 0
+    assert store.sync_items([("a.png", "h1", 1, 1), ("b.png", "h2", 1, 1)]) == SyncReport(back=1)
     assert _ids_by_path(store) == ids
     assert {r.label for r in store.labels()} == {"cat", "dog"}
 

@@ -99,7 +99,8 @@ class SyncReport:
     added: int = 0
     renamed: int = 0
     changed: int = 0
-    missing: int = 0
+    missing: int = 0  # present before this scan, not found by it
+    back: int = 0  # gone before this scan, found again at its path (elsewhere: renamed)
     cleared: tuple[tuple[str, str], ...] = ()  # (path, label) of labels lost to new content
 
 
@@ -247,9 +248,9 @@ class Store:
           come back, labels and all, when their content does.
         """
         with self._tx() as c:
-            plan = _plan_sync(
-                c.execute("SELECT id, path, hash FROM items").fetchall(), [f[:2] for f in files]
-            )
+            known = c.execute("SELECT id, path, hash, present FROM items").fetchall()
+            was_present = {i: bool(present) for i, _, _, present in known}
+            plan = _plan_sync([row[:3] for row in known], [f[:2] for f in files])
             # Paths first: the moved items, and the gone ones whose path a file now holds, go
             # to a free name, so that two items may trade paths (files swapped).
             moved = [(path, i) for path, i in plan.items.items() if i in plan.moved]
@@ -271,12 +272,12 @@ class Store:
                         "WHERE id = ?",
                         (h, width, height, item_id),
                     )
-            missing = c.execute("SELECT COUNT(*) FROM items WHERE present = 0").fetchone()[0]
         return SyncReport(
             added=len(files) - len(plan.items),
             renamed=len(plan.moved),
             changed=len(plan.changed),
-            missing=missing,
+            missing=sum(was_present[i] for i in plan.gone),
+            back=sum(not was_present[i] for i in plan.items.values() if i not in plan.moved),
             cleared=cleared,
         )
 
@@ -515,31 +516,29 @@ class Store:
 
     def labels_of(self, item_ids: Sequence[int]) -> dict[int, str]:
         """{item id: current label} of those of `item_ids` that have one."""
-        out: dict[int, str] = {}
-        ids = list(item_ids)
-        for start in range(0, len(ids), _SQL_CHUNK):
-            chunk = ids[start : start + _SQL_CHUNK]
-            rows = self._query(
-                "SELECT l.item_id, c.name FROM labels l JOIN classes c ON c.id = l.class_id "
-                f"WHERE l.item_id IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
-            out.update(rows)
-        return out
+        return {i: label for i, (label, _) in self.labels_and_annotators_of(item_ids).items()}
+
+    def labels_and_annotators_of(self, item_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """{item id: (current label, its annotator)} of those of `item_ids` that have one."""
+        rows = self._query_ids(
+            "SELECT l.item_id, c.name, l.annotator FROM labels l "
+            "JOIN classes c ON c.id = l.class_id WHERE l.item_id IN ({ids})",
+            item_ids,
+        )
+        return {i: (label, who) for i, label, who in rows}
 
     def paths_of(self, item_ids: Sequence[int]) -> dict[int, str]:
         """{item id: path} of `item_ids`, whether or not the file is present."""
-        out: dict[int, str] = {}
-        ids = list(item_ids)
+        return dict(self._query_ids("SELECT id, path FROM items WHERE id IN ({ids})", item_ids))
+
+    def _query_ids(self, sql: str, item_ids: Sequence[int]) -> list[tuple]:
+        """Rows of `sql`, whose `{ids}` is filled with the ids, asked _SQL_CHUNK ids at a time
+        (SQLite limits the parameters of one statement)."""
+        ids, rows = list(item_ids), []
         for start in range(0, len(ids), _SQL_CHUNK):
             chunk = ids[start : start + _SQL_CHUNK]
-            out.update(
-                self._query(
-                    f"SELECT id, path FROM items WHERE id IN ({','.join('?' * len(chunk))})",
-                    chunk,
-                )
-            )
-        return out
+            rows += self._query(sql.format(ids=",".join("?" * len(chunk))), chunk)
+        return rows
 
     def apply_labels(self, changes: Sequence[tuple[int, str | None]], *, annotator: str) -> int:
         """Set (item_id, class name) or remove (item_id, None) labels in one transaction.
