@@ -166,6 +166,31 @@ def test_disagreement_strategy_picks_where_heads_conflict() -> None:
     assert reasons[9] == "the 3 models disagree: 2 say 'bird', 1 says 'cat'"
 
 
+def test_disagreement_reasons_say_so_where_the_committee_agrees_on_the_class() -> None:
+    """The score reads whole probabilities: heads that pick one class, unequally sure, score too."""
+    rng = np.random.default_rng(8)
+    n = 20
+    vectors = l2_normalize(rng.normal(size=(n, 6)))
+    agree = np.tile(np.float32([0.8, 0.1, 0.1]), (n, 1))
+    committee = np.stack([agree, agree.copy(), agree.copy()])
+    committee[2, 3] = [0.41, 0.3, 0.29]  # all say cat, one barely
+    pool = Pool(vectors, np.zeros(n, bool), agree, CLASSES, committee=committee)
+    got = create_strategy("disagreement").suggest(pool, 2)
+    assert got[0].index == 3
+    assert got[0].reason == (
+        "the 3 models agree on 'cat' but not on how sure (0.41 to 0.80); they agree on the class "
+        "of every unlabeled image"
+    )
+    assert got[1].reason.startswith("the 3 models agree on 'cat', each 0.80 sure;")
+    committee[1, 9] = [0.1, 0.8, 0.1]  # one head says dog: no longer unanimous
+    got = create_strategy("disagreement").suggest(pool, 2)
+    reasons = {s.index: s.reason for s in got}
+    assert reasons == {
+        9: "the 3 models disagree: 2 say 'cat', 1 says 'dog'",
+        3: "the 3 models agree on 'cat' but not on how sure (0.41 to 0.80)",
+    }
+
+
 def test_balanced_strategy_reasons_name_the_class_and_its_labels() -> None:
     rng = np.random.default_rng(9)
     n = 30

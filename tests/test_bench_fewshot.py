@@ -7,7 +7,7 @@ import pytest
 
 from labeler.bench.__main__ import main
 from labeler.bench.fewshot import DATASETS, make_task, score
-from labeler.bench.report import headline, summarise
+from labeler.bench.report import FEW_SEEDS, headline, summarise, table
 
 
 def test_tasks_are_seeded_and_stratified() -> None:
@@ -76,6 +76,23 @@ def test_headline_compares_with_the_best_peer_per_setting() -> None:
     assert gaps == pytest.approx([2.0, -1.0])
     assert "sklearn:LabelSpreading" in text.splitlines()[0]
     assert "easyfsl:TIM" in text.splitlines()[1]
+
+
+def test_the_table_says_once_when_few_seeds_make_the_interval_wide() -> None:
+    two = [_record("fmnist-balanced", 1, "auto", seed, acc) for seed, acc in enumerate((0.2, 0.9))]
+    one = [_record("fmnist-longtail", 5, "auto", 0, 0.7)]
+    text = table(summarise(two))
+    assert "55.00 ± 444.72" in text  # t with 1 degree of freedom: right, and beyond 0-100
+    assert text.endswith(
+        f"\n\n± is a 95% t-interval over the seeds, wide from fewer than {FEW_SEEDS} (here as "
+        f"few as 2): run --seeds {FEW_SEEDS} or more for figures to compare"
+    )
+    text = table(summarise(two + one))
+    assert text.count("± is a 95% t-interval") == 1
+    assert "70.00 ±     - " in text  # one seed: no interval, not a zero one
+    assert "(here as few as 1); from 1 seed there is none (-): run --seeds" in text
+    many = [_record("fmnist-balanced", 1, "auto", seed, 0.5) for seed in range(FEW_SEEDS)]
+    assert "t-interval" not in table(summarise(many))
 
 
 def test_active_flag_reaches_the_active_benchmark(capsys) -> None:

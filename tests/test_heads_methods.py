@@ -9,6 +9,7 @@ import pytest
 
 from labeler.calibrate import softmax
 from labeler.errors import LabelerError
+from labeler.evaluate import CHECK_DESC, out_of_fold_proba
 from labeler.heads import Auto, ProtoNet, create_head
 from labeler.heads.adapter import ADAPTER_STEPS
 from labeler.heads.neighbours import VOTE_FLOOR
@@ -150,7 +151,23 @@ def test_trained_heads_show_their_steps_on_stderr_and_train_alike(name: str, cap
     shown = create_head(name).fit(X, list(y), X_pool=Q)
     out, err = capsys.readouterr()
     assert out == "" and f"{name}: " in err and f"/{ADAPTER_STEPS} " in err
-    # One bar, the fit's; its held-out folds train quietly.
+    # One bar, the fit's; its held-out folds train quietly; it leaves no line behind.
     assert len(re.findall(rf"{name}:\s+0%", err)) == 1, err
+    assert "\n" not in err
     np.testing.assert_array_equal(shown.predict_proba(Q), quiet.predict_proba(Q))
     assert shown.temperature_ == quiet.temperature_
+
+
+@pytest.mark.parametrize("name", ["adapter", "relation"])
+def test_trained_heads_show_no_bar_inside_the_accuracy_checks_bar(name: str, capsys) -> None:
+    """`predict`'s check refits the head on each fold under its own bar: the refits' bars would
+    nest below it, a line each on a terminal that cannot move the cursor up."""
+    X, y, Q = _problem(2)
+    out_of_fold_proba(name, X, list(y), X_pool=Q, folds=3, progress=True)
+    err = capsys.readouterr().err
+    assert f"{name}:" not in err and "\x1b[" not in err, err  # no bar nested, no cursor moves
+    assert err.count("\n") == 1 and err.rstrip("\n").split("\r")[-1].startswith(
+        f"{CHECK_DESC}: 100%|"
+    ), err  # one finished line: the check's
+    create_head(name).fit(X, list(y), X_pool=Q)  # alone again: its own bar
+    assert f"{name}:" in capsys.readouterr().err

@@ -171,7 +171,8 @@ class Density(_ScoreTopK):
 
 
 class Disagreement(_ScoreTopK):
-    """Query by committee: where the heads disagree most."""
+    """Query by committee: where the heads disagree most, on the class or on how sure of it
+    (`disagreement_score` reads their whole probabilities)."""
 
     name = "disagreement"
     needs_proba = False
@@ -180,15 +181,36 @@ class Disagreement(_ScoreTopK):
     def score(self, pool: Pool, candidates: np.ndarray) -> np.ndarray:
         return disagreement_score(pool.committee[:, candidates])
 
-    def suggestion(self, pool: Pool, row: int, score: float) -> Suggestion:
-        votes = np.bincount(pool.committee[:, row].argmax(axis=1), minlength=len(pool.classes))
-        order = [c for c in np.argsort(-votes, kind="stable") if votes[c]]
+    def _suggest(self, pool: Pool, candidates: np.ndarray, n: int) -> list[Suggestion]:
+        scores = self.score(pool, candidates)
+        picks = top_k_diverse(scores, pool.vectors[candidates], n)
+        votes = pool.committee[:, candidates].argmax(axis=2)  # (K, candidates)
+        everywhere = bool((votes == votes[0]).all())
+        rows = candidates[picks]
+        return [
+            Suggestion(int(r), float(scores[i]), committee_reason(pool, r, everywhere))
+            for i, r in zip(picks, rows, strict=True)
+        ]
+
+
+def committee_reason(pool: Pool, row: int, unanimous: bool) -> str:
+    """What the committee says of pool row `row`: "the 3 models disagree: 2 say 'cat', 1 says
+    'dog'", or where they all pick one class, how sure each is of it ("the 3 models agree on
+    'cat' but not on how sure (0.41 to 0.88)"), and, when `unanimous` (they pick one class on
+    every unlabeled image), that too."""
+    members = pool.committee[:, row]  # (K, C)
+    votes = np.bincount(members.argmax(axis=1), minlength=len(pool.classes))
+    order = [c for c in np.argsort(-votes, kind="stable") if votes[c]]
+    k = len(members)
+    if len(order) > 1:
         said = [
             f"{votes[c]} {'says' if votes[c] == 1 else 'say'} {pool.classes[c]!r}" for c in order
         ]
-        return Suggestion(
-            row, score, f"the {len(pool.committee)} models disagree: {', '.join(said)}"
-        )
+        return f"the {k} models disagree: {', '.join(said)}"
+    low, high = (f"{p:.2f}" for p in np.sort(members[:, order[0]])[[0, -1]])
+    sure = f", each {low} sure" if low == high else f" but not on how sure ({low} to {high})"
+    every = "; they agree on the class of every unlabeled image" if unanimous else ""
+    return f"the {k} models agree on {pool.classes[order[0]]!r}{sure}{every}"
 
 
 class DiverseMargin(Strategy):

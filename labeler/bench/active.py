@@ -18,14 +18,16 @@ often its 95% interval held the true accuracy, and the interval's mean width.
 from __future__ import annotations
 
 import argparse
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
-from labeler.active import create_strategy, make_pool
+from labeler.active import available_strategies, create_strategy, make_pool
 from labeler.active.stopping import estimate_auto_label_accuracy
+from labeler.cliargs import HELP_WIDTH, int_at_least
 from labeler.heads import DEFAULT_HEAD
 
 RANDOM = "random"  # the baseline: not a strategy of the app, so not in the registry
@@ -186,19 +188,82 @@ def plot(results: dict[str, dict[str, list[Curve]]], out: Path) -> None:
     plt.close(fig)
 
 
+EXAMPLES = (  # arguments after the command, in its --help
+    "--seeds 10       # auto against random, 10 pools each",
+    "--strategies margin,typiclust --pools long-tailed",
+)
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """The benchmark's options, each with its help, and examples after them; `prog` names the
+    command in its usage line and examples."""
+    prog = prog or "python -m labeler.bench.active"
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description=textwrap.fill(__doc__.split("\n\n")[0], HELP_WIDTH),
+        epilog="\n".join(["examples:", *(f"  {prog} {e}" for e in EXAMPLES)]),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    positive = int_at_least(1)
+    p.add_argument(
+        "--rounds", type=positive, default=5, help="batches labeled in each session (default 5)"
+    )
+    p.add_argument(
+        "--batch", type=positive, default=10, help="images labeled in each round (default 10)"
+    )
+    p.add_argument(
+        "--seeds",
+        type=positive,
+        default=5,
+        help="pools drawn and sessions run per strategy, for the mean and its 95%% interval "
+        "(default 5)",
+    )
+    p.add_argument(
+        "--strategies",
+        default="auto",
+        help=f"comma-separated, of: {', '.join(available_strategies())} (default auto); random, "
+        "the baseline, is always run",
+    )
+    p.add_argument(
+        "--pools",
+        default=",".join(POOLS),
+        help=f"comma-separated pools to run on, of: {', '.join(POOLS)} (default both)",
+    )
+    p.add_argument(
+        "--per-class",
+        type=positive,
+        default=300,
+        help="images of each class in the balanced pool (default 300)",
+    )
+    p.add_argument(
+        "--max-per-class",
+        type=positive,
+        default=500,
+        help="images of the largest class in the long-tailed pool (default 500)",
+    )
+    p.add_argument(
+        "--imbalance",
+        type=float,
+        default=10.0,
+        help="largest over smallest class size in the long-tailed pool (default 10)",
+    )
+    p.add_argument(
+        "--head",
+        default=DEFAULT_HEAD,
+        help=f"the head fitted after each round, a `labeler predict --method` (default "
+        f"{DEFAULT_HEAD})",
+    )
+    p.add_argument(
+        "--plot",
+        type=Path,
+        default=Path("active.png"),
+        help="PNG file for the curves, one panel per pool (default active.png)",
+    )
+    return p
+
+
 def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
-    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
-    p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--batch", type=int, default=10)
-    p.add_argument("--seeds", type=int, default=5)
-    p.add_argument("--strategies", default="auto", help="comma-separated; random is always run")
-    p.add_argument("--pools", default=",".join(POOLS))
-    p.add_argument("--per-class", type=int, default=300, help="balanced pool")
-    p.add_argument("--max-per-class", type=int, default=500, help="long-tailed pool")
-    p.add_argument("--imbalance", type=float, default=10.0, help="long-tailed pool")
-    p.add_argument("--head", default=DEFAULT_HEAD)
-    p.add_argument("--plot", type=Path, default=Path("active.png"))
-    args = p.parse_args(argv)
+    args = build_parser(prog).parse_args(argv)
     from labeler.bench.data import fmnist_embeddings
 
     x, y = fmnist_embeddings("test")

@@ -19,6 +19,7 @@ from labeler.wording import plural
 HEADLINE_DATASETS = ("fmnist-balanced", "fmnist-longtail")
 HEADLINE_SHOTS = (1, 5)
 DEFAULT_METHOD = "auto"
+FEW_SEEDS = 5  # fewer seeds give a t-interval too wide to compare methods by (t > 2.8)
 
 
 def summarise(records: list[dict]) -> dict[tuple[str, int, str], dict[str, float]]:
@@ -62,11 +63,19 @@ def table(summary: dict) -> str:
             target = "" if method in PEERS else f"{_pct(f['target_precision']):>9s}"
             target_cov = "" if method in PEERS else f"{_pct(f['target_coverage']):>8s}"
             lines.append(
-                f"{method:28s} {100 * f['accuracy']:7.2f} ± {100 * f['ci95']:5.2f} "
+                f"{method:28s} {100 * f['accuracy']:7.2f} ± {_half_width(f):>5s} "
                 f"{f['ece']:6.3f} {f['ece_floor']:6.3f} {_pct(f['precision']):>8s} "
                 f"{_pct(f['coverage']):>7s} "
                 f"{target or '':>9s} {target_cov or '':>8s} {f['seconds']:7.2f}"
             )
+    fewest = min((f["n"] for f in summary.values()), default=FEW_SEEDS)
+    if fewest < FEW_SEEDS:
+        none = "; from 1 seed there is none (-)" if fewest == 1 else ""
+        lines += [
+            "",
+            f"± is a 95% t-interval over the seeds, wide from fewer than {FEW_SEEDS} (here as few "
+            f"as {fewest}){none}: run --seeds {FEW_SEEDS} or more for figures to compare",
+        ]
     return "\n".join(lines)
 
 
@@ -134,6 +143,11 @@ def plot(summary: dict, path: Path, *, highlight: tuple[str, ...] = (DEFAULT_MET
     fig.tight_layout(rect=(0, 0.17, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def _half_width(figures: dict) -> str:
+    """The accuracy's interval half-width in points, "-" from one seed (no interval)."""
+    return "-" if figures["n"] < 2 else f"{100 * figures['ci95']:.2f}"
 
 
 def _pct(value: float) -> str:

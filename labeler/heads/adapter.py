@@ -56,8 +56,8 @@ class _EpisodicHead(SimilarityHead):
     prototypes are taken (`_project`) and score queries against prototypes (`_compare`). The
     module is trained for `steps` AdamW steps, episodes drawn with `seed`; it stays as made when
     no class has two labels. `progress` shows a tqdm bar of the steps on stderr, gone once they
-    are done (a fit trains again for each held-out fold). `options`: temperature and power, as
-    in `SimilarityHead`.
+    are done: one a fit, not one for each of its held-out folds, nor one in another bar's loop
+    (`_bar_open`). `options`: temperature and power, as in `SimilarityHead`.
 
     Attributes after fit:
         module_: the trained module.
@@ -98,7 +98,7 @@ class _EpisodicHead(SimilarityHead):
             desc=self.name,
             unit="step",
             file=sys.stderr,
-            disable=not self.progress,
+            disable=not self.progress or _bar_open(),
             leave=False,
         )
         for _ in bar:
@@ -185,6 +185,14 @@ class RelationHead(_EpisodicHead):
             rows = slice(start, start + _RELATION_BLOCK)
             out[rows] = super()._scores_of(Z[rows])
         return out
+
+
+def _bar_open() -> bool:
+    """Whether another tqdm bar is showing (one disabled or closed is not): the fit runs in its
+    loop, e.g. the folds of `predict`'s accuracy check or a benchmark's tasks, and that bar shows
+    its progress. A bar of the steps would nest one line below it, and terminals that cannot
+    move the cursor back up keep a stale line of it for each fit."""
+    return bool(tqdm._instances)
 
 
 # -- episodes --------------------------------------------------------------------------------------
