@@ -33,6 +33,12 @@ class Edit:
     created: str | None = None
     retired: str | None = None
 
+    @property
+    def changed(self) -> bool:
+        """False for an edit that found everything as asked already (a repeated click): there
+        is nothing to undo."""
+        return bool(self.previous or self.renamed or self.created or self.retired)
+
 
 def assign(
     store: Store, changes: Sequence[tuple[int, str]], *, annotator: str, description: str = ""
@@ -41,11 +47,15 @@ def assign(
     if not changes:
         raise LabelerError("no images selected; click images in the grid first")
     spelt = check_new_class_names({name for _, name in changes}, store.classes())
-    changes = [(i, spelt[name]) for i, name in changes]
-    before = store.labels_of([i for i, _ in changes])
-    store.apply_labels(changes, annotator=annotator)
-    names = sorted({name for _, name in changes})
+    asked = [(i, spelt[name]) for i, name in changes]
+    had = store.labels_and_annotators_of([i for i, _ in asked])
+    before = {i: label for i, (label, _) in had.items()}
+    changes = [(i, name) for i, name in asked if had.get(i) != (name, annotator)]  # a repeat: none
+    names = sorted({name for _, name in asked})
     shown = names[0] if len(names) == 1 else f"{len(names)} classes"
+    if not changes:
+        return Edit(description=f"{plural(len(asked), 'image')} already labeled {shown}")
+    store.apply_labels(changes, annotator=annotator)
     return Edit(
         description=description or f"labeled {plural(len(changes), 'image')} as {shown}",
         previous=tuple((i, before.get(i), name) for i, name in changes),

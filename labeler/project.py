@@ -638,6 +638,7 @@ class Project:
         rows, labels, hand = self._label_rows()
         method = self.live_method()
         flagged = self._fits_no_class(method, *_hand_only(rows, labels, hand))
+        rows, labels, hand = _with_copies(v.hashes, rows, labels, hand)
         pool = make_pool(
             v.raw,
             rows,
@@ -804,6 +805,24 @@ class Project:
             estimated_accuracy=last_estimate(self.store.estimates()),
             fine_tuned_on=len(self.trained_on()),
         )
+
+
+def _with_copies(
+    hashes: list[str], rows: np.ndarray, labels: list[str], hand: np.ndarray
+) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """`_label_rows()` with the unlabeled files that hold a labeled image (byte for byte) added,
+    as labeled alike but not by hand: never suggested, and not fitted on twice."""
+    label_of = {hashes[r]: label for r, label in zip(rows.tolist(), labels, strict=True)}
+    taken = set(rows.tolist())
+    copies = [r for r, h in enumerate(hashes) if h in label_of and r not in taken]
+    if not copies:
+        return rows, labels, hand
+    order = np.argsort(np.concatenate([rows, copies]), kind="stable")
+    return (
+        np.concatenate([rows, copies])[order],
+        [[*labels, *(label_of[hashes[r]] for r in copies)][i] for i in order],
+        np.concatenate([hand, np.zeros(len(copies), dtype=bool)])[order],
+    )
 
 
 def _hand_only(

@@ -23,6 +23,7 @@ class Vectors:
     paths: list[str]  # (N,)
     raw: np.ndarray  # (N, D) float32, as the embedder gave them
     unit: np.ndarray  # (N, D) float32, L2-normalised
+    hashes: list[str]  # (N,) content hash of each: files of one content share a vector
     graph: KnnGraph | None = None  # their kNN graph, once a transductive head needed it
 
 
@@ -42,6 +43,7 @@ def load_vectors(folder: Path, store: Store, model_key: str) -> Vectors:
         paths=[it.path for it in items],
         raw=raw,
         unit=l2_normalize(raw),
+        hashes=[it.hash for it in items],
     )
 
 

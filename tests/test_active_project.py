@@ -90,6 +90,24 @@ def test_suggest_scores_with_the_browsers_head_fitted_on_hand_labels(
         assert g["confidence"] == pytest.approx(float(p.max()), abs=1e-6)
 
 
+@pytest.mark.parametrize("strategy", ["margin", "badge", "auto", "disagreement", "typiclust"])
+def test_suggest_never_asks_for_a_copy_of_a_labeled_image(
+    tmp_path: Path, colour_images, strategy: str
+) -> None:
+    import shutil
+
+    folder, truth = colour_images
+    labeled = _per_class(truth, 2)
+    copies = [f"copy_{i}.png" for i in range(len(labeled))]
+    for (path, _), copy in zip(labeled, copies, strict=True):
+        shutil.copy(folder / path, folder / copy)  # byte for byte: the same image
+    with Project.init(tmp_path / "p", images=folder, backbone="fake", progress=False)[0] as p:
+        p.label(labeled)
+        got = {g["path"] for g in p.suggest(len(truth) + len(copies), strategy=strategy)}
+        assert got and not got & set(copies)
+        assert got <= set(truth) - {path for path, _ in labeled}
+
+
 @pytest.mark.parametrize("strategy", ["margin", "badge", "auto", "coreset"])
 def test_suggest_says_which_images_fit_no_class_by_the_labels_it_has_now(
     project: Project, colour_images, monkeypatch: pytest.MonkeyPatch, strategy: str

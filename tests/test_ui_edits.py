@@ -165,3 +165,16 @@ def test_label_events_since_and_labels_of(store: Store) -> None:
     assert store.label_events_since(events[-1][0]) == []
     assert store.labels_of([1, 2, 3]) == {2: "dog"}
     assert store.labels_of(range(1, 1200)) == {2: "dog"}  # more ids than one query takes
+
+
+def test_a_repeated_label_changes_nothing_and_leaves_nothing_to_undo(store: Store) -> None:
+    first = edits.assign(store, [(1, "cat"), (2, "cat")], annotator="ana")
+    assert first.changed
+    events = store.label_version()
+    again = edits.assign(store, [(1, "cat"), (2, "cat")], annotator="ana")  # a double click
+    assert not again.changed and again.description == "2 images already labeled cat"
+    assert store.label_version() == events  # no event, no refit
+    part = edits.assign(store, [(1, "cat"), (3, "cat")], annotator="ana")
+    assert part.previous == ((3, None, "cat"),) and part.description == "labeled 1 image as cat"
+    confirmed = edits.assign(store, [(1, "cat")], annotator="bob")  # another expert's label
+    assert confirmed.changed and labels(store)[1] == "cat"
