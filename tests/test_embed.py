@@ -312,6 +312,34 @@ def test_timm_without_network_is_a_clear_error(no_download):
         create_embedder("timm:test_efficientnet", device="cpu")
 
 
+def test_an_unreachable_hub_fails_at_once_and_names_the_checkpoint_option(
+    no_download, monkeypatch
+) -> None:
+    """No name lookup: the hub's client is told it is offline (cache only), instead of retrying
+    for most of a minute."""
+    import socket
+
+    import huggingface_hub.constants as hub
+
+    def no_dns(*args, **kwargs):
+        raise socket.gaierror("Name or service not known")
+
+    seen = []
+
+    def create_model(*args, **kwargs):
+        seen.append(hub.HF_HUB_OFFLINE)
+        raise OSError("not in the cache")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    monkeypatch.setattr(hub, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr("timm.create_model", create_model)
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(LabelerError, match=r"cannot be reached.*pass --checkpoint FILE"):
+        create_embedder("timm:test_efficientnet", device="cpu")
+    assert seen == [True] and hub.HF_HUB_OFFLINE is False  # offline for that call only
+
+
 def test_accelerator_code_path_runs_on_cpu(tmp_path, no_download):
     """channels-last and autocast (what CUDA uses) give the same features, here on the CPU."""
     import timm

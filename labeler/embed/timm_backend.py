@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+import os
+import socket
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -24,6 +27,8 @@ from labeler.errors import LabelerError
 
 _log = logging.getLogger(__name__)
 
+HUB_HOST = "huggingface.co"  # where timm's pretrained weights come from
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
 _RESAMPLE = {
     "bicubic": Image.Resampling.BICUBIC,
     "bilinear": Image.Resampling.BILINEAR,
@@ -239,8 +244,10 @@ def _build(model_name: str, kwargs: dict) -> torch.nn.Module:
     import timm
 
     checkpoint = kwargs.get("pretrained_cfg_overlay", {}).get("file")
+    offline = checkpoint is None and not _hub_reachable()
     try:
-        return timm.create_model(model_name, pretrained=True, **kwargs)
+        with _hub_offline(offline):
+            return timm.create_model(model_name, pretrained=True, **kwargs)
     except TypeError:
         raise
     except Exception as exc:
@@ -249,11 +256,41 @@ def _build(model_name: str, kwargs: dict) -> torch.nn.Module:
                 f"checkpoint file {checkpoint!r} does not fit timm model {model_name!r} "
                 f"({type(exc).__name__}: {_short(exc)}); pass weights saved from that architecture"
             ) from exc
+        why = (
+            f"{HUB_HOST} cannot be reached from this machine and they are not in its cache"
+            if offline
+            else f"{type(exc).__name__}: {_short(exc)}"
+        )
         raise LabelerError(
-            f"could not download pretrained weights for {model_name!r} "
-            f"({type(exc).__name__}: {_short(exc)}); pass --backbone with a local checkpoint "
-            "file or use the offline default 'efficientnet_lite0'"
+            f"could not download pretrained weights for {model_name!r} ({why}); pass "
+            "--checkpoint FILE with weights of that architecture (downloaded elsewhere), or use "
+            "the offline default 'efficientnet_lite0'"
         ) from exc
+
+
+def _hub_reachable() -> bool:
+    """Whether the weights' host can be looked up (or a proxy may reach it): without, the hub's
+    client would retry for most of a minute before failing."""
+    if any(os.environ.get(name) for name in PROXY_VARIABLES):
+        return True
+    try:
+        socket.getaddrinfo(HUB_HOST, 443)
+    except OSError:
+        return False
+    return True
+
+
+@contextmanager
+def _hub_offline(offline: bool) -> Iterator[None]:
+    """While `offline`, the Hugging Face hub client reads its cache only and fails at once."""
+    import huggingface_hub.constants as hub
+
+    was = hub.HF_HUB_OFFLINE
+    hub.HF_HUB_OFFLINE = was or offline
+    try:
+        yield
+    finally:
+        hub.HF_HUB_OFFLINE = was
 
 
 def _check_loaded(model: torch.nn.Module, checkpoint: Path, model_name: str) -> None:
