@@ -695,12 +695,20 @@ class Project:
 
     def stale_predictions(self) -> str | None:
         """Why the latest `predict`'s predictions are out of date, in a sentence with the fix, or
-        None while they are current (or there are none): labels changed since, images with no
-        prediction (added since, or predicted as a class merged or deleted since), or vectors
-        of another model (re-embedded since)."""
+        None while they are current (or there are none): see `_stale_reasons`."""
         run = self.store.latest_run()
-        if run is None:
+        why = [] if run is None else self._stale_reasons(run)
+        if not why:
             return None
+        return (
+            f"the predictions of {run.method} at {run.created_at} are out of date: "
+            f"{'; '.join(why)}. Run `labeler predict` to bring them up to date"
+        )
+
+    def _stale_reasons(self, run: Run) -> list[str]:
+        """Why `run`'s predictions are out of date, a clause each; none while current: labels
+        changed since, images with no prediction (added since, or predicted as a class merged
+        or deleted since), or vectors of another model (re-embedded since)."""
         v = self._vectors()
         why = []
         state = run.params.get("label_state")  # absent in runs made before it was recorded
@@ -712,19 +720,14 @@ class Project:
         missing = sum(i not in hand and i not in predicted for i in v.item_ids.tolist())
         if missing:
             why.append(
-                f"{plural(missing, 'unlabeled image')} have none (added since, or predicted as "
-                "a class merged or deleted since)"
+                f"{plural(missing, 'unlabeled image')} {'has' if missing == 1 else 'have'} none "
+                "(added since, or predicted as a class merged or deleted since)"
             )
         if run.model != self.model_key:
             why.append(
                 f"they are of the vectors of {run.model}, the images' are now of {self.model_key}"
             )
-        if not why:
-            return None
-        return (
-            f"the predictions of {run.method} at {run.created_at} are out of date: "
-            f"{'; '.join(why)}. Run `labeler predict` to bring them up to date"
-        )
+        return why
 
     def export_notes(self) -> list[str]:
         """What a reader of the export should know of its predictions, a sentence each: that
@@ -792,7 +795,7 @@ class Project:
         run = self.store.latest_run()
         labels = self.store.labels()
         counts = Counter(row.label for row in labels)
-        stale = self.stale_predictions()
+        stale = [] if run is None else self._stale_reasons(run)
         return ProjectStatus(
             images=len(v.paths),
             images_root=str(self.images_root),
@@ -832,6 +835,7 @@ def _hand_only(
     return rows[hand], [lab for lab, h in zip(labels, hand, strict=True) if h]
 
 
-def _last_prediction(run: Run, stale: str | None) -> str:
+def _last_prediction(run: Run, stale: list[str]) -> str:
     """'METHOD at TIME' of the latest run, with why it is out of date where it is."""
-    return f"{run.method} at {run.created_at}" + (f" ({stale})" if stale else "")
+    when = f"{run.method} at {run.created_at}"
+    return f"{when} (out of date: {'; '.join(stale)}; run `labeler predict`)" if stale else when

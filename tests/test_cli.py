@@ -562,7 +562,13 @@ def test_export_warns_of_predictions_out_of_date(
     assert "Run `labeler predict` to bring them up to date" in err
     assert sum(r["source"] == "" for r in rows) == predicted_blue
     assert main(["status", str(proj)]) == 0
-    assert "are out of date" in capsys.readouterr().out
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith("last_prediction")]
+    assert line.endswith(
+        f"(out of date: 2 label changes came after them; {predicted_blue} unlabeled images have "
+        "none (added since, or predicted as a class merged or deleted since); run `labeler "
+        "predict`)"
+    )
+    assert line.count(" at ") == 1  # the run is named once
     assert main(["predict", str(proj)]) == 0
     rows, err = _export_csv(proj, tmp_path / "c.csv", capsys)
     assert "warning" not in err and all(r["source"] for r in rows)
