@@ -301,8 +301,19 @@ def cmd_suggest(args: argparse.Namespace) -> int:
 
     with _open(args) as project:
         rows = project.suggest(args.n, strategy=args.strategy, seed=args.seed)
+        status = project.status()
     _utf8_stdout()
     write_rows(sys.stdout, rows, columns=SUGGEST_COLUMNS, lineterminator="\n")
+    if len(rows) < args.n:
+        unlabeled = status["images"] - status["labeled"]
+        why = (
+            "that is every unlabeled image"
+            if len(rows) >= unlabeled
+            else f"the other {plural(unlabeled - len(rows), 'unlabeled image')} are near-copies "
+            "of these, or in the groups of similar images these come from (one each); label "
+            "these and ask again"
+        )
+        print(f"note: {len(rows)} of the {args.n} asked: {why}", file=sys.stderr)
     return 0
 
 

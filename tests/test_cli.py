@@ -87,6 +87,21 @@ def test_suggest_with_zero_labels(proj: Path, capsys) -> None:
     assert lines[0].startswith("path,") and len(lines) == 4
 
 
+def test_suggest_says_why_it_gives_fewer_than_asked(proj: Path, colour_images, capsys) -> None:
+    _, truth = colour_images
+    assert main(["suggest", str(proj), "-n", "5"]) == 0
+    assert capsys.readouterr().err == ""  # as many as asked: nothing to say
+    assert main(["suggest", str(proj), "-n", str(len(truth) + 10)]) == 0
+    captured = capsys.readouterr()
+    given = len(captured.out.splitlines()) - 1
+    assert given < len(truth)  # the 3 colour classes are near-copies within
+    assert captured.err == (
+        f"note: {given} of the {len(truth) + 10} asked: the other {len(truth) - given} unlabeled "
+        "images are near-copies of these, or in the groups of similar images these come from "
+        "(one each); label these and ask again\n"
+    )
+
+
 def test_suggest_file_filled_in_part_way_imports(proj: Path, tmp_path: Path, capsys) -> None:
     assert main(["suggest", str(proj), "-n", "4"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
