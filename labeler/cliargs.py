@@ -412,10 +412,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layers", type=_positive_int, default=None, help="last layers adapted (4)")
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help=DEVICE_HELP)
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "bench",
-        help="few-shot benchmark of the heads against the peers; with --active, the "
-        "active-learning simulation",
+        "few-shot benchmark of the heads against the peers; with --active, the active-learning "
+        "simulation",
+        details="It prints a table per data set and shots (accuracy with its 95% interval, ECE, "
+        "precision and coverage at the auto-accept thresholds, time) and writes the per-task "
+        "CSV and a plot of accuracy against shots to --out.",
+        examples=[
+            "labeler bench                                   # everything, 10 seeds (minutes)",
+            "labeler bench --datasets fmnist-balanced --shots 1 5 --methods auto --peers",
+            "labeler bench --active --seeds 3 --strategies auto,random",
+        ],
     )
     add_bench_arguments(p)
 

@@ -44,15 +44,47 @@ class _ActiveArguments(argparse.Action):
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
-    p.add_argument("--shots", nargs="+", type=int_at_least(1), default=list(DEFAULT_SHOTS))
-    p.add_argument("--seeds", type=int_at_least(1), default=DEFAULT_SEEDS, help="tasks per setting")
+    p.add_argument(
+        "--datasets",
+        nargs="+",
+        default=list(DATASETS),
+        choices=list(DATASETS),
+        metavar="NAME",
+        help=f"pools to draw tasks from (default all: {', '.join(DATASETS)})",
+    )
+    p.add_argument(
+        "--shots",
+        nargs="+",
+        type=int_at_least(1),
+        default=list(DEFAULT_SHOTS),
+        help=f"labeled images per class (default {' '.join(map(str, DEFAULT_SHOTS))})",
+    )
+    p.add_argument(
+        "--seeds",
+        type=int_at_least(1),
+        default=DEFAULT_SEEDS,
+        help=f"tasks per setting (default {DEFAULT_SEEDS})",
+    )
     p.add_argument(
         "--ways", type=int_at_least(2), default=None, help="classes per task (default: all)"
     )
-    p.add_argument("--methods", nargs="*", default=list(OUR_METHODS), help="our heads")
-    p.add_argument("--peers", nargs="*", default=list(PEERS), choices=list(PEERS))
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the CSV and plot")
+    p.add_argument(
+        "--methods", nargs="*", default=list(OUR_METHODS), help="our heads (default all)"
+    )
+    p.add_argument(
+        "--peers",
+        nargs="*",
+        default=list(PEERS),
+        choices=list(PEERS),
+        metavar="NAME",
+        help=f"peers run on the same tasks (default all: {', '.join(PEERS)}); none: --peers",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help=f"folder for the CSV and plot (default {DEFAULT_OUT})",
+    )
     p.add_argument(
         "--active",
         nargs=argparse.REMAINDER,
