@@ -84,3 +84,17 @@ def recorded_curve(store: Store, method: str) -> list[tuple[int, float, float, f
     return [
         (e.n_labels, e.accuracy, e.low, e.high) for e in store.estimates() if e.method == method
     ]
+
+
+def by_label_count(
+    points: Sequence[tuple[int, float, float, float]],
+    current: tuple[int, float, float, float] | None = None,
+) -> list[tuple[int, float, float, float]]:
+    """The learning curve to draw from `points` (`recorded_curve`, oldest first): one point
+    per number of labels, fewest first, the latest recorded of each; for the count of the
+    labels now, `current`, their own estimate (`stored_estimate`), if there is one. Undos
+    return to sets of labels seen before, so in time order the counts go back and forth."""
+    latest = {p[0]: p for p in points}
+    if current is not None:
+        latest[current[0]] = current
+    return [latest[n] for n in sorted(latest)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,8 +22,10 @@ from labeler.active import Pool, Suggestion, create_strategy
 from labeler.active.strategies import UNCERTAIN
 from labeler.datamap import Projection, project_2d
 from labeler.errors import LabelerError
+from labeler.estimates import by_label_count, estimate_key, stored_estimate
 from labeler.heads import DEFAULT_METHOD
-from labeler.live import LiveModel, Snapshot, accepted_annotator
+from labeler.live import LiveModel, Snapshot, accepted_annotator, is_accepted
+from labeler.wording import plural
 
 if TYPE_CHECKING:
     from labeler.project import Project
@@ -59,6 +61,48 @@ class ReviewItem:
         uncertain = self.picked.lead == UNCERTAIN
         lead = f"{UNCERTAIN} when picked; model now" if uncertain else None
         return self.picked.reason_with(top, percent=True, lead=lead)
+
+
+Point = tuple[int, float, float, float]  # (hand labels, estimated accuracy, low, high)
+
+
+@dataclass(frozen=True)
+class AccuracyCheck:
+    """The accuracy of the auto-labels as checked against the expert's hand labels.
+
+    labels: how many hand labels there are now.
+    current: the estimate made from exactly these labels (after an undo, the one recorded when
+        they were last the labels); None while none can be made (`Project.learning_curve`).
+    curve: the learning curve to draw, one point per number of labels, fewest first
+        (`estimates.by_label_count`), `current` among them.
+    """
+
+    labels: int
+    current: Point | None
+    curve: list[Point]
+
+
+@dataclass(frozen=True)
+class Counts:
+    """The header's and the Classes table's counts, as the export has them.
+
+    classes: per class in use; `auto` counts only the predictions the export gives as its
+        label, not those of images that fit no class.
+    fits_no_class: unlabeled images that fit no class: exported as auto rows with no label.
+    """
+
+    classes: list[browse.ClassCount]
+    fits_no_class: int
+
+
+def class_counts(snap: Snapshot) -> Counts:
+    """The counts of `snap` (see `Counts`)."""
+    ood = snap.fits_no_class
+    guessed = np.bincount(snap.pred[ood], minlength=len(snap.classes))
+    classes = [
+        replace(c, auto=c.auto - int(guessed[k])) for k, c in enumerate(browse.class_counts(snap))
+    ]
+    return Counts(classes=classes, fits_no_class=int(ood.sum()))
 
 
 class Workbench:
@@ -142,6 +186,26 @@ class Workbench:
             self._projection = project_2d(self.vectors.unit)
         return self._projection
 
+    def accuracy_check(self) -> AccuracyCheck:
+        """The check of the auto-labels of the head on screen from the hand labels now (made
+        and recorded first if it is new: refits out of fold, slow), with the learning curve."""
+        recorded = self.project.learning_curve(method=self.method)
+        item_ids, labels = self._hand_labels()  # read after: the labels that have one by now
+        key = estimate_key(self.method, self.project.model_key, item_ids, labels)
+        e = stored_estimate(self.project.store, key)
+        current = None if e is None else (e.n_labels, e.accuracy, e.low, e.high)
+        return AccuracyCheck(len(labels), current, by_label_count(recorded, current))
+
+    def _hand_labels(self) -> tuple[np.ndarray, list[str]]:
+        """(K,) int64 item ids of the images labeled by hand (not accepted in bulk) and their
+        classes: what heads are fitted on, and an accuracy estimate is made from."""
+        hand = [
+            (lab.item_id, lab.label)
+            for lab in self.project.store.labels()
+            if lab.item_id in self.live.row_of_id and not is_accepted(lab.annotator)
+        ]
+        return np.array([i for i, _ in hand], dtype=np.int64), [lab for _, lab in hand]
+
     def review_batch(self, n: int, *, exclude: Sequence[str] = ()) -> list[ReviewItem]:
         """Up to n unlabeled images, skipping `exclude`: those of the project's `suggest`, picked
         from the predictions on screen (the same fit on the hand labels, not a second one)."""
@@ -175,7 +239,9 @@ class Workbench:
             self.project.store,
             changes,
             annotator=accepted_annotator(annotator),
-            description=f"accepted {len(rows)} predictions with confidence ≥ {threshold:.2f}",
+            description=(
+                f"accepted {plural(len(rows), 'prediction')} with confidence ≥ {threshold:.2f}"
+            ),
         )
 
     def create_class(self, name: str) -> edits.Edit:

@@ -4,6 +4,7 @@ trust thresholds, review queue, map, and the workbench's edits and export."""
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from labeler.errors import LabelerError
 from labeler.project import Project
 from labeler.store import Store
 from labeler.store.annotator import ACCEPTED_SUFFIX
+from labeler.workbench import AccuracyCheck, class_counts
 
 
 def by_class(truth: dict[str, str]) -> dict[str, list[str]]:
@@ -459,3 +461,57 @@ def test_deleting_a_class_recolours_no_other(labeled) -> None:
     slots = wb.snapshot().slot_of
     assert {k: v for k, v in slots.items() if k != "purple"} == after
     assert slots["purple"] not in after.values()  # distinct from the classes in use
+
+
+def test_the_check_is_of_the_labels_now_after_an_undo(project: Project, colour_images) -> None:
+    """Back to labels checked before (an undo), the check is theirs again, not the latest one
+    recorded; with no check of the labels now (too few), none is given. The curve has one
+    point per label count, fewest first, the labels now among them."""
+    _, truth = colour_images
+    wb = project.workbench()
+    groups = by_class(truth)
+    wb.assign(groups["red"][:2], "red", annotator="ana")
+    green = wb.assign(groups["green"][:1], "green", annotator="ana")
+    assert wb.accuracy_check() == AccuracyCheck(3, None, [])  # one class of two labels
+    second = wb.assign(groups["green"][1:2], "green", annotator="ana")
+    four = wb.accuracy_check()
+    assert four.labels == 4 and four.current[0] == 4 and four.curve == [four.current]
+    blue = wb.assign(groups["blue"][:1], "blue", annotator="ana")
+    five = wb.accuracy_check()
+    assert five.current[0] == 5 and five.current != four.current
+    assert five.curve == [four.current, five.current]
+    wb.undo(blue, annotator="ana")
+    again = wb.accuracy_check()
+    assert again.current == four.current and again.curve == five.curve
+    wb.assign(groups["blue"][1:2], "blue", annotator="ana")  # 5 labels again, other ones
+    other = wb.accuracy_check()
+    assert other.current[0] == 5 and other.curve == [four.current, other.current]
+    wb.undo(second, annotator="ana")  # 4 labels with no check: too few of each class
+    none = wb.accuracy_check()
+    assert none == AccuracyCheck(4, None, [four.current, other.current])
+    wb.undo(green, annotator="ana")
+    assert wb.accuracy_check().labels == 3
+
+
+def test_images_that_fit_no_class_are_counted_as_the_export_has_them(tmp_path: Path) -> None:
+    """The header's and the Classes table's auto-labels are the export's auto rows with a label;
+    images that fit no class (exported with no label) are counted apart."""
+    from imagegen import coloured, write_colour_set
+
+    folder = tmp_path / "images"
+    truth = write_colour_set(folder, 20)
+    for i in range(4):  # a kind nobody labels
+        coloured((230, 220, 40), seed=9000 + i).save(folder / f"odd_{i}.png")
+    project, _ = Project.init(tmp_path / "proj", images=folder, backbone="fake", progress=False)
+    wb = project.workbench()
+    for name, paths in by_class(truth).items():
+        wb.assign(paths[:17], name, annotator="ana")  # enough held out for the flags
+    counts = class_counts(wb.snapshot())
+    out = tmp_path / "labels.csv"
+    wb.export(out)
+    with out.open(newline="", encoding="utf-8") as f:
+        auto = [r for r in csv.DictReader(f) if r["source"] == "auto"]
+    exported = Counter(r["label"] for r in auto)
+    assert counts.fits_no_class == exported.pop("") == 4
+    assert {c.name: c.auto for c in counts.classes} == exported
+    project.close()

@@ -19,7 +19,7 @@ from labeler.project import Project
 from labeler.ui import charts, views
 from labeler.ui.auth import load_accounts, parse_account
 from labeler.ui.layout import KEY_CLASS
-from labeler.workbench import Details, ReviewItem
+from labeler.workbench import AccuracyCheck, Counts, Details, ReviewItem, class_counts
 
 EVIL = '<img src=x onerror="alert(1)">${alert(2)}`\\'
 
@@ -39,7 +39,7 @@ def test_views_escape_user_text() -> None:
     assert "<img src=x" not in html and 'onerror="' not in html
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
     assert views.image_url("a b/é#.png") == "images/a%20b/%C3%A9%23.png"
-    counts = views.counts_html([browse.ClassCount(EVIL, 1, 2, 3)], {EVIL: 0})
+    counts = views.counts_html(Counts([browse.ClassCount(EVIL, 1, 2, 3)], 0), {EVIL: 0})
     assert "<img src=x" not in counts
 
 
@@ -129,7 +129,7 @@ def test_status_is_one_short_line_with_the_models_account_as_its_tooltip() -> No
         fit_seconds=0.186,
         method=account,
     )
-    counts = browse.class_counts(snap)
+    counts = class_counts(snap)
 
     def text(html: str) -> str:
         return re.sub(r"<[^>]+>", "", html)
@@ -146,15 +146,90 @@ def test_status_is_one_short_line_with_the_models_account_as_its_tooltip() -> No
     assert "the export uses auto" in preview
 
 
+def test_images_that_fit_no_class_are_counted_apart_from_the_auto_labels() -> None:
+    """The export gives an image that fits no class an empty label: the header and the Classes
+    table count it apart, not as an auto-label of the class it was guessed as."""
+    from labeler.live import Snapshot
+
+    snap = Snapshot(
+        classes=("cat", "dog"),
+        slots=(0, 1),
+        label=np.array([0, 1, -1, -1, -1]),
+        accepted=np.zeros(5, dtype=bool),
+        pred=np.array([0, 1, 0, 0, 1]),
+        conf=np.full(5, 0.9, dtype=np.float32),
+        margin=np.full(5, 0.8, dtype=np.float32),
+        proba=np.full((5, 2), 0.5, dtype=np.float32),
+        version=(0, ""),
+        ood=np.array([True, False, True, False, False]),  # row 0 is labeled: not counted
+    )
+    counts = class_counts(snap)
+    assert [(c.name, c.human, c.auto) for c in counts.classes] == [("cat", 1, 1), ("dog", 1, 1)]
+    assert counts.fits_no_class == 1
+    line = re.sub(r"<[^>]+>", "", views.status_html(snap, counts, method="auto", missing=0))
+    assert "5 images · 2 by hand · 0 accepted · 2 auto-labeled · 1 fits no class · model" in line
+    table = views.counts_html(counts, CAT_DOG)
+    assert re.findall(r"<td>(\d+)</td></tr>", table) == ["1", "1"]  # the auto column
+    assert "1 image fits no class: not auto-labeled (exported with no label)" in table
+    more = replace(snap, ood=np.array([False, False, True, True, True]))
+    assert "0 auto-labeled · 3 fit no class · " in views.status_html(
+        more, class_counts(more), method="auto", missing=0
+    ).replace("<b>", "").replace("</b>", "")
+    assert "3 images fit no class" in views.counts_html(class_counts(more), CAT_DOG)
+    assert "fit no class" not in views.counts_html(class_counts(replace(snap, ood=None)), CAT_DOG)
+
+
+def test_counts_agree_with_their_nouns() -> None:
+    a = browse.Acceptance(threshold=0.5, rows=np.array([3]), per_class={"cat": (1, 0.93)}, ood=1)
+    html = views.acceptance_html(a, CAT_DOG)
+    assert "1 image at this confidence fits no class" in html
+    assert "<b>1</b> image would be auto-accepted" in html
+    html = views.acceptance_html(replace(a, rows=np.array([3, 4]), ood=2), CAT_DOG)
+    assert "2 images at this confidence fit no class" in html
+    assert "<b>2</b> images would be auto-accepted" in html
+    svg = charts.histograms_svg({"cat": np.array([1, 2]), "dog": np.zeros(2)}, CAT_DOG, 0.5)
+    assert "<title>1 image at 0.00–0.50</title>" in svg and "<title>2 images at 0.50" in svg
+    assert "Not drawn: 1 class with no auto-label." in svg
+
+
 def test_learning_curve_check() -> None:
-    assert "appears once" in views.check_html([], "")
+    assert "appears once" in views.check_html(AccuracyCheck(3, None, []), "")
     points = [(4, 0.5, 0.3, 0.7), (8, 0.62, 0.48, 0.75)]
-    svg = charts.learning_curve_svg(points)
+    svg = charts.learning_curve_svg(points, current=8)
     assert "<polyline" in svg and charts.learning_curve_svg(points[:1]) == ""
     assert svg.count("<circle") == 2 and ">100%</text>" in svg and ">0%</text>" in svg
-    assert "<title>8 labels: about 62% right (95% interval 48%–75%)</title>" in svg
-    html = views.check_html(points, svg)
+    assert "<title>8 labels (now): about 62% right (95% interval 48%–75%)</title>" in svg
+    assert svg.count('class="dot current"') == 1 and "<title>4 labels: about 50%" in svg
+    html = views.check_html(AccuracyCheck(8, points[1], points), svg)
     assert "about <b>62%</b>" in html and "48%–75%" in html and svg in html
+    assert "from your 8 labels" in html
+
+
+def test_the_check_says_when_the_labels_now_have_none() -> None:
+    """After an undo to labels no check was made of (too few), the headline says so rather
+    than give the estimate of labels that are no longer there."""
+    points = [(4, 0.5, 0.3, 0.7), (5, 0.62, 0.48, 0.75)]
+    html = views.check_html(AccuracyCheck(3, None, points), "<svg/>")
+    assert "No check from your 3 labels now: it needs two classes with two labels each" in html
+    assert "62%" not in html and "<svg/>" in html
+    assert "from your 1 label now" in views.check_html(AccuracyCheck(1, None, points), "")
+
+
+def test_the_curve_has_one_point_per_label_count_left_to_right() -> None:
+    """Undos go back to label counts seen before: in time order the line would zig-zag."""
+    from labeler.estimates import by_label_count
+
+    recorded = [(4, 0.8, 0.3, 1.0), (5, 0.6, 0.2, 1.0), (4, 0.7, 0.3, 1.0), (3, 0.5, 0.1, 0.9)]
+    assert by_label_count(recorded) == [recorded[3], recorded[2], recorded[1]]  # latest of each
+    now = (4, 0.8, 0.3, 1.0)  # back to the first labels: their own estimate
+    assert by_label_count(recorded, now) == [recorded[3], now, recorded[1]]
+    assert by_label_count([], now) == [now]
+    svg = charts.learning_curve_svg(recorded[:2] + recorded[3:])  # given out of order
+    xs = [float(x) for x in re.findall(r'<circle cx="([\d.]+)"', svg)]
+    assert xs == sorted(xs)
+    line = re.search(r'<polyline points="([^"]+)"', svg).group(1)
+    assert [float(p.split(",")[0]) for p in line.split()] == xs
+    assert re.findall(r'class="tick(?: end)?">(\d+)</text>', svg) == ["3", "5"]  # to the data
 
 
 def test_acceptance_warns_when_confidences_are_not_calibrated() -> None:
@@ -355,7 +430,8 @@ def test_handlers_label_undo_and_review(handlers, colour_images) -> None:
     h.undo(session, ana)
     assert len(h.history) == 2
     with pytest.warns(UserWarning, match="no class with key 9"):  # a notice, views unchanged
-        assert h.assign_key(8)(session, {"selected": reds}, ana) == gr.skip()
+        out = h.assign_key(8)(session, {"selected": reds}, ana)
+    assert out == {ui.message: "Not done: there is no class with key 9"}  # ...but the header's
     review = h.open_review(session)
     assert "Why this one" in review[ui.review]
     first = session.review[0].path
@@ -544,6 +620,42 @@ def _two_classes_labeled(handlers, colour_images):
     for name in ("red", "blue"):
         h.assign_named(session, {"selected": [p for p in truth if truth[p] == name][:2]}, name, ana)
     return h, ui, truth, ana, session
+
+
+def test_a_refusal_and_a_skip_say_so_in_the_header(handlers, colour_images) -> None:
+    """The header's line says what the last action did: after a refused one, that it was not
+    done (left as it was, it would say that an earlier action was, as if this one had been)."""
+    h, ui, _, ana, session = _two_classes_labeled(handlers, colour_images)
+    assert h.create_class(session, "owl", ana)[ui.message].startswith("Created class owl")
+    for name, why in (
+        ("RED", "RED' differs from 'red' only in case"),
+        ("a\tb", "contains invisible or control characters"),
+        ("x" * 150, "one line of at most 100 characters"),
+    ):
+        with pytest.warns(UserWarning, match=why.split("' ")[-1]):  # the notice
+            out = h.create_class(session, name, ana)
+        assert list(out) == [ui.message] and out[ui.message].startswith("Not done: ")
+        assert why in out[ui.message]
+    with pytest.warns(UserWarning, match="no images selected"):
+        out = h.assign_named(session, {"selected": []}, "red", ana)
+    assert out[ui.message].startswith("Not done: no images selected")
+    h.open_review(session)
+    first = session.review[0].path
+    out = h.review_skip(session)
+    assert out[ui.message] == views.plain(f"Skipped {first}: not asked again in this session")
+    assert session.review[0].path != first and first in session.skipped
+
+
+def test_a_single_prediction_to_accept_is_one(handlers, colour_images) -> None:
+    h, ui, truth, ana, session = _two_classes_labeled(handlers, colour_images)
+    *rest, last = [p for p in sorted(truth) if project_label(h, p) is None]
+    h.wb.assign(rest, "red", annotator="ana")  # one image left to predict
+    assert h.move_threshold(0.0, "")[ui.accept_above].value == "Accept 1 prediction ≥ 0.00"
+    out = h.accept_above(session, 0.0, "", ana)
+    assert out[ui.message] == views.plain(
+        "Accepted 1 prediction with confidence ≥ 0.00 · Ctrl+Z undoes"
+    )
+    assert project_label(h, last) is not None
 
 
 def test_undo_in_review_brings_the_card_back(handlers, colour_images) -> None:

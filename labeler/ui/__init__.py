@@ -85,7 +85,7 @@ def build_app(project: Project) -> gr.Blocks:
         # Review tab
         ui.review_tab.select(h.open_review, s, [s, ui.review], **private)
         ui.accept.click(h.review_accept, s, h.review_outputs(), **quick)
-        ui.skip.click(h.review_skip, s, [s, ui.review], **quick)
+        ui.skip.click(h.review_skip, s, [s, ui.review, ui.message], **quick)
         for k, button in enumerate(ui.review_keys):
             button.click(h.review_key(k), s, h.review_outputs(), **quick)
         ui.review_as.submit(

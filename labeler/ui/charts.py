@@ -10,6 +10,7 @@ import numpy as np
 from labeler.live import NO_CLASS, Snapshot
 from labeler.ui.settings import PALETTE, UNLABELED_COLOUR
 from labeler.ui.views import class_colour, colour, esc
+from labeler.wording import plural
 
 HIST_W, HIST_H, HIST_PAD = 260, 110, 22  # one small multiple, px
 MAX_HISTOGRAMS = 12  # drawn at most, most auto-labels first; a note counts the others
@@ -51,7 +52,7 @@ def histograms_svg(hists: dict[str, np.ndarray], slots: Mapping[str, int], thres
         )
     if len(predicted) < len(hists):
         empty = len(hists) - len(predicted)
-        notes.append(f"Not drawn: {empty:,} class{'es' * (empty > 1)} with no auto-label.")
+        notes.append(f"Not drawn: {plural(empty, 'class', 'classes')} with no auto-label.")
     note = f'<div class="muted">{" ".join(notes)}</div>' if notes else ""
     panels = []
     for name in predicted[:MAX_HISTOGRAMS]:
@@ -70,7 +71,7 @@ def histograms_svg(hists: dict[str, np.ndarray], slots: Mapping[str, int], thres
             bars.append(
                 f'<rect x="{x:.1f}" y="{HIST_PAD + plot_h - h:.1f}" width="{bw - 1:.1f}" '
                 f'height="{h:.1f}" fill="{fill}" opacity="{1 if above else 0.35}">'
-                f"<title>{n} images at {b / bins:.2f}–{(b + 1) / bins:.2f}</title></rect>"
+                f"<title>{plural(n, 'image')} at {b / bins:.2f}–{(b + 1) / bins:.2f}</title></rect>"
             )
         tx = HIST_PAD + threshold * (HIST_W - 2 * HIST_PAD)
         panels.append(
@@ -172,11 +173,16 @@ CURVE_LEFT = 40  # px left of the plot, for the accuracy ticks
 CURVE_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)  # accuracy gridlines; every other one labeled
 
 
-def learning_curve_svg(points: list[tuple[int, float, float, float]]) -> str:
+def learning_curve_svg(
+    points: list[tuple[int, float, float, float]], *, current: int | None = None
+) -> str:
     """Estimated accuracy (with its 95% band) against the number of hand labels, 0–100% on a
-    fixed scale (a flat curve looks flat), a dot per estimate with its figures as a tooltip."""
+    fixed scale (a flat curve looks flat), a dot per estimate with its figures as a tooltip.
+    `points`: one per number of labels, fewest first (`estimates.by_label_count`); the dot of
+    `current` labels, those now, is drawn larger."""
     if len(points) < 2:
         return ""
+    points = sorted(points, key=lambda p: p[0])  # a line from left to right
     n = np.array([p[0] for p in points], dtype=float)
     acc, low, high = (np.array([p[k] for p in points]) for k in (1, 2, 3))
     span = max(n.max() - n.min(), 1.0)
@@ -199,12 +205,17 @@ def learning_curve_svg(points: list[tuple[int, float, float, float]]) -> str:
         f'<text x="{CURVE_LEFT - 6}" y="{y(v) + 4:.1f}" class="tick end">{v:.0%}</text>'
         for v in CURVE_GRID[::2]
     )
-    dots = "".join(
-        f'<circle cx="{x(i):.1f}" cy="{y(acc[i]):.1f}" r="3" class="dot"><title>'
-        f"{int(n[i])} labels: about {acc[i]:.0%} right (95% interval {low[i]:.0%}–{high[i]:.0%})"
-        "</title></circle>"
-        for i in range(len(n))
-    )
+
+    def dot(i: int) -> str:
+        now = n[i] == current
+        figures = f"about {acc[i]:.0%} right (95% interval {low[i]:.0%}–{high[i]:.0%})"
+        return (
+            f'<circle cx="{x(i):.1f}" cy="{y(acc[i]):.1f}" r="{5 if now else 3}" '
+            f'class="dot{" current" if now else ""}"><title>{int(n[i])} labels'
+            f"{' (now)' if now else ''}: {figures}</title></circle>"
+        )
+
+    dots = "".join(dot(i) for i in range(len(n)))
     bottom = CURVE_H - 6
     return (
         f'<svg class="curve" viewBox="0 0 {CURVE_W} {CURVE_H}" width="{CURVE_W}" '

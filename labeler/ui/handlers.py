@@ -24,7 +24,7 @@ from labeler.ui.layout import ALL, ANY, KEY_CLASS, UI
 from labeler.ui.session import Session, annotator
 from labeler.ui.settings import PIXELATED_MAX_SIDE, SIMILAR_K
 from labeler.wording import cleared_reason, plural, same_content
-from labeler.workbench import Workbench
+from labeler.workbench import Counts, Workbench, class_counts
 
 Updates = dict[Any, Any]
 NOT_DONE = "Not done"  # the title of the notice a refused action shows
@@ -58,6 +58,21 @@ def friendly(fn: Callable) -> Callable:
     return wrapper
 
 
+def said(fn: Callable) -> Callable:
+    """As `friendly`, for a method of `Handlers` whose event's outputs hold `ui.message`, the
+    header's line of what the last action did: a refusal takes that line too. Left as it was,
+    the line would say what an earlier action did, as if this one had been done."""
+
+    @functools.wraps(fn)
+    def wrapper(self: Handlers, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except LabelerError as e:
+            return self.refused(str(e))
+
+    return wrapper
+
+
 class Handlers:
     def __init__(self, project: Project, ui: UI) -> None:
         self.project = project
@@ -67,6 +82,11 @@ class Handlers:
     @property
     def wb(self) -> Workbench:
         return self.project.workbench()
+
+    def refused(self, message: str) -> Updates:
+        """A refused action: its notice (`refuse`), and the header's line saying it."""
+        refuse(message)
+        return {self.ui.message: views.plain(f"{NOT_DONE}: {message}")}
 
     def small(self, path: str) -> bool:
         return self.wb.longest_side(path) <= PIXELATED_MAX_SIDE
@@ -122,7 +142,7 @@ class Handlers:
                 similar_to=session.similar_to,
                 ood_short=snap.ood_short,
             ),
-            ui.back: gr.Button(visible=session.similar_to is not None),
+            ui.back: gr.Button(interactive=session.similar_to is not None),
         } | self.preview_view(session)
 
     def preview_view(self, session: Session) -> Updates:
@@ -141,7 +161,7 @@ class Handlers:
         snap = self.wb.snapshot()
         names = list(snap.classes)
         session.keys = tuple(names[: len(ui.label_keys)])
-        counts = browse.class_counts(snap)
+        counts = class_counts(snap)
         out: Updates = {}
         for keys in (ui.label_keys, ui.review_keys):
             for k, button in enumerate(keys):
@@ -165,7 +185,7 @@ class Handlers:
         out[ui.status] = self.status(snap, counts)
         return out
 
-    def status(self, snap: Snapshot, counts: list[browse.ClassCount]) -> str:
+    def status(self, snap: Snapshot, counts: Counts) -> str:
         wb = self.wb
         return views.status_html(snap, counts, method=wb.method, missing=wb.missing_files)
 
@@ -193,7 +213,7 @@ class Handlers:
 
     # -- page load, filters, paging ----------------------------------------------------------------
 
-    @friendly
+    @said
     def load(self, session: Session) -> Updates:
         self.wb.check_files()
         where = f"Images in `{self.project.images_root}`, embedded with `{self.project.model_key}`"
@@ -250,14 +270,17 @@ class Handlers:
     def assign_key(self, k: int) -> Callable[..., Updates]:
         """Handler of key button k (0-based): label the grid's selection as the k-th class."""
 
-        @friendly
         def handler(session: Session, grid: dict, request: gr.Request) -> Updates:
-            name = self.key_class(session, k)
-            if name is None:
-                return self.keys_changed(session)
-            return self._assign(session, grid, name, request)
+            return self._assign_key(k, session, grid, request)
 
         return handler
+
+    @said
+    def _assign_key(self, k: int, session: Session, grid: dict, request: gr.Request) -> Updates:
+        name = self.key_class(session, k)
+        if name is None:
+            return self.keys_changed(session)
+        return self._assign(session, grid, name, request)
 
     def key_class(self, session: Session, k: int) -> str | None:
         """The class key k (0-based) showed on this page; None when that class is gone since."""
@@ -273,7 +296,7 @@ class Handlers:
         refuse(message)
         return self.after_edit(session, message=message)
 
-    @friendly
+    @said
     def assign_named(self, session: Session, grid: dict, name: str, request: gr.Request) -> Updates:
         return self._assign(session, grid, typed(name), request) | {self.ui.label_as: ""}
 
@@ -299,7 +322,7 @@ class Handlers:
         del out[self.ui.session]
         return out
 
-    @friendly
+    @said
     def undo(self, session: Session, request: gr.Request) -> Updates:
         edit = self.history.pop(annotator(request))
         if edit is None:
@@ -310,12 +333,12 @@ class Handlers:
 
     # -- classes -----------------------------------------------------------------------------------
 
-    @friendly
+    @said
     def create_class(self, session: Session, name: str, request: gr.Request) -> Updates:
         edit = self.wb.create_class(name.strip())
         return self.after_edit(session, edit, request=request) | {self.ui.new_class: ""}
 
-    @friendly
+    @said
     def rename_class(self, session: Session, old: str, new: str, request: gr.Request) -> Updates:
         edit = self.wb.rename_class(
             _chosen(old, "the class to rename"), new.strip(), annotator=annotator(request)
@@ -324,7 +347,7 @@ class Handlers:
             session.set_query(cls=new.strip())  # the grid keeps showing the same images
         return self.after_edit(session, edit, request=request) | {self.ui.rename_to: ""}
 
-    @friendly
+    @said
     def merge_classes(
         self, session: Session, source: str, target: str, request: gr.Request
     ) -> Updates:
@@ -335,7 +358,7 @@ class Handlers:
         )
         return self.after_edit(session, edit, request=request)
 
-    @friendly
+    @said
     def delete_class(self, session: Session, name: str, request: gr.Request) -> Updates:
         name = _chosen(name, "the class to delete")
         edit = self.wb.delete_class(name, annotator=annotator(request))
@@ -343,7 +366,7 @@ class Handlers:
 
     # -- export and rescan -------------------------------------------------------------------------
 
-    @friendly
+    @said
     def export(self, progress: gr.Progress = gr.Progress()) -> Updates:  # noqa: B008
         progress(0.1, desc="Predicting every image from the current labels")
         folder = self.project.path / EXPORTS_DIR
@@ -353,10 +376,10 @@ class Handlers:
         progress(1.0, desc="Written")
         return {
             self.ui.export_file: gr.File(value=str(out), visible=True),
-            self.ui.message: f"Exported {n:,} rows to {out}",
+            self.ui.message: f"Exported {plural(n, 'row')} to {out}",
         }
 
-    @friendly
+    @said
     def rescan(
         self,
         session: Session,
@@ -366,9 +389,9 @@ class Handlers:
         r = self.project.rescan()
         s = r.sync
         info = (
-            f"{r.images:,} images: {s.added} new, {s.renamed} renamed, {s.changed} changed, "
-            f"{s.missing} gone; {r.embedded} embedded{same_content(r.same_content)}; "
-            f"{len(r.skipped)} skipped"
+            f"{plural(r.images, 'image')}: {s.added} new, {s.renamed} renamed, "
+            f"{s.changed} changed, {s.missing} gone; "
+            f"{r.embedded} embedded{same_content(r.same_content)}; {len(r.skipped)} skipped"
         )
         if s.cleared:
             n = len(s.cleared)

@@ -10,10 +10,11 @@ from labeler import browse
 from labeler.datamap import points_to_draw
 from labeler.errors import LabelerError
 from labeler.ui import charts, views
-from labeler.ui.handlers import Handlers, Updates, friendly, typed
+from labeler.ui.handlers import Handlers, Updates, friendly, said, typed
 from labeler.ui.layout import COLOUR_BY
 from labeler.ui.session import Session, annotator
 from labeler.ui.settings import REVIEW_BATCH
+from labeler.wording import plural
 from labeler.workbench import ReviewItem
 
 
@@ -60,23 +61,26 @@ class TabHandlers(Handlers):
         # Not deferred: the next card must show the prediction of a model that saw this label.
         return self.after_edit(session, edit, request=request) | self.review_view(session)
 
-    @friendly
+    @said
     def review_accept(self, session: Session, request: gr.Request) -> Updates:
         return self._review_label(session, None, request)
 
     def review_key(self, k: int) -> Callable[..., Updates]:
         """Handler of review key k (0-based): label the image as the k-th class."""
 
-        @friendly
         def handler(session: Session, request: gr.Request) -> Updates:
-            name = self.key_class(session, k)
-            if name is None:
-                return self.keys_changed(session) | self.review_view(session)
-            return self._review_label(session, name, request)
+            return self._review_key(k, session, request)
 
         return handler
 
-    @friendly
+    @said
+    def _review_key(self, k: int, session: Session, request: gr.Request) -> Updates:
+        name = self.key_class(session, k)
+        if name is None:
+            return self.keys_changed(session) | self.review_view(session)
+        return self._review_label(session, name, request)
+
+    @said
     def review_named(self, session: Session, name: str, request: gr.Request) -> Updates:
         return self._review_label(session, typed(name), request) | {self.ui.review_as: ""}
 
@@ -84,7 +88,7 @@ class TabHandlers(Handlers):
         """As the Label tab's undo; an image labeled in review and unlabeled by the undo is the
         review's current card again (the expert undid it to look again)."""
         out = super().undo(session, request)
-        if out == gr.skip() or not session.reviewed:
+        if self.ui.grid not in out or not session.reviewed:  # refused, or nothing undone
             return out
         last = session.reviewed[-1]
         if self.wb.snapshot().labeled[last.row]:
@@ -93,13 +97,15 @@ class TabHandlers(Handlers):
         session.review.insert(0, last)
         return out | self.review_view(session)
 
-    @friendly
+    @said
     def review_skip(self, session: Session) -> Updates:
         item = self._current(session)
-        if item is not None:
-            session.skipped.append(item.path)
-            session.review.pop(0)
-        return self.review_view(session)
+        if item is None:
+            raise LabelerError("nothing to skip: every image is labeled")
+        session.skipped.append(item.path)
+        session.review.pop(0)
+        message = f"Skipped {item.path}: not asked again in this session"
+        return self.review_view(session) | {self.ui.message: views.plain(message)}
 
     # -- trust: threshold and bulk accept ----------------------------------------------------------
 
@@ -112,7 +118,8 @@ class TabHandlers(Handlers):
         return {
             self.ui.acceptance: views.acceptance_html(a, snap.slot_of),
             self.ui.accept_above: gr.Button(
-                f"Accept {a.count:,} predictions ≥ {threshold:.2f}", interactive=a.count > 0
+                f"Accept {plural(a.count, 'prediction')} ≥ {threshold:.2f}",
+                interactive=a.count > 0,
             ),
             self.ui.histograms: charts.histograms_svg(hists, snap.slot_of, threshold),
             self.ui.trust_note: views.trust_note(snap.ood_short),
@@ -126,14 +133,16 @@ class TabHandlers(Handlers):
         """The learning curve: slower (it refits out of fold), so not on every slider move. It
         is an event of its own, after the threshold's views: with them, it would answer after a
         slider moved meanwhile and put back the views of the threshold before."""
-        points = self.project.learning_curve(method=self.wb.method)  # of what is on screen
-        return {self.ui.check: views.check_html(points, charts.learning_curve_svg(points))}
+        check = self.wb.accuracy_check()  # of the head on screen
+        now = None if check.current is None else check.current[0]
+        svg = charts.learning_curve_svg(check.curve, current=now)
+        return {self.ui.check: views.check_html(check, svg)}
 
     @friendly
     def move_threshold(self, threshold: float, cls: str) -> Updates:
         return self.trust_view(threshold, cls)
 
-    @friendly
+    @said
     def accept_above(
         self, session: Session, threshold: float, cls: str, request: gr.Request
     ) -> Updates:
@@ -153,8 +162,9 @@ class TabHandlers(Handlers):
         svg = charts.map_svg(
             projection.coords, rows, snap, wb.paths, predictions=colour_by == COLOUR_BY[0]
         )
+        total = plural(len(snap.label), "image")
         note = (
-            f"{projection.method} of the embeddings: {len(rows):,} of {len(snap.label):,} images "
+            f"{projection.method} of the embeddings: {len(rows):,} of {total} "
             "shown (every labeled one first). Click a point to see its image."
         )
         return {self.ui.map: {"html": svg}, self.ui.map_note: note}

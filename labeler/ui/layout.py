@@ -18,6 +18,7 @@ REVIEW_HELP = "**Enter** accepts the prediction · **1–9** labels it as that c
 COLOUR_BY = ("labels and predictions", "labels only")
 ANY, ALL = "any class", "all classes"  # the "no filter" choice of the class dropdowns
 KEY_CLASS = "key"  # CSS class of the number-key buttons
+BACK_MIN_WIDTH = 110  # px: "✕ all images", beside the page buttons
 LABEL_AS_MIN_WIDTH = 330  # px: its hint on one line; with many class keys, the row wraps instead
 
 
@@ -99,7 +100,7 @@ def _keys(prefix: str) -> list[gr.Button]:
     ]
 
 
-def _class_dropdown(label: str, *, any_label: str | None = None) -> gr.Dropdown:
+def _class_dropdown(label: str, *, any_label: str | None = None, scale: int = 1) -> gr.Dropdown:
     """Choices come with the classes at page load; `any_label` names the "no filter" choice."""
     choices = [] if any_label is None else [(any_label, ANY_CLASS)]
     value = None if any_label is None else ANY_CLASS
@@ -108,6 +109,7 @@ def _class_dropdown(label: str, *, any_label: str | None = None) -> gr.Dropdown:
         value=value,
         label=label,
         min_width=160,
+        scale=scale,
         allow_custom_value=any_label is not None,  # a filter on a class renamed meanwhile
     )
 
@@ -145,12 +147,23 @@ def build_layout() -> UI:
 def _label_tab(ui: UI) -> None:
     with gr.Row(equal_height=True, elem_id="toolbar"):
         ui.show = gr.Dropdown(list(SHOW), value="unlabeled", label="Show", min_width=130)
-        ui.cls = _class_dropdown("Class (label, or prediction if unlabeled)", any_label=ANY)
+        # Twice the others' share: its label on one line beside the page buttons.
+        ui.cls = _class_dropdown(
+            "Class (label, or prediction if unlabeled)", any_label=ANY, scale=2
+        )
         ui.sort = gr.Dropdown(list(SORTS), value="file name", label="Sort", min_width=200)
         ui.prev = gr.Button("◀", size="sm", scale=0, min_width=44, elem_id="page-prev")
         ui.page_info = gr.Markdown(elem_id="page-info")
         ui.next = gr.Button("▶", size="sm", scale=0, min_width=44, elem_id="page-next")
-        ui.back = gr.Button("✕ all images", size="sm", scale=0, visible=False, elem_id="back")
+        # In the layout always, hidden while disabled (style.css): shown, it moves nothing.
+        ui.back = gr.Button(
+            "✕ all images",
+            size="sm",
+            scale=0,
+            min_width=BACK_MIN_WIDTH,
+            interactive=False,
+            elem_id="back",
+        )
     with gr.Row(equal_height=True, elem_id="keys"):
         ui.label_keys = _keys("label")
         ui.label_as = gr.Textbox(

@@ -11,12 +11,12 @@ import re
 from collections.abc import Mapping
 from urllib.parse import quote
 
-from labeler.browse import FITS_NO_CLASS, Acceptance, ClassCount, Page, Tile
+from labeler.browse import FITS_NO_CLASS, Acceptance, Page, Tile
 from labeler.heads import DEFAULT_METHOD
 from labeler.live import Snapshot
 from labeler.ui.settings import IMAGE_ROUTE, KEYED_CLASSES, PALETTE
 from labeler.wording import plural
-from labeler.workbench import Details, ReviewItem
+from labeler.workbench import AccuracyCheck, Counts, Details, ReviewItem
 
 MAX_ACCEPTANCE_ROWS = 12  # classes listed at most, most accepted first; a note counts the others
 
@@ -83,14 +83,15 @@ def _caption(t: Tile, slots: Mapping[str, int]) -> str:
 OOD_NOTE = "fits no class: far from every labeled class, so its prediction is a guess"
 
 
-def status_html(snap: Snapshot, counts: list[ClassCount], *, method: str, missing: int) -> str:
+def status_html(snap: Snapshot, counts: Counts, *, method: str, missing: int) -> str:
     """The header's line, short and of one length whatever the model does (a line that grew
-    during a refit would move the grid under the pointer): counts and the model on screen,
-    `method`, with its own account of what it chose as the tooltip; first, a warning when
-    `missing` images are gone from the folder."""
-    hand = sum(c.human for c in counts)
-    accepted = sum(c.accepted for c in counts)
-    auto = sum(c.auto for c in counts)
+    during a refit would move the grid under the pointer): counts as the export has them (the
+    images that fit no class apart from the auto-labels) and the model on screen, `method`,
+    with its own account of what it chose as the tooltip; first, a warning when `missing`
+    images are gone from the folder."""
+    hand = sum(c.human for c in counts.classes)
+    accepted = sum(c.accepted for c in counts.classes)
+    auto = sum(c.auto for c in counts.classes)
     model, account = f"model: {method}", snap.method
     if method != DEFAULT_METHOD:
         model += ", a fast preview"
@@ -108,10 +109,22 @@ def status_html(snap: Snapshot, counts: list[ClassCount], *, method: str, missin
         else ""
     )
     return (
-        f'<div class="status-line" title="{esc(account)}">{gone}<b>{len(snap.label):,}</b> '
-        f"images · <b>{hand:,}</b> by hand · <b>{accepted:,}</b> accepted · "
-        f"<b>{auto:,}</b> auto-labeled · {model}</div>"
+        f'<div class="status-line" title="{esc(account)}">{gone}'
+        f"{_bold(plural(len(snap.label), 'image'))} · <b>{hand:,}</b> by hand · "
+        f"<b>{accepted:,}</b> accepted · <b>{auto:,}</b> auto-labeled · "
+        f"{_fit_no_class(counts.fits_no_class)}{model}</div>"
     )
+
+
+def _bold(counted: str) -> str:
+    """'<b>12</b> images' of `plural`'s '12 images'."""
+    number, noun = counted.split(" ", 1)
+    return f"<b>{number}</b> {noun}"
+
+
+def _fit_no_class(n: int) -> str:
+    """'<b>19</b> fit no class · ' of the header's line; '' for none."""
+    return f"<b>{n:,}</b> {'fits' if n == 1 else 'fit'} no class · " if n else ""
 
 
 def grid_html(page: Page, slots: Mapping[str, int], small: set[str]) -> str:
@@ -200,18 +213,27 @@ def review_html(item: ReviewItem | None, d: Details | None, *, small: bool, left
     )
 
 
-def counts_html(counts: list[ClassCount], slots: Mapping[str, int]) -> str:
-    if not counts:
+def counts_html(counts: Counts, slots: Mapping[str, int]) -> str:
+    """The classes with their counts as the export has them: an image that fits no class is
+    no auto-label of the class it was guessed as, and a note under the table counts them."""
+    if not counts.classes:
         return '<div class="muted">No classes yet: select images, type a class name, Enter.</div>'
     rows = "".join(
         f"<tr><td class=key>{k + 1 if k < KEYED_CLASSES else ''}</td>"
         f"<td>{_chip(c.name, slots)}{esc(c.name)}</td>"
         f"<td>{c.human:,}</td><td>{c.accepted:,}</td><td>{c.auto:,}</td></tr>"
-        for k, c in enumerate(counts)
+        for k, c in enumerate(counts.classes)
+    )
+    n = counts.fits_no_class
+    ood = (
+        f'<div class="muted">{plural(n, "image")} {"fits" if n == 1 else "fit"} no class: '
+        "not auto-labeled (exported with no label). Label them by hand.</div>"
+        if n
+        else ""
     )
     return (
         '<table class="counts"><thead><tr><th>key</th><th>class</th><th>by hand</th>'
-        f"<th>accepted</th><th>auto</th></tr></thead><tbody>{rows}</tbody></table>"
+        f"<th>accepted</th><th>auto</th></tr></thead><tbody>{rows}</tbody></table>{ood}"
     )
 
 
@@ -235,8 +257,9 @@ def acceptance_html(a: Acceptance, slots: Mapping[str, int]) -> str:
         )
     if a.ood:
         warning += (
-            f'<div class="muted">{a.ood:,} images at this confidence fit no class (far from '
-            "every labeled image and group): left out. Label them, or a new class, by hand.</div>"
+            f'<div class="muted">{plural(a.ood, "image")} at this confidence '
+            f"{'fits' if a.ood == 1 else 'fit'} no class (far from every labeled image and "
+            "group): left out. Label them, or a new class, by hand.</div>"
         )
     if a.count == 0:
         at = f"{a.threshold:.2f}"
@@ -249,14 +272,15 @@ def acceptance_html(a: Acceptance, slots: Mapping[str, int]) -> str:
     rest = [n for _, (n, _) in ranked[MAX_ACCEPTANCE_ROWS:]]
     more = (
         f'<div class="muted">The {MAX_ACCEPTANCE_ROWS} classes with the most to accept are listed; '
-        f"{len(rest):,} more would accept {sum(rest):,} images: choose one under Class to see "
-        "it.</div>"
+        f"{len(rest):,} more would accept {plural(sum(rest), 'image')}: choose one under Class "
+        "to see it.</div>"
         if rest
         else ""
     )
     return warning + (
-        f'<div class="headline">At confidence ≥ {a.threshold:.2f}: <b>{a.count:,}</b> images '
-        f"would be auto-accepted, estimated precision <b>{a.precision:.1%}</b></div>"
+        f'<div class="headline">At confidence ≥ {a.threshold:.2f}: '
+        f"{_bold(plural(a.count, 'image'))} would be auto-accepted, estimated precision "
+        f"<b>{a.precision:.1%}</b></div>"
         '<table class="counts"><thead><tr><th>class</th><th>would accept</th>'
         f"<th>est. precision</th></tr></thead><tbody>{rows}</tbody></table>{more}"
         '<div class="muted">Precision is estimated as the mean calibrated confidence of the '
@@ -280,18 +304,27 @@ def trust_note(ood_short: int) -> str:
     return TRUST_NOTE.format(where=where)
 
 
-def check_html(points: list[tuple[int, float, float, float]], curve_svg: str) -> str:
-    """The accuracy of all auto-labels as estimated from the expert's labels (out of fold)."""
-    if not points:
+def check_html(check: AccuracyCheck, curve_svg: str) -> str:
+    """The accuracy of all auto-labels as estimated from the expert's labels now (out of fold),
+    or that none could be made from them."""
+    if check.current is None and not check.curve:
         return (
             '<div class="muted">A check from your own labels appears once two classes have two '
             "labels each.</div>"
         )
-    n, acc, low, high = points[-1]
+    if check.current is None:
+        return (
+            f'<div class="check"><div class="headline">No check from your '
+            f"{plural(check.labels, 'label')} now: it needs two classes with two labels each, "
+            "and images left to auto-label.</div>"
+            '<div class="muted">The curve shows the checks of the labels you had before.</div>'
+            f"{curve_svg}</div>"
+        )
+    n, acc, low, high = check.current
     return (
         f'<div class="check"><div class="headline">Check from your labels: about '
         f"<b>{acc:.0%}</b> of the auto-labels are right (95% interval {low:.0%}–{high:.0%}, "
-        f"from your {n:,} labels, each predicted by a model that did not see it).</div>"
+        f"from your {plural(n, 'label')}, each predicted by a model that did not see it).</div>"
         '<div class="muted">The estimate above trusts the model\'s confidence; this one checks it '
         "against your labels. When they disagree, believe this one and label more.</div>"
         f"{curve_svg}</div>"

@@ -174,6 +174,9 @@ def test_review_queue_accept_correct_skip(page: Page, server, screenshot) -> Non
     second = card.locator(".path").inner_text()
     page.keyboard.press("s")  # skip: not labeled, not asked again
     expect(card.locator(".path")).not_to_have_text(second)
+    expect(page.locator("#message")).to_have_text(
+        f"Skipped {second}: not asked again in this session"
+    )
     assert second not in stored(server)
     third = card.locator(".path").inner_text()
     page.keyboard.press("3")  # correct it: label as the third class, sandal
@@ -264,8 +267,19 @@ def test_map_click_opens_image_and_more_like_this(page: Page, screenshot) -> Non
     page.locator("#map-more").click()
     expect(page.locator("#page-info")).to_contain_text(f"like {path}")
     expect(page.locator("#grid .tile")).to_have_count(48)
-    page.locator("#back").click()
+    back = page.locator("#back")
+    expect(back).to_be_visible()
+    toolbar = toolbar_layout(page)
+    back.click()
     expect(page.locator("#page-info")).not_to_contain_text("like")
+    expect(back).to_be_hidden()
+    assert toolbar_layout(page) == toolbar  # the button keeps its place: nothing moves
+
+
+def toolbar_layout(page: Page) -> list[tuple[float, float, float, float]]:
+    """Where the Label tab's filters are: (x, y, width, height) of each box and its title."""
+    boxes = page.locator("#toolbar label, #toolbar [data-testid=block-info], #page-prev")
+    return [tuple(box.bounding_box().values()) for box in boxes.all()]
 
 
 def test_classes_rename_and_undo(page: Page, server, screenshot, requests_seen) -> None:
@@ -274,6 +288,7 @@ def test_classes_rename_and_undo(page: Page, server, screenshot, requests_seen) 
     new.fill("sandal")  # exists: refused with a notice, and every control stays usable
     new.press("Enter")
     expect(page.locator(".toast-body")).to_contain_text("exists already")
+    expect(page.locator("#message")).to_have_text("Not done: class 'sandal' exists already")
     expect(page.locator(".error")).to_have_count(0)
     log = server.log.read_text(encoding="utf-8")  # written before the notice was sent
     assert log.count("labeler: refused: class 'sandal' exists already\n") == 1
@@ -296,6 +311,33 @@ def test_classes_rename_and_undo(page: Page, server, screenshot, requests_seen) 
     page.locator("#undo").click()
     expect(page.locator("#class-table")).not_to_contain_text("sandals")
     page.get_by_role("tab", name="Label").click()
+
+
+def test_a_long_class_name_keeps_its_key_number_in_view(page: Page) -> None:
+    """A name too long for its key button ends in an ellipsis; the number stays readable and
+    the whole name is the button's tooltip."""
+    long = "adenocarcinoma, moderately differentiated " * 2 + "x" * 16  # 100 characters
+    page.get_by_role("tab", name="Classes").click()
+    new = page.get_by_label("New class")
+    new.fill(long)
+    new.press("Enter")
+    expect(page.locator("#message")).to_contain_text("Created class adenocarcinoma")
+    page.get_by_role("tab", name="Label").click()
+    key = page.locator("#keys button.key", has_text=long)
+    expect(key).to_have_attribute("title", re.compile(rf" · {re.escape(long)}$"))
+    number, cut = key.evaluate(
+        """(b) => {
+          const text = [...b.childNodes].find((n) => n.nodeType === 3 && n.textContent.trim());
+          const first = document.createRange();
+          first.setStart(text, text.textContent.indexOf(b.title[0]));
+          first.setEnd(text, text.textContent.indexOf('·') + 1);
+          const r = first.getBoundingClientRect(), box = b.getBoundingClientRect();
+          return [r.left >= box.left && r.right <= box.right, b.scrollWidth > b.clientWidth];
+        }"""
+    )
+    assert number and cut  # "N ·" inside the button; the name cut short
+    page.locator("#undo").click()
+    expect(key).to_have_count(0)
 
 
 def test_export_downloads_the_csv(page: Page, server, tmp_path: Path) -> None:

@@ -13,6 +13,13 @@
     if (e.key === 'ArrowRight') return ['page-next'];
     return [];
   };
+  // A class name too long for its key is cut short with an ellipsis (style.css): the button's
+  // tooltip gives it whole. Gradio sets no title on a button, so it is set here on each redraw.
+  const titled = () => document.querySelectorAll('button.key').forEach((b) => {
+    const text = b.textContent.trim();
+    if (b.title !== text) b.title = text;
+  });
+  new MutationObserver(titled).observe(document.body, {subtree: true, childList: true, characterData: true});
   document.addEventListener('keydown', (e) => {
     if (e.target.closest && e.target.closest('input, textarea, select, [contenteditable]')) return;
     for (const id of target(e)) {
