@@ -27,7 +27,13 @@ from labeler.autolabel import (
 )
 from labeler.classnames import ClassNameError, check_new_class_names
 from labeler.errors import LabelerError, ProjectNotFound
-from labeler.estimates import estimate_key, record_estimate, recorded_curve, stored_estimate
+from labeler.estimates import (
+    by_label_count,
+    estimate_key,
+    record_estimate,
+    recorded_curve,
+    stored_estimate,
+)
 from labeler.export import (
     check_outside_project,
     write_csv,
@@ -55,7 +61,7 @@ from labeler.reports import (
     ImportReport,
     PredictReport,
     ProjectStatus,
-    last_estimate,
+    estimate_text,
 )
 from labeler.store import Run, Store, UnfinishedDatabase, check_annotator
 from labeler.update import (
@@ -597,10 +603,12 @@ class Project:
 
     def learning_curve(self, *, method: str | None = None) -> list[tuple[int, float, float, float]]:
         """(n_labels, estimated accuracy, low, high) of the auto-labels of head `method` (default:
-        the browser's, `live_method`) after each change of the labels, oldest first, with a point
-        for the current labels (fitted now if none of this head was recorded for them). Points
-        of other heads are left out: one curve, one head. Estimates come from the expert's labels
-        alone; low..high is a 95% interval. Empty until two classes have two labels each."""
+        the browser's, `live_method`), one point per number of hand labels, fewest first: the
+        latest recorded of each, and for the labels now their own (fitted now if none of this
+        head was recorded for them; after an undo, the one recorded when they were last the
+        labels). Points of other heads are left out: one curve, one head. Estimates come from
+        the expert's labels alone; low..high is a 95% interval. Empty until two classes have two
+        labels each."""
         method = method or self.live_method()
         rows, labels = self._labeled(hand_only=True)
         v = self._vectors()
@@ -622,7 +630,19 @@ class Project:
                     key=key,
                     options=partial(self._head_options, method, labels),
                 )
-        return recorded_curve(self.store, method)
+        return by_label_count(recorded_curve(self.store, method), self._estimate_of(key))
+
+    def current_estimate(self, method: str) -> tuple[int, float, float, float] | None:
+        """(n_labels, estimated accuracy, low, high) of head `method` recorded for exactly the
+        hand labels now (by `predict` or `learning_curve`), or None when none was."""
+        rows, labels = self._labeled(hand_only=True)
+        return self._estimate_of(
+            estimate_key(method, self.model_key, self._vectors().item_ids[rows], labels)
+        )
+
+    def _estimate_of(self, key: str) -> tuple[int, float, float, float] | None:
+        e = stored_estimate(self.store, key)
+        return None if e is None else (e.n_labels, e.accuracy, e.low, e.high)
 
     # -- suggest -----------------------------------------------------------------------------------
 
@@ -805,7 +825,10 @@ class Project:
             classes={name: counts[name] for name in self.store.classes()},
             skipped=self.store.skipped(),
             last_prediction=NO_PREDICTION if run is None else _last_prediction(run, stale),
-            estimated_accuracy=last_estimate(self.store.estimates()),
+            estimated_accuracy=estimate_text(
+                self.current_estimate(DEFAULT_METHOD if run is None else run.method),
+                any_recorded=bool(self.store.estimates()),
+            ),
             fine_tuned_on=len(self.trained_on()),
         )
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from typing import TypedDict
 
 from labeler.active.stopping import AccuracyEstimate
-from labeler.store import Estimate
 
 NO_PREDICTION = "never (run `labeler predict`)"  # status' last_prediction before any
 NO_ESTIMATE = "none yet (it needs two labels in each of two classes, then predict)"
+NOT_FOR_THESE_LABELS = "none for the labels now (they changed since): run `labeler predict`"
 
 
 @dataclass
@@ -61,9 +61,10 @@ class ImportReport:
     unchanged: int = 0  # images the file gave the label they had already
 
 
-def last_estimate(estimates: list[Estimate]) -> str:
-    """'0.78 (95% interval 0.70-0.85) from 40 labels', of the latest estimate, or NO_ESTIMATE."""
-    if not estimates:
-        return NO_ESTIMATE
-    e = estimates[-1]
-    return f"{e.accuracy:.2f} (95% interval {e.low:.2f}-{e.high:.2f}) from {e.n_labels} labels"
+def estimate_text(point: tuple[int, float, float, float] | None, *, any_recorded: bool) -> str:
+    """'0.78 (95% interval 0.70-0.85) from 40 labels', of the estimate for the labels now; when
+    there is none, NO_ESTIMATE, or NOT_FOR_THESE_LABELS once some other set was estimated."""
+    if point is None:
+        return NOT_FOR_THESE_LABELS if any_recorded else NO_ESTIMATE
+    n, accuracy, low, high = point
+    return f"{accuracy:.2f} (95% interval {low:.2f}-{high:.2f}) from {n} labels"

@@ -22,7 +22,7 @@ from labeler.active import Pool, Suggestion, create_strategy
 from labeler.active.strategies import UNCERTAIN
 from labeler.datamap import Projection, project_2d
 from labeler.errors import LabelerError
-from labeler.estimates import by_label_count, estimate_key, stored_estimate
+from labeler.estimates import by_label_count
 from labeler.heads import DEFAULT_METHOD
 from labeler.live import LiveModel, Snapshot, accepted_annotator, is_accepted
 from labeler.wording import plural
@@ -189,22 +189,13 @@ class Workbench:
     def accuracy_check(self) -> AccuracyCheck:
         """The check of the auto-labels of the head on screen from the hand labels now (made
         and recorded first if it is new: refits out of fold, slow), with the learning curve."""
-        recorded = self.project.learning_curve(method=self.method)
-        item_ids, labels = self._hand_labels()  # read after: the labels that have one by now
-        key = estimate_key(self.method, self.project.model_key, item_ids, labels)
-        e = stored_estimate(self.project.store, key)
-        current = None if e is None else (e.n_labels, e.accuracy, e.low, e.high)
-        return AccuracyCheck(len(labels), current, by_label_count(recorded, current))
-
-    def _hand_labels(self) -> tuple[np.ndarray, list[str]]:
-        """(K,) int64 item ids of the images labeled by hand (not accepted in bulk) and their
-        classes: what heads are fitted on, and an accuracy estimate is made from."""
-        hand = [
-            (lab.item_id, lab.label)
+        curve = self.project.learning_curve(method=self.method)
+        current = self.project.current_estimate(self.method)  # read after: labels may have come
+        hand = sum(
+            lab.item_id in self.live.row_of_id and not is_accepted(lab.annotator)
             for lab in self.project.store.labels()
-            if lab.item_id in self.live.row_of_id and not is_accepted(lab.annotator)
-        ]
-        return np.array([i for i, _ in hand], dtype=np.int64), [lab for _, lab in hand]
+        )
+        return AccuracyCheck(hand, current, by_label_count(curve, current))
 
     def review_batch(self, n: int, *, exclude: Sequence[str] = ()) -> list[ReviewItem]:
         """Up to n unlabeled images, skipping `exclude`: those of the project's `suggest`, picked

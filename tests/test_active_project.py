@@ -54,6 +54,21 @@ def test_predict_records_an_estimate_and_the_curve_grows_with_labels(
     assert "from 9 labels" in project.status()["estimated_accuracy"]
 
 
+def test_status_gives_the_estimate_of_the_labels_now(project: Project, colour_images) -> None:
+    from labeler.reports import NOT_FOR_THESE_LABELS
+
+    _, truth = colour_images
+    project.label(_per_class(truth, 2))
+    project.predict()
+    six = project.status()["estimated_accuracy"]
+    assert six.endswith("from 6 labels")
+    bench = project.workbench()
+    edit = bench.assign([_per_class(truth, 1, start=2)[0][0]], "blue", annotator="ana")
+    assert project.status()["estimated_accuracy"] == NOT_FOR_THESE_LABELS  # not the 6's
+    bench.undo(edit, annotator="ana")
+    assert project.status()["estimated_accuracy"] == six  # those labels again
+
+
 def test_suggest_with_a_committee_strategy_and_zero_labels(project: Project, colour_images) -> None:
     _, truth = colour_images
     with pytest.raises(LabelerError, match="committee"):

@@ -429,6 +429,8 @@ def test_handlers_label_undo_and_review(handlers, colour_images) -> None:
     assert len(h.history) == 3
     h.undo(session, ana)
     assert len(h.history) == 2
+    out = h.assign_named(session, {"selected": reds}, "red", ana)  # again: a double click
+    assert len(h.history) == 2 and out[ui.message] == "2 images already labeled red"
     with pytest.warns(UserWarning, match="no class with key 9"):  # a notice, views unchanged
         out = h.assign_key(8)(session, {"selected": reds}, ana)
     assert out == {ui.message: "Not done: there is no class with key 9"}  # ...but the header's

@@ -200,10 +200,11 @@ class Handlers:
         """Every view an edit changes, and a line saying what was done. The edit goes on the
         undo history of the user making the request."""
         if edit is not None:
-            self.history.push(annotator(request), edit)
-            message = (
-                message or f"{edit.description[0].upper()}{edit.description[1:]} · Ctrl+Z undoes"
-            )
+            said = f"{edit.description[0].upper()}{edit.description[1:]}"
+            if edit.changed:  # a repeated click changes nothing: nothing to undo
+                self.history.push(annotator(request), edit)
+                said += " · Ctrl+Z undoes"
+            message = message or said
         cls = session.query.cls
         if cls != browse.ANY_CLASS and cls not in self.wb.snapshot().classes:
             session.set_query(cls=browse.ANY_CLASS)  # the filtered class is gone
