@@ -179,9 +179,11 @@ class ClassCount:
 
 
 def class_counts(snap: Snapshot) -> list[ClassCount]:
+    """Per class: hand labels, accepted predictions, and auto-labels as the export gives them
+    (not the guesses of images that fit no class, exported with no label)."""
     c = len(snap.classes)
     hand = snap.labeled & ~snap.accepted
-    auto = ~snap.labeled & (snap.pred != NO_CLASS)
+    auto = ~snap.labeled & (snap.pred != NO_CLASS) & ~snap.fits_no_class
     human = np.bincount(snap.label[hand], minlength=c)
     accepted = np.bincount(snap.label[snap.accepted], minlength=c)
     predicted = np.bincount(snap.pred[auto], minlength=c)

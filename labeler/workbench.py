@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -97,12 +97,7 @@ class Counts:
 
 def class_counts(snap: Snapshot) -> Counts:
     """The counts of `snap` (see `Counts`)."""
-    ood = snap.fits_no_class
-    guessed = np.bincount(snap.pred[ood], minlength=len(snap.classes))
-    classes = [
-        replace(c, auto=c.auto - int(guessed[k])) for k, c in enumerate(browse.class_counts(snap))
-    ]
-    return Counts(classes=classes, fits_no_class=int(ood.sum()))
+    return Counts(classes=browse.class_counts(snap), fits_no_class=int(snap.fits_no_class.sum()))
 
 
 class Workbench:
