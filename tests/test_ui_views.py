@@ -530,10 +530,10 @@ def test_a_filter_on_a_deleted_class_is_reset(handlers, colour_images) -> None:
     h.set_filter(session, "all", "red", "file name")
     out = h.delete_class(session, "red", ana)
     assert session.query.cls == "" and out[ui.cls].value == ""
-    # Key 1 is blue's now, in blue's colour as before: deleting a class recolours no other.
-    assert out[ui.label_keys[0]].value == "1 · blue"
-    assert out[ui.label_keys[0]].elem_classes == [KEY_CLASS, views.slot_class(1)]
-    assert out[ui.label_keys[1]].elem_classes == [KEY_CLASS]  # hidden
+    # Blue keeps its key 2 and its colour: deleting a class moves or recolours no other.
+    assert out[ui.label_keys[1]].value == "2 · blue"
+    assert out[ui.label_keys[1]].elem_classes == [KEY_CLASS, views.slot_class(1)]
+    assert out[ui.label_keys[0]].elem_classes == [KEY_CLASS]  # hidden: red's key is free
     assert out[ui.page_info].endswith("24 images") and out[ui.delete_cls].value is None
 
 
@@ -705,11 +705,12 @@ def test_two_sessions_keys_undo_and_rescan(handlers, colour_images) -> None:
     h.assign_named(a, {"selected": reds[:1]}, "<b>red</b>", ana)
     h.assign_named(a, {"selected": blues[:1]}, "blue", ana)
     h.load(b)  # b's keys: 1 · <b>red</b>, 2 · blue
-    h.delete_class(a, "<b>red</b>", ana)  # a's key 1 is blue now; b's page still shows red
+    h.delete_class(a, "<b>red</b>", ana)  # a's key 1 has no class now; b's still shows red
     with pytest.warns(UserWarning, match="changed in another session"):
         out = h.assign_key(0)(b, {"selected": [reds[1]]}, bob)
-    assert project_label(h, reds[1]) is None and out[ui.label_keys[0]].value == "1 · blue"
-    h.assign_key(0)(b, {"selected": [reds[1]]}, bob)  # now key 1 is blue, as shown
+    assert project_label(h, reds[1]) is None and out[ui.label_keys[0]].value == ""
+    assert out[ui.label_keys[1]].value == "2 · blue"  # blue keeps its key
+    h.assign_key(1)(b, {"selected": [reds[1]]}, bob)
     assert project_label(h, reds[1]) == "blue"
 
     h.assign_named(a, {"selected": [reds[2]]}, "blue", ana)
@@ -802,3 +803,30 @@ def test_undo_history_keeps_the_last_edits_of_each_user() -> None:
     assert [history.pop("ana").description for _ in range(2)] == ["edit 2", "edit 1"]
     assert history.pop("ana") is None and history.pop("carl") is None
     assert history.pop("bob").description == "bob's"
+
+
+def test_number_keys_stay_with_their_classes_when_one_is_deleted(handlers, colour_images) -> None:
+    from labeler.ui.session import Session
+
+    h, ui = handlers
+    _, truth = colour_images
+    ana, session = SimpleNamespace(username="ana"), Session()
+    h.load(session)
+    for colour in ("red", "green", "blue"):
+        h.assign_named(
+            session, {"selected": [p for p in truth if truth[p] == colour][:1]}, colour, ana
+        )
+    out = h.delete_class(session, "green", ana)
+    keys = [(out[b].value, out[b].constructor_args["visible"]) for b in ui.label_keys[:3]]
+    assert keys == [("1 · red", True), ("", False), ("3 · blue", True)]  # 3 is still blue
+    with pytest.warns(UserWarning, match="no class with key 2"):
+        assert h.assign_key(1)(session, {"selected": [next(iter(truth))]}, ana) == {
+            ui.message: "Not done: there is no class with key 2"
+        }
+    h.assign_named(
+        session, {"selected": [p for p in truth if truth[p] == "green"][:1]}, "lime", ana
+    )
+    out = h.class_view(session)
+    shown = [out[b].value for b in ui.label_keys]
+    assert shown[0] == "1 · red" and shown[2] == "3 · blue"  # a new class moves none either
+    assert shown.count("2 · lime") + shown.count("4 · lime") == 1  # 2 once the second turned

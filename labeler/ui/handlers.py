@@ -160,16 +160,18 @@ class Handlers:
         ui = self.ui
         snap = self.wb.snapshot()
         names = list(snap.classes)
-        session.keys = tuple(names[: len(ui.label_keys)])
+        # A class's key is its slot's, as its colour is: deleting a class moves no other key.
+        by_key = {slot: name for name, slot in reversed(snap.slot_of.items())}
+        session.keys = tuple(by_key.get(k) for k in range(len(ui.label_keys)))
         counts = class_counts(snap)
         out: Updates = {}
         for keys in (ui.label_keys, ui.review_keys):
             for k, button in enumerate(keys):
-                shown = k < len(names)
-                colour = [views.slot_class(snap.slots[k])] if shown else []  # as the chips
+                name = session.keys[k]
+                colour = [] if name is None else [views.slot_class(k)]  # as the chips
                 out[button] = gr.Button(
-                    f"{k + 1} · {names[k]}" if shown else "",
-                    visible=shown,
+                    "" if name is None else f"{k + 1} · {name}",
+                    visible=name is not None,
                     elem_classes=[KEY_CLASS, *colour],
                 )
         choices = [(name, name) for name in names]
@@ -285,7 +287,7 @@ class Handlers:
 
     def key_class(self, session: Session, k: int) -> str | None:
         """The class key k (0-based) showed on this page; None when that class is gone since."""
-        if k >= len(session.keys):
+        if k >= len(session.keys) or session.keys[k] is None:
             raise LabelerError(f"there is no class with key {k + 1}")
         name = session.keys[k]
         return name if name in self.wb.snapshot().classes else None

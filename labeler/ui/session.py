@@ -21,7 +21,7 @@ class Session:
     review: list[ReviewItem] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # skipped in review, not asked again
     reviewed: list[ReviewItem] = field(default_factory=list)  # labeled in review, latest last
-    keys: tuple[str, ...] = ()  # the classes on the number keys, as this page last showed them
+    keys: tuple[str | None, ...] = ()  # the class on each number key (None: no class), as shown
     shown: tuple[int, ...] = ()  # rows of the grid's page on screen, in their order
     generation: int = -1  # the workbench the rows above index (a rescan builds a new one)
 
