@@ -36,6 +36,10 @@ def build_app(project: Project) -> gr.Blocks:
     # The slow accuracy check follows the Trust tab, an accept and an undo: one queue for all,
     # so that a check of older labels cannot answer after one of newer labels.
     check_queue = {"concurrency_id": "check"}
+    # The threshold's views are drawn by opening the tab, moving the slider, choosing a class
+    # and after an accept or undo: one queue for all, so that the tab's views (drawn at the
+    # slider's value when it opened, and waiting for a refit) cannot answer after the slider's.
+    trust_queue = {"concurrency_id": "trust"}
     # Gradio's default trigger mode drops an event while the same one is pending: a pick waiting
     # behind a refit would swallow the next pick, and a key pressed twice would label once. Each
     # pick and key press carries its own image or selection, so all of them run, in order.
@@ -50,7 +54,7 @@ def build_app(project: Project) -> gr.Blocks:
 
     def trust_follows(event):
         """The Trust tab's views after `event`, then its accuracy check as an event of its own."""
-        return event.then(h.move_threshold, trust_in, trust_out, **quick).then(
+        return event.then(h.move_threshold, trust_in, trust_out, **quick, **trust_queue).then(
             h.check, None, ui.check, **quick, **check_queue
         )
 
@@ -92,15 +96,20 @@ def build_app(project: Project) -> gr.Blocks:
             h.review_named, [s, ui.review_as], [*h.review_outputs(), ui.review_as], **quick
         ).then(None, ui.review_as, None, js=let_go_when_emptied("review-as"))
         # Trust tab
-        ui.trust_tab.select(h.move_threshold, trust_in, trust_out, **private).then(
+        ui.trust_tab.select(h.move_threshold, trust_in, trust_out, **private, **trust_queue).then(
             h.check, None, ui.check, **private, **check_queue
         )
         # A value typed beyond the slider's bounds is taken at the bound, and the box shows it.
         bounds = (ui.threshold.minimum, ui.threshold.maximum)
         ui.threshold.change(
-            h.move_threshold, trust_in, trust_out, js=within_bounds(*bounds, extra=1), **quick
+            h.move_threshold,
+            trust_in,
+            trust_out,
+            js=within_bounds(*bounds, extra=1),
+            **quick,
+            **trust_queue,
         ).then(None, ui.threshold, ui.threshold, js=within_bounds(*bounds))
-        ui.trust_cls.input(h.move_threshold, trust_in, trust_out, **quick)
+        ui.trust_cls.input(h.move_threshold, trust_in, trust_out, **quick, **trust_queue)
         trust_follows(ui.accept_above.click(h.accept_above, [s, *trust_in], everything, **quick))
         # Map tab
         ui.map_tab.select(h.map_view, ui.colour_by, [ui.map, ui.map_note], **private)
