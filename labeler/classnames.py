@@ -58,8 +58,10 @@ def check_class_name(name: str) -> str:
     if not isinstance(name, str):
         raise ClassNameError(f"class name {name!r} is not text; give the name as text", name)
     spelt = _spelling(name)
-    if not spelt or spelt != spelt.strip():
-        raise ClassNameError(f"class name {name!r} is empty or has surrounding spaces", name)
+    if not spelt.strip():
+        raise ClassNameError("a class name cannot be empty or only spaces; type a name", name)
+    if spelt != spelt.strip():
+        raise ClassNameError(f"class name {name!r} has surrounding spaces; leave them out", name)
     lines = len(spelt.splitlines())
     if lines > 1 or len(spelt) > MAX_CLASS_NAME:
         raise ClassNameError(

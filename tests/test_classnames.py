@@ -56,9 +56,10 @@ def test_length_is_counted_once_composed() -> None:
 @pytest.mark.parametrize(
     ("name", "match"),
     [
-        ("", "empty or has surrounding spaces"),
-        (" cat", "empty or has surrounding spaces"),
-        ("cat\n", "empty or has surrounding spaces"),
+        ("", "cannot be empty or only spaces; type a name"),
+        ("   ", "cannot be empty or only spaces"),
+        (" cat", "has surrounding spaces; leave them out"),
+        ("cat\n", "has surrounding spaces"),
         ("two\nlines", "one line of at most 100 characters; got 9 characters, 2 line"),
         ("x" * (MAX_CLASS_NAME + 1), "got 101 characters"),
         ("c\x00t", r"invisible or control characters \(U\+0000\)"),
