@@ -830,3 +830,41 @@ def test_number_keys_stay_with_their_classes_when_one_is_deleted(handlers, colou
     shown = [out[b].value for b in ui.label_keys]
     assert shown[0] == "1 · red" and shown[2] == "3 · blue"  # a new class moves none either
     assert shown.count("2 · lime") + shown.count("4 · lime") == 1  # 2 once the second turned
+
+
+def test_a_key_press_does_not_wait_for_a_refit_under_way(handlers, colour_images) -> None:
+    """Labeling back to back: the second label shows while the first one's refit still runs."""
+    import threading
+
+    from labeler.ui.session import Session
+
+    h, ui = handlers
+    _, truth = colour_images
+    ana, session = SimpleNamespace(username="ana"), Session()
+    h.load(session)
+    reds = sorted(p for p in truth if truth[p] == "red")
+    blues = sorted(p for p in truth if truth[p] == "blue")
+    h.assign_named(session, {"selected": reds[:2]}, "red", ana)
+    h.assign_named(session, {"selected": blues[:2]}, "blue", ana)
+    h.refresh(session)
+    live = h.wb.live
+    fit, started, release = live._fit_rows, threading.Event(), threading.Event()
+
+    def slow_fit(*args):
+        started.set()
+        assert release.wait(30)
+        return fit(*args)
+
+    live._fit_rows = slow_fit
+    h.assign_key(0)(session, {"selected": reds[2:3]}, ana)
+    refit = threading.Thread(target=h.refresh, args=(session,))
+    refit.start()
+    try:
+        assert started.wait(30)  # the refit after that label is under way, and held
+        out = h.assign_key(1)(session, {"selected": blues[2:3]}, ana)
+        assert refit.is_alive()  # answered while the refit is held
+        assert out[ui.message].startswith("Labeled 1 image as blue")
+        assert h.project.store.labels_of([int(h.wb.live.item_ids[h.wb.row(blues[2])])])
+    finally:
+        release.set()
+        refit.join(30)

@@ -290,7 +290,8 @@ class Handlers:
         if k >= len(session.keys) or session.keys[k] is None:
             raise LabelerError(f"there is no class with key {k + 1}")
         name = session.keys[k]
-        return name if name in self.wb.snapshot().classes else None
+        with self.wb.live.deferred():  # the classes now, without waiting for a refit under way
+            return name if name in self.wb.snapshot().classes else None
 
     def keys_changed(self, session: Session) -> Updates:
         """Nothing labeled: the classes changed in another session; the keys are redrawn."""
