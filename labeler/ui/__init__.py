@@ -88,12 +88,15 @@ def build_app(project: Project) -> gr.Blocks:
         ui.export.click(h.export, None, [ui.export_file, ui.message], **private)
         # Review tab
         ui.review_tab.select(h.open_review, s, [s, ui.review], **private)
-        ui.accept.click(h.review_accept, s, h.review_outputs(), **quick)
+        # The next card waits for the refit of the label just given (its prediction must be of
+        # a model that saw it): a spinner on the card says so, seconds on a big project.
+        card = {**private, "show_progress": "full", "show_progress_on": [ui.review]}
+        ui.accept.click(h.review_accept, s, h.review_outputs(), **card)
         ui.skip.click(h.review_skip, s, [s, ui.review, ui.message], **quick)
         for k, button in enumerate(ui.review_keys):
-            button.click(h.review_key(k), s, h.review_outputs(), **quick)
+            button.click(h.review_key(k), s, h.review_outputs(), **card)
         ui.review_as.submit(
-            h.review_named, [s, ui.review_as], [*h.review_outputs(), ui.review_as], **quick
+            h.review_named, [s, ui.review_as], [*h.review_outputs(), ui.review_as], **card
         ).then(None, ui.review_as, None, js=let_go_when_emptied("review-as"))
         # Trust tab
         ui.trust_tab.select(h.move_threshold, trust_in, trust_out, **private, **trust_queue).then(
