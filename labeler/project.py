@@ -843,10 +843,12 @@ def _with_copies(
     copies = [r for r, h in enumerate(hashes) if h in label_of and r not in taken]
     if not copies:
         return rows, labels, hand
-    order = np.argsort(np.concatenate([rows, copies]), kind="stable")
+    every = np.concatenate([rows, copies])
+    named = [*labels, *(label_of[hashes[r]] for r in copies)]
+    order = np.argsort(every, kind="stable")  # ascending rows, as `_label_rows` gives them
     return (
-        np.concatenate([rows, copies])[order],
-        [[*labels, *(label_of[hashes[r]] for r in copies)][i] for i in order],
+        every[order],
+        [named[i] for i in order],
         np.concatenate([hand, np.zeros(len(copies), dtype=bool)])[order],
     )
 
