@@ -105,12 +105,35 @@ def page(snap: Snapshot, paths: list[str], query: Query) -> Page:
     return _page(snap, paths, rows[start : start + query.page_size], number, pages, len(rows))
 
 
-def same_page(snap: Snapshot, paths: list[str], query: Query, shown: Sequence[int]) -> Page:
+def same_page(
+    snap: Snapshot,
+    paths: list[str],
+    query: Query,
+    shown: Sequence[int],
+    *,
+    back: Sequence[int] = (),
+) -> Page:
     """The page on screen, rows `shown` in their order, drawn from `snap`: an edit and the refit
     after it change the tiles' captions, never which tiles are where (a click aimed at one tile
-    lands on it, and a labeled image stays in view until the page is turned)."""
-    total = len(matching_rows(snap, query))
-    return _page(snap, paths, shown, query.page, _pages(total, query), total)
+    lands on it, and a labeled image stays in view until the page is turned).
+
+    Rows `back` (those an undo brought back into the list) that the query matches and that
+    lie between the first and last tile are drawn in their place: a turn of the page reaches
+    nothing between them. The page's last tiles then move on to the next page."""
+    rows = matching_rows(snap, query)
+    rank = _ranks(snap, query)
+    tiles = list(shown)
+    if tiles:
+        first, last = rank[tiles].min(), rank[tiles].max()
+        inside = set(rows[(rank[rows] > first) & (rank[rows] < last)].tolist())
+        coming = sorted(inside.intersection(back).difference(tiles), key=lambda r: rank[r])
+        merged: list[int] = []
+        for r in tiles:  # each before the first tile after it in the list
+            while coming and rank[coming[0]] < rank[r]:
+                merged.append(coming.pop(0))
+            merged.append(r)
+        tiles = merged[: max(query.page_size, len(shown))]
+    return _placed(snap, paths, query, rows, rank, tiles)
 
 
 def turned_page(
@@ -122,20 +145,48 @@ def turned_page(
     rows = matching_rows(snap, query)
     if not len(shown) or not len(rows):
         return page(snap, paths, replace(query, page=query.page + (1 if forward else -1)))
-    everything = matching_rows(snap, replace(query, show="all", cls=ANY_CLASS))
-    rank = np.full(len(snap.label), -1, dtype=np.int64)
-    rank[everything] = np.arange(len(everything))
+    rank = _ranks(snap, query)
     at = rank[rows]  # ascending: a filtered list keeps the order of the whole one
     size = query.page_size
     if forward:
         start = int(np.searchsorted(at, rank[list(shown)].max(), side="right"))
-        start = min(start, max(0, len(rows) - 1) // size * size)  # past the end: the last page
+        if start == len(rows):  # the last page: it stays
+            return same_page(snap, paths, query, shown)
     else:
         end = int(np.searchsorted(at, rank[list(shown)].min(), side="left"))
         start = max(0, end - size)
-    number = start // size + 1 + (start % size > 0)
-    pages = _pages(len(rows), query)
-    return _page(snap, paths, rows[start : start + size], min(number, pages), pages, len(rows))
+    return _placed(snap, paths, query, rows, rank, rows[start : start + size])
+
+
+def _ranks(snap: Snapshot, query: Query) -> np.ndarray:
+    """Each row's place in the query's order with no filter (-1: not in it, as rows outside
+    `query.rows`); a filtered list is in the same order."""
+    everything = matching_rows(snap, replace(query, show="all", cls=ANY_CLASS))
+    rank = np.full(len(snap.label), -1, dtype=np.int64)
+    rank[everything] = np.arange(len(everything))
+    return rank
+
+
+def _placed(
+    snap: Snapshot,
+    paths: list[str],
+    query: Query,
+    rows: np.ndarray,
+    rank: np.ndarray,
+    tiles: Sequence[int],
+) -> Page:
+    """Page `tiles` of the list `rows`, numbered by where it lies in it: "page k of n" when
+    turning back reaches k - 1 pages of the list's images before its first tile, and turning
+    on n - k pages of those after its last (labeled images leave a list; an undo's come back).
+    """
+    if not len(tiles):
+        return page(snap, paths, query)
+    at = rank[rows]
+    before = int(np.searchsorted(at, rank[list(tiles)].min(), side="left"))
+    after = len(rows) - int(np.searchsorted(at, rank[list(tiles)].max(), side="right"))
+    number = 1 + -(-before // query.page_size)
+    pages = number + -(-after // query.page_size)
+    return _page(snap, paths, tiles, number, pages, len(rows))
 
 
 def _pages(total: int, query: Query) -> int:

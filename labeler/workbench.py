@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -61,6 +61,15 @@ class ReviewItem:
         uncertain = self.picked.lead == UNCERTAIN
         lead = f"{UNCERTAIN} when picked; model now" if uncertain else None
         return self.picked.reason_with(top, percent=True, lead=lead)
+
+
+@dataclass(frozen=True)
+class Undone:
+    """What an undo did: a sentence saying so, and the rows of the images whose labels it
+    restored (to show them: the expert undid to look at them again)."""
+
+    said: str
+    rows: tuple[int, ...]
 
 
 Point = tuple[int, float, float, float]  # (hand labels, estimated accuracy, low, high)
@@ -209,9 +218,15 @@ class Workbench:
         return int(self.live.item_ids[row])
 
     def assign(self, paths: Sequence[str], name: str, *, annotator: str) -> edits.Edit:
-        """Label the images `paths` as class `name` (created if new)."""
+        """Label the images `paths` as class `name` (created if new). An edit of one image
+        names it ("labeled img_0007.png as coat"), and so does its undo."""
         changes = [(self._item(self.row(p)), name) for p in paths]
-        return edits.assign(self.project.store, changes, annotator=annotator)
+        edit = edits.assign(self.project.store, changes, annotator=annotator)
+        if len(edit.previous) == 1:
+            ((item, _, label),) = edit.previous
+            path = self.paths[self.live.row_of_id[item]]
+            edit = replace(edit, description=f"labeled {path} as {label}")
+        return edit
 
     def accept(self, threshold: float, cls: str, *, annotator: str) -> edits.Edit:
         """Turn every unlabeled prediction >= threshold (of class `cls`, or all) into a label
@@ -242,8 +257,12 @@ class Workbench:
     def delete_class(self, name: str, *, annotator: str) -> edits.Edit:
         return edits.delete_class(self.project.store, name, annotator=annotator)
 
-    def undo(self, edit: edits.Edit, *, annotator: str) -> str:
-        return edits.undo(self.project.store, edit, annotator=annotator)
+    def undo(self, edit: edits.Edit, *, annotator: str) -> Undone:
+        store, ids = self.project.store, self.live.row_of_id
+        said = edits.undo(store, edit, annotator=annotator)
+        now = store.labels_of([i for i, _, _ in edit.previous])  # another's label was kept
+        rows = tuple(ids[i] for i, was, _ in edit.previous if i in ids and now.get(i) == was)
+        return Undone(said[0].upper() + said[1:], rows)
 
     # -- export ------------------------------------------------------------------------------------
 

@@ -591,6 +591,58 @@ def test_the_page_stays_put_while_labeling_and_the_next_skips_nothing(
     assert _grid_paths(out, ui) == everything[:8]
 
 
+def test_an_undo_shows_the_images_it_brought_back_and_paging_reaches_every_image(
+    handlers, colour_images
+) -> None:
+    """Two images labeled on page 1 of "unlabeled", the next page, back, undo: the two are
+    back in their place on page 1 (not left behind the last tile, where no turn of the page
+    reaches them), and the counter goes page by page over every image once."""
+    from labeler.ui.session import Session
+
+    h, ui = handlers
+    _, truth = colour_images
+    ana = SimpleNamespace(username="ana")
+    session = Session()
+    session.set_query(page_size=8)
+    everything = sorted(truth)
+    first = _grid_paths(h.load(session), ui)
+    h.assign_named(session, {"selected": first[2:4]}, "red", ana)
+    h.next_page(session)
+    back = h.prev_page(session)
+    assert _grid_paths(back, ui) == everything[:2] + everything[4:10]
+    out = h.undo(session, ana)
+    assert _grid_paths(out, ui) == everything[:8]  # the two in their place; two move on
+    assert out[ui.page_info].startswith("page **1** of 3")
+    assert out[ui.message] == views.plain("Undid: labeled 2 images as red · shown on this page")
+    seen, info = _grid_paths(out, ui), [out[ui.page_info]]
+    for _ in range(3):  # one turn past the last page: it stays there
+        out = h.next_page(session)
+        seen += [p for p in _grid_paths(out, ui) if p not in seen]
+        info.append(out[ui.page_info])
+    assert seen == everything  # every image, in order, none twice
+    assert [i.split(" · ")[0] for i in info] == [f"page **{k}** of 3" for k in (1, 2, 3, 3)]
+    h.assign_named(session, {"selected": everything[16:17]}, "red", ana)
+    out = h.undo(session, ana)
+    assert out[ui.message] == views.plain(f"Undid: labeled {everything[16]} as red")
+
+
+def test_the_page_counter_counts_the_pages_that_paging_visits(handlers, colour_images) -> None:
+    """Four of five images labeled on page 1 of 24 "unlabeled": 20 are left, but the page on
+    screen still holds one of them, and the other 19 take four more pages, not three."""
+    from labeler.ui.session import Session
+
+    h, ui = handlers
+    session = Session()
+    session.set_query(page_size=5)
+    first = _grid_paths(h.load(session), ui)
+    out = h.assign_named(session, {"selected": first[:4]}, "red", SimpleNamespace(username="a"))
+    info = [out[ui.page_info]]
+    for _ in range(4):
+        info.append(h.next_page(session)[ui.page_info])
+    assert [i.split(" · ")[0] for i in info] == [f"page **{k}** of 5" for k in range(1, 6)]
+    assert info[0].endswith("20 unlabeled images")
+
+
 def test_more_like_this_lists_the_neighbours_whatever_the_filter(handlers, colour_images) -> None:
     from labeler.ui.session import Session
 
@@ -847,15 +899,7 @@ def test_a_key_press_does_not_wait_for_a_refit_under_way(handlers, colour_images
     h.assign_named(session, {"selected": reds[:2]}, "red", ana)
     h.assign_named(session, {"selected": blues[:2]}, "blue", ana)
     h.refresh(session)
-    live = h.wb.live
-    fit, started, release = live._fit_rows, threading.Event(), threading.Event()
-
-    def slow_fit(*args):
-        started.set()
-        assert release.wait(30)
-        return fit(*args)
-
-    live._fit_rows = slow_fit
+    started, release = _hold_refits(h.wb.live)
     h.assign_key(0)(session, {"selected": reds[2:3]}, ana)
     refit = threading.Thread(target=h.refresh, args=(session,))
     refit.start()
@@ -863,8 +907,62 @@ def test_a_key_press_does_not_wait_for_a_refit_under_way(handlers, colour_images
         assert started.wait(30)  # the refit after that label is under way, and held
         out = h.assign_key(1)(session, {"selected": blues[2:3]}, ana)
         assert refit.is_alive()  # answered while the refit is held
-        assert out[ui.message].startswith("Labeled 1 image as blue")
+        assert out[ui.message].startswith(views.plain(f"Labeled {blues[2]} as blue"))
         assert h.project.store.labels_of([int(h.wb.live.item_ids[h.wb.row(blues[2])])])
     finally:
         release.set()
         refit.join(30)
+
+
+def test_a_turn_of_the_page_does_not_wait_for_a_refit_and_the_refit_draws_it(
+    handlers, colour_images
+) -> None:
+    """▶ pressed while the refit after a label runs: the next page shows at once, and the
+    refit's redraw is of that page. A turn that waited for the refit would race its redraw,
+    which could put the page before back on screen while the session holds the next one."""
+    import threading
+
+    from labeler.ui.session import Session
+
+    h, ui = handlers
+    _, truth = colour_images
+    ana, session = SimpleNamespace(username="ana"), Session()
+    session.set_query(page_size=8)
+    everything = sorted(truth)
+    h.load(session)
+    h.assign_named(session, {"selected": everything[:2]}, "red", ana)
+    h.assign_named(session, {"selected": everything[8:10]}, "blue", ana)
+    h.refresh(session)
+    started, release = _hold_refits(h.wb.live)
+    h.assign_key(0)(session, {"selected": everything[2:3]}, ana)
+    redraw: dict = {}
+    refit = threading.Thread(target=lambda: redraw.update(h.refresh(session)))
+    refit.start()
+    try:
+        assert started.wait(30)  # the refit after that label is under way, and held
+        turned: dict = {}
+        turn = threading.Thread(target=lambda: turned.update(h.next_page(session)))
+        turn.start()
+        turn.join(10)
+        assert not turn.is_alive() and refit.is_alive()  # answered while the refit is held
+    finally:
+        release.set()
+        refit.join(30)
+    assert _grid_paths(turned, ui) == _grid_paths(redraw, ui) == everything[10:18]
+    assert "predicted" in redraw[ui.grid]["html"]
+
+
+def _hold_refits(live):
+    """Make every refit of `live` wait for the second event after setting the first: (refit
+    started, release it)."""
+    import threading
+
+    fit, started, release = live._fit_rows, threading.Event(), threading.Event()
+
+    def held(*args):
+        started.set()
+        assert release.wait(30)
+        return fit(*args)
+
+    live._fit_rows = held
+    return started, release

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -113,11 +113,13 @@ class Handlers:
         keep_selection: bool = False,
         turn: int = 0,
         keep_page: bool = False,
+        back: Sequence[int] = (),
     ) -> Updates:
         """The grid's page: the query's (by number), the one after (`turn` 1) or before (-1) the
-        page on screen, or (`keep_page`) the same tiles, redrawn after an edit. Its selection
-        is cleared, or (`keep_selection`) left to the page, whose script keeps what the expert
-        selected meanwhile."""
+        page on screen, or (`keep_page`) the same tiles, redrawn after an edit, with the rows
+        `back` that an undo brought back (`browse.same_page`). Its selection is cleared, or
+        (`keep_selection`) left to the page, whose script keeps what the expert selected
+        meanwhile."""
         ui, wb = self.ui, self.wb
         session.sync(wb)
         snap = wb.snapshot()
@@ -126,7 +128,7 @@ class Handlers:
                 snap, wb.paths, session.query, session.shown, forward=turn > 0
             )
         elif keep_page and session.shown:
-            page = browse.same_page(snap, wb.paths, session.query, session.shown)
+            page = browse.same_page(snap, wb.paths, session.query, session.shown, back=back)
         else:
             page = browse.page(snap, wb.paths, session.query)
         session.shown = tuple(t.row for t in page.tiles)
@@ -198,9 +200,10 @@ class Handlers:
         message: str = "",
         *,
         request: gr.Request | None = None,
+        back: Sequence[int] = (),
     ) -> Updates:
         """Every view an edit changes, and a line saying what was done. The edit goes on the
-        undo history of the user making the request."""
+        undo history of the user making the request; an undo's rows `back` are shown."""
         if edit is not None:
             said = f"{edit.description[0].upper()}{edit.description[1:]}"
             if edit.changed:  # a repeated click changes nothing: nothing to undo
@@ -211,7 +214,7 @@ class Handlers:
         if cls != browse.ANY_CLASS and cls not in self.wb.snapshot().classes:
             session.set_query(cls=browse.ANY_CLASS)  # the filtered class is gone
             session.shown = ()  # a new filter: its first page
-        views_ = self.label_view(session, keep_page=True) | self.class_view(session)
+        views_ = self.label_view(session, keep_page=True, back=back) | self.class_view(session)
         return views_ | {self.ui.message: views.plain(message)}
 
     # -- page load, filters, paging ----------------------------------------------------------------
@@ -235,11 +238,19 @@ class Handlers:
 
     @friendly
     def prev_page(self, session: Session) -> Updates:
-        return self.label_view(session, turn=-1)
+        return self.turn_page(session, -1)
 
     @friendly
     def next_page(self, session: Session) -> Updates:
-        return self.label_view(session, turn=1)
+        return self.turn_page(session, 1)
+
+    def turn_page(self, session: Session, turn: int) -> Updates:
+        """The page after (1) or before (-1) the one on screen, drawn at once with the last
+        predictions: waiting for a refit under way, it would race that refit's `refresh`,
+        which could then draw the page before and answer last, putting it back on screen.
+        Once the refit is done, `refresh` redraws the turned page."""
+        with self.wb.live.deferred():
+            return self.label_view(session, turn=turn)
 
     @friendly
     def pick(self, session: Session, evt: gr.EventData) -> Updates:
@@ -333,7 +344,8 @@ class Handlers:
             return {self.ui.message: "Nothing of yours to undo."}
         done = self.wb.undo(edit, annotator=annotator(request))
         with self.wb.live.deferred():
-            return self.after_edit(session, message=done[0].upper() + done[1:])
+            out = self.after_edit(session, back=done.rows)
+        return out | {self.ui.message: views.plain(done.said + on_page(done.rows, session))}
 
     # -- classes -----------------------------------------------------------------------------------
 
@@ -404,6 +416,15 @@ class Handlers:
                 f"`{self.project.path / CLEARED_NAME}`)"
             )
         return self.after_edit(session) | {self.ui.rescan_info: info}
+
+
+def on_page(rows: Sequence[int], session: Session) -> str:
+    """Where the images an undo restored are, when it restored several (the undo of one
+    image's label names it: `Workbench.assign`)."""
+    shown = sum(r in session.shown for r in rows)
+    if len(rows) < 2 or not shown:
+        return ""
+    return " · shown on this page" if shown == len(rows) else f" · {shown} of them on this page"
 
 
 def typed(name: str) -> str:

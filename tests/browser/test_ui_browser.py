@@ -68,6 +68,12 @@ def show_all(page: Page) -> None:
     expect(page.locator("#page-info")).not_to_contain_text("unlabeled")
 
 
+def show_unlabeled(page: Page) -> None:
+    page.locator("#toolbar").get_by_label("Show").click()
+    page.get_by_role("option", name="unlabeled", exact=True).click()
+    expect(page.locator("#page-info")).to_contain_text("unlabeled images")
+
+
 def label_as(page: Page, name: str) -> None:
     box = page.locator("#label-as textarea")
     box.fill(name)
@@ -149,10 +155,39 @@ def test_undo_outlives_a_reload(page: Page, browser, server, requests_seen) -> N
     reloaded = login(browser, server, requests_seen)  # the same user on a new page
     try:
         reloaded.locator("body").press("Control+z")
-        expect(reloaded.locator("#message")).to_contain_text("Undid: labeled 1 image as bag")
+        expect(reloaded.locator("#message")).to_contain_text(f"Undid: labeled {bags[3]} as bag")
         assert bags[3] not in stored(server)
     finally:
         reloaded.close()
+
+
+def test_an_undo_after_turning_pages_shows_what_it_brought_back(page: Page, server) -> None:
+    """Two images labeled under "unlabeled", the next page, back, undo: both are on the page
+    again (a turn of the page reached neither before), and the next page is page 2."""
+    show_unlabeled(page)
+    info = page.locator("#page-info")
+    expect(info).to_contain_text("page 1 of 5")
+    two = [page.locator("#grid .tile").nth(k).get_attribute("data-path") for k in (7, 8)]
+    tile(page, two[0]).click()
+    tile(page, two[1]).click(modifiers=["Control"])
+    page.keyboard.press("3")
+    expect(tile(page, two[1]).locator(".cap.labeled")).to_contain_text("sandal")
+    page.locator("#page-next").click()
+    expect(info).to_contain_text("page 2 of 5")
+    page.locator("#page-prev").click()
+    expect(info).to_contain_text("page 1 of 4 · 192 unlabeled")  # a full page 1 of 192
+    expect(tile(page, two[0])).to_have_count(0)  # labeled: out of the list
+    page.locator("body").press("Control+z")
+    expect(page.locator("#message")).to_have_text(
+        "Undid: labeled 2 images as sandal · shown on this page"
+    )
+    for path in two:
+        expect(tile(page, path).locator(".cap.predicted")).to_be_visible()
+    assert not set(two) & set(stored(server))
+    expect(info).to_contain_text("page 1 of 5 · 194 unlabeled")
+    page.locator("#page-next").click()
+    expect(info).to_contain_text("page 2 of 5")
+    show_all(page)
 
 
 def test_review_queue_accept_correct_skip(page: Page, server, screenshot) -> None:
