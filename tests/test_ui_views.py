@@ -966,3 +966,29 @@ def _hold_refits(live):
 
     live._fit_rows = held
     return started, release
+
+
+def test_a_label_set_in_another_tab_since_the_page_was_drawn_is_said_when_replaced(
+    handlers, colour_images
+) -> None:
+    from labeler.ui.session import Session
+
+    h, ui = handlers
+    _, truth = colour_images
+    ana, bob = SimpleNamespace(username="ana"), SimpleNamespace(username="bob")
+    a, b = Session(), Session()
+    h.load(a)
+    h.load(b)  # both pages show the first image unlabeled
+    first, second = sorted(truth)[:2]
+    h.assign_named(a, {"selected": [first]}, "coat", ana)  # b's page does not show it
+    out = h.assign_named(b, {"selected": [first]}, "dress", bob)
+    assert out[ui.message] == views.plain(
+        f"Labeled {first} as dress · Ctrl+Z undoes · note: {first} had been labeled coat in "
+        "another session since this page was drawn; Ctrl+Z puts that back"
+    )
+    out = h.assign_named(b, {"selected": [first, second]}, "dress", bob)  # b's page is redrawn
+    assert "note" not in out[ui.message]
+    h.undo(b, bob)
+    assert project_label(h, first) == "dress"
+    h.undo(b, bob)
+    assert project_label(h, first) == "coat"  # as the note said

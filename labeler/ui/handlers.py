@@ -132,6 +132,7 @@ class Handlers:
         else:
             page = browse.page(snap, wb.paths, session.query)
         session.shown = tuple(t.row for t in page.tiles)
+        session.seen = {t.row: t.label for t in page.tiles}
         session.set_query(page=page.page)
         small = {t.path for t in page.tiles if self.small(t.path)}
         selected = None if keep_selection else []
@@ -317,11 +318,35 @@ class Handlers:
 
     def _assign(self, session: Session, grid: dict, name: str, request: gr.Request) -> Updates:
         selected = list(grid.get("selected") or [])
+        seen = session.seen  # as drawn before this edit: the redraw below replaces it
         edit = self.wb.assign(selected, name, annotator=annotator(request))
         if session.focus is None and selected:
             session.focus = selected[-1]
         with self.wb.live.deferred():  # show the label now; `refresh` brings the predictions
-            return self.after_edit(session, edit, request=request)
+            out = self.after_edit(session, edit, request=request)
+        changed = self.changed_unseen(seen, edit)
+        return out | ({self.ui.message: out[self.ui.message] + changed} if changed else {})
+
+    def changed_unseen(self, seen: dict[int, str | None], edit: Edit) -> str:
+        """A note of the labels `edit` replaced that were not those the page showed (`seen`,
+        `Session.seen`): set in another session (another tab, another expert) since it was
+        drawn; '' when none."""
+        row_of, paths = self.wb.live.row_of_id, self.wb.paths
+        unseen = [
+            (paths[row_of[item]], was)
+            for item, was, _ in edit.previous
+            if row_of.get(item) in seen and seen[row_of[item]] != was
+        ]
+        if not unseen:
+            return ""
+        path, was = unseen[0]
+        what = f"{path} had been {'unlabeled' if was is None else f'labeled {was}'}"
+        if len(unseen) > 1:
+            what = f"{plural(len(unseen), 'image')} had been relabeled ({what}, …)"
+        return views.plain(
+            f" · note: {what} in another session since this page was drawn; Ctrl+Z puts "
+            f"{'that' if len(unseen) == 1 else 'those'} back"
+        )
 
     @friendly
     def refresh(self, session: Session) -> Updates:

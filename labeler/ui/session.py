@@ -23,6 +23,7 @@ class Session:
     reviewed: list[ReviewItem] = field(default_factory=list)  # labeled in review, latest last
     keys: tuple[str | None, ...] = ()  # the class on each number key (None: no class), as shown
     shown: tuple[int, ...] = ()  # rows of the grid's page on screen, in their order
+    seen: dict[int, str | None] = field(default_factory=dict)  # their labels as drawn
     generation: int = -1  # the workbench the rows above index (a rescan builds a new one)
 
     def set_query(self, **changes: object) -> None:
@@ -36,6 +37,7 @@ class Session:
             self.similar_to = None
             self.set_query(rows=None)
             self.shown = ()
+            self.seen = {}
             self.review = []
             self.reviewed = []
             self.focus = self.focus if self.focus and wb.has(self.focus) else None
