@@ -9,7 +9,7 @@ Per-user and per-session state (the undo history, the review queue) belongs to t
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -227,6 +227,19 @@ class Workbench:
             path = self.paths[self.live.row_of_id[item]]
             edit = replace(edit, description=f"labeled {path} as {label}")
         return edit
+
+    def replaced_unseen(
+        self, seen: Mapping[int, str | None], edit: edits.Edit
+    ) -> list[tuple[str, str | None]]:
+        """(path, label it had) of each label `edit` replaced that was not the one a page
+        showed, `seen` ({row: label as drawn}): another session set it since the page was
+        drawn (a second tab, another expert)."""
+        row_of = self.live.row_of_id
+        return [
+            (self.paths[row_of[item]], was)
+            for item, was, _ in edit.previous
+            if row_of.get(item) in seen and seen[row_of[item]] != was
+        ]
 
     def accept(self, threshold: float, cls: str, *, annotator: str) -> edits.Edit:
         """Turn every unlabeled prediction >= threshold (of class `cls`, or all) into a label

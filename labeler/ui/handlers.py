@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import Any
 
 import gradio as gr
@@ -15,15 +14,13 @@ import gradio as gr
 from labeler import browse
 from labeler.edits import Edit
 from labeler.errors import LabelerError
-from labeler.export import EXPORTS_DIR
 from labeler.live import Snapshot
-from labeler.project import CLEARED_NAME, Project
+from labeler.project import Project
 from labeler.ui import views
 from labeler.ui.history import UndoHistory
 from labeler.ui.layout import ALL, ANY, KEY_CLASS, UI
 from labeler.ui.session import Session, annotator
 from labeler.ui.settings import PIXELATED_MAX_SIDE, SIMILAR_K
-from labeler.wording import cleared_reason, plural, same_content
 from labeler.workbench import Counts, Workbench, class_counts
 
 Updates = dict[Any, Any]
@@ -324,29 +321,8 @@ class Handlers:
             session.focus = selected[-1]
         with self.wb.live.deferred():  # show the label now; `refresh` brings the predictions
             out = self.after_edit(session, edit, request=request)
-        changed = self.changed_unseen(seen, edit)
+        changed = views.unseen_note(self.wb.replaced_unseen(seen, edit))
         return out | ({self.ui.message: out[self.ui.message] + changed} if changed else {})
-
-    def changed_unseen(self, seen: dict[int, str | None], edit: Edit) -> str:
-        """A note of the labels `edit` replaced that were not those the page showed (`seen`,
-        `Session.seen`): set in another session (another tab, another expert) since it was
-        drawn; '' when none."""
-        row_of, paths = self.wb.live.row_of_id, self.wb.paths
-        unseen = [
-            (paths[row_of[item]], was)
-            for item, was, _ in edit.previous
-            if row_of.get(item) in seen and seen[row_of[item]] != was
-        ]
-        if not unseen:
-            return ""
-        path, was = unseen[0]
-        what = f"{path} had been {'unlabeled' if was is None else f'labeled {was}'}"
-        if len(unseen) > 1:
-            what = f"{plural(len(unseen), 'image')} had been relabeled ({what}, …)"
-        return views.plain(
-            f" · note: {what} in another session since this page was drawn; Ctrl+Z puts "
-            f"{'that' if len(unseen) == 1 else 'those'} back"
-        )
 
     @friendly
     def refresh(self, session: Session) -> Updates:
@@ -370,86 +346,8 @@ class Handlers:
         done = self.wb.undo(edit, annotator=annotator(request))
         with self.wb.live.deferred():
             out = self.after_edit(session, back=done.rows)
-        return out | {self.ui.message: views.plain(done.said + on_page(done.rows, session))}
-
-    # -- classes -----------------------------------------------------------------------------------
-
-    @said
-    def create_class(self, session: Session, name: str, request: gr.Request) -> Updates:
-        edit = self.wb.create_class(name.strip())
-        return self.after_edit(session, edit, request=request) | {self.ui.new_class: ""}
-
-    @said
-    def rename_class(self, session: Session, old: str, new: str, request: gr.Request) -> Updates:
-        edit = self.wb.rename_class(
-            _chosen(old, "the class to rename"), new.strip(), annotator=annotator(request)
-        )
-        if session.query.cls == old:
-            session.set_query(cls=new.strip())  # the grid keeps showing the same images
-        return self.after_edit(session, edit, request=request) | {self.ui.rename_to: ""}
-
-    @said
-    def merge_classes(
-        self, session: Session, source: str, target: str, request: gr.Request
-    ) -> Updates:
-        edit = self.wb.merge_classes(
-            _chosen(source, "the class to merge"),
-            _chosen(target, "the class to merge it into"),
-            annotator=annotator(request),
-        )
-        return self.after_edit(session, edit, request=request)
-
-    @said
-    def delete_class(self, session: Session, name: str, request: gr.Request) -> Updates:
-        name = _chosen(name, "the class to delete")
-        edit = self.wb.delete_class(name, annotator=annotator(request))
-        return self.after_edit(session, edit, request=request)
-
-    # -- export and rescan -------------------------------------------------------------------------
-
-    @said
-    def export(self, progress: gr.Progress = gr.Progress()) -> Updates:  # noqa: B008
-        progress(0.1, desc="Predicting every image from the current labels")
-        folder = self.project.path / EXPORTS_DIR
-        folder.mkdir(exist_ok=True)
-        out = folder / f"labels-{datetime.now():%Y%m%d-%H%M%S}.csv"
-        n = self.wb.export(out)
-        progress(1.0, desc="Written")
-        return {
-            self.ui.export_file: gr.File(value=str(out), visible=True),
-            self.ui.message: f"Exported {plural(n, 'row')} to {out}",
-        }
-
-    @said
-    def rescan(
-        self,
-        session: Session,
-        progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
-    ) -> Updates:
-        progress(0.0, desc="Scanning the images folder")
-        r = self.project.rescan()
-        s = r.sync
-        info = (
-            f"{plural(r.images, 'image')}: {s.added} new, {s.renamed} renamed, "
-            f"{s.changed} changed, {s.missing} gone; "
-            f"{r.embedded} embedded{same_content(r.same_content)}; {len(r.skipped)} skipped"
-        )
-        if s.cleared:
-            n = len(s.cleared)
-            info += (
-                f". **{plural(n, 'label')} removed**: {cleared_reason(n)} (listed in "
-                f"`{self.project.path / CLEARED_NAME}`)"
-            )
-        return self.after_edit(session) | {self.ui.rescan_info: info}
-
-
-def on_page(rows: Sequence[int], session: Session) -> str:
-    """Where the images an undo restored are, when it restored several (the undo of one
-    image's label names it: `Workbench.assign`)."""
-    shown = sum(r in session.shown for r in rows)
-    if len(rows) < 2 or not shown:
-        return ""
-    return " · shown on this page" if shown == len(rows) else f" · {shown} of them on this page"
+        where = views.on_page(done.rows, session.shown)
+        return out | {self.ui.message: views.plain(done.said + where)}
 
 
 def typed(name: str) -> str:
@@ -457,10 +355,3 @@ def typed(name: str) -> str:
     if not name.strip():
         raise LabelerError("type a class name first, then press Enter")
     return name.strip()
-
-
-def _chosen(name: str | None, what: str) -> str:
-    """A dropdown's choice, or a clear error when none was made."""
-    if not name:
-        raise LabelerError(f"choose {what} first")
-    return name

@@ -1,20 +1,24 @@
-"""Event handlers of the Review, Trust and Map tabs (see labeler.ui.handlers for the rest)."""
+"""Event handlers of the Review, Trust, Map and Classes tabs, and of export and rescan (see
+labeler.ui.handlers for the Label tab's and those shared)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 import gradio as gr
 
 from labeler import browse
 from labeler.datamap import points_to_draw
 from labeler.errors import LabelerError
+from labeler.export import EXPORTS_DIR
+from labeler.project import CLEARED_NAME
 from labeler.ui import charts, views
 from labeler.ui.handlers import Handlers, Updates, friendly, said, typed
 from labeler.ui.layout import COLOUR_BY
 from labeler.ui.session import Session, annotator
 from labeler.ui.settings import REVIEW_BATCH
-from labeler.wording import plural
+from labeler.wording import cleared_reason, plural, same_content
 from labeler.workbench import ReviewItem
 
 
@@ -184,3 +188,80 @@ class TabHandlers(Handlers):
             raise LabelerError("click a point on the map first")
         session.focus = session.map_focus
         return self.similar_view(session, session.focus) | {self.ui.tabs: gr.Tabs(selected="label")}
+
+    # -- classes -----------------------------------------------------------------------------------
+
+    @said
+    def create_class(self, session: Session, name: str, request: gr.Request) -> Updates:
+        edit = self.wb.create_class(name.strip())
+        return self.after_edit(session, edit, request=request) | {self.ui.new_class: ""}
+
+    @said
+    def rename_class(self, session: Session, old: str, new: str, request: gr.Request) -> Updates:
+        edit = self.wb.rename_class(
+            _chosen(old, "the class to rename"), new.strip(), annotator=annotator(request)
+        )
+        if session.query.cls == old:
+            session.set_query(cls=new.strip())  # the grid keeps showing the same images
+        return self.after_edit(session, edit, request=request) | {self.ui.rename_to: ""}
+
+    @said
+    def merge_classes(
+        self, session: Session, source: str, target: str, request: gr.Request
+    ) -> Updates:
+        edit = self.wb.merge_classes(
+            _chosen(source, "the class to merge"),
+            _chosen(target, "the class to merge it into"),
+            annotator=annotator(request),
+        )
+        return self.after_edit(session, edit, request=request)
+
+    @said
+    def delete_class(self, session: Session, name: str, request: gr.Request) -> Updates:
+        name = _chosen(name, "the class to delete")
+        edit = self.wb.delete_class(name, annotator=annotator(request))
+        return self.after_edit(session, edit, request=request)
+
+    # -- export and rescan -------------------------------------------------------------------------
+
+    @said
+    def export(self, progress: gr.Progress = gr.Progress()) -> Updates:  # noqa: B008
+        progress(0.1, desc="Predicting every image from the current labels")
+        folder = self.project.path / EXPORTS_DIR
+        folder.mkdir(exist_ok=True)
+        out = folder / f"labels-{datetime.now():%Y%m%d-%H%M%S}.csv"
+        n = self.wb.export(out)
+        progress(1.0, desc="Written")
+        return {
+            self.ui.export_file: gr.File(value=str(out), visible=True),
+            self.ui.message: f"Exported {plural(n, 'row')} to {out}",
+        }
+
+    @said
+    def rescan(
+        self,
+        session: Session,
+        progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
+    ) -> Updates:
+        progress(0.0, desc="Scanning the images folder")
+        r = self.project.rescan()
+        s = r.sync
+        info = (
+            f"{plural(r.images, 'image')}: {s.added} new, {s.renamed} renamed, "
+            f"{s.changed} changed, {s.missing} gone; "
+            f"{r.embedded} embedded{same_content(r.same_content)}; {len(r.skipped)} skipped"
+        )
+        if s.cleared:
+            n = len(s.cleared)
+            info += (
+                f". **{plural(n, 'label')} removed**: {cleared_reason(n)} (listed in "
+                f"`{self.project.path / CLEARED_NAME}`)"
+            )
+        return self.after_edit(session) | {self.ui.rescan_info: info}
+
+
+def _chosen(name: str | None, what: str) -> str:
+    """A dropdown's choice, or a clear error when none was made."""
+    if not name:
+        raise LabelerError(f"choose {what} first")
+    return name

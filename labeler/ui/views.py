@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
 from labeler.browse import FITS_NO_CLASS, Acceptance, Page, Tile
@@ -328,4 +328,28 @@ def check_html(check: AccuracyCheck, curve_svg: str) -> str:
         '<div class="muted">The estimate above trusts the model\'s confidence; this one checks it '
         "against your labels. When they disagree, believe this one and label more.</div>"
         f"{curve_svg}</div>"
+    )
+
+
+def on_page(rows: Sequence[int], shown: Sequence[int]) -> str:
+    """Where the images an undo restored (`rows`) are, when it restored several, among the rows
+    `shown` on the page (the undo of one image's label names it: `Workbench.assign`)."""
+    there = sum(r in shown for r in rows)
+    if len(rows) < 2 or not there:
+        return ""
+    return " · shown on this page" if there == len(rows) else f" · {there} of them on this page"
+
+
+def unseen_note(unseen: Sequence[tuple[str, str | None]]) -> str:
+    """A note of the labels an edit replaced that another session had set since the page was
+    drawn, as (path, label it had) (`Workbench.replaced_unseen`); '' when none."""
+    if not unseen:
+        return ""
+    path, was = unseen[0]
+    what = f"{path} had been {'unlabeled' if was is None else f'labeled {was}'}"
+    if len(unseen) > 1:
+        what = f"{plural(len(unseen), 'image')} had been relabeled ({what}, …)"
+    return plain(
+        f" · note: {what} in another session since this page was drawn; Ctrl+Z puts "
+        f"{'that' if len(unseen) == 1 else 'those'} back"
     )
