@@ -301,10 +301,10 @@ def cmd_suggest(args: argparse.Namespace) -> int:
 
     with _open(args) as project:
         rows = project.suggest(args.n, strategy=args.strategy, seed=args.seed)
-        status = project.status()
+        status = project.status() if len(rows) < args.n else None  # only to say why
     _utf8_stdout()
     write_rows(sys.stdout, rows, columns=SUGGEST_COLUMNS, lineterminator="\n")
-    if len(rows) < args.n:
+    if status is not None:
         unlabeled = status["images"] - status["labeled"]
         why = (
             "that is every unlabeled image"
