@@ -241,13 +241,22 @@ class Workbench:
             if row_of.get(item) in seen and seen[row_of[item]] != was
         ]
 
-    def accept(self, threshold: float, cls: str, *, annotator: str) -> edits.Edit:
+    def accept(
+        self, threshold: float, cls: str, *, annotator: str, confirmed: bool = False
+    ) -> edits.Edit:
         """Turn every unlabeled prediction >= threshold (of class `cls`, or all) into a label
-        whose annotator records that it was accepted, not labeled by hand."""
+        whose annotator records that it was accepted, not labeled by hand. Where the estimated
+        precision may be far off (`Acceptance.needs_confirmation`), only when `confirmed`."""
         snap = self.snapshot()
-        rows = browse.acceptance(snap, threshold, cls).rows
+        a = browse.acceptance(snap, threshold, cls)
+        rows = a.rows
         if len(rows) == 0:
             raise LabelerError(f"no unlabeled prediction has confidence ≥ {threshold:.2f}")
+        if a.needs_confirmation and not confirmed:
+            raise LabelerError(
+                f"the estimated precision may be far off ({a.caution}): tick 'Accept anyway' "
+                "once you have looked for images of kinds you have not labeled"
+            )
         changes = [(self._item(int(r)), snap.classes[snap.pred[r]]) for r in rows]
         return edits.assign(
             self.project.store,

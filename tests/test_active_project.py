@@ -164,7 +164,7 @@ def test_a_bulk_accept_and_its_undo_add_no_point_and_no_refit(
     fits = []
     monkeypatch.setattr(project, "_fit", lambda method: fits.append(method) or 1 / 0)
     wb = project.workbench()
-    edit = wb.accept(0.0, ANY_CLASS, annotator="ana")
+    edit = wb.accept(0.0, ANY_CLASS, annotator="ana", confirmed=True)
     assert len(project.store.labels()) == len(truth)  # every prediction accepted
     assert project.learning_curve() == first
     wb.undo(edit, annotator="ana")

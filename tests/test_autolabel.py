@@ -159,6 +159,7 @@ def test_the_browser_leaves_out_what_predict_flags_and_accepts_no_image_that_fit
     assert sorted(t.row for t in listed.tiles) == np.flatnonzero(snap.ood & ~snap.labeled).tolist()
     assert all(t.ood for t in listed.tiles) and wb.details(wb.paths[noise[0]]).ood
     a = browse.acceptance(snap, 0.0)
+    assert not a.needs_confirmation and a.caution == ""  # flags work: no box to tick
     assert not set(noise) & set(a.rows.tolist()) and a.ood == int((snap.ood & ~snap.labeled).sum())
     assert a.count == int((~snap.labeled & ~snap.ood).sum())
     project.predict()

@@ -164,7 +164,7 @@ def test_acceptance_names_the_classes_with_one_hand_label(project: Project, colo
     assert browse.acceptance(wb.snapshot(), 0.5).uncalibrated == tuple(groups)
     wb.assign(groups["red"][1:2], "red", annotator="ana")
     assert set(browse.acceptance(wb.snapshot(), 0.5).uncalibrated) == {"green", "blue"}
-    wb.accept(0.0, "green", annotator="ana")  # accepted labels are not hand labels
+    wb.accept(0.0, "green", annotator="ana", confirmed=True)  # accepted: not hand labels
     snap = wb.snapshot()
     assert snap.accepted.sum() > 0 and "green" in browse.acceptance(snap, 0.5).uncalibrated
 
@@ -172,7 +172,12 @@ def test_acceptance_names_the_classes_with_one_hand_label(project: Project, colo
 def test_bulk_accept_records_its_source_and_export_tells_it_apart(labeled, tmp_path) -> None:
     project, truth = labeled
     wb = project.workbench()
-    edit = wb.accept(0.0, browse.ANY_CLASS, annotator="ana")
+    # Too few labels to leave out images that fit no class: only when confirmed.
+    assert browse.acceptance(wb.snapshot(), 0.0).needs_confirmation
+    with pytest.raises(LabelerError, match=r"precision may be far off \(fits no class is off"):
+        wb.accept(0.0, browse.ANY_CLASS, annotator="ana")
+    assert wb.snapshot().accepted.sum() == 0
+    edit = wb.accept(0.0, browse.ANY_CLASS, annotator="ana", confirmed=True)
     snap = wb.snapshot()
     assert snap.labeled.all() and snap.accepted.sum() == 18
     counts = {c.name: (c.human, c.accepted, c.auto) for c in browse.class_counts(snap)}
@@ -187,7 +192,7 @@ def test_bulk_accept_records_its_source_and_export_tells_it_apart(labeled, tmp_p
     wb.undo(edit, annotator="ana")
     assert wb.snapshot().accepted.sum() == 0
     with pytest.raises(LabelerError, match="no unlabeled prediction"):
-        wb.accept(0.0, "nonexistent", annotator="ana")
+        wb.accept(0.0, "nonexistent", annotator="ana", confirmed=True)
 
 
 def test_export_holds_current_predictions(labeled, tmp_path) -> None:
@@ -245,7 +250,7 @@ def test_accepted_predictions_are_labels_but_do_not_train(labeled) -> None:
     project, truth = labeled
     wb = project.workbench()
     before = wb.snapshot()
-    wb.accept(0.0, "red", annotator="ana")
+    wb.accept(0.0, "red", annotator="ana", confirmed=True)
     after = wb.snapshot()
     assert after.accepted.sum() == 6 and after.fitted
     np.testing.assert_allclose(after.proba, before.proba, atol=1e-6)  # hand labels unchanged

@@ -442,12 +442,21 @@ def test_handlers_label_undo_and_review(handlers, colour_images) -> None:
     second = session.review[0].path
     out = h.review_named(session, " green ", ana)  # a class beyond the keys, typed
     assert project_label(h, second) == "green" and out[ui.review_as] == ""
-    trust = h.move_threshold(0.5, "")
+    trust = h.move_threshold(0.5, "", False)
     assert "would be auto-accepted" in trust[ui.acceptance]
     assert trust[ui.accept_above].value.startswith("Accept ")
     assert ui.check not in trust  # the slower check is not redone per move
     assert list(h.check()) == [ui.check] and "Check from your labels" in h.check()[ui.check]
-    out = h.accept_above(session, 0.5, "", ana)
+    # Too few labels for "fits no class": the button waits for the box beside it.
+    box = trust[ui.accept_anyway].constructor_args
+    assert box["visible"] and "fits no class is off until" in box["label"]
+    assert trust[ui.accept_above].constructor_args["interactive"] is False
+    ticked = h.move_threshold(0.5, "", True)
+    assert ticked[ui.accept_above].constructor_args["interactive"] is True
+    out = h.accept_above(session, 0.5, "", False, ana)  # unticked (a page left open before)
+    assert out[ui.message].startswith("Not done: the estimated precision may be far off")
+    assert "Accept anyway" in out[ui.message] and not h.wb.snapshot().accepted.any()
+    out = h.accept_above(session, 0.5, "", True, ana)
     assert out[ui.message].startswith("Accepted ") and not set(h.trust_outputs()) & set(out)
     picked = h.map_view("labels and predictions")
     assert picked[ui.map]["html"].count("<circle") == 24
@@ -704,8 +713,8 @@ def test_a_single_prediction_to_accept_is_one(handlers, colour_images) -> None:
     h, ui, truth, ana, session = _two_classes_labeled(handlers, colour_images)
     *rest, last = [p for p in sorted(truth) if project_label(h, p) is None]
     h.wb.assign(rest, "red", annotator="ana")  # one image left to predict
-    assert h.move_threshold(0.0, "")[ui.accept_above].value == "Accept 1 prediction ≥ 0.00"
-    out = h.accept_above(session, 0.0, "", ana)
+    assert h.move_threshold(0.0, "", True)[ui.accept_above].value == "Accept 1 prediction ≥ 0.00"
+    out = h.accept_above(session, 0.0, "", True, ana)
     assert out[ui.message] == views.plain(
         "Accepted 1 prediction with confidence ≥ 0.00 · Ctrl+Z undoes"
     )

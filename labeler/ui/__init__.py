@@ -49,7 +49,7 @@ def build_app(project: Project) -> gr.Blocks:
     every = {"trigger_mode": "multiple"}
     everything = h.all_outputs()
     label = h.label_outputs()
-    trust_in = [ui.threshold, ui.trust_cls]
+    trust_in = [ui.threshold, ui.trust_cls, ui.accept_anyway]
     trust_out = h.trust_outputs()
 
     def trust_follows(event):
@@ -108,11 +108,12 @@ def build_app(project: Project) -> gr.Blocks:
             h.move_threshold,
             trust_in,
             trust_out,
-            js=within_bounds(*bounds, extra=1),
+            js=within_bounds(*bounds, extra=2),
             **quick,
             **trust_queue,
         ).then(None, ui.threshold, ui.threshold, js=within_bounds(*bounds))
-        ui.trust_cls.input(h.move_threshold, trust_in, trust_out, **quick, **trust_queue)
+        for control in (ui.trust_cls, ui.accept_anyway):
+            control.input(h.move_threshold, trust_in, trust_out, **quick, **trust_queue)
         trust_follows(ui.accept_above.click(h.accept_above, [s, *trust_in], everything, **quick))
         # Map tab
         ui.map_tab.select(h.map_view, ui.colour_by, [ui.map, ui.map_note], **private)

@@ -113,7 +113,9 @@ class TabHandlers(Handlers):
 
     # -- trust: threshold and bulk accept ----------------------------------------------------------
 
-    def trust_view(self, threshold: float, cls: str) -> Updates:
+    def trust_view(self, threshold: float, cls: str, confirmed: bool) -> Updates:
+        """The threshold's views. Where the estimated precision may be far off, the Accept
+        button waits for the box beside it to be ticked (`confirmed`)."""
         snap = self.wb.snapshot()
         a = browse.acceptance(snap, threshold, cls or browse.ANY_CLASS)
         hists = browse.confidence_histograms(snap)
@@ -121,16 +123,20 @@ class TabHandlers(Handlers):
             hists = {k: v for k, v in hists.items() if k == cls}
         return {
             self.ui.acceptance: views.acceptance_html(a, snap.slot_of),
+            self.ui.accept_anyway: gr.Checkbox(
+                visible=a.needs_confirmation, label=views.accept_anyway_label(a)
+            ),
             self.ui.accept_above: gr.Button(
                 f"Accept {plural(a.count, 'prediction')} ≥ {threshold:.2f}",
-                interactive=a.count > 0,
+                interactive=a.count > 0 and (confirmed or not a.needs_confirmation),
             ),
             self.ui.histograms: charts.histograms_svg(hists, snap.slot_of, threshold),
             self.ui.trust_note: views.trust_note(snap.ood_short),
         }
 
     def trust_outputs(self) -> list:
-        return [self.ui.acceptance, self.ui.accept_above, self.ui.histograms, self.ui.trust_note]
+        ui = self.ui
+        return [ui.acceptance, ui.accept_anyway, ui.accept_above, ui.histograms, ui.trust_note]
 
     @friendly
     def check(self) -> Updates:
@@ -143,16 +149,21 @@ class TabHandlers(Handlers):
         return {self.ui.check: views.check_html(check, svg)}
 
     @friendly
-    def move_threshold(self, threshold: float, cls: str) -> Updates:
-        return self.trust_view(threshold, cls)
+    def move_threshold(self, threshold: float, cls: str, confirmed: bool) -> Updates:
+        return self.trust_view(threshold, cls, confirmed)
 
     @said
     def accept_above(
-        self, session: Session, threshold: float, cls: str, request: gr.Request
+        self, session: Session, threshold: float, cls: str, confirmed: bool, request: gr.Request
     ) -> Updates:
         """Accept the predictions at or above `threshold`. The Trust tab's views follow as events
         of their own (see `check`), drawn from the slider as it is by then."""
-        edit = self.wb.accept(threshold, cls or browse.ANY_CLASS, annotator=annotator(request))
+        edit = self.wb.accept(
+            threshold,
+            cls or browse.ANY_CLASS,
+            annotator=annotator(request),
+            confirmed=confirmed,
+        )
         return self.after_edit(session, edit, request=request)
 
     # -- map ---------------------------------------------------------------------------------------

@@ -62,6 +62,7 @@ class UI:
     acceptance: gr.HTML
     check: gr.HTML  # auto-label accuracy estimated from the expert's labels
     trust_note: gr.Markdown  # where to look for kinds of image nobody labeled
+    accept_anyway: gr.Checkbox
     accept_above: gr.Button
     histograms: gr.HTML
     # Map
@@ -219,6 +220,10 @@ def _trust_tab(ui: UI) -> None:
         )
         ui.trust_cls = _class_dropdown("Class", any_label=ALL)
         ui.accept_above = gr.Button("Accept", variant="primary", scale=1, elem_id="accept-above")
+    # Shown, and needed before the button works, where the estimated precision may be far off.
+    ui.accept_anyway = gr.Checkbox(
+        False, label="Accept anyway", visible=False, elem_id="accept-anyway"
+    )
     ui.acceptance = panel(elem_id="acceptance")
     ui.check = panel(elem_id="check")
     ui.trust_note = gr.Markdown(elem_classes=["help"])

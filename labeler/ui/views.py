@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
-from labeler.browse import FITS_NO_CLASS, Acceptance, Page, Tile
+from labeler.browse import FITS_NO_CLASS, Acceptance, Page, Tile, ood_off
 from labeler.heads import DEFAULT_METHOD
 from labeler.live import Snapshot
 from labeler.ui.settings import IMAGE_ROUTE, KEYED_CLASSES, PALETTE
@@ -145,11 +145,6 @@ def grid_html(page: Page, slots: Mapping[str, int], small: set[str]) -> str:
     return f'<div class="tiles">{"".join(tiles)}</div>'
 
 
-def ood_off(short: int) -> str:
-    """What says that no image can be flagged as fitting no class yet (`Snapshot.ood_short`)."""
-    return f"{FITS_NO_CLASS} is off until {plural(short, 'more label')}"
-
-
 def page_info(page: Page, *, show: str, similar_to: str | None, ood_short: int) -> str:
     """E.g. "page 2 of 5 · 214 unlabeled images"; `show` is the filter (browse.SHOW);
     `ood_short`, the labels the flags of the filter "fits no class" still need."""
@@ -235,6 +230,11 @@ def counts_html(counts: Counts, slots: Mapping[str, int]) -> str:
         '<table class="counts"><thead><tr><th>key</th><th>class</th><th>by hand</th>'
         f"<th>accepted</th><th>auto</th></tr></thead><tbody>{rows}</tbody></table>{ood}"
     )
+
+
+def accept_anyway_label(a: Acceptance) -> str:
+    """The box to tick before a bulk accept whose estimated precision may be far off."""
+    return f"Accept anyway ({a.caution}): I have looked for images of other kinds"
 
 
 def acceptance_html(a: Acceptance, slots: Mapping[str, int]) -> str:

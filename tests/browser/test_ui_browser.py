@@ -243,6 +243,12 @@ def test_threshold_and_bulk_accept(page: Page, server, screenshot) -> None:
     # The check, slower, came after the threshold moved: the views still show the new threshold.
     expect(headline).to_contain_text("≥ 0.60")
     expect(button).to_have_text(f"Accept {would:,} predictions ≥ 0.60")
+    # Too few labels to leave out kinds nobody labeled: the button waits for the box.
+    anyway = page.locator("#accept-anyway input[type=checkbox]")
+    expect(page.locator("#accept-anyway")).to_contain_text("fits no class is off until")
+    expect(button).to_be_disabled()
+    anyway.check()
+    expect(button).to_be_enabled()
     screenshot(page, "trust")
     before = stored(server)
     button.click()
