@@ -16,7 +16,7 @@ from labeler import browse
 from labeler.active import Suggestion
 from labeler.errors import LabelerError
 from labeler.project import Project
-from labeler.ui import charts, views
+from labeler.ui import charts, views, views_trust
 from labeler.ui.auth import load_accounts, parse_account
 from labeler.ui.layout import KEY_CLASS
 from labeler.workbench import AccuracyCheck, Counts, Details, ReviewItem, class_counts
@@ -81,11 +81,14 @@ def test_fits_no_class_says_while_it_is_off() -> None:
     info = views.page_info(none, show=browse.FITS_NO_CLASS, similar_to=None, ood_short=19)
     assert info.endswith(" · fits no class is off until 19 more labels")
     assert views.page_info(none, show="all", similar_to=None, ood_short=19).endswith("0 images")
-    assert "Show: fits no class and uncertain before" in views.trust_note(0)
-    assert "Show: uncertain (fits no class is off until 1 more label) before" in views.trust_note(1)
+    assert "Show: fits no class and uncertain before" in views_trust.trust_note(0)
+    assert (
+        "Show: uncertain (fits no class is off until 1 more label) before"
+        in views_trust.trust_note(1)
+    )
     a = browse.Acceptance(threshold=0.9, rows=np.array([3]), per_class={"cat": (1, 0.93)})
-    assert "is off" not in views.acceptance_html(a, CAT_DOG)
-    html = views.acceptance_html(replace(a, ood_short=19), CAT_DOG)
+    assert "is off" not in views_trust.acceptance_html(a, CAT_DOG)
+    html = views_trust.acceptance_html(replace(a, ood_short=19), CAT_DOG)
     assert '<div class="warning">Fits no class is off until 19 more labels: ' in html
 
 
@@ -181,10 +184,10 @@ def test_images_that_fit_no_class_are_counted_apart_from_the_auto_labels() -> No
 
 def test_counts_agree_with_their_nouns() -> None:
     a = browse.Acceptance(threshold=0.5, rows=np.array([3]), per_class={"cat": (1, 0.93)}, ood=1)
-    html = views.acceptance_html(a, CAT_DOG)
+    html = views_trust.acceptance_html(a, CAT_DOG)
     assert "1 image at this confidence fits no class" in html
     assert "<b>1</b> image would be auto-accepted" in html
-    html = views.acceptance_html(replace(a, rows=np.array([3, 4]), ood=2), CAT_DOG)
+    html = views_trust.acceptance_html(replace(a, rows=np.array([3, 4]), ood=2), CAT_DOG)
     assert "2 images at this confidence fit no class" in html
     assert "<b>2</b> images would be auto-accepted" in html
     svg = charts.histograms_svg({"cat": np.array([1, 2]), "dog": np.zeros(2)}, CAT_DOG, 0.5)
@@ -193,14 +196,14 @@ def test_counts_agree_with_their_nouns() -> None:
 
 
 def test_learning_curve_check() -> None:
-    assert "appears once" in views.check_html(AccuracyCheck(3, None, []), "")
+    assert "appears once" in views_trust.check_html(AccuracyCheck(3, None, []), "")
     points = [(4, 0.5, 0.3, 0.7), (8, 0.62, 0.48, 0.75)]
     svg = charts.learning_curve_svg(points, current=8)
     assert "<polyline" in svg and charts.learning_curve_svg(points[:1]) == ""
     assert svg.count("<circle") == 2 and ">100%</text>" in svg and ">0%</text>" in svg
     assert "<title>8 labels (now): about 62% right (95% interval 48%–75%)</title>" in svg
     assert svg.count('class="dot current"') == 1 and "<title>4 labels: about 50%" in svg
-    html = views.check_html(AccuracyCheck(8, points[1], points), svg)
+    html = views_trust.check_html(AccuracyCheck(8, points[1], points), svg)
     assert "about <b>62%</b>" in html and "48%–75%" in html and svg in html
     assert "from your 8 labels" in html
 
@@ -209,10 +212,10 @@ def test_the_check_says_when_the_labels_now_have_none() -> None:
     """After an undo to labels no check was made of (too few), the headline says so rather
     than give the estimate of labels that are no longer there."""
     points = [(4, 0.5, 0.3, 0.7), (5, 0.62, 0.48, 0.75)]
-    html = views.check_html(AccuracyCheck(3, None, points), "<svg/>")
+    html = views_trust.check_html(AccuracyCheck(3, None, points), "<svg/>")
     assert "No check from your 3 labels now: it needs two classes with two labels each" in html
     assert "62%" not in html and "<svg/>" in html
-    assert "from your 1 label now" in views.check_html(AccuracyCheck(1, None, points), "")
+    assert "from your 1 label now" in views_trust.check_html(AccuracyCheck(1, None, points), "")
 
 
 def test_the_curve_has_one_point_per_label_count_left_to_right() -> None:
@@ -234,17 +237,17 @@ def test_the_curve_has_one_point_per_label_count_left_to_right() -> None:
 
 def test_acceptance_warns_when_confidences_are_not_calibrated() -> None:
     a = browse.Acceptance(threshold=0.9, rows=np.array([3]), per_class={"cat": (1, 0.93)})
-    assert "not calibrated" not in views.acceptance_html(a, CAT_DOG)
+    assert "not calibrated" not in views_trust.acceptance_html(a, CAT_DOG)
     warned = replace(a, uncalibrated=("dog", EVIL))
-    html = views.acceptance_html(warned, CAT_DOG)
+    html = views_trust.acceptance_html(warned, CAT_DOG)
     assert "not calibrated for dog, &lt;img" in html and "<img src=x" not in html
     assert "would be auto-accepted" in html
     assert "fit no class" not in html
-    assert "3 images at this confidence fit no class" in views.acceptance_html(
+    assert "3 images at this confidence fit no class" in views_trust.acceptance_html(
         replace(a, ood=3), CAT_DOG
     )
     none = replace(warned, rows=np.array([], dtype=int), per_class={})
-    html = views.acceptance_html(none, CAT_DOG)
+    html = views_trust.acceptance_html(none, CAT_DOG)
     assert "not calibrated for dog" in html and "No unlabeled prediction" in html
 
 
@@ -253,9 +256,9 @@ def test_many_classes_list_the_most_accepted_and_count_the_rest() -> None:
     counts = np.random.default_rng(1).permutation(np.arange(1, 51))  # 1..50 accepted, shuffled
     per_class = {name: (int(n), 0.95) for name, n in zip(classes, counts, strict=True)}
     a = browse.Acceptance(threshold=0.9, rows=np.arange(counts.sum()), per_class=per_class)
-    html = views.acceptance_html(a, in_order(classes))
+    html = views_trust.acceptance_html(a, in_order(classes))
     listed = re.findall(r"</span>(c\d+)</td><td>(\d+)</td>", html)
-    top = views.MAX_ACCEPTANCE_ROWS
+    top = views_trust.MAX_ACCEPTANCE_ROWS
     assert [int(n) for _, n in listed] == list(range(50, 50 - top, -1))  # the most first
     assert all(per_class[name][0] == int(n) for name, n in listed)
     rest = sum(range(1, 51 - top))
@@ -263,7 +266,9 @@ def test_many_classes_list_the_most_accepted_and_count_the_rest() -> None:
     assert f"more would accept {rest:,} images: choose one under Class" in html
     assert "<b>1,275</b> images would be auto-accepted" in html  # the headline counts them all
     tied = {"c0": (5, 0.9), "c1": (7, 0.9), "c2": (5, 0.9)}  # ties stay in class order
-    html = views.acceptance_html(replace(a, rows=np.arange(17), per_class=tied), in_order(classes))
+    html = views_trust.acceptance_html(
+        replace(a, rows=np.arange(17), per_class=tied), in_order(classes)
+    )
     assert re.findall(r"</span>(c\d+)</td>", html) == ["c1", "c0", "c2"]
     assert "more would accept" not in html
 
@@ -807,7 +812,7 @@ def test_two_sessions_keys_undo_and_rescan(handlers, colour_images) -> None:
 def test_a_refused_action_logs_one_line_and_a_bug_is_raised(handlers, caplog) -> None:
     """A refused action is expected: one log line, no traceback. Anything else goes on to Gradio,
     which prints its traceback."""
-    from labeler.ui.handlers import friendly
+    from labeler.ui.refusals import friendly
     from labeler.ui.session import Session
 
     h, _ = handlers

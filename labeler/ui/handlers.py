@@ -4,8 +4,6 @@ inputs, calls the facade (`Project.workbench()`), and returns {component: new va
 
 from __future__ import annotations
 
-import functools
-import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,55 +17,12 @@ from labeler.project import Project
 from labeler.ui import views
 from labeler.ui.history import UndoHistory
 from labeler.ui.layout import ALL, ANY, KEY_CLASS, UI
+from labeler.ui.refusals import NOT_DONE, friendly, refuse, said
 from labeler.ui.session import Session, annotator
 from labeler.ui.settings import PIXELATED_MAX_SIDE, SIMILAR_K
 from labeler.workbench import Counts, Workbench, class_counts
 
 Updates = dict[Any, Any]
-NOT_DONE = "Not done"  # the title of the notice a refused action shows
-_log = logging.getLogger(__name__)
-
-
-def refuse(message: str) -> None:
-    """Show a refused action as a notice in the page, and log it as one line: it is expected,
-    not a fault, so no traceback. The notice renders HTML, so the message (which may quote a
-    class name or a path) is escaped."""
-    _log.info("refused: %s", message)
-    gr.Warning(views.esc(message), title=NOT_DONE)
-
-
-def friendly(fn: Callable) -> Callable:
-    """Show a LabelerError as a notice in the page (see `refuse`), and leave every view as it was.
-
-    Not `gr.Error`: an event that fails marks each of its outputs with an error badge that stays
-    and covers the controls, and Gradio prints its traceback. Any other exception is a bug: it
-    goes on to Gradio, which prints the traceback to the server log.
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except LabelerError as e:
-            refuse(str(e))
-            return gr.skip()
-
-    return wrapper
-
-
-def said(fn: Callable) -> Callable:
-    """As `friendly`, for a method of `Handlers` whose event's outputs hold `ui.message`, the
-    header's line of what the last action did: a refusal takes that line too. Left as it was,
-    the line would say what an earlier action did, as if this one had been done."""
-
-    @functools.wraps(fn)
-    def wrapper(self: Handlers, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(self, *args, **kwargs)
-        except LabelerError as e:
-            return self.refused(str(e))
-
-    return wrapper
 
 
 class Handlers:

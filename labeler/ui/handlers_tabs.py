@@ -13,9 +13,10 @@ from labeler.datamap import points_to_draw
 from labeler.errors import LabelerError
 from labeler.export import EXPORTS_DIR
 from labeler.project import CLEARED_NAME
-from labeler.ui import charts, views
-from labeler.ui.handlers import Handlers, Updates, friendly, said, typed
+from labeler.ui import charts, views, views_trust
+from labeler.ui.handlers import Handlers, Updates, typed
 from labeler.ui.layout import COLOUR_BY
+from labeler.ui.refusals import friendly, said
 from labeler.ui.session import Session, annotator
 from labeler.ui.settings import REVIEW_BATCH
 from labeler.wording import cleared_reason, plural, same_content
@@ -122,16 +123,16 @@ class TabHandlers(Handlers):
         if cls:
             hists = {k: v for k, v in hists.items() if k == cls}
         return {
-            self.ui.acceptance: views.acceptance_html(a, snap.slot_of),
+            self.ui.acceptance: views_trust.acceptance_html(a, snap.slot_of),
             self.ui.accept_anyway: gr.Checkbox(
-                visible=a.needs_confirmation, label=views.accept_anyway_label(a)
+                visible=a.needs_confirmation, label=views_trust.accept_anyway_label(a)
             ),
             self.ui.accept_above: gr.Button(
                 f"Accept {plural(a.count, 'prediction')} ≥ {threshold:.2f}",
                 interactive=a.count > 0 and (confirmed or not a.needs_confirmation),
             ),
             self.ui.histograms: charts.histograms_svg(hists, snap.slot_of, threshold),
-            self.ui.trust_note: views.trust_note(snap.ood_short),
+            self.ui.trust_note: views_trust.trust_note(snap.ood_short),
         }
 
     def trust_outputs(self) -> list:
@@ -146,7 +147,7 @@ class TabHandlers(Handlers):
         check = self.wb.accuracy_check()  # of the head on screen
         now = None if check.current is None else check.current[0]
         svg = charts.learning_curve_svg(check.curve, current=now)
-        return {self.ui.check: views.check_html(check, svg)}
+        return {self.ui.check: views_trust.check_html(check, svg)}
 
     @friendly
     def move_threshold(self, threshold: float, cls: str, confirmed: bool) -> Updates:
