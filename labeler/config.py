@@ -43,6 +43,10 @@ COMMITTEE_BAGS = 5  # ...else the default head fitted on this many bootstrap res
 DB_NAME = "labeler.sqlite"
 VECTORS_DIR = "vectors"
 KMEANS_ITERATIONS = 20
+# k-means trains on a seeded sample of this many points per centre, then assigns every point.
+# On 20 000 Fashion-MNIST vectors (1 280-d, k = 70, 3 starts): 0.5 s instead of 2.0 s at
+# faiss's default of 256, mean cosine to the centre 0.817 instead of 0.821.
+KMEANS_POINTS_PER_CENTROID = 64
 
 # Embedding pipeline (labeler.embed)
 OFFLINE_LITE0_BN_EPS = 1e-3  # batch-norm epsilon the bundled (TensorFlow-trained) weights expect

@@ -17,6 +17,7 @@ from labeler.config import (
     CLUSTER_PREFILTER,
     COVER_KMEANS_RESTARTS,
     KMEANS_ITERATIONS,
+    KMEANS_POINTS_PER_CENTROID,
     MAX_CLUSTERS,
     TYPICALITY_MAX_POINTS,
 )
@@ -40,7 +41,8 @@ def _faiss_threads(n_points: int) -> Iterator[None]:
 def kmeans(
     vectors: np.ndarray, k: int, *, seed: int = 0, restarts: int = KMEANS_RESTARTS
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Spherical k-means, best of `restarts` seeded starts.
+    """Spherical k-means, best of `restarts` seeded starts, trained on a seeded sample of at
+    most KMEANS_POINTS_PER_CENTROID points per centre.
 
     Args:
         vectors: (N, D) float32, L2-normalised; k is capped at N.
@@ -57,6 +59,7 @@ def kmeans(
         seed=seed,
         spherical=True,
         min_points_per_centroid=1,  # few points per centre is normal here: no warning on stderr
+        max_points_per_centroid=KMEANS_POINTS_PER_CENTROID,
     )
     with _faiss_threads(len(vectors)):
         km.train(vectors)
