@@ -207,10 +207,9 @@ class Workbench:
         snap = self.snapshot()
         labels = snap.label.astype(np.int64)
         pool = Pool(self.vectors.unit, snap.labeled, snap.proba, snap.classes, labels=labels)
-        skip = set(exclude)
-        got = create_strategy().suggest(pool, n + len(skip))
-        out = [ReviewItem(s.index, self.paths[s.index], s) for s in got]
-        return [item for item in out if item.path not in skip][:n]
+        skip = [self.row(p) for p in exclude if self.has(p)]
+        got = create_strategy().suggest(pool, n, exclude=skip)
+        return [ReviewItem(s.index, self.paths[s.index], s) for s in got]
 
     # -- editing -----------------------------------------------------------------------------------
 

@@ -99,6 +99,15 @@ def test_strategy_contract(name: str) -> None:
         assert 1 <= len(got) <= min(n, unlabeled)
     # Deterministic for one pool.
     assert strategy.suggest(pool, 5) == strategy.suggest(pool, 5)
+    # Excluded rows are never suggested, and hide none of the others: with every unlabeled
+    # image but one excluded, that one is suggested.
+    first = [s.index for s in strategy.suggest(pool, 5)]
+    got = strategy.suggest(pool, 5, exclude=first)
+    _check_batch(pool, got, 5)
+    assert got and not set(first) & {s.index for s in got}
+    unlabeled_rows = np.flatnonzero(~pool.labeled)
+    last = [s.index for s in strategy.suggest(pool, 3, exclude=unlabeled_rows[1:])]
+    assert last == [unlabeled_rows[0]]
 
     # Everything labeled: nothing to suggest.
     done = replace(pool, labeled=np.ones(len(pool.vectors), bool), labels=np.zeros(60, int))

@@ -173,6 +173,12 @@ def test_images_that_fit_no_class_are_counted_apart_from_the_auto_labels() -> No
     assert "5 images · 2 by hand · 0 accepted · 2 auto-labeled · 1 fits no class · model" in line
     table = views.counts_html(counts, CAT_DOG)
     assert re.findall(r"<td>(\d+)</td></tr>", table) == ["1", "1"]  # the auto column
+    # The key column gives each class's own key (its slot's), as its button: after a deletion
+    # freed key 1, the table does not renumber (it read 1 for dog, whose key is 2).
+    assert re.findall(r"<td class=key>(\d*)</td>", table) == ["1", "2"]
+    dog_only = Counts([c for c in counts.classes if c.name == "dog"], 0)
+    assert re.findall(r"<td class=key>(\d*)</td>", views.counts_html(dog_only, CAT_DOG)) == ["2"]
+    assert re.findall(r"<td class=key>(\d*)</td>", views.counts_html(dog_only, {"dog": 9})) == [""]
     assert "1 image fits no class: not auto-labeled (exported with no label)" in table
     more = replace(snap, ood=np.array([False, False, True, True, True]))
     assert "0 auto-labeled · 3 fit no class · " in views.status_html(
@@ -491,6 +497,78 @@ def test_review_card_follows_labels_given_while_its_batch_waits(handlers, colour
     guess = re.search(r"Predicted <b>(.+?)</b> · (\d+%) confident", card).groups()
     assert guess == (name, f"{p:.0%}")
     assert re.search(r"; model: (.+?) (\d+%) vs ", card).groups() == guess
+
+
+def test_two_sessions_in_review_get_their_own_cards_and_keys_label_the_card_on_screen(
+    handlers, colour_images
+) -> None:
+    """Two experts review at once: they are dealt different images, and a key labels the image
+    on the presser's screen. Before, both got the same card, and once one labeled it the other's
+    key silently labeled the next image in the queue, which nobody had seen."""
+    from labeler.ui.session import Session
+
+    h, ui, _, ana, a = _two_classes_labeled(handlers, colour_images)
+    bob, b = SimpleNamespace(username="bob"), Session()
+    h.load(b)
+    h.open_review(a)
+    h.open_review(b)
+    assert a.card and b.card and a.card != b.card
+    assert a.card in h.open_review(a)[ui.review]  # reopening keeps the card on screen
+    shown_to_b = b.card
+    h.review_key(0)(a, ana)  # ana labels her card red
+    h.review_key(1)(b, bob)  # bob labels his, blue
+    assert project_label(h, shown_to_b) == "blue"
+    assert {p for p, (_, who) in labels_by(h).items() if who == "bob"} == {shown_to_b}
+    # Bob's card is labeled in another session (the grid) before he presses a key.
+    shown_to_b = b.card
+    h.wb.assign([shown_to_b], "red", annotator="ana")
+    before = labels_by(h)
+    out = h.review_accept(b, bob)
+    assert labels_by(h) == before  # nothing labeled
+    assert out[ui.message] == views.plain(
+        f"Not done: {shown_to_b} was labeled red in another session meanwhile: nothing done; "
+        "the next card is shown"
+    )
+    assert b.card not in (None, shown_to_b) and b.card in out[ui.review]
+    out = h.review_skip(b)  # the skip means the new card
+    assert out[ui.message] == views.plain(
+        f"Skipped {b.skipped[-1]}: not asked again in this session"
+    )
+
+
+def test_the_end_of_review_says_what_is_left_and_deals_skipped_images_again(
+    handlers, colour_images
+) -> None:
+    h, ui, truth, ana, session = _two_classes_labeled(handlers, colour_images)
+    rest = [p for p in sorted(truth) if project_label(h, p) is None]
+    h.wb.assign(rest[:-2], "red", annotator="ana")  # two images left to review
+    h.open_review(session)
+    skipped = session.card
+    h.review_skip(session)
+    # The other image left was in the skipped one's group: it is dealt all the same.
+    assert session.card not in (None, skipped)
+    h.review_accept(session, ana)
+    out = h.review_view(session)
+    assert (
+        "Nothing to review: only the 1 image you skipped is left; open the Review tab "
+        in (out[ui.review])
+    )
+    out = h.review_accept(session, ana)
+    assert out[ui.message].startswith(views.plain("Not done: nothing to review: only the 1 image"))
+    out = h.review_skip(session)
+    assert out[ui.message].startswith(views.plain("Not done: nothing to skip: only the 1 image"))
+    h.open_review(session)  # the tab opened again: the skipped image is dealt again
+    assert session.card == skipped and not session.skipped
+    h.review_accept(session, ana)
+    assert "every image is labeled" in h.open_review(session)[ui.review]
+
+
+def labels_by(h) -> dict[str, tuple[str, str]]:
+    """{path: (label, annotator)} of every labeled image, from the store."""
+    store = h.project.store
+    rows = store.labels()
+    paths = store.paths_of([r.item_id for r in rows])
+    return {paths[r.item_id]: (r.label, r.annotator) for r in rows}
 
 
 def project_label(h, path: str) -> str | None:

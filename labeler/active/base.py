@@ -124,8 +124,10 @@ class Strategy:
     needs_proba = False  # True: refuses a pool without predictions
     needs_committee = False  # True: refuses a pool without a committee of heads
 
-    def suggest(self, pool: Pool, n: int) -> list[Suggestion]:
-        """Up to n suggestions, most useful first; [] when nothing is left to label."""
+    def suggest(self, pool: Pool, n: int, *, exclude: Sequence[int] = ()) -> list[Suggestion]:
+        """Up to n suggestions, most useful first; [] when nothing is left to label. Rows in
+        `exclude` (skipped by the expert, or on another expert's card) are never suggested, but
+        do not hide the unlabeled images near them."""
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
             raise LabelerError(f"the number of suggestions must be at least 1, got {n!r}")
         pool.validate()
@@ -139,7 +141,7 @@ class Strategy:
                 f"strategy {self.name!r} needs the predictions of several heads (a committee); "
                 "label images of at least two classes first, or use 'auto'"
             )
-        candidates = np.flatnonzero(~pool.labeled)
+        candidates = np.setdiff1d(np.flatnonzero(~pool.labeled), np.asarray(exclude, np.int64))
         if len(candidates) == 0:
             return []
         return _without_near_duplicates(pool, self._suggest(pool, candidates, int(n)), int(n))

@@ -112,6 +112,7 @@ def typical_clusters(
     *,
     uncertainty: np.ndarray | None = None,
     uncertainty_weight: float = 0.0,
+    pickable: np.ndarray | None = None,
     seed: int = 0,
 ) -> ClusterPicks:
     """TypiClust (Hacohen et al. 2022), moving towards uncertainty as `uncertainty_weight` grows.
@@ -128,9 +129,11 @@ def typical_clusters(
         labeled: (N,) bool.
         uncertainty: (N,) float, higher = more uncertain; required when the weight is above 0.
         uncertainty_weight: in [0, 1].
+        pickable: (N,) bool, the rows that may be picked (default: the unlabeled ones).
     Returns:
-        at most one pick per cluster with unlabeled members, so possibly fewer than n.
+        at most one pick per cluster with pickable members, so possibly fewer than n.
     """
+    pickable = ~labeled if pickable is None else pickable & ~labeled
     k = min(int(labeled.sum()) + n, MAX_CLUSTERS, len(vectors))
     assign, _ = kmeans(vectors, k, seed=seed, restarts=COVER_KMEANS_RESTARTS)
     sizes = np.bincount(assign, minlength=k)
@@ -143,7 +146,7 @@ def typical_clusters(
     rng = np.random.default_rng(seed)
     picks: list[int] = []
     for cluster in np.lexsort((-priority, covered > 0)):  # uncovered first, then by priority
-        members = np.flatnonzero((assign == cluster) & ~labeled)
+        members = np.flatnonzero((assign == cluster) & pickable)
         if len(members) == 0:
             continue
         if len(members) > TYPICALITY_MAX_POINTS:

@@ -16,7 +16,14 @@ from labeler.active.base import Pool, Strategy, Suggestion
 from labeler.active.clusters import typical_clusters
 from labeler.active.scores import margin_score
 from labeler.active.select import top_k_diverse
-from labeler.active.strategies import MODEL, UNCERTAIN, farthest, group_reason, with_view
+from labeler.active.strategies import (
+    MODEL,
+    UNCERTAIN,
+    farthest,
+    group_reason,
+    rows_mask,
+    with_view,
+)
 from labeler.config import AUTO_UNCERTAINTY_LABELS_PER_CLASS
 
 UNCERTAINTY_FIRST = 0.5  # from this weight on, a reason leads with the model's hesitation
@@ -45,6 +52,7 @@ class Auto(Strategy):
             n,
             uncertainty=uncertainty,
             uncertainty_weight=w,
+            pickable=rows_mask(candidates, len(pool.vectors)),
             seed=pool.seed,
         )
         lead = UNCERTAIN if w >= UNCERTAINTY_FIRST else MODEL

@@ -56,6 +56,13 @@ def group_reason(size: int, labeled: int) -> str:
     return f"typical of a group of {size} similar images with {state}"
 
 
+def rows_mask(rows: np.ndarray, n: int) -> np.ndarray:
+    """(n,) bool, True at `rows`."""
+    mask = np.zeros(n, dtype=bool)
+    mask[rows] = True
+    return mask
+
+
 class Representative(Strategy):
     """Cold start: the image nearest each k-means centre of the unlabeled pool, largest first."""
 
@@ -82,7 +89,8 @@ class TypiClust(Strategy):
     name = "typiclust"
 
     def _suggest(self, pool: Pool, candidates: np.ndarray, n: int) -> list[Suggestion]:
-        got = typical_clusters(pool.vectors, pool.labeled, n, seed=pool.seed)
+        pickable = rows_mask(candidates, len(pool.vectors))
+        got = typical_clusters(pool.vectors, pool.labeled, n, pickable=pickable, seed=pool.seed)
         return [
             Suggestion(int(i), float(p), group_reason(s, k))
             for i, s, k, p in zip(got.indices, got.sizes, got.labeled, got.priority, strict=True)

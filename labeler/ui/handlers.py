@@ -18,7 +18,7 @@ from labeler.ui import views
 from labeler.ui.history import UndoHistory
 from labeler.ui.layout import ALL, ANY, KEY_CLASS, UI
 from labeler.ui.refusals import NOT_DONE, friendly, refuse, said
-from labeler.ui.session import Session, annotator
+from labeler.ui.session import Cards, Session, annotator
 from labeler.ui.settings import PIXELATED_MAX_SIDE, SIMILAR_K
 from labeler.workbench import Counts, Workbench, class_counts
 
@@ -30,6 +30,7 @@ class Handlers:
         self.project = project
         self.ui = ui
         self.history = UndoHistory()  # for the server's lifetime, not a page's
+        self.cards = Cards()  # the review card on each page's screen
 
     @property
     def wb(self) -> Workbench:

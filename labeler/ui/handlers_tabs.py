@@ -23,26 +23,54 @@ from labeler.wording import cleared_reason, plural, same_content
 from labeler.workbench import ReviewItem
 
 
+class CardChanged(LabelerError):
+    """The review card a key press meant is gone since it was drawn: nothing is done."""
+
+
 class TabHandlers(Handlers):
     # -- review queue ------------------------------------------------------------------------------
 
     def _current(self, session: Session) -> ReviewItem | None:
-        """The first queued image still unlabeled; the queue is refilled from `suggest`."""
+        """The first queued image still unlabeled and on no other session's card; the queue is
+        refilled from `suggest`."""
         session.sync(self.wb)
         labeled = self.wb.snapshot().labeled
-        session.review = [r for r in session.review if not labeled[r.row]]
+        elsewhere = self.cards.elsewhere(session)
+        session.review = [r for r in session.review if not (labeled[r.row] or r.path in elsewhere)]
         if not session.review:
-            session.review = self.wb.review_batch(REVIEW_BATCH, exclude=session.skipped)
+            exclude = [*session.skipped, *elsewhere]
+            session.review = self.wb.review_batch(REVIEW_BATCH, exclude=exclude)
         return session.review[0] if session.review else None
+
+    def _on_card(self, session: Session, doing: str) -> ReviewItem:
+        """The image on the card on screen, which a key press means, whatever happened since it
+        was drawn. If another session labeled it meanwhile, or a rescan moved it, nothing is
+        done (`CardChanged`): the next card is drawn with a note."""
+        session.sync(self.wb)
+        item = session.review[0] if session.review else None
+        if item is None or item.path != session.card:
+            if session.card is None:
+                nothing = views.nothing_to_review(len(session.skipped), doing)
+                raise LabelerError(nothing[0].lower() + nothing[1:])
+            raise CardChanged(f"{session.card} is no longer in the review (a rescan)")
+        label = self.wb.details(item.path).label
+        if label is not None:
+            session.review.pop(0)
+            raise CardChanged(f"{item.path} was labeled {label} in another session meanwhile")
+        return item
 
     def review_view(self, session: Session) -> Updates:
         item = self._current(session)
+        session.card = None if item is None else item.path
+        self.cards.claim(session, session.card)
         details = None if item is None else self.wb.details(item.path)
         small = item is not None and self.small(item.path)
         left = max(0, len(session.review) - 1)
         return {
             self.ui.session: session,
-            self.ui.review: views.review_html(item, details, small=small, left=left),
+            self.ui.review: views.review_html(
+                item, details, small=small, left=left, skipped=len(session.skipped)
+            ),
         }
 
     def review_outputs(self) -> list:
@@ -50,12 +78,21 @@ class TabHandlers(Handlers):
 
     @friendly
     def open_review(self, session: Session) -> Updates:
+        """The card; when only images skipped in this session are left, they are dealt again."""
+        if self._current(session) is None and session.skipped:
+            session.skipped = []
         return self.review_view(session)
 
+    def _card_changed(self, session: Session, why: CardChanged) -> Updates:
+        return self.refused(f"{why}: nothing done; the next card is shown") | self.review_view(
+            session
+        )
+
     def _review_label(self, session: Session, name: str | None, request: gr.Request) -> Updates:
-        item = self._current(session)
-        if item is None:
-            raise LabelerError("nothing to review: every image is labeled")
+        try:
+            item = self._on_card(session, "review")
+        except CardChanged as why:
+            return self._card_changed(session, why)
         if name is None:
             pred = self.wb.snapshot().pred[item.row]
             if pred == browse.NO_CLASS:
@@ -104,9 +141,10 @@ class TabHandlers(Handlers):
 
     @said
     def review_skip(self, session: Session) -> Updates:
-        item = self._current(session)
-        if item is None:
-            raise LabelerError("nothing to skip: every image is labeled")
+        try:
+            item = self._on_card(session, "skip")
+        except CardChanged as why:
+            return self._card_changed(session, why)
         session.skipped.append(item.path)
         session.review.pop(0)
         message = f"Skipped {item.path}: not asked again in this session"

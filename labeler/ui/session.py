@@ -3,12 +3,15 @@ server's, per user: labeler.ui.history)."""
 
 from __future__ import annotations
 
+import threading
+import time
+import uuid
 from dataclasses import dataclass, field, replace
 
 import gradio as gr
 
 from labeler.browse import Query
-from labeler.ui.settings import DEFAULT_ANNOTATOR, PAGE_SIZE
+from labeler.ui.settings import DEFAULT_ANNOTATOR, PAGE_SIZE, REVIEW_CLAIM_SECONDS
 from labeler.workbench import ReviewItem, Workbench
 
 
@@ -21,6 +24,8 @@ class Session:
     review: list[ReviewItem] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # skipped in review, not asked again
     reviewed: list[ReviewItem] = field(default_factory=list)  # labeled in review, latest last
+    card: str | None = None  # the image on the review card on screen: what its keys label
+    token: str | None = None  # this session's own, made on first use (see `Cards`)
     keys: tuple[str | None, ...] = ()  # the class on each number key (None: no class), as shown
     shown: tuple[int, ...] = ()  # rows of the grid's page on screen, in their order
     seen: dict[int, str | None] = field(default_factory=dict)  # their labels as drawn
@@ -40,9 +45,41 @@ class Session:
             self.seen = {}
             self.review = []
             self.reviewed = []
+            self.card = None
             self.focus = self.focus if self.focus and wb.has(self.focus) else None
             self.map_focus = self.map_focus if self.map_focus and wb.has(self.map_focus) else None
         self.generation = wb.generation
+
+
+class Cards:
+    """The review card on each session's screen, so that two experts reviewing at once (or one
+    in two tabs) are not dealt the same image; safe across threads. A card claimed more than
+    REVIEW_CLAIM_SECONDS ago (a tab left open, or closed) no longer holds its image back."""
+
+    def __init__(self, *, hold: float = REVIEW_CLAIM_SECONDS) -> None:
+        self._hold = hold
+        self._cards: dict[str, tuple[str, float]] = {}  # token -> (path, when claimed)
+        self._lock = threading.Lock()
+
+    def claim(self, session: Session, path: str | None) -> None:
+        """`path` is on `session`'s card now (None: no card)."""
+        if session.token is None:  # not in the dataclass default: gr.State copies it per page
+            session.token = uuid.uuid4().hex
+        with self._lock:
+            if path is None:
+                self._cards.pop(session.token, None)
+            else:
+                self._cards[session.token] = (path, time.monotonic())
+
+    def elsewhere(self, session: Session) -> set[str]:
+        """The images on the cards of the other sessions."""
+        now = time.monotonic()
+        with self._lock:
+            return {
+                path
+                for token, (path, when) in self._cards.items()
+                if token != session.token and now - when < self._hold
+            }
 
 
 def annotator(request: gr.Request | None) -> str:

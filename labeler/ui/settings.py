@@ -6,6 +6,7 @@ PAGE_SIZE = 48  # images per grid page: never the whole project
 KEYED_CLASSES = 9  # classes with a button and a number key (1-9); more go in a dropdown
 SIMILAR_K = 48  # neighbours listed by "More like this"
 REVIEW_BATCH = 20  # suggestions fetched at once for the review queue
+REVIEW_CLAIM_SECONDS = 600  # a card on a session's screen is not dealt to another for this long
 PIXELATED_MAX_SIDE = 128  # images this small are upscaled with crisp pixels
 THRESHOLD_DEFAULT = 0.9  # starting point of the trust slider
 DEFAULT_ANNOTATOR = "expert"  # recorded when the server runs without --auth

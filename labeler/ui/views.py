@@ -187,11 +187,14 @@ def preview_html(d: Details | None, slots: Mapping[str, int], *, small: bool) ->
     )
 
 
-def review_html(item: ReviewItem | None, d: Details | None, *, small: bool, left: int) -> str:
+def review_html(
+    item: ReviewItem | None, d: Details | None, *, small: bool, left: int, skipped: int = 0
+) -> str:
     """The card of `item`: its prediction and the reason it was chosen, both from `d` (the
-    image's details now), so that they give the same numbers after any refit since the pick."""
+    image's details now), so that they give the same numbers after any refit since the pick.
+    With no item, `skipped` counts the images skipped in this session (still unlabeled)."""
     if item is None or d is None:
-        return '<div class="review empty">Nothing to review: every image is labeled.</div>'
+        return f'<div class="review empty">{esc(nothing_to_review(skipped))}.</div>'
     top = d.top[0] if d.top else None
     guess = (
         f'<div class="guess">Predicted <b>{esc(top[0])}</b> · {top[1]:.0%} confident</div>'
@@ -206,16 +209,32 @@ def review_html(item: ReviewItem | None, d: Details | None, *, small: bool, left
     )
 
 
+def _key(slot: int) -> str:
+    """The number key of the class in `slot`, as its button shows it ('' for none)."""
+    return str(slot + 1) if slot < KEYED_CLASSES else ""
+
+
+def nothing_to_review(skipped: int, doing: str = "review") -> str:
+    """Why there is no review card (to `doing`): every image is labeled, or only the `skipped`
+    ones are left."""
+    if not skipped:
+        return f"Nothing to {doing}: every image is labeled, or on another expert's card"
+    return (
+        f"Nothing to {doing}: only the {plural(skipped, 'image')} you skipped "
+        f"{'is' if skipped == 1 else 'are'} left; open the Review tab again to see them"
+    )
+
+
 def counts_html(counts: Counts, slots: Mapping[str, int]) -> str:
     """The classes with their counts as the export has them: an image that fits no class is
     no auto-label of the class it was guessed as, and a note under the table counts them."""
     if not counts.classes:
         return '<div class="muted">No classes yet: select images, type a class name, Enter.</div>'
     rows = "".join(
-        f"<tr><td class=key>{k + 1 if k < KEYED_CLASSES else ''}</td>"
+        f"<tr><td class=key>{_key(slots[c.name])}</td>"
         f"<td>{chip(c.name, slots)}{esc(c.name)}</td>"
         f"<td>{c.human:,}</td><td>{c.accepted:,}</td><td>{c.auto:,}</td></tr>"
-        for k, c in enumerate(counts.classes)
+        for c in counts.classes
     )
     n = counts.fits_no_class
     ood = (

@@ -107,8 +107,13 @@ def test_label_by_click_and_key_and_predictions_update(page: Page, server, scree
     expect(page.locator("#status")).to_contain_text("196 auto-labeled")
     tile(page, sandals[0]).click()
     label_as(page, "sandal")
-    # By key: select, press 1 (trouser), and see the caption turn into a hand label.
+    # By key: select, press 1 (trouser), and see the caption turn into a hand label. A name
+    # begun in the box and let go with Escape leaves the keys working.
     tile(page, trousers[2]).click()
+    box = page.locator("#label-as textarea")
+    box.fill("tro")
+    box.press("Escape")
+    expect(box).not_to_be_focused()
     page.keyboard.press("1")
     expect(tile(page, trousers[2]).locator(".cap.labeled")).to_contain_text("trouser")
     on_disk = stored(server)
@@ -217,6 +222,16 @@ def test_review_queue_accept_correct_skip(page: Page, server, screenshot) -> Non
     page.keyboard.press("3")  # correct it: label as the third class, sandal
     expect(card.locator(".path")).not_to_have_text(third)
     assert stored(server)[third] == ("sandal", "ana")
+    # Enter on a button reached with Tab presses that button; it does not accept.
+    fourth = card.locator(".path").inner_text()
+    page.locator("#review-accept").focus()
+    page.keyboard.press("Tab")
+    expect(page.locator("#review-skip")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#message")).to_have_text(
+        f"Skipped {fourth}: not asked again in this session"
+    )
+    assert fourth not in stored(server)
 
 
 def test_threshold_and_bulk_accept(page: Page, server, screenshot) -> None:

@@ -20,8 +20,21 @@
     if (b.title !== text) b.title = text;
   });
   new MutationObserver(titled).observe(document.body, {subtree: true, childList: true, characterData: true});
+  let tabbed = false; // whether the focus last moved by the keyboard (Tab), not by a click
+  document.addEventListener('pointerdown', () => { tabbed = false; }, true);
   document.addEventListener('keydown', (e) => {
-    if (e.target.closest && e.target.closest('input, textarea, select, [contenteditable]')) return;
+    if (e.key === 'Tab') tabbed = true;
+    const typing = e.target.closest && e.target.closest('input, textarea, select, [contenteditable]');
+    if (typing) {
+      // Escape lets go of a text box, so that the keys work again without a click elsewhere.
+      if (e.key === 'Escape' && !e.target.closest('[aria-expanded="true"]')) e.target.blur();
+      return;
+    }
+    // Enter on a control reached with Tab (a button, a tab, a link) presses that control, as
+    // always; it is not "accept the prediction". A control last clicked keeps the focus too:
+    // Enter after clicking the Review tab accepts.
+    const control = e.target.closest && e.target.closest('button, a, [role="button"], [role="tab"], summary');
+    if (e.key === 'Enter' && control && tabbed) return;
     for (const id of target(e)) {
       const button = document.getElementById(id);
       if (button && button.checkVisibility() && !button.disabled) {
