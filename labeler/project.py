@@ -699,7 +699,7 @@ class Project:
     def export_csv(self, out: Path | str, *, excel: bool = False) -> int:
         """Write the export CSV to `out` (not inside the project folder but for its exports/),
         UTF-8; excel: behind a byte-order mark, so that Excel reads accented letters right."""
-        check_outside_project(Path(out), self.path)
+        check_outside_project(Path(out), self.path, images=self.images_root)
         return write_csv(Path(out), self.export_rows(), extra_columns=EXTRA_COLUMNS, excel=excel)
 
     def write_export(self, f: TextIO, *, excel: bool = False, lineterminator: str = "\r\n") -> int:
@@ -749,12 +749,25 @@ class Project:
             )
         return why
 
+    def _gone_note(self) -> str:
+        """That the labels of images gone from the folder are not exported; '' for none."""
+        gone = self.store.gone_labeled()
+        if not gone:
+            return ""
+        return (
+            f"{plural(gone, 'label')} of images gone from {self.images_root} "
+            f"{'is' if gone == 1 else 'are'} not in this file (an export lists the images "
+            "present): they are kept, and come back when the images do and `labeler init` "
+            "rescans"
+        )
+
     def export_notes(self) -> list[str]:
-        """What a reader of the export should know of its predictions, a sentence each: that
-        they are out of date (`stale_predictions`), and which classes' confidences are not
-        calibrated (a single hand label; their rows have calibrated = 0)."""
+        """What a reader of the export should know, a sentence each: that labels of images gone
+        from the folder are not in it, that its predictions are out of date
+        (`stale_predictions`), and which classes' confidences are not calibrated (a single hand
+        label; their rows have calibrated = 0)."""
         run = self.store.latest_run()
-        notes = [n for n in [self.stale_predictions()] if n]
+        notes = [n for n in [self._gone_note(), self.stale_predictions()] if n]
         uncalibrated = [] if run is None else run.params.get("uncalibrated", [])
         if uncalibrated:
             shown = ", ".join(map(repr, uncalibrated[:UNCALIBRATED_SHOWN]))
@@ -768,7 +781,7 @@ class Project:
 
     def export_embeddings(self, out: Path | str) -> int:
         """Write the vectors as .npz to `out` (where `export_csv` may write)."""
-        check_outside_project(Path(out), self.path)
+        check_outside_project(Path(out), self.path, images=self.images_root)
         v = self._vectors()
         write_embeddings(Path(out), v.paths, v.raw)
         return len(v.paths)

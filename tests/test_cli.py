@@ -79,6 +79,12 @@ def test_status_counts_the_labels_of_images_gone(
         f"gone_labeled: 1 (their images are gone from {folder.resolve()}; the labels are kept "
         f"and come back with the images: run `labeler init {proj}` then)"
     ) in lines
+    # The export lists the images present, and says which labels it therefore leaves out.
+    assert main(["export", str(proj), str(tmp_path / "out.csv")]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: 1 label of images gone from {folder.resolve()} is not in this file" in err
+    exported = (tmp_path / "out.csv").read_text(encoding="utf-8")
+    assert gone not in exported and kept in exported
 
 
 def test_suggest_with_zero_labels(proj: Path, capsys) -> None:

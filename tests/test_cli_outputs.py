@@ -43,6 +43,20 @@ def test_export_onto_the_projects_own_files_is_refused(
     assert "labeled: 1" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("command", ["export", "export-embeddings"])
+@pytest.mark.parametrize("name", ["img_00000.png", "new.csv"])
+def test_export_into_the_images_folder_is_refused(
+    error_line, proj: Path, colour_images, tmp_path: Path, capsys, command: str, name: str
+) -> None:
+    """`labeler export p imgs/im000.png` (a slip of tab completion) overwrote a labeled image."""
+    folder, _ = colour_images
+    _label_first(proj, tmp_path, capsys)
+    before = {p: p.read_bytes() for p in folder.rglob("*")}
+    assert main([command, str(proj), str(folder / name)]) == EXIT_ERROR
+    assert "inside the images folder" in error_line()
+    assert {p: p.read_bytes() for p in folder.rglob("*")} == before
+
+
 def test_export_into_the_projects_exports_folder_works(proj: Path, capsys) -> None:
     (proj / "exports").mkdir()
     assert main(["export", str(proj), str(proj / "exports" / "labels.csv")]) == 0

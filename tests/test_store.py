@@ -141,6 +141,17 @@ def test_locked_database_is_a_clear_error_and_the_store_stays_usable(store: Stor
     assert store.get_meta("a") == 2
 
 
+def test_a_database_sqlite_cannot_open_says_the_folder_must_be_writable(
+    store: Store, tmp_path: Path
+) -> None:
+    """On a read-only disk SQLite cannot make its -wal and -shm files, and every command failed
+    with a traceback (SQLITE_CANTOPEN). A real CANTOPEN here: a file in a missing folder."""
+    missing = tmp_path / "gone" / "x.sqlite"
+    refused = pytest.raises(LabelerError, match=r"cannot open the project database .*writable")
+    with refused, store._translated():
+        store._conn.execute(f"ATTACH DATABASE '{missing}' AS other")
+
+
 def test_migrate_runs_only_the_new_migrations_and_keeps_data(
     db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

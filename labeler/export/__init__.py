@@ -71,11 +71,17 @@ def unescape_cell(text: str) -> str:
     return text[1:] if text.startswith("'") and text[1:].startswith(_ESCAPED_START) else text
 
 
-def check_outside_project(out: Path, project: Path) -> None:
+def check_outside_project(out: Path, project: Path, *, images: Path | None = None) -> None:
     """Refuse `out` (or the file its symlink points to) inside the folder of `project`, other
-    than in its `EXPORTS_DIR`: the database, vectors and index there belong to the project.
+    than in its `EXPORTS_DIR`: the database, vectors and index there belong to the project;
+    and inside the `images` folder, where it would replace an image, or be scanned as one.
     A file straight in `EXPORTS_DIR` gets that folder made if need be (only that one)."""
     target, home = Path(out).resolve(), Path(project).resolve()
+    if images is not None and target.is_relative_to(Path(images).resolve()):
+        raise LabelerError(
+            f"refusing to write {out}: it is inside the images folder {images}, where it would "
+            "replace an image or be scanned as one; write it outside that folder"
+        )
     exports = home / EXPORTS_DIR
     if target.is_relative_to(home) and not target.is_relative_to(exports):
         raise LabelerError(

@@ -174,6 +174,12 @@ class Store:
             name = e.sqlite_errorname or ""
             if name.startswith(_DAMAGED):
                 raise self._damaged(e) from e
+            if name.startswith("SQLITE_CANTOPEN"):  # a read-only disk or share, say
+                raise LabelerError(
+                    f"cannot open the project database {self.path} ({e}): SQLite writes its "
+                    "-wal and -shm files beside it, so the project folder must be writable, "
+                    "also to read it; copy the project to a writable folder and use that copy"
+                ) from e
             if name.startswith(_UNUSABLE):
                 raise LabelerError(
                     f"cannot use the project database {self.path} ({e}); check that the disk is "
