@@ -53,9 +53,10 @@ class TabHandlers(Handlers):
                 nothing = views.nothing_to_review(len(session.skipped), doing)
                 raise LabelerError(nothing[0].lower() + nothing[1:])
             raise CardChanged(f"{session.card} is no longer in the review (a rescan)")
-        label = self.wb.details(item.path).label
-        if label is not None:
+        snap = self.wb.snapshot()
+        if snap.labeled[item.row]:
             session.review.pop(0)
+            label = snap.classes[snap.label[item.row]]
             raise CardChanged(f"{item.path} was labeled {label} in another session meanwhile")
         return item
 
