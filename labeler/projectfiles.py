@@ -17,14 +17,25 @@ INDEX_NAME = "index.faiss"
 
 # What `init` writes into a project folder; a failed first init removes those it created.
 _PROJECT_FILES = (config.DB_NAME, config.VECTORS_DIR, INDEX_NAME, SKIPPED_NAME, CLEARED_NAME)
+# Those a first init would overwrite; vectors left by an interrupted init are reused instead.
+_OVERWRITTEN = (INDEX_NAME, SKIPPED_NAME, CLEARED_NAME)
 
 
 def check_new_project_folder(path: Path, images: Path) -> None:
     """Refuse to make a project whose folder would hide images from its own scan: the folder
     of the images itself (the project's files would sit among them), or a folder inside the
-    images folder that already holds images (a scan leaves the project's folder out). `images`
-    resolved; `path` need not exist."""
+    images folder that already holds images (a scan leaves the project's folder out); or one
+    holding files of the names that init writes (skipped.csv, …), which it would overwrite.
+    `images` resolved; `path` need not exist."""
     folder = path.expanduser().resolve()
+    taken = sorted(name for name in _OVERWRITTEN if (folder / name).exists())
+    if taken:
+        raise LabelerError(
+            f"the folder {path} is not a labeler project (it has no {config.DB_NAME}) but holds "
+            f"{', '.join(taken)}, which making a project there would overwrite: move "
+            f"{'it' if len(taken) == 1 else 'them'} away, or choose a new or empty folder for "
+            "the project"
+        )
     if folder == images:
         raise LabelerError(
             f"the project folder is the images folder {images}; a project keeps its database "

@@ -202,6 +202,22 @@ def test_a_project_folder_that_would_hide_images_from_its_scan_is_refused(
     Project.init(elsewhere, images=folder, backbone="fake", progress=False)[0].close()
 
 
+def test_a_new_project_does_not_overwrite_files_of_the_names_it_writes(
+    tmp_path: Path, colour_images
+) -> None:
+    folder, _ = colour_images
+    path = tmp_path / "study"
+    path.mkdir()
+    (path / "skipped.csv").write_text("my own notes\n")
+    with pytest.raises(LabelerError, match=r"not a labeler project .* holds skipped\.csv"):
+        Project.init(path, images=folder, backbone="fake", progress=False)
+    assert (path / "skipped.csv").read_text() == "my own notes\n"
+    assert sorted(p.name for p in path.iterdir()) == ["skipped.csv"]  # nothing written
+    (path / "skipped.csv").unlink()
+    Project.init(path, images=folder, backbone="fake", progress=False)[0].close()
+    Project.init(path, images=folder, backbone="fake", progress=False)[0].close()  # a rescan
+
+
 def test_an_empty_folder_does_not_fix_the_input_size(
     tmp_path: Path, colour_images, monkeypatch: pytest.MonkeyPatch
 ) -> None:
