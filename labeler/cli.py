@@ -14,6 +14,7 @@ import shlex
 import socket
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labeler.cliargs import CLASS_ACTIONS, LOOPBACK, MAX_PORT, build_parser
@@ -211,6 +212,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
         )
         if r.choice != r.method:  # auto says what it blended; other heads, their method
             print(f"chose {r.choice}")
+        if not r.predicted:
+            print(
+                "every image has a label: nothing was left to predict, so there is no threshold, "
+                "flag or accuracy estimate of auto-labels; new images come in with `labeler init "
+                f"{args.project}`"
+            )
+            return 0
         if r.threshold <= 1.0:
             print(
                 f"auto-accept at confidence >= {r.threshold:.3f} for {r.target_precision:.0%} "
@@ -370,6 +378,12 @@ def cmd_status(args: argparse.Namespace) -> int:
                 f"{key}: {value} (their images are gone from {status['images_root']}; the labels "
                 f"are kept and come back with the images: run `labeler init {args.project}` then)"
             )
+        elif key == "images_root" and not Path(value).is_dir():
+            print(
+                f"{key}: {value} (not found: moved, renamed or not mounted; mount it, or point "
+                f"the project at the images' new place with `labeler init {args.project} "
+                "--images NEW_FOLDER`)"
+            )
         else:
             print(f"{key}: {len(value) if key == 'skipped' else value}")
     for path, reason in status["skipped"]:
@@ -378,10 +392,17 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_curve(args: argparse.Namespace) -> int:
+    from labeler.reports import EVERY_IMAGE_LABELED
+
     with _open(args) as project:
         curve = project.learning_curve()
+        every_labeled = project.status()["estimated_accuracy"] == EVERY_IMAGE_LABELED
     if not curve:
-        print("no estimate yet: label two images in each of two classes first")
+        print(
+            f"no estimate: {EVERY_IMAGE_LABELED}"
+            if every_labeled
+            else "no estimate yet: label two images in each of two classes first"
+        )
         return 0
     print("labels  estimated accuracy  95% interval")
     for n, acc, low, high in curve:

@@ -841,6 +841,7 @@ class Project:
             estimated_accuracy=estimate_text(
                 self.current_estimate(DEFAULT_METHOD if run is None else run.method),
                 any_recorded=bool(self.store.estimates()),
+                every_labeled=len(self._labeled()[0]) == len(v.paths) > 0,
             ),
             fine_tuned_on=len(self.trained_on()),
         )

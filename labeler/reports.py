@@ -12,6 +12,7 @@ from labeler.active.stopping import AccuracyEstimate
 NO_PREDICTION = "never (run `labeler predict`)"  # status' last_prediction before any
 NO_ESTIMATE = "none yet (it needs two labels in each of two classes, then predict)"
 NOT_FOR_THESE_LABELS = "none for the labels now (they changed since): run `labeler predict`"
+EVERY_IMAGE_LABELED = "every image has a label, so there are no auto-labels to estimate"
 
 
 @dataclass
@@ -45,7 +46,7 @@ class ProjectStatus(TypedDict):
     classes: dict[str, int]  # class name -> its labels, in order of creation
     skipped: list[tuple[str, str]]  # (path, reason) of files that could not be used
     last_prediction: str  # 'METHOD at TIME' of the latest `predict`, or NO_PREDICTION
-    estimated_accuracy: str  # '0.78 (95% interval 0.70-0.85) from 40 labels', or NO_ESTIMATE
+    estimated_accuracy: str  # '0.78 (95% interval 0.70-0.85) from 40 labels', or why none
     fine_tuned_on: int  # labels the backbone was fine-tuned on; checks on them are optimistic
 
 
@@ -61,9 +62,14 @@ class ImportReport:
     unchanged: int = 0  # images the file gave the label they had already
 
 
-def estimate_text(point: tuple[int, float, float, float] | None, *, any_recorded: bool) -> str:
+def estimate_text(
+    point: tuple[int, float, float, float] | None, *, any_recorded: bool, every_labeled: bool
+) -> str:
     """'0.78 (95% interval 0.70-0.85) from 40 labels', of the estimate for the labels now; when
-    there is none, NO_ESTIMATE, or NOT_FOR_THESE_LABELS once some other set was estimated."""
+    there is none, EVERY_IMAGE_LABELED when nothing is left to auto-label, else NO_ESTIMATE, or
+    NOT_FOR_THESE_LABELS once some other set was estimated."""
+    if every_labeled:
+        return EVERY_IMAGE_LABELED
     if point is None:
         return NOT_FOR_THESE_LABELS if any_recorded else NO_ESTIMATE
     n, accuracy, low, high = point

@@ -697,3 +697,35 @@ def test_init_on_a_folder_with_no_images_warns(tmp_path: Path, capsys) -> None:
     assert out.startswith("0 images in ")
     assert "skipped 1 file (all listed in" in out
     assert f"warning: no images found in {empty.resolve()}; pass --images with the folder" in err
+
+
+def test_a_project_with_every_image_labeled_says_so(
+    proj: Path, colour_images, tmp_path: Path, capsys
+) -> None:
+    _, truth = colour_images
+    labels = _write_labels(tmp_path / "all.csv", sorted(truth.items()))
+    assert main(["label", str(proj), "--csv", str(labels)]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(proj)]) == 0
+    out = capsys.readouterr().out
+    assert "predicted 0 images" in out and "every image has a label: nothing was left" in out
+    assert "threshold reaches" not in out and "needs two labels" not in out  # wrong reasons
+    assert main(["curve", str(proj)]) == 0
+    assert capsys.readouterr().out.strip() == (
+        "no estimate: every image has a label, so there are no auto-labels to estimate"
+    )
+    assert main(["status", str(proj)]) == 0
+    assert "estimated_accuracy: every image has a label" in capsys.readouterr().out
+
+
+def test_status_says_when_the_images_folder_is_missing(
+    proj: Path, colour_images, tmp_path: Path, capsys
+) -> None:
+    folder, _ = colour_images
+    folder.rename(tmp_path / "moved")
+    assert main(["status", str(proj)]) == 0
+    assert (
+        f"images_root: {folder.resolve()} (not found: moved, renamed or not mounted; mount it, "
+        f"or point the project at the images' new place with `labeler init {proj} --images "
+        "NEW_FOLDER`)"
+    ) in capsys.readouterr().out.splitlines()
