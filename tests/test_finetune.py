@@ -124,6 +124,11 @@ def test_project_finetune_re_embeds_and_records_the_labels_it_saw(tmp_path, caps
         seen = sorted(lab.item_id for lab in project.store.labels())
         with pytest.raises(LabelerError, match=r"from 0 to 7, or -1 to train the whole backbone"):
             project.finetune(steps=2, blocks=99, progress=False)  # efficientnet_lite0 has 7
+        gone = folder / truth[0][0]
+        gone.rename(tmp_path / "away.png")  # since the last scan
+        with pytest.raises(LabelerError, match=r"\(it is gone\).*run `labeler init .*` to rescan"):
+            project.finetune(steps=2, blocks=0, progress=False)
+        (tmp_path / "away.png").rename(gone)
         init, report = project.finetune(steps=2, blocks=0, progress=False)
         assert report.steps == 2 and init.embedded == len(truth)
         assert project.model_key != before and "+" in project.model_key
