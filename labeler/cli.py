@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labeler.cliargs import CLASS_ACTIONS, LOOPBACK, MAX_PORT, build_parser
-from labeler.errors import LabelerError, os_reason
+from labeler.errors import Interrupted, LabelerError, os_reason
 from labeler.wording import cleared_reason, line_numbers, plural, same_content
 
 if TYPE_CHECKING:
@@ -48,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"labeler: error: {_os_error(e)}", file=sys.stderr)
         return EXIT_ERROR
+    except Interrupted as e:
+        print(f"labeler: interrupted {e}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         resume = " (the images embedded so far are kept: run it again to go on)"
         print(f"labeler: interrupted{resume if args.command == 'init' else ''}", file=sys.stderr)

@@ -13,6 +13,10 @@ class ImageError(LabelerError):
     """An image file cannot be decoded; the message is the reason recorded for the skipped file."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C after part of a command's work was saved; the message says what was kept."""
+
+
 def os_reason(error: OSError) -> str:
     """The reason of a file-system error, lower-case, to follow a colon or a parenthesis."""
     return (error.strerror or str(error)).lower()

@@ -26,7 +26,7 @@ from labeler.autolabel import (
     head_options,
 )
 from labeler.classnames import ClassNameError, check_new_class_names
-from labeler.errors import LabelerError, ProjectNotFound
+from labeler.errors import Interrupted, LabelerError, ProjectNotFound
 from labeler.estimates import (
     by_label_count,
     estimate_key,
@@ -471,14 +471,8 @@ class Project:
             ood=auto.ood,
             prediction_sets=auto.sets,
         )
-        return PredictReport(
-            method=method,
-            model=self.model_key,
-            labeled=len(labels),
-            predicted=len(unlabeled),
-            classes=[str(c) for c in head.classes_],
-            temperature=head.temperature_,
-            estimate=record_estimate(
+        try:
+            estimate = record_estimate(
                 self.store,
                 v.raw,
                 method,
@@ -488,7 +482,21 @@ class Project:
                 key=estimate_key(method, self.model_key, v.item_ids[rows], labels),
                 options=partial(self._head_options, method, labels),
                 progress=progress,
-            ),
+            )
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"while checking the labels: the {plural(len(unlabeled), 'prediction')} are "
+                "saved (export has them), without an estimate of their accuracy; run predict "
+                "again to make it"
+            ) from None
+        return PredictReport(
+            method=method,
+            model=self.model_key,
+            labeled=len(labels),
+            predicted=len(unlabeled),
+            classes=[str(c) for c in head.classes_],
+            temperature=head.temperature_,
+            estimate=estimate,
             choice=head.describe(),
             target_precision=target_precision,
             threshold=auto.threshold,

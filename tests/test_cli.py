@@ -729,3 +729,26 @@ def test_status_says_when_the_images_folder_is_missing(
         f"or point the project at the images' new place with `labeler init {proj} --images "
         "NEW_FOLDER`)"
     ) in capsys.readouterr().out.splitlines()
+
+
+def test_ctrl_c_while_predict_checks_the_labels_says_what_was_kept(
+    proj: Path, colour_images, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import labeler.project
+
+    _, truth = colour_images
+    labels = _write_labels(tmp_path / "l.csv", [(p, truth[p]) for p in sorted(truth)[::3]])
+    assert main(["label", str(proj), "--csv", str(labels)]) == 0
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(labeler.project, "record_estimate", interrupted)
+    capsys.readouterr()
+    assert main(["predict", str(proj)]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted while checking the labels" in err and "are saved (export has them)" in err
+    assert main(["export", str(proj), str(tmp_path / "out.csv")]) == 0
+    with (tmp_path / "out.csv").open(newline="", encoding="utf-8") as f:
+        sources = {row["source"] for row in csv.DictReader(f)}
+    assert "auto" in sources  # the predictions the message says are kept
