@@ -184,6 +184,19 @@ def cmd_label(args: argparse.Namespace) -> int:
         note = encoding_note(report.encoding)
         if note:
             print(f"warning: {args.csv} was {note}", file=sys.stderr)
+        if report.kept_annotator or report.kept_time:
+            print(
+                f"kept from the file: the annotator of {plural(report.kept_annotator, 'row')} and "
+                f"the labeled_at time of {report.kept_time}; other rows are recorded as "
+                f"{args.annotator!r}, at the time of this import"
+            )
+        if report.unread_times:
+            print(
+                f"warning: labeled_at is not an ISO 8601 time (such as 2026-11-24T07:04:37Z) on "
+                f"{line_numbers(report.unread_times, LISTED)}: those labels carry the time of "
+                "this import",
+                file=sys.stderr,
+            )
         if report.replaced:
             print(f"replaced {plural(len(report.replaced), 'earlier label')}:")
             _print_listed(

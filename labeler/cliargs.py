@@ -239,6 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
         "import expert labels from a CSV with columns path,label",
         details="FILE has a header row naming a path and a label column (other columns are "
         "ignored); each path is relative to the project's images folder, or absolute inside it. "
+        "Columns annotator and labeled_at, as in an export, are kept: who labeled each "
+        "image and when (--annotator and now where empty). "
         "Cells may be separated by commas, semicolons or tabs; the file may be UTF-8, UTF-16 "
         "or Windows-1252 (read with a warning), and paths may use backslashes. All or "
         "nothing: a row that "
@@ -256,7 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--annotator",
         default="expert",
         metavar="NAME",
-        help="name recorded with each label (default %(default)s)",
+        help="name recorded with each label whose annotator cell is empty or absent (default "
+        "%(default)s)",
     )
 
     p = _command(

@@ -2,7 +2,8 @@
 
 A `source` column, as in our own export, marks each row `human` (an expert label) or `auto` (a
 prediction); predictions are refused, so that re-importing an export never turns them into
-expert labels.
+expert labels. `annotator` and `labeled_at` columns, also as in our export, keep who labeled
+each image and when (`LabelRows.provenance`).
 
 The file may come from Excel on Windows: UTF-8 with or without a byte-order mark ("CSV UTF-8"),
 the ANSI code page Windows-1252 ("CSV (Comma delimited)" in Western Europe and the US), or
@@ -19,10 +20,12 @@ import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path, PurePath
 
 from labeler.errors import LabelerError
 from labeler.export import unescape_cell
+from labeler.store.annotator import check_annotator
 from labeler.wording import plural
 
 REQUIRED_COLUMNS = ("path", "label")
@@ -30,6 +33,8 @@ DELIMITERS = (",", ";", "\t")  # tried in this order on the header row
 # Excel's first line `sep=;` names the separator (repeated when the sheet had more columns).
 SEPARATOR_LINE = re.compile(r"sep=(.)\1*(?:\r\n|\r|\n)", re.IGNORECASE)
 HUMAN_SOURCE = "human"  # the export's `source` of an expert label
+# Optional columns read as in our export: which rows are predictions, who labeled, and when.
+PROVENANCE_COLUMNS = ("source", "annotator", "labeled_at")
 # Said of a row that swallowed the lines after it: a stray quote opened a cell never closed.
 UNCLOSED_QUOTE = (
     'a quote (") in it probably opens a cell that is never closed, so that cell runs on over the '
@@ -67,6 +72,10 @@ class LabelRows:
     unlabeled: list[int]  # lines of rows with a path but no label (not filled in yet): skipped
     encoding: str = UTF8  # what the file was read as: UTF8, CP1252 or UTF16
     lines: list[int] = field(default_factory=list, compare=False)  # the line of each pair
+    # Per pair, from the file's optional `annotator` and `labeled_at` columns (as our export
+    # writes them): who labeled the image and when (ISO 8601 UTC), None where the cell is empty.
+    provenance: list[tuple[str | None, str | None]] = field(default_factory=list, compare=False)
+    unread_times: list[int] = field(default_factory=list)  # lines whose labeled_at is no time
 
     def lines_of(self, labels: Iterable[str]) -> list[int]:
         """The lines, ascending, of the pairs labeled one of `labels`."""
@@ -123,14 +132,16 @@ def read_label_csv(path: Path | str) -> LabelRows:
     rows, lines, first, encoding = _read_rows(path)
     header = _header(path, rows[first])
     ip, il = header.index("path"), header.index("label")
-    isrc = header.index("source") if "source" in header else None
+    isrc, iwho, iwhen = (header.index(c) if c in header else None for c in PROVENANCE_COLUMNS)
     pairs: dict[str, tuple[str, str, int]] = {}  # plain path -> (cell, label, line), first seen
+    provenance: dict[str, tuple[str | None, str | None]] = {}  # plain path -> (who, when)
+    unread_times: list[int] = []
     unlabeled: list[int] = []
     predicted: list[tuple[int, str]] = []  # (line, source) of rows that are not expert labels
     for line, row in zip(lines[first + 1 :], rows[first + 1 :], strict=True):
         if not any(cell.strip() for cell in row):
             continue
-        source = row[isrc].strip() if isrc is not None and isrc < len(row) else ""
+        source = _cell(row, isrc)
         if source.lower() not in ("", HUMAN_SOURCE):
             predicted.append((line, source))
             continue
@@ -157,6 +168,17 @@ def read_label_csv(path: Path | str) -> LabelRows:
             unlabeled.append(line)
             continue
         p0, label0, line0 = pairs.setdefault(plain_path(p), (p, label, line))
+        if line0 == line:
+            who, when = _cell(row, iwho), _cell(row, iwhen)
+            if who:
+                who = unescape_cell(who)
+                try:
+                    check_annotator(who, accepted=True)
+                except LabelerError as e:
+                    raise LabelerError(f"{path}, line {line}, column annotator: {e}") from e
+            if when and _utc_time(when) is None:
+                unread_times.append(line)
+            provenance[plain_path(p)] = (who or None, _utc_time(when) if when else None)
         if label0 != label:
             spelt = f", as {p0!r}" if p0 != p else ""
             raise LabelerError(
@@ -176,7 +198,27 @@ def read_label_csv(path: Path | str) -> LabelRows:
         unlabeled=unlabeled,
         encoding=encoding,
         lines=[line for _, _, line in pairs.values()],
+        provenance=list(provenance.values()),
+        unread_times=unread_times,
     )
+
+
+def _cell(row: list[str], index: int | None) -> str:
+    """The stripped cell of an optional column ('' where the file has no such column or cell)."""
+    return row[index].strip() if index is not None and index < len(row) else ""
+
+
+def _utc_time(cell: str) -> str | None:
+    """An ISO 8601 time cell as the store writes times ('2026-11-24T07:04:37Z'), or None when
+    the cell is no such time (a spreadsheet may have rewritten it as '24/11/2026 07:04').
+    A time without a zone is taken as UTC, which is what our export writes."""
+    try:
+        t = datetime.fromisoformat(cell)
+    except ValueError:
+        return None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _unescape_path(cell: str) -> str:

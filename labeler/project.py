@@ -279,10 +279,16 @@ class Project:
         return self._set_labels(assignments, annotator=annotator, csv_cells=csv_cells)[0]
 
     def _set_labels(
-        self, assignments: Sequence[tuple[str, str]], *, annotator: str, csv_cells: bool
+        self,
+        assignments: Sequence[tuple[str, str]],
+        *,
+        annotator: str,
+        csv_cells: bool,
+        provenance: Sequence[tuple[str | None, str | None]] = (),
     ) -> tuple[int, list[tuple[str, str, str, str]], int]:
         """`label`: how many labels changed; (path, old label, its annotator, new label) of the
-        labels replaced, in path order; and how many images already had the label given."""
+        labels replaced, in path order; and how many images already had the label given.
+        provenance: per assignment, as in `Store.set_labels`."""
         check_annotator(annotator)
         spelt = check_new_class_names({name for _, name in assignments}, self.store.classes())
         assignments = [(path, spelt[name]) for path, name in assignments]
@@ -295,14 +301,17 @@ class Project:
             csv_cells=csv_cells,
         )
         chosen: dict[int, tuple[str, str]] = {}  # row -> (path as given, label)
-        for row, (path, name) in zip(rows, assignments, strict=True):
+        by: dict[int, tuple[str | None, str | None]] = {}  # row -> provenance, first given
+        for n, (row, (path, name)) in enumerate(zip(rows, assignments, strict=True)):
             first, label = chosen.setdefault(row, (path, name))
+            by.setdefault(row, provenance[n] if provenance else (None, None))
             if label != name:
                 raise LabelerError(
                     f"image {v.paths[row]!r} is labeled both {label!r} (as {first!r}) and "
                     f"{name!r} (as {path!r}); keep one of them and import again"
                 )
         given = {int(v.item_ids[r]): (v.paths[r], name) for r, (_, name) in chosen.items()}
+        kept = [by[r] for r in chosen] if provenance else None
         had = {lab.item_id: lab for lab in self.store.labels() if lab.item_id in given}
         replaced = sorted(
             (path, had[i].label, had[i].annotator, name)
@@ -310,7 +319,7 @@ class Project:
             if i in had and had[i].label != name
         )
         changed = self.store.set_labels(
-            [(i, name) for i, (_, name) in given.items()], annotator=annotator
+            [(i, name) for i, (_, name) in given.items()], annotator=annotator, provenance=kept
         )
         return changed, replaced, len(had) - len(replaced)
 
@@ -324,7 +333,7 @@ class Project:
         before = set(self.store.classes())
         try:
             changed, replaced, unchanged = self._set_labels(
-                rows.pairs, annotator=annotator, csv_cells=True
+                rows.pairs, annotator=annotator, csv_cells=True, provenance=rows.provenance
             )
         except LabelerError as e:
             note = encoding_note(rows.encoding)
@@ -341,6 +350,9 @@ class Project:
             encoding=rows.encoding,
             replaced=replaced,
             unchanged=unchanged,
+            kept_annotator=sum(who is not None for who, _ in rows.provenance),
+            kept_time=sum(when is not None for _, when in rows.provenance),
+            unread_times=rows.unread_times,
         )
 
     def _labeled(self, *, hand_only: bool = False) -> tuple[np.ndarray, list[str]]:

@@ -752,3 +752,49 @@ def test_ctrl_c_while_predict_checks_the_labels_says_what_was_kept(
     with (tmp_path / "out.csv").open(newline="", encoding="utf-8") as f:
         sources = {row["source"] for row in csv.DictReader(f)}
     assert "auto" in sources  # the predictions the message says are kept
+
+
+def test_an_export_imported_into_another_project_keeps_who_labeled_and_when(
+    proj: Path, colour_images, tmp_path: Path, capsys
+) -> None:
+    """Provenance survives a move: the annotator and time of each label, and a bulk-accepted
+    prediction stays one (never trained on as a hand label)."""
+    from labeler.live import accepted_annotator
+    from labeler.project import Project
+
+    folder, truth = colour_images
+    first, second, third = sorted(truth)[:3]
+    with Project(proj) as project:
+        v = project._vectors()
+        item = {p: int(v.item_ids[v.paths.index(p)]) for p in (first, second)}
+        past = "2020-01-02T03:04:05Z"  # not the time of any import
+        project.store.set_labels([(item[first], truth[first])], annotator="dr who", at=past)
+        project.store.set_labels(
+            [(item[second], truth[second])], annotator=accepted_annotator("ana"), at=past
+        )
+        labels = project.store.labels()
+        where = project.store.paths_of([lab.item_id for lab in labels])
+        before = {where[lab.item_id]: lab for lab in labels}
+    out = tmp_path / "out.csv"
+    assert main(["export", str(proj), str(out)]) == 0
+    with out.open("a", encoding="utf-8") as f:  # a row filled in by hand, without provenance
+        f.write(f"{third},{truth[third]},,,,,,,\n")
+    other = tmp_path / "other"
+    assert main(["init", str(other), "--images", str(folder), "--backbone", "fake"]) == 0
+    capsys.readouterr()
+    assert main(["label", str(other), "--csv", str(out), "--annotator", "importer"]) == 0
+    said = capsys.readouterr().out
+    assert (
+        "kept from the file: the annotator of 2 rows and the labeled_at time of 2; other rows "
+        "are recorded as 'importer', at the time of this import"
+    ) in said
+    with Project(other) as moved:
+        labels = moved.store.labels()
+        where = moved.store.paths_of([lab.item_id for lab in labels])
+        after = {where[lab.item_id]: lab for lab in labels}
+        _, _, hand = moved._label_rows()
+    for path in (first, second):
+        assert after[path].annotator == before[path].annotator
+        assert after[path].labeled_at == before[path].labeled_at == "2020-01-02T03:04:05Z"
+    assert after[third].annotator == "importer"
+    assert sorted(hand.tolist()) == [False, True, True]  # the accepted one is still accepted

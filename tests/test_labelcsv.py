@@ -414,3 +414,32 @@ def test_a_separator_line_alone_is_an_empty_file(tmp_path: Path) -> None:
 def test_escaped_path_cell_keeps_its_stray_spaces(tmp_path: Path) -> None:
     rows = read_label_csv(_write(tmp_path, "path,label\n '-x.png  , '-neg \n"))
     assert rows.pairs == [(" -x.png  ", "-neg")]  # the project tries it without the spaces
+
+
+def test_annotator_and_labeled_at_columns_are_read_as_provenance(tmp_path: Path) -> None:
+    content = (
+        "path,label,source,annotator,labeled_at\n"
+        "a.png,cat,human,dr who,2026-11-24T07:04:37Z\n"
+        "b.png,dog,human,ana (accepted auto),2026-11-24T08:04:37+01:00\n"  # a bulk accept
+        "c.png,dog,,,\n"  # filled in by hand: no provenance
+        "d.png,cat,human,ana,2026-11-24 07:04\n"  # no zone: UTC, as our export writes
+        "e.png,cat,human,ana,24/11/2026 07:04\n"  # rewritten by a spreadsheet: not a time
+        "a.png,cat,human,someone else,2020-01-01T00:00:00Z\n"  # repeated: the first is kept
+    )
+    rows = read_label_csv(_write(tmp_path, content))
+    assert rows.pairs == [("a.png", "cat"), ("b.png", "dog"), ("c.png", "dog"), ("d.png", "cat"),
+                          ("e.png", "cat")]  # fmt: skip
+    assert rows.provenance == [
+        ("dr who", "2026-11-24T07:04:37Z"),
+        ("ana (accepted auto)", "2026-11-24T07:04:37Z"),
+        (None, None),
+        ("ana", "2026-11-24T07:04:00Z"),
+        ("ana", None),
+    ]
+    assert rows.unread_times == [6]
+
+
+def test_a_bad_annotator_cell_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, f"path,label,annotator\na.png,cat, ana \nb.png,dog,{'x' * 101}\n")
+    with pytest.raises(LabelerError, match=r"line 3, column annotator: annotator name 'xxx"):
+        read_label_csv(path)

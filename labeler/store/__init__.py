@@ -369,24 +369,37 @@ class Store:
         )
 
     def set_labels(
-        self, assignments: Sequence[tuple[int, str]], *, annotator: str, at: str | None = None
+        self,
+        assignments: Sequence[tuple[int, str]],
+        *,
+        annotator: str,
+        at: str | None = None,
+        provenance: Sequence[tuple[str | None, str | None]] | None = None,
     ) -> int:
         """Label items, as (item_id, class name); return how many labels actually changed.
 
-        Re-assigning the same class is a no-op and writes no history.
+        Re-assigning the same class is a no-op and writes no history. provenance: per
+        assignment, (annotator, time) to record instead of `annotator` and `at` where not None
+        (an import of an export keeps who labeled each image, and when).
         """
         check_annotator(annotator, accepted=True)
         at = at or utc_now()
+        by = [(who or annotator, when or at) for who, when in provenance or ()]
+        for who, _ in by:
+            check_annotator(who, accepted=True)
+        if by and len(by) != len(assignments):
+            raise ValueError(f"{len(by)} provenance pairs for {len(assignments)} assignments")
         changed = 0
         with self._tx() as c:
-            for item_id, name in assignments:
+            for n, (item_id, name) in enumerate(assignments):
                 class_id = self._class_id(c, name)
                 row = c.execute(
                     "SELECT class_id FROM labels WHERE item_id = ?", (item_id,)
                 ).fetchone()
                 if row and row[0] == class_id:
                     continue
-                self._write_label(c, item_id, class_id, annotator=annotator, at=at)
+                who, when = by[n] if by else (annotator, at)
+                self._write_label(c, item_id, class_id, annotator=who, at=when)
                 changed += 1
         return changed
 
