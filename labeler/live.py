@@ -15,7 +15,7 @@ import itertools
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -142,6 +142,19 @@ class LiveModel:
             yield
         finally:
             self._deferring.on = False
+
+    def refit_within(self, seconds: float) -> bool:
+        """Refit to the labels now, in a thread of its own; whether it was done within
+        `seconds`. Either way it runs to its end, and a `snapshot()` meanwhile waits for it (a
+        failed refit is raised there, by the refit that `snapshot()` then tries itself)."""
+        worker = threading.Thread(target=self._refit_quietly, daemon=True)
+        worker.start()
+        worker.join(seconds)
+        return not worker.is_alive()
+
+    def _refit_quietly(self) -> None:
+        with suppress(Exception):
+            self.snapshot()
 
     def snapshot(self) -> Snapshot:
         """The current snapshot, refitted first if labels or classes changed since the last."""

@@ -313,7 +313,8 @@ def test_status_is_readable(proj: Path, tmp_path: Path, capsys) -> None:
                 "columns path,label",
                 "relative to the project's images folder, or absolute",
                 "commas, semicolons or tabs",
-                "--annotator NAME name recorded with each label (default expert)",
+                "--annotator NAME name recorded with each label whose annotator cell is empty or "
+                "absent (default expert)",
                 "examples: labeler suggest",
             ],
         ),

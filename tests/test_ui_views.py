@@ -448,10 +448,10 @@ def test_handlers_label_undo_and_review(handlers, colour_images) -> None:
     review = h.open_review(session)
     assert "Why this one" in review[ui.review]
     first = session.review[0].path
-    h.review_accept(session, ana)
+    out = h.review_accept(session, review[ui.review_shown], ana)
     assert project_label(h, first) is not None and session.review[0].path != first
     second = session.review[0].path
-    out = h.review_named(session, " green ", ana)  # a class beyond the keys, typed
+    out = h.review_named(session, out[ui.review_shown], " green ", ana)  # beyond the keys, typed
     assert project_label(h, second) == "green" and out[ui.review_as] == ""
     trust = h.move_threshold(0.5, "", False)
     assert "would be auto-accepted" in trust[ui.acceptance]
@@ -511,26 +511,27 @@ def test_two_sessions_in_review_get_their_own_cards_and_keys_label_the_card_on_s
     bob, b = SimpleNamespace(username="bob"), Session()
     h.load(b)
     h.open_review(a)
-    h.open_review(b)
+    on_b = h.open_review(b)
     assert a.card and b.card and a.card != b.card
-    assert a.card in h.open_review(a)[ui.review]  # reopening keeps the card on screen
+    on_a = h.open_review(a)
+    assert a.card in on_a[ui.review]  # reopening keeps the card on screen
     shown_to_b = b.card
-    h.review_key(0)(a, ana)  # ana labels her card red
-    h.review_key(1)(b, bob)  # bob labels his, blue
+    h.review_key(0)(a, on_a[ui.review_shown], ana)  # ana labels her card red
+    on_b = h.review_key(1)(b, on_b[ui.review_shown], bob)  # bob labels his, blue
     assert project_label(h, shown_to_b) == "blue"
     assert {p for p, (_, who) in labels_by(h).items() if who == "bob"} == {shown_to_b}
     # Bob's card is labeled in another session (the grid) before he presses a key.
     shown_to_b = b.card
     h.wb.assign([shown_to_b], "red", annotator="ana")
     before = labels_by(h)
-    out = h.review_accept(b, bob)
+    out = h.review_accept(b, on_b[ui.review_shown], bob)
     assert labels_by(h) == before  # nothing labeled
     assert out[ui.message] == views.plain(
         f"Not done: {shown_to_b} was labeled red in another session meanwhile: nothing done; "
         "the next card is shown"
     )
     assert b.card not in (None, shown_to_b) and b.card in out[ui.review]
-    out = h.review_skip(b)  # the skip means the new card
+    out = h.review_skip(b, out[ui.review_shown])  # the skip means the new card
     assert out[ui.message] == views.plain(
         f"Skipped {b.skipped[-1]}: not asked again in this session"
     )
@@ -542,24 +543,25 @@ def test_the_end_of_review_says_what_is_left_and_deals_skipped_images_again(
     h, ui, truth, ana, session = _two_classes_labeled(handlers, colour_images)
     rest = [p for p in sorted(truth) if project_label(h, p) is None]
     h.wb.assign(rest[:-2], "red", annotator="ana")  # two images left to review
-    h.open_review(session)
+    out = h.open_review(session)
     skipped = session.card
-    h.review_skip(session)
+    out = h.review_skip(session, out[ui.review_shown])
     # The other image left was in the skipped one's group: it is dealt all the same.
     assert session.card not in (None, skipped)
-    h.review_accept(session, ana)
+    h.review_accept(session, out[ui.review_shown], ana)
     out = h.review_view(session)
     assert (
         "Nothing to review: only the 1 image you skipped is left; open the Review tab "
         in (out[ui.review])
     )
-    out = h.review_accept(session, ana)
+    assert out[ui.review_shown] == ""  # no card on screen
+    out = h.review_accept(session, "", ana)
     assert out[ui.message].startswith(views.plain("Not done: nothing to review: only the 1 image"))
-    out = h.review_skip(session)
+    out = h.review_skip(session, "")
     assert out[ui.message].startswith(views.plain("Not done: nothing to skip: only the 1 image"))
-    h.open_review(session)  # the tab opened again: the skipped image is dealt again
+    out = h.open_review(session)  # the tab opened again: the skipped image is dealt again
     assert session.card == skipped and not session.skipped
-    h.review_accept(session, ana)
+    h.review_accept(session, out[ui.review_shown], ana)
     assert "every image is labeled" in h.open_review(session)[ui.review]
 
 
@@ -785,9 +787,9 @@ def test_a_refusal_and_a_skip_say_so_in_the_header(handlers, colour_images) -> N
     with pytest.warns(UserWarning, match="no images selected"):
         out = h.assign_named(session, {"selected": []}, "red", ana)
     assert out[ui.message].startswith("Not done: no images selected")
-    h.open_review(session)
+    out = h.open_review(session)
     first = session.review[0].path
-    out = h.review_skip(session)
+    out = h.review_skip(session, out[ui.review_shown])
     assert out[ui.message] == views.plain(f"Skipped {first}: not asked again in this session")
     assert session.review[0].path != first and first in session.skipped
 
@@ -806,9 +808,9 @@ def test_a_single_prediction_to_accept_is_one(handlers, colour_images) -> None:
 
 def test_undo_in_review_brings_the_card_back(handlers, colour_images) -> None:
     h, ui, _, ana, session = _two_classes_labeled(handlers, colour_images)
-    h.open_review(session)
+    out = h.open_review(session)
     first = session.review[0].path
-    h.review_key(0)(session, ana)
+    h.review_key(0)(session, out[ui.review_shown], ana)
     assert session.review[0].path != first and project_label(h, first) == "red"
     out = h.undo(session, ana)
     assert project_label(h, first) is None
@@ -1084,3 +1086,64 @@ def test_a_label_set_in_another_tab_since_the_page_was_drawn_is_said_when_replac
     assert project_label(h, first) == "dress"
     h.undo(b, bob)
     assert project_label(h, first) == "coat"  # as the note said
+
+
+def test_a_slow_refit_does_not_hold_the_next_review_card(
+    handlers, colour_images, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next card is drawn with the predictions before the label just given while its refit
+    runs (held here until the test lets it go), and drawn again once it is done."""
+    import json
+    import threading
+
+    import labeler.ui.handlers_tabs as tabs
+
+    h, ui, _, ana, session = _two_classes_labeled(handlers, colour_images)
+    out = h.open_review(session)
+    release = threading.Event()
+    fit = h.wb.live._fit_rows
+
+    def held(rows, names):
+        assert release.wait(timeout=60), "the test never let the refit go"
+        return fit(rows, names)
+
+    monkeypatch.setattr(h.wb.live, "_fit_rows", held)
+    monkeypatch.setattr(tabs, "REVIEW_REFIT_WAIT", 0.0)
+    first = session.card
+    out = h.review_key(0)(session, out[ui.review_shown], ana)
+    assert labels_by(h)[first][0] == "red"  # labeled at once, the refit still held
+    assert session.card_refitting and "from before your last label, updating" in out[ui.review]
+    second = session.card
+    assert second not in (None, first) and json.loads(out[ui.review_shown])["path"] == second
+    release.set()
+    redrawn = h.review_refresh(session)
+    assert session.card == second and not session.card_refitting
+    assert "updating" not in redrawn[ui.review] and second in redrawn[ui.review]
+    assert h.wb.snapshot().fitted  # the refit done
+    assert isinstance(h.review_refresh(session), type(gr.skip()))  # nothing more to redraw
+
+
+def test_a_review_key_acts_on_the_card_and_prediction_the_browser_showed(
+    handlers, colour_images
+) -> None:
+    """Enter accepts the prediction that was on screen, not the one a refit made since; a key
+    sent for a card that is no longer the one under review does nothing."""
+    import json
+
+    h, ui, _, ana, session = _two_classes_labeled(handlers, colour_images)
+    out = h.open_review(session)
+    card = json.loads(out[ui.review_shown])
+    assert card["path"] == session.card and card["guess"] in ("red", "blue")
+    other = "blue" if card["guess"] == "red" else "red"
+    seen = json.dumps({"path": card["path"], "guess": other})  # as drawn before a refit
+    h.review_accept(session, seen, ana)
+    assert project_label(h, card["path"]) == other
+    gone = json.dumps({"path": card["path"], "guess": other})  # a second press on the old card
+    before = labels_by(h)
+    with pytest.warns(UserWarning, match="no longer the card under review"):
+        out = h.review_accept(session, gone, ana)
+    assert labels_by(h) == before
+    assert out[ui.message] == views.plain(
+        f"Not done: {card['path']} is no longer the card under review: nothing done; the next "
+        "card is shown"
+    )

@@ -81,22 +81,38 @@ def build_app(project: Project) -> gr.Blocks:
         )
         # The Trust tab follows an undo (of a bulk accept, say), its check as an event of its own.
         trust_follows(
-            ui.undo.click(h.undo, s, [*everything, ui.review], **quick).then(
+            ui.undo.click(h.undo, s, [*everything, ui.review, ui.review_shown], **quick).then(
                 h.refresh, s, everything, **preview
             )
         )
         ui.export.click(h.export, None, [ui.export_file, ui.message], **private)
         # Review tab
-        ui.review_tab.select(h.open_review, s, [s, ui.review], **private)
-        # The next card waits for the refit of the label just given (its prediction must be of
-        # a model that saw it): a spinner on the card says so, seconds on a big project.
+        card_out, shown = h.review_outputs(), [s, ui.review_shown]
+        ui.review_tab.select(h.open_review, s, [s, ui.review, ui.review_shown], **private)
+        # A key acts on the card on screen (`ui.review_shown`, sent by the browser). The next card
+        # waits a moment for the refit of the label just given (a spinner on the card), then is
+        # drawn with the predictions before it and drawn again when the refit is done. One queue
+        # for the keys and those redraws: a redraw cannot overtake the card of a later key.
         card = {**private, "show_progress": "full", "show_progress_on": [ui.review]}
-        ui.accept.click(h.review_accept, s, h.review_outputs(), **card)
-        ui.skip.click(h.review_skip, s, [s, ui.review, ui.message], **quick)
+        review = {"concurrency_id": "review"}
+
+        def then_redrawn(event):
+            return event.then(h.review_refresh, s, card_out, **quick, **review)
+
+        then_redrawn(ui.accept.click(h.review_accept, shown, card_out, **card, **review))
+        then_redrawn(
+            ui.skip.click(h.review_skip, shown, [*card_out, ui.message], **quick, **review)
+        )
         for k, button in enumerate(ui.review_keys):
-            button.click(h.review_key(k), s, h.review_outputs(), **card)
-        ui.review_as.submit(
-            h.review_named, [s, ui.review_as], [*h.review_outputs(), ui.review_as], **card
+            then_redrawn(button.click(h.review_key(k), shown, card_out, **card, **review))
+        then_redrawn(
+            ui.review_as.submit(
+                h.review_named,
+                [*shown, ui.review_as],
+                [*card_out, ui.review_as],
+                **card,
+                **review,
+            )
         ).then(None, ui.review_as, None, js=let_go_when_emptied("review-as"))
         # Trust tab
         ui.trust_tab.select(h.move_threshold, trust_in, trust_out, **private, **trust_queue).then(

@@ -4,7 +4,9 @@ labeler.ui.handlers for the Label tab's and those shared)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import gradio as gr
 
@@ -18,9 +20,12 @@ from labeler.ui.handlers import Handlers, Updates, typed
 from labeler.ui.layout import COLOUR_BY
 from labeler.ui.refusals import friendly, said
 from labeler.ui.session import Session, annotator
-from labeler.ui.settings import REVIEW_BATCH
+from labeler.ui.settings import REVIEW_BATCH, REVIEW_REFIT_WAIT
 from labeler.wording import cleared_reason, plural, same_content
 from labeler.workbench import ReviewItem
+
+if TYPE_CHECKING:
+    from labeler.edits import Edit
 
 
 class CardChanged(LabelerError):
@@ -42,27 +47,35 @@ class TabHandlers(Handlers):
             session.review = self.wb.review_batch(REVIEW_BATCH, exclude=exclude)
         return session.review[0] if session.review else None
 
-    def _on_card(self, session: Session, doing: str) -> ReviewItem:
-        """The image on the card on screen, which a key press means, whatever happened since it
-        was drawn. If another session labeled it meanwhile, or a rescan moved it, nothing is
-        done (`CardChanged`): the next card is drawn with a note."""
+    def _on_card(self, session: Session, doing: str, shown: str) -> tuple[ReviewItem, str | None]:
+        """The image on the card on screen, as the browser sent it with the key (`shown`, see
+        `views.card_shown`), and the prediction it showed. If another session labeled it
+        meanwhile, or a rescan moved it, nothing is done (`CardChanged`): the next card is drawn
+        with a note."""
         session.sync(self.wb)
+        on_screen = views.card_on_screen(shown)
+        if on_screen is None:
+            nothing = views.nothing_to_review(len(session.skipped), doing)
+            raise LabelerError(nothing[0].lower() + nothing[1:])
+        path, guess = on_screen
         item = session.review[0] if session.review else None
-        if item is None or item.path != session.card:
-            if session.card is None:
-                nothing = views.nothing_to_review(len(session.skipped), doing)
-                raise LabelerError(nothing[0].lower() + nothing[1:])
-            raise CardChanged(f"{session.card} is no longer in the review (a rescan)")
-        snap = self.wb.snapshot()
+        if item is None or item.path != path:
+            raise CardChanged(f"{path} is no longer the card under review")
+        with self.wb.live.deferred():  # the labels now; a refit under way need not be waited for
+            snap = self.wb.snapshot()
         if snap.labeled[item.row]:
             session.review.pop(0)
             label = snap.classes[snap.label[item.row]]
             raise CardChanged(f"{item.path} was labeled {label} in another session meanwhile")
-        return item
+        if guess is not None and guess not in snap.classes:
+            raise CardChanged(f"the class {guess} shown for {item.path} was deleted meanwhile")
+        return item, guess
 
-    def review_view(self, session: Session) -> Updates:
+    def review_view(self, session: Session, *, refitting: bool = False) -> Updates:
+        """The card, with `refitting`: drawn with the predictions before the last label."""
         item = self._current(session)
         session.card = None if item is None else item.path
+        session.card_refitting = refitting and item is not None
         self.cards.claim(session, session.card)
         details = None if item is None else self.wb.details(item.path)
         small = item is not None and self.small(item.path)
@@ -70,12 +83,30 @@ class TabHandlers(Handlers):
         return {
             self.ui.session: session,
             self.ui.review: views.review_html(
-                item, details, small=small, left=left, skipped=len(session.skipped)
+                item,
+                details,
+                small=small,
+                left=left,
+                skipped=len(session.skipped),
+                refitting=session.card_refitting,
             ),
+            self.ui.review_shown: views.card_shown(details),
         }
 
+    def _next_card(
+        self, session: Session, edit: Edit | None, request: gr.Request | None
+    ) -> Updates:
+        """The views after a review key (with the label `edit`, if any) and the next card. The
+        card's prediction should be of a model that saw the label just given: it waits for
+        that refit up to REVIEW_REFIT_WAIT, then is drawn with the predictions before it, and
+        `review_refresh` draws it again once the refit is done."""
+        fresh = self.wb.live.refit_within(REVIEW_REFIT_WAIT)
+        with nullcontext() if fresh else self.wb.live.deferred():
+            out = self.after_edit(session, edit, request=request) if edit is not None else {}
+            return out | self.review_view(session, refitting=not fresh)
+
     def review_outputs(self) -> list:
-        return [*self.all_outputs(), self.ui.review]
+        return [*self.all_outputs(), self.ui.review, self.ui.review_shown]
 
     @friendly
     def open_review(self, session: Session) -> Updates:
@@ -84,48 +115,55 @@ class TabHandlers(Handlers):
             session.skipped = []
         return self.review_view(session)
 
+    def review_refresh(self, session: Session) -> Updates:
+        """The card drawn during a refit, drawn again once the refit is done, with the other
+        views' predictions (nothing when the card was drawn refitted)."""
+        if not session.card_refitting:
+            return gr.skip()
+        return self.refresh(session) | self.review_view(session)
+
     def _card_changed(self, session: Session, why: CardChanged) -> Updates:
         return self.refused(f"{why}: nothing done; the next card is shown") | self.review_view(
             session
         )
 
-    def _review_label(self, session: Session, name: str | None, request: gr.Request) -> Updates:
+    def _review_label(
+        self, session: Session, name: str | None, shown: str, request: gr.Request
+    ) -> Updates:
         try:
-            item = self._on_card(session, "review")
+            item, guess = self._on_card(session, "review", shown)
         except CardChanged as why:
             return self._card_changed(session, why)
-        if name is None:
-            pred = self.wb.snapshot().pred[item.row]
-            if pred == browse.NO_CLASS:
+        if name is None:  # accept the prediction on screen, whatever a refit made of it since
+            if guess is None:
                 raise LabelerError("no prediction to accept yet; label it with a number key")
-            name = self.wb.snapshot().classes[pred]
+            name = guess
         edit = self.wb.assign([item.path], name, annotator=annotator(request))
         session.reviewed = [*session.reviewed[-REVIEW_BATCH:], session.review.pop(0)]
-        # Not deferred: the next card must show the prediction of a model that saw this label.
-        return self.after_edit(session, edit, request=request) | self.review_view(session)
+        return self._next_card(session, edit, request)
 
     @said
-    def review_accept(self, session: Session, request: gr.Request) -> Updates:
-        return self._review_label(session, None, request)
+    def review_accept(self, session: Session, shown: str, request: gr.Request) -> Updates:
+        return self._review_label(session, None, shown, request)
 
     def review_key(self, k: int) -> Callable[..., Updates]:
         """Handler of review key k (0-based): label the image as the k-th class."""
 
-        def handler(session: Session, request: gr.Request) -> Updates:
-            return self._review_key(k, session, request)
+        def handler(session: Session, shown: str, request: gr.Request) -> Updates:
+            return self._review_key(k, session, shown, request)
 
         return handler
 
     @said
-    def _review_key(self, k: int, session: Session, request: gr.Request) -> Updates:
+    def _review_key(self, k: int, session: Session, shown: str, request: gr.Request) -> Updates:
         name = self.key_class(session, k)
         if name is None:
             return self.keys_changed(session) | self.review_view(session)
-        return self._review_label(session, name, request)
+        return self._review_label(session, name, shown, request)
 
     @said
-    def review_named(self, session: Session, name: str, request: gr.Request) -> Updates:
-        return self._review_label(session, typed(name), request) | {self.ui.review_as: ""}
+    def review_named(self, session: Session, shown: str, name: str, request: gr.Request) -> Updates:
+        return self._review_label(session, typed(name), shown, request) | {self.ui.review_as: ""}
 
     def undo(self, session: Session, request: gr.Request) -> Updates:
         """As the Label tab's undo; an image labeled in review and unlabeled by the undo is the
@@ -141,15 +179,15 @@ class TabHandlers(Handlers):
         return out | self.review_view(session)
 
     @said
-    def review_skip(self, session: Session) -> Updates:
+    def review_skip(self, session: Session, shown: str) -> Updates:
         try:
-            item = self._on_card(session, "skip")
+            item, _ = self._on_card(session, "skip", shown)
         except CardChanged as why:
             return self._card_changed(session, why)
         session.skipped.append(item.path)
         session.review.pop(0)
         message = f"Skipped {item.path}: not asked again in this session"
-        return self.review_view(session) | {self.ui.message: views.plain(message)}
+        return self._next_card(session, None, None) | {self.ui.message: views.plain(message)}
 
     # -- trust: threshold and bulk accept ----------------------------------------------------------
 

@@ -52,6 +52,7 @@ class UI:
     counts: gr.HTML
     # Review
     review: gr.HTML
+    review_shown: gr.Textbox  # hidden: the card on screen, sent with each key (views.card_shown)
     review_keys: list[gr.Button]
     review_as: gr.Textbox
     accept: gr.Button
@@ -189,6 +190,10 @@ def _review_tab(ui: UI) -> None:
     with gr.Row():
         with gr.Column(scale=3):
             ui.review = panel(elem_id="review")
+            # Rendered (so that the browser sends its value with the keys) but never seen.
+            ui.review_shown = gr.Textbox(
+                show_label=False, container=False, elem_id="review-shown", interactive=False
+            )
         with gr.Column(scale=2, min_width=300):
             gr.Markdown(REVIEW_HELP, elem_classes=["help"])
             with gr.Row():

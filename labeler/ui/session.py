@@ -25,6 +25,7 @@ class Session:
     skipped: list[str] = field(default_factory=list)  # skipped in review, not asked again
     reviewed: list[ReviewItem] = field(default_factory=list)  # labeled in review, latest last
     card: str | None = None  # the image on the review card on screen: what its keys label
+    card_refitting: bool = False  # the card was drawn during a refit, with the predictions before
     token: str | None = None  # this session's own, made on first use (see `Cards`)
     keys: tuple[str | None, ...] = ()  # the class on each number key (None: no class), as shown
     shown: tuple[int, ...] = ()  # rows of the grid's page on screen, in their order

@@ -7,6 +7,9 @@ KEYED_CLASSES = 9  # classes with a button and a number key (1-9); more go in a 
 SIMILAR_K = 48  # neighbours listed by "More like this"
 REVIEW_BATCH = 20  # suggestions fetched at once for the review queue
 REVIEW_CLAIM_SECONDS = 600  # a card on a session's screen is not dealt to another for this long
+# The next review card waits this long (seconds) for the refit of the label just given; a slower
+# refit (a big project) goes on behind the card, drawn meanwhile with the predictions before it.
+REVIEW_REFIT_WAIT = 1.0
 PIXELATED_MAX_SIDE = 128  # images this small are upscaled with crisp pixels
 THRESHOLD_DEFAULT = 0.9  # starting point of the trust slider
 DEFAULT_ANNOTATOR = "expert"  # recorded when the server runs without --auth

@@ -7,6 +7,7 @@ here, so nothing typed into one browser runs as markup in another.
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Mapping, Sequence
 from urllib.parse import quote
@@ -188,16 +189,29 @@ def preview_html(d: Details | None, slots: Mapping[str, int], *, small: bool) ->
 
 
 def review_html(
-    item: ReviewItem | None, d: Details | None, *, small: bool, left: int, skipped: int = 0
+    item: ReviewItem | None,
+    d: Details | None,
+    *,
+    small: bool,
+    left: int,
+    skipped: int = 0,
+    refitting: bool = False,
 ) -> str:
     """The card of `item`: its prediction and the reason it was chosen, both from `d` (the
     image's details now), so that they give the same numbers after any refit since the pick.
-    With no item, `skipped` counts the images skipped in this session (still unlabeled)."""
+    With no item, `skipped` counts the images skipped in this session (still unlabeled).
+    `refitting`: the prediction is the model's before the last label, whose refit is under way."""
     if item is None or d is None:
         return f'<div class="review empty">{esc(nothing_to_review(skipped))}.</div>'
     top = d.top[0] if d.top else None
+    updating = (
+        '<span class="updating"> · from before your last label, updating…</span>'
+        if refitting
+        else ""
+    )
     guess = (
-        f'<div class="guess">Predicted <b>{esc(top[0])}</b> · {top[1]:.0%} confident</div>'
+        f'<div class="guess">Predicted <b>{esc(top[0])}</b> · {top[1]:.0%} confident'
+        f"{updating}</div>"
         if top
         else '<div class="guess">No prediction yet: label images of two classes first.</div>'
     )
@@ -207,6 +221,22 @@ def review_html(
         f'<div class="reason">Why this one: {esc(item.reason(d.top))}</div>'
         f'<div class="muted">{left} more in this batch</div></div>'
     )
+
+
+def card_shown(d: Details | None) -> str:
+    """What the review card on screen shows, as the browser sends it back with a key: JSON
+    {"path", "guess"} ('' for no card), so that a key acts on the image and prediction seen."""
+    if d is None:
+        return ""
+    return json.dumps({"path": d.path, "guess": d.top[0][0] if d.top else None})
+
+
+def card_on_screen(shown: str) -> tuple[str, str | None] | None:
+    """(path, predicted class or None) of `card_shown`'s text, or None for no card."""
+    if not shown:
+        return None
+    card = json.loads(shown)
+    return card["path"], card["guess"]
 
 
 def _key(slot: int) -> str:

@@ -206,6 +206,8 @@ def test_review_queue_accept_correct_skip(page: Page, server, screenshot) -> Non
     page.keyboard.press("Enter")  # accept the prediction
     expect(card.locator(".path")).not_to_have_text(first)
     assert stored(server)[first] == (guess, "ana")
+    expect(card.locator(".guess .updating")).to_have_count(0)  # drawn again if the refit lagged
+    expect(page.locator("#review-shown")).to_be_hidden()  # what the keys send back, unseen
     # Picked with the batch, shown after the refit: the reason gives the card's prediction.
     name, confident = re.fullmatch(
         r"Predicted (.+) · (\d+%) confident", card.locator(".guess").inner_text()
