@@ -110,7 +110,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def _print_init(project: Project, r: InitReport) -> None:
     """What `init` did: the counts, warnings of images gone or replaced, the files skipped."""
-    from labeler.project import CLEARED_NAME, SKIPPED_NAME
+    from labeler.project import SKIPPED_NAME
 
     s, root = r.sync, project.images_root
     print(
@@ -138,8 +138,8 @@ def _print_init(project: Project, r: InitReport) -> None:
         n = len(s.cleared)
         print(
             f"warning: removed {plural(n, 'label')}: {cleared_reason(n)} (listed in "
-            f"{project.path / CLEARED_NAME}; if the images are in fact the same, `labeler "
-            f"label {project.path} --csv {project.path / CLEARED_NAME}` puts them back)",
+            f"{r.cleared_file}; if the images are in fact the same, `labeler "
+            f"label {project.path} --csv {r.cleared_file}` puts them back)",
             file=sys.stderr,
         )
     if r.skipped:
@@ -178,6 +178,12 @@ def cmd_label(args: argparse.Namespace) -> int:
             f"{plural(report.changed, 'label')} set; {plural(report.labeled, 'image')} labeled "
             "in all"
         )
+        if report.gone:
+            print(
+                f"{plural(report.gone, 'of these labels is', 'of these labels are')} of images "
+                f"gone from {project.images_root}: kept, and back with the images (`labeler "
+                f"init {args.project}` once they are)"
+            )
         if report.new_classes:
             new = report.new_classes
             print(f"{plural(len(new), 'new class', 'new classes')}: {', '.join(map(repr, new))}")

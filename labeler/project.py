@@ -35,7 +35,9 @@ from labeler.estimates import (
     stored_estimate,
 )
 from labeler.export import (
+    LABEL_FILE_COLUMNS,
     check_outside_project,
+    dated,
     write_csv,
     write_embeddings,
     write_rows,
@@ -287,15 +289,21 @@ class Project:
         provenance: Sequence[tuple[str | None, str | None]] = (),
     ) -> tuple[int, list[tuple[str, str, str, str]], int]:
         """`label`: how many labels changed; (path, old label, its annotator, new label) of the
-        labels replaced, in path order; and how many images already had the label given.
-        provenance: per assignment, as in `Store.set_labels`."""
+        labels replaced, in path order; how many images already had the label given; and how
+        many of the images are gone from the folder.
+        provenance: per assignment, as in `Store.set_labels`. A label CSV (`csv_cells`) may
+        also label images gone from the folder: kept, as their labels are, until they return
+        (an undo file of a class edit names them)."""
         check_annotator(annotator)
         spelt = check_new_class_names({name for _, name in assignments}, self.store.classes())
         assignments = [(path, spelt[name]) for path, name in assignments]
         v = self._vectors()
+        gone = self.store.gone_items() if csv_cells else {}
+        known = [*v.paths, *gone]  # rows past the present images are gone ones
+        item_ids = [*v.item_ids.tolist(), *gone.values()]
         rows = image_rows(
             [p for p, _ in assignments],
-            v.paths,
+            known,
             root=self.images_root,
             store=self.store,
             csv_cells=csv_cells,
@@ -307,21 +315,22 @@ class Project:
             by.setdefault(row, provenance[n] if provenance else (None, None))
             if label != name:
                 raise LabelerError(
-                    f"image {v.paths[row]!r} is labeled both {label!r} (as {first!r}) and "
+                    f"image {known[row]!r} is labeled both {label!r} (as {first!r}) and "
                     f"{name!r} (as {path!r}); keep one of them and import again"
                 )
-        given = {int(v.item_ids[r]): (v.paths[r], name) for r, (_, name) in chosen.items()}
+        given = {item_ids[r]: (known[r], name) for r, (_, name) in chosen.items()}
         kept = [by[r] for r in chosen] if provenance else None
-        had = {lab.item_id: lab for lab in self.store.labels() if lab.item_id in given}
+        had = self.store.labels_and_annotators_of(list(given))
         replaced = sorted(
-            (path, had[i].label, had[i].annotator, name)
+            (path, had[i][0], had[i][1], name)
             for i, (path, name) in given.items()
-            if i in had and had[i].label != name
+            if i in had and had[i][0] != name
         )
         changed = self.store.set_labels(
             [(i, name) for i, (_, name) in given.items()], annotator=annotator, provenance=kept
         )
-        return changed, replaced, len(had) - len(replaced)
+        gone_given = sum(r >= len(v.paths) for r in chosen)
+        return changed, replaced, len(had) - len(replaced), gone_given
 
     def import_labels(
         self, csv_path: Path | str, *, annotator: str = DEFAULT_ANNOTATOR
@@ -332,7 +341,7 @@ class Project:
         rows = read_label_csv(csv_path)
         before = set(self.store.classes())
         try:
-            changed, replaced, unchanged = self._set_labels(
+            changed, replaced, unchanged, gone = self._set_labels(
                 rows.pairs, annotator=annotator, csv_cells=True, provenance=rows.provenance
             )
         except LabelerError as e:
@@ -350,6 +359,7 @@ class Project:
             encoding=rows.encoding,
             replaced=replaced,
             unchanged=unchanged,
+            gone=gone,
             kept_annotator=sum(who is not None for who, _ in rows.provenance),
             kept_time=sum(when is not None for _, when in rows.provenance),
             unread_times=rows.unread_times,
@@ -828,9 +838,16 @@ class Project:
         if not taken:
             return None
         paths = self.store.paths_of([i for i, _ in taken])
-        out = self.path / BEFORE_CLASS_EDIT_NAME
-        write_table(out, ("path", "label"), sorted((paths[i], label) for i, label in taken))
+        rows = sorted((paths[i], label, *self._labeled_by(i, label)) for i, label in taken)
+        out = dated(self.path, BEFORE_CLASS_EDIT_NAME)
+        write_table(out, LABEL_FILE_COLUMNS, rows)
         return out
+
+    def _labeled_by(self, item_id: int, label: str) -> tuple[str, str]:
+        """(annotator, time) of the event that gave item `item_id` its label `label`, before its
+        latest event (the class edit that took it away); empty if none is recorded."""
+        history = self.store.label_history(item_id)[:-1]
+        return next(((who, at) for was, who, at in reversed(history) if was == label), ("", ""))
 
     def rescan(self, *, progress: bool = True) -> InitReport:
         """Scan the images folder again with this project's settings; embed only new images."""

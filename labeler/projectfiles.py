@@ -11,21 +11,23 @@ from pathlib import Path
 from labeler import config
 from labeler.errors import LabelerError, os_reason
 from labeler.store import Store
-from labeler.update import CLEARED_NAME, SKIPPED_NAME
+from labeler.update import SKIPPED_NAME
 
 INDEX_NAME = "index.faiss"
 
 # What `init` writes into a project folder; a failed first init removes those it created.
-_PROJECT_FILES = (config.DB_NAME, config.VECTORS_DIR, INDEX_NAME, SKIPPED_NAME, CLEARED_NAME)
+# (It clears no labels: a new project has none, so it writes no cleared-labels-….csv.)
+_PROJECT_FILES = (config.DB_NAME, config.VECTORS_DIR, INDEX_NAME, SKIPPED_NAME)
 # Those a first init would overwrite; vectors left by an interrupted init are reused instead.
-_OVERWRITTEN = (INDEX_NAME, SKIPPED_NAME, CLEARED_NAME)
+_OVERWRITTEN = (INDEX_NAME, SKIPPED_NAME)
 
 
 def check_new_project_folder(path: Path, images: Path) -> None:
     """Refuse to make a project whose folder would hide images from its own scan: the folder
     of the images itself (the project's files would sit among them), or a folder inside the
     images folder that already holds images (a scan leaves the project's folder out); or one
-    holding files of the names that init writes (skipped.csv, …), which it would overwrite.
+    holding files of the names that init writes (skipped.csv, index.faiss), which it would
+    overwrite.
     `images` resolved; `path` need not exist."""
     folder = path.expanduser().resolve()
     taken = sorted(name for name in _OVERWRITTEN if (folder / name).exists())

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from labeler import config
-from labeler.export import write_table
+from labeler.export import LABEL_FILE_COLUMNS, dated, write_table
 from labeler.store import Store, SyncReport
 
 SKIPPED_NAME = "skipped.csv"
@@ -38,6 +38,7 @@ class InitReport:
     moved_from: str | None = None  # the images folder scanned before, when it was another
     # files not embedded themselves as another file of the same content was: one vector for both
     same_content: int = 0
+    cleared_file: Path | None = None  # where the labels cleared by new content are listed
 
 
 def update_images(
@@ -125,14 +126,17 @@ def update_images(
     sync = store.sync_items([(f.path, f.hash, f.width, f.height) for f in usable])
     store.replace_skipped(skipped)
     write_table(folder / SKIPPED_NAME, ("path", "reason"), skipped)
+    cleared_file = None
     if sync.cleared:
-        write_table(folder / CLEARED_NAME, ("path", "label"), sync.cleared)
+        cleared_file = dated(folder, CLEARED_NAME)
+        write_table(cleared_file, LABEL_FILE_COLUMNS, sync.cleared)
     return InitReport(
         images=len(usable),
         embedded=embedded,
         sync=sync,
         skipped=skipped,
         moved_from=None if previous_root in (None, str(images)) else previous_root,
+        cleared_file=cleared_file,
         same_content=sum(f.hash in todo and todo[f.hash] is not f for f in usable),
     )
 

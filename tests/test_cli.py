@@ -404,7 +404,8 @@ def test_init_warns_of_labels_lost_to_a_file_that_now_holds_another_image(
     assert main(["init", str(proj)]) == 0
     err = capsys.readouterr().err
     assert "warning: removed 1 label: its file now holds another image" in err
-    assert f"--csv {proj / 'cleared-labels.csv'}` puts them back" in err
+    listed = re.search(r"--csv (\S+cleared-labels-\d{8}-\d{6}\.csv)` puts them back", err)
+    assert listed and Path(listed[1]).parent == proj
 
 
 def test_label_names_the_classes_it_creates(proj: Path, colour_images, tmp_path: Path, capsys):
@@ -518,36 +519,52 @@ def test_merge_is_into_an_existing_class_only(
 def test_class_edits_say_how_to_undo_them_and_the_saved_labels_put_them_back(
     proj: Path, colour_images, tmp_path: Path, capsys
 ) -> None:
+    """Each edit saves a file of its own (none overwrites another) with who labeled each image
+    and when; importing it puts the labels back as they were, those of a gone image too."""
     from labeler.project import Project
 
-    _, truth = colour_images
+    folder, truth = colour_images
     rows = [(p, c) for c in ("red", "green") for p in sorted(truth) if truth[p] == c][::4]
-    assert main(["label", str(proj), "--csv", str(_write_labels(tmp_path / "l.csv", rows))]) == 0
+    labels_csv = _write_labels(tmp_path / "l.csv", rows)
+    assert main(["label", str(proj), "--csv", str(labels_csv), "--annotator", "ana"]) == 0
     capsys.readouterr()
     assert main(["class", str(proj), "rename", "red", "-dark red"]) == 0
     undo = capsys.readouterr().out.splitlines()[1]
     assert undo == f"to undo: labeler class {proj} rename -- '-dark red' red"
     assert main(["class", str(proj), "rename", "--", "-dark red", "red"]) == 0  # as it says
+    gone = rows[0][0]  # a labeled image gone from the folder (an unmounted share, say)
+    (folder / gone).rename(tmp_path / "away.png")
+    assert main(["init", str(proj)]) == 0
     capsys.readouterr()
 
-    def labels() -> dict[str, str]:
+    def labels() -> dict[str, tuple[str, str, str]]:
+        """{path: (label, annotator, labeled at)}, gone images' labels included."""
         with Project(proj) as project:
-            paths = project.store.paths_of([lab.item_id for lab in project.store.labels()])
-            return {paths[lab.item_id]: lab.label for lab in project.store.labels()}
+            kept = project.store.labels_and_annotators_of(
+                [*project.store.gone_items().values(), *project._vectors().item_ids.tolist()]
+            )
+            paths = project.store.paths_of(list(kept))
+            return {
+                paths[i]: (label, who, project.store.label_history(i)[-1][2])
+                for i, (label, who) in kept.items()
+            }
 
     before = labels()
-    assert before == dict(rows)
-    saved = proj / "labels-before-class-edit.csv"
+    assert {p: label for p, (label, _, _) in before.items()} == dict(rows)
+    saved = []
     for edit in (["merge", "green", "red"], ["delete", "red"]):
         assert main(["class", str(proj), *edit]) == 0
-        out = capsys.readouterr().out.splitlines()
-        assert out[1] == (
-            f"the labels as they were are in {saved}; to undo: labeler label {proj} --csv {saved}"
-        )
+        said = capsys.readouterr().out.splitlines()[1]
+        file = Path(re.fullmatch(r"the labels as they were are in (\S+); to undo: .*", said)[1])
+        assert said.endswith(f"to undo: labeler label {proj} --csv {file}")
+        assert file.name.startswith("labels-before-class-edit-") and file not in saved
+        saved.append(file)
         assert labels() != before
-        assert main(["label", str(proj), "--csv", str(saved)]) == 0
-        assert labels() == before
-        capsys.readouterr()
+        assert main(["label", str(proj), "--csv", str(file)]) == 0
+        out = capsys.readouterr().out
+        assert ("1 of these labels is of images gone from" in out) == (edit[0] == "delete")
+        assert labels() == before  # labels, annotators and times as they were
+    assert all(f.is_file() for f in saved)  # the first edit's file is still there
 
 
 def _export_csv(proj: Path, out: Path, capsys) -> tuple[list[dict], str]:

@@ -13,7 +13,6 @@ from imagegen import COLOURS, coloured, write_bad_files
 from labeler.errors import LabelerError, ProjectNotFound
 from labeler.export import CSV_COLUMNS
 from labeler.project import NO_ESTIMATE, NO_PREDICTION, SKIPPED_NAME, Project, ProjectStatus
-from labeler.update import CLEARED_NAME
 
 
 def _two_per_class(truth: dict[str, str]) -> list[tuple[str, str]]:
@@ -141,11 +140,12 @@ def test_a_labeled_file_overwritten_by_another_image_loses_its_label(
     (folder / red).write_bytes((folder / green).read_bytes())
     p2, report = Project.init(project.path, images=folder, progress=False)
     with p2:
-        assert report.sync.cleared == ((red, "red"),)
+        assert [c[:3] for c in report.sync.cleared] == [(red, "red", "ana")]
         assert red not in {r["path"] for r in p2.export_rows() if r.get("source") == "human"}
         # The list of lost labels is a label file: if the image was in fact the same, one
         # import puts the labels back.
-        cleared = p2.path / CLEARED_NAME
+        cleared = report.cleared_file
+        assert cleared.parent == p2.path and cleared.name.startswith("cleared-labels-")
         assert p2.import_labels(cleared).changed == 1
         assert {r["path"]: r["label"] for r in p2.export_rows() if r.get("source") == "human"} == {
             red: "red"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -278,7 +279,8 @@ def test_sync_labels_follow_swapped_files(store: Store) -> None:
 def test_sync_new_content_under_a_labeled_name_loses_the_label(store: Store) -> None:
     ids = _two_labeled(store)
     report = store.sync_items([("IM0", "h9", 2, 3), ("IM1", "h2", 1, 1)])
-    assert report == SyncReport(changed=1, cleared=(("IM0", "cat"),))
+    assert replace(report, cleared=()) == SyncReport(changed=1)
+    assert [c[:3] for c in report.cleared] == [("IM0", "cat", "ann")]
     assert _labels_by_path(store) == {"IM1": "dog"}
     assert _ids_by_path(store) == ids  # the name keeps its item, with the new content
     assert [i.hash for i in store.items()] == ["h9", "h2"]
@@ -291,7 +293,8 @@ def test_sync_new_content_under_a_labeled_name_loses_the_label(store: Store) -> 
 def test_sync_a_copy_over_a_labeled_file_loses_its_label(store: Store) -> None:
     _two_labeled(store)
     report = store.sync_items([("IM0", "h2", 1, 1), ("IM1", "h2", 1, 1)])  # IM1 copied onto IM0
-    assert report == SyncReport(changed=1, cleared=(("IM0", "cat"),))
+    assert replace(report, cleared=()) == SyncReport(changed=1)
+    assert [c[:3] for c in report.cleared] == [("IM0", "cat", "ann")]
     assert _labels_by_path(store) == {"IM1": "dog"}
 
 

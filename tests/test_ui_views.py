@@ -834,6 +834,12 @@ def test_rescan_says_when_new_files_share_one_vector(handlers, colour_images) ->
     info = h.rescan(session)[ui.rescan_info]
     assert "2 new" in info
     assert "1 embedded (1 file has the same content as another: one vector for both)" in info
+    (folder / "empty.png").write_bytes(b"")
+    info = h.rescan(session)[ui.rescan_info]
+    assert (
+        f"1 skipped (`empty.png`: empty file (0 bytes); all listed in "
+        f"`{h.project.path / 'skipped.csv'}`)"
+    ) in info
 
 
 def test_two_sessions_keys_undo_and_rescan(handlers, colour_images) -> None:

@@ -13,6 +13,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
 
@@ -23,7 +24,9 @@ from labeler.errors import LabelerError, os_reason
 __all__ = [
     "CSV_COLUMNS",
     "EXPORTS_DIR",
+    "LABEL_FILE_COLUMNS",
     "check_outside_project",
+    "dated",
     "escape_cell",
     "write_csv",
     "write_embeddings",
@@ -31,6 +34,9 @@ __all__ = [
     "write_table",
 ]
 
+# The columns of the label files a project writes for `labeler label` to read back (the labels a
+# class edit or a rescan took away), with who labeled and when, as the export has them.
+LABEL_FILE_COLUMNS = ("path", "label", "annotator", "labeled_at")
 EXPORTS_DIR = "exports"  # inside a project folder: the one place there that exports may go
 BYTE_ORDER_MARK = "\ufeff"  # before UTF-8 text: how Excel knows that a CSV is UTF-8
 
@@ -191,6 +197,19 @@ def write_csv(
     """`write_rows` to the file `out`, atomically, in UTF-8; return the row count."""
     with _atomic(out, "w") as f:
         return write_rows(f, rows, columns=columns, extra_columns=extra_columns, excel=excel)
+
+
+def dated(folder: Path, name: str) -> Path:
+    """folder/STEM-YYYYmmdd-HHMMSS.SUFFIX of file `name`, at the time now (UTC), not yet taken
+    (-2, -3, … added within one second): a file per event, none overwriting another."""
+    stem, suffix = Path(name).stem, Path(name).suffix
+    base = f"{stem}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
+    out = folder / f"{base}{suffix}"
+    n = 1
+    while out.exists():
+        n += 1
+        out = folder / f"{base}-{n}{suffix}"
+    return out
 
 
 def write_table(out: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> int:

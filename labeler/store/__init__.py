@@ -101,7 +101,8 @@ class SyncReport:
     changed: int = 0
     missing: int = 0  # present before this scan, not found by it
     back: int = 0  # gone before this scan, found again at its path (elsewhere: renamed)
-    cleared: tuple[tuple[str, str], ...] = ()  # (path, label) of labels lost to new content
+    # (path, label, annotator, labeled at) of the labels lost to new content
+    cleared: tuple[tuple[str, str, str, str], ...] = ()
 
 
 class Store:
@@ -237,8 +238,12 @@ class Store:
     def gone_paths(self) -> set[str]:
         """The last paths of items whose file is gone (those whose path another file took are
         left out)."""
-        rows = self._query("SELECT path FROM items WHERE present = 0")
-        return {r[0] for r in rows if not r[0].startswith(_FREE_PREFIX)}
+        return set(self.gone_items())
+
+    def gone_items(self) -> dict[str, int]:
+        """{last path: item id} of the items whose file is gone, as `gone_paths`."""
+        rows = self._query("SELECT path, id FROM items WHERE present = 0 ORDER BY path")
+        return {path: i for path, i in rows if not path.startswith(_FREE_PREFIX)}
 
     def sync_items(self, files: Sequence[tuple[str, str, int, int]]) -> SyncReport:
         """Make the present items exactly `files`, given as (path, hash, width, height).
@@ -289,19 +294,21 @@ class Store:
 
     def _clear_changed(
         self, c: sqlite3.Connection, changed: Sequence[int]
-    ) -> tuple[tuple[str, str], ...]:
-        """Remove the labels of items whose content changed in place; their (path, label)."""
+    ) -> tuple[tuple[str, str, str, str], ...]:
+        """Remove the labels of items whose content changed in place; their (path, label,
+        annotator, labeled at)."""
         at = utc_now()
         cleared = []
         for item_id in changed:
             row = c.execute(
-                "SELECT i.path, c.name FROM labels l JOIN classes c ON c.id = l.class_id "
-                "JOIN items i ON i.id = l.item_id WHERE l.item_id = ?",
+                "SELECT i.path, c.name, l.annotator, l.labeled_at FROM labels l "
+                "JOIN classes c ON c.id = l.class_id JOIN items i ON i.id = l.item_id "
+                "WHERE l.item_id = ?",
                 (item_id,),
             ).fetchone()
             if row:
                 self._write_label(c, item_id, None, annotator=CONTENT_CHANGED, at=at)
-                cleared.append((row[0], row[1]))
+                cleared.append(tuple(row))
         return tuple(sorted(cleared))
 
     def replace_skipped(self, rows: Sequence[tuple[str, str]]) -> None:

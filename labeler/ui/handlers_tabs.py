@@ -14,13 +14,13 @@ from labeler import browse
 from labeler.datamap import points_to_draw
 from labeler.errors import LabelerError
 from labeler.export import EXPORTS_DIR
-from labeler.project import CLEARED_NAME
+from labeler.project import SKIPPED_NAME
 from labeler.ui import charts, views, views_trust
 from labeler.ui.handlers import Handlers, Updates, typed
 from labeler.ui.layout import COLOUR_BY
 from labeler.ui.refusals import friendly, said
 from labeler.ui.session import Session, annotator
-from labeler.ui.settings import REVIEW_BATCH, REVIEW_REFIT_WAIT
+from labeler.ui.settings import RESCAN_NAMED, REVIEW_BATCH, REVIEW_REFIT_WAIT
 from labeler.wording import cleared_reason, plural, same_content
 from labeler.workbench import ReviewItem
 
@@ -340,11 +340,15 @@ class TabHandlers(Handlers):
             f"{s.changed} changed, {s.missing} gone; "
             f"{r.embedded} embedded{same_content(r.same_content)}; {len(r.skipped)} skipped"
         )
+        if r.skipped:
+            named = "; ".join(f"`{path}`: {reason}" for path, reason in r.skipped[:RESCAN_NAMED])
+            more = f"; … ({len(r.skipped)} in all)" if len(r.skipped) > RESCAN_NAMED else ""
+            info += f" ({named}{more}; all listed in `{self.project.path / SKIPPED_NAME}`)"
         if s.cleared:
             n = len(s.cleared)
             info += (
                 f". **{plural(n, 'label')} removed**: {cleared_reason(n)} (listed in "
-                f"`{self.project.path / CLEARED_NAME}`)"
+                f"`{r.cleared_file}`)"
             )
         return self.after_edit(session) | {self.ui.rescan_info: info}
 

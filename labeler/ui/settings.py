@@ -10,6 +10,7 @@ REVIEW_CLAIM_SECONDS = 600  # a card on a session's screen is not dealt to anoth
 # The next review card waits this long (seconds) for the refit of the label just given; a slower
 # refit (a big project) goes on behind the card, drawn meanwhile with the predictions before it.
 REVIEW_REFIT_WAIT = 1.0
+RESCAN_NAMED = 3  # skipped files a rescan names beside the button (all are in skipped.csv)
 PIXELATED_MAX_SIDE = 128  # images this small are upscaled with crisp pixels
 THRESHOLD_DEFAULT = 0.9  # starting point of the trust slider
 DEFAULT_ANNOTATOR = "expert"  # recorded when the server runs without --auth
