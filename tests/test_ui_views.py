@@ -468,7 +468,9 @@ def test_handlers_label_undo_and_review(handlers, colour_images) -> None:
     assert out[ui.message].startswith("Not done: the estimated precision may be far off")
     assert "Accept anyway" in out[ui.message] and not h.wb.snapshot().accepted.any()
     out = h.accept_above(session, 0.5, "", True, ana)
-    assert out[ui.message].startswith("Accepted ") and not set(h.trust_outputs()) & set(out)
+    assert out[ui.message].startswith("Accepted ")
+    assert out[ui.accept_anyway] is False  # ticked for this accept only: the next asks again
+    assert not set(h.trust_outputs()) - {ui.accept_anyway} & set(out)
     picked = h.map_view("labels and predictions")
     assert picked[ui.map]["html"].count("<circle") == 24
 
@@ -533,7 +535,7 @@ def test_two_sessions_in_review_get_their_own_cards_and_keys_label_the_card_on_s
     assert b.card not in (None, shown_to_b) and b.card in out[ui.review]
     out = h.review_skip(b, out[ui.review_shown])  # the skip means the new card
     assert out[ui.message] == views.plain(
-        f"Skipped {b.skipped[-1]}: not asked again in this session"
+        f"Skipped {b.skipped[-1]}: not asked again in this session · Ctrl+Z brings it back"
     )
 
 
@@ -790,7 +792,9 @@ def test_a_refusal_and_a_skip_say_so_in_the_header(handlers, colour_images) -> N
     out = h.open_review(session)
     first = session.review[0].path
     out = h.review_skip(session, out[ui.review_shown])
-    assert out[ui.message] == views.plain(f"Skipped {first}: not asked again in this session")
+    assert out[ui.message] == views.plain(
+        f"Skipped {first}: not asked again in this session · Ctrl+Z brings it back"
+    )
     assert session.review[0].path != first and first in session.skipped
 
 
@@ -1141,10 +1145,10 @@ def test_a_review_key_acts_on_the_card_and_prediction_the_browser_showed(
     card = json.loads(out[ui.review_shown])
     assert card["path"] == session.card and card["guess"] in ("red", "blue")
     other = "blue" if card["guess"] == "red" else "red"
-    seen = json.dumps({"path": card["path"], "guess": other})  # as drawn before a refit
+    seen = json.dumps({"path": card["path"], "guess": other, "ood": False})  # before a refit
     h.review_accept(session, seen, ana)
     assert project_label(h, card["path"]) == other
-    gone = json.dumps({"path": card["path"], "guess": other})  # a second press on the old card
+    gone = seen  # a second press on the old card
     before = labels_by(h)
     with pytest.warns(UserWarning, match="no longer the card under review"):
         out = h.review_accept(session, gone, ana)
@@ -1153,3 +1157,47 @@ def test_a_review_key_acts_on_the_card_and_prediction_the_browser_showed(
         f"Not done: {card['path']} is no longer the card under review: nothing done; the next "
         "card is shown"
     )
+
+
+def test_undo_right_after_a_skip_brings_the_card_back_and_undoes_no_label(
+    handlers, colour_images
+) -> None:
+    h, ui, _, ana, session = _two_classes_labeled(handlers, colour_images)
+    before = labels_by(h)
+    out = h.open_review(session)
+    first = session.card
+    out = h.review_skip(session, out[ui.review_shown])
+    assert out[ui.message] == views.plain(
+        f"Skipped {first}: not asked again in this session · Ctrl+Z brings it back"
+    )
+    out = h.undo(session, ana)
+    assert out[ui.message] == views.plain(f"Brought back {first}, skipped: nothing else undone")
+    assert session.card == first and first not in session.skipped and first in out[ui.review]
+    assert labels_by(h) == before  # the Label tab's last edit is still there
+    out = h.review_skip(session, out[ui.review_shown])
+    second = session.card
+    h.review_key(0)(session, out[ui.review_shown], ana)  # a label after the skip: undo is its
+    h.undo(session, ana)
+    assert project_label(h, second) is None and first in session.skipped
+
+
+def test_a_card_that_fits_no_class_says_so_and_enter_does_not_accept_it(
+    handlers, colour_images
+) -> None:
+    import json
+
+    h, _, _, ana, session = _two_classes_labeled(handlers, colour_images)
+    h.open_review(session)
+    path = session.card
+    item = session.review[0]
+    d = replace(h.wb.details(path), ood=True)  # as the detector would flag it
+    card = views.review_html(item, d, small=False, left=0)
+    assert "Fits no class · nearest: <b>" in card and "Enter does not accept it" in card
+    shown = views.card_shown(d)
+    assert json.loads(shown) == {"path": path, "guess": None, "ood": True}
+    before = labels_by(h)
+    with pytest.warns(UserWarning, match="fits no class, so Enter does not accept"):
+        h.review_accept(session, shown, ana)
+    assert labels_by(h) == before and session.card == path
+    h.review_key(1)(session, shown, ana)  # a number key labels it
+    assert project_label(h, path) == "blue"

@@ -81,9 +81,9 @@ def build_app(project: Project) -> gr.Blocks:
         )
         # The Trust tab follows an undo (of a bulk accept, say), its check as an event of its own.
         trust_follows(
-            ui.undo.click(h.undo, s, [*everything, ui.review, ui.review_shown], **quick).then(
-                h.refresh, s, everything, **preview
-            )
+            ui.undo.click(
+                h.undo, s, [*everything, ui.review, ui.review_shown, ui.accept_anyway], **quick
+            ).then(h.refresh, s, everything, **preview)
         )
         ui.export.click(h.export, None, [ui.export_file, ui.message], **private)
         # Review tab
@@ -130,7 +130,11 @@ def build_app(project: Project) -> gr.Blocks:
         ).then(None, ui.threshold, ui.threshold, js=within_bounds(*bounds))
         for control in (ui.trust_cls, ui.accept_anyway):
             control.input(h.move_threshold, trust_in, trust_out, **quick, **trust_queue)
-        trust_follows(ui.accept_above.click(h.accept_above, [s, *trust_in], everything, **quick))
+        trust_follows(
+            ui.accept_above.click(
+                h.accept_above, [s, *trust_in], [*everything, ui.accept_anyway], **quick
+            )
+        )
         # Map tab
         ui.map_tab.select(h.map_view, ui.colour_by, [ui.map, ui.map_note], **private)
         ui.colour_by.input(h.map_view, ui.colour_by, [ui.map, ui.map_note], **quick)

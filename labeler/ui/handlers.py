@@ -159,6 +159,7 @@ class Handlers:
         """Every view an edit changes, and a line saying what was done. The edit goes on the
         undo history of the user making the request; an undo's rows `back` are shown."""
         if edit is not None:
+            session.last_skipped = None  # Ctrl+Z now undoes this edit, not the skip before it
             said = f"{edit.description[0].upper()}{edit.description[1:]}"
             if edit.changed:  # a repeated click changes nothing: nothing to undo
                 self.history.push(annotator(request), edit)

@@ -47,9 +47,12 @@ class TabHandlers(Handlers):
             session.review = self.wb.review_batch(REVIEW_BATCH, exclude=exclude)
         return session.review[0] if session.review else None
 
-    def _on_card(self, session: Session, doing: str, shown: str) -> tuple[ReviewItem, str | None]:
+    def _on_card(
+        self, session: Session, doing: str, shown: str
+    ) -> tuple[ReviewItem, str | None, bool]:
         """The image on the card on screen, as the browser sent it with the key (`shown`, see
-        `views.card_shown`), and the prediction it showed. If another session labeled it
+        `views.card_shown`), the prediction it showed, and whether it showed the image as
+        fitting no class. If another session labeled it
         meanwhile, or a rescan moved it, nothing is done (`CardChanged`): the next card is drawn
         with a note."""
         session.sync(self.wb)
@@ -57,7 +60,7 @@ class TabHandlers(Handlers):
         if on_screen is None:
             nothing = views.nothing_to_review(len(session.skipped), doing)
             raise LabelerError(nothing[0].lower() + nothing[1:])
-        path, guess = on_screen
+        path, guess, ood = on_screen
         item = session.review[0] if session.review else None
         if item is None or item.path != path:
             raise CardChanged(f"{path} is no longer the card under review")
@@ -69,7 +72,7 @@ class TabHandlers(Handlers):
             raise CardChanged(f"{item.path} was labeled {label} in another session meanwhile")
         if guess is not None and guess not in snap.classes:
             raise CardChanged(f"the class {guess} shown for {item.path} was deleted meanwhile")
-        return item, guess
+        return item, guess, ood
 
     def review_view(self, session: Session, *, refitting: bool = False) -> Updates:
         """The card, with `refitting`: drawn with the predictions before the last label."""
@@ -131,10 +134,15 @@ class TabHandlers(Handlers):
         self, session: Session, name: str | None, shown: str, request: gr.Request
     ) -> Updates:
         try:
-            item, guess = self._on_card(session, "review", shown)
+            item, guess, ood = self._on_card(session, "review", shown)
         except CardChanged as why:
             return self._card_changed(session, why)
         if name is None:  # accept the prediction on screen, whatever a refit made of it since
+            if ood:
+                raise LabelerError(
+                    "this image fits no class, so Enter does not accept its nearest class; "
+                    "press its class's number key, or type its class (a new one too)"
+                )
             if guess is None:
                 raise LabelerError("no prediction to accept yet; label it with a number key")
             name = guess
@@ -167,7 +175,19 @@ class TabHandlers(Handlers):
 
     def undo(self, session: Session, request: gr.Request) -> Updates:
         """As the Label tab's undo; an image labeled in review and unlabeled by the undo is the
-        review's current card again (the expert undid it to look again)."""
+        review's current card again (the expert undid it to look again). Right after a skip,
+        the undo brings the skipped card back instead, and undoes no edit. Either way the Trust
+        tab's "accept anyway" box is unticked: a bulk accept after an undo asks again."""
+        return self._undo(session, request) | {self.ui.accept_anyway: False}
+
+    def _undo(self, session: Session, request: gr.Request) -> Updates:
+        skipped = session.last_skipped
+        if skipped is not None and skipped.path in session.skipped:
+            session.last_skipped = None
+            session.skipped.remove(skipped.path)
+            session.review.insert(0, skipped)
+            said = f"Brought back {skipped.path}, skipped: nothing else undone"
+            return self.review_view(session) | {self.ui.message: views.plain(said)}
         out = super().undo(session, request)
         if self.ui.grid not in out or not session.reviewed:  # refused, or nothing undone
             return out
@@ -181,12 +201,12 @@ class TabHandlers(Handlers):
     @said
     def review_skip(self, session: Session, shown: str) -> Updates:
         try:
-            item, _ = self._on_card(session, "skip", shown)
+            item, _, _ = self._on_card(session, "skip", shown)
         except CardChanged as why:
             return self._card_changed(session, why)
         session.skipped.append(item.path)
-        session.review.pop(0)
-        message = f"Skipped {item.path}: not asked again in this session"
+        session.last_skipped = session.review.pop(0)
+        message = f"Skipped {item.path}: not asked again in this session · Ctrl+Z brings it back"
         return self._next_card(session, None, None) | {self.ui.message: views.plain(message)}
 
     # -- trust: threshold and bulk accept ----------------------------------------------------------
@@ -242,7 +262,8 @@ class TabHandlers(Handlers):
             annotator=annotator(request),
             confirmed=confirmed,
         )
-        return self.after_edit(session, edit, request=request)
+        # The box is ticked for this accept only: the next one asks again.
+        return self.after_edit(session, edit, request=request) | {self.ui.accept_anyway: False}
 
     # -- map ---------------------------------------------------------------------------------------
 

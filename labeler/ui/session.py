@@ -24,6 +24,7 @@ class Session:
     review: list[ReviewItem] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # skipped in review, not asked again
     reviewed: list[ReviewItem] = field(default_factory=list)  # labeled in review, latest last
+    last_skipped: ReviewItem | None = None  # skipped since this session's last edit: Ctrl+Z
     card: str | None = None  # the image on the review card on screen: what its keys label
     card_refitting: bool = False  # the card was drawn during a refit, with the predictions before
     token: str | None = None  # this session's own, made on first use (see `Cards`)
@@ -46,6 +47,7 @@ class Session:
             self.seen = {}
             self.review = []
             self.reviewed = []
+            self.last_skipped = None
             self.card = None
             self.focus = self.focus if self.focus and wb.has(self.focus) else None
             self.map_focus = self.map_focus if self.map_focus and wb.has(self.map_focus) else None

@@ -215,6 +215,13 @@ def review_html(
         if top
         else '<div class="guess">No prediction yet: label images of two classes first.</div>'
     )
+    if top and d.ood:
+        guess = (
+            f'<div class="guess ood">Fits no class · nearest: <b>{esc(top[0])}</b>?{updating}'
+            '</div><div class="ood-note">Far from every labeled image: perhaps a kind nobody has '
+            "labeled yet. Enter does not accept it: press its class's key, or type a class "
+            "(a new one too).</div>"
+        )
     return (
         f'<div class="review">{_img(d.path, small=small, cls="hero")}'
         f'<div class="path">{esc(d.path)}</div>{guess}'
@@ -228,15 +235,17 @@ def card_shown(d: Details | None) -> str:
     {"path", "guess"} ('' for no card), so that a key acts on the image and prediction seen."""
     if d is None:
         return ""
-    return json.dumps({"path": d.path, "guess": d.top[0][0] if d.top else None})
+    guess = d.top[0][0] if d.top and not d.ood else None  # a flagged image's is no prediction
+    return json.dumps({"path": d.path, "guess": guess, "ood": bool(d.ood)})
 
 
-def card_on_screen(shown: str) -> tuple[str, str | None] | None:
-    """(path, predicted class or None) of `card_shown`'s text, or None for no card."""
+def card_on_screen(shown: str) -> tuple[str, str | None, bool] | None:
+    """(path, predicted class or None, flagged as fitting no class) of `card_shown`'s text, or
+    None for no card."""
     if not shown:
         return None
     card = json.loads(shown)
-    return card["path"], card["guess"]
+    return card["path"], card["guess"], card["ood"]
 
 
 def _key(slot: int) -> str:

@@ -217,9 +217,17 @@ def test_review_queue_accept_correct_skip(page: Page, server, screenshot) -> Non
     page.keyboard.press("s")  # skip: not labeled, not asked again
     expect(card.locator(".path")).not_to_have_text(second)
     expect(page.locator("#message")).to_have_text(
-        f"Skipped {second}: not asked again in this session"
+        f"Skipped {second}: not asked again in this session · Ctrl+Z brings it back"
     )
     assert second not in stored(server)
+    page.keyboard.press("Control+z")  # right after a skip: the card comes back, no label goes
+    expect(card.locator(".path")).to_have_text(second)
+    expect(page.locator("#message")).to_have_text(
+        f"Brought back {second}, skipped: nothing else undone"
+    )
+    assert stored(server)[first] == (guess, "ana")
+    page.keyboard.press("s")
+    expect(card.locator(".path")).not_to_have_text(second)
     third = card.locator(".path").inner_text()
     page.keyboard.press("3")  # correct it: label as the third class, sandal
     expect(card.locator(".path")).not_to_have_text(third)
@@ -231,7 +239,7 @@ def test_review_queue_accept_correct_skip(page: Page, server, screenshot) -> Non
     expect(page.locator("#review-skip")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.locator("#message")).to_have_text(
-        f"Skipped {fourth}: not asked again in this session"
+        f"Skipped {fourth}: not asked again in this session · Ctrl+Z brings it back"
     )
     assert fourth not in stored(server)
 
@@ -283,6 +291,9 @@ def test_threshold_and_bulk_accept(page: Page, server, screenshot) -> None:
     assert set(stored(server)) == set(before)
     expect(page.locator("#check")).to_contain_text(f"from your {hand} labels")
     assert curve_points(page) == checked
+    expect(anyway).not_to_be_checked()  # ticked for one accept: the next asks again
+    expect(button).to_be_disabled()
+    anyway.check()
     button.click()  # accepted again, for the export below
     expect(page.locator("#status")).to_contain_text(f"{would:,} accepted")
 
