@@ -397,8 +397,9 @@ def cmd_status(args: argparse.Namespace) -> int:
                 print(f"  {name}: {plural(n, 'label')}")
         elif key == "gone_labeled" and value:
             print(
-                f"{key}: {value} (their images are gone from {status['images_root']}; the labels "
-                f"are kept and come back with the images: run `labeler init {args.project}` then)"
+                f"{key}: {value} (their images are not in {status['images_root']}; the labels are "
+                f"kept and come back with the images: `labeler init {args.project}` once they are "
+                "back, or `--images FOLDER` with the folder that holds them)"
             )
         elif key == "images_root" and not Path(value).is_dir():
             print(

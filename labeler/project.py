@@ -607,7 +607,16 @@ class Project:
     def trained_on(self) -> list[int]:
         """Item ids (ascending) whose labels the current backbone's weights were fine-tuned on:
         its held-out checks on those labels (temperature, thresholds, accuracy) are optimistic."""
-        return self.store.get_meta(f"{TRAINED_ON_META}:{self.model_key}", [])
+        recorded = self.store.get_meta(self._trained_on_key())
+        # (Projects fine-tuned before the key left out the input size recorded it under the
+        # whole model key.)
+        return recorded or self.store.get_meta(f"{TRAINED_ON_META}:{self.model_key}", [])
+
+    def _trained_on_key(self) -> str:
+        """The meta key of the labels the current weights were fine-tuned on: by the weights
+        (backbone and checkpoint), not the input size, which re-embedding at another size
+        (`init --image-size`) leaves them as they were."""
+        return f"{TRAINED_ON_META}:{self.model_key.rsplit('@', 1)[0]}"
 
     def _reembed(
         self, checkpoint: Path, *, device: str, progress: bool, trained_on: Iterable[int]
@@ -626,7 +635,7 @@ class Project:
             progress=progress,
         )
         if trained_on:
-            self.store.set_meta(**{f"{TRAINED_ON_META}:{self.model_key}": sorted(trained_on)})
+            self.store.set_meta(**{self._trained_on_key(): sorted(trained_on)})
         return report
 
     # -- knowing when to stop ----------------------------------------------------------------------

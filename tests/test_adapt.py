@@ -48,8 +48,12 @@ def test_last_layer_statistics_become_those_of_the_images() -> None:
 def test_bad_requests_are_refused() -> None:
     with pytest.raises(LabelerError, match="no batch-norm layers"):
         adapt_batchnorm(nn.Linear(3, 2), [], layers=1)
-    with pytest.raises(LabelerError, match="at least 1"):
-        adapt_batchnorm(_net(), _batches(), layers=0)
+    norms = sum(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in _net().modules())
+    for layers in (0, norms + 1):
+        refused = rf"--layers must be from 1 to {norms} .*got {layers}"
+        with pytest.raises(LabelerError, match=refused):
+            adapt_batchnorm(_net(), _batches(), layers=layers)
+    adapt_batchnorm(_net(), _batches(), layers=norms)  # every one: allowed
     net = _net()
     with pytest.raises(LabelerError, match="no images"):
         adapt_batchnorm(net, [], layers=2)

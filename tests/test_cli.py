@@ -76,8 +76,9 @@ def test_status_counts_the_labels_of_images_gone(
     lines = capsys.readouterr().out.splitlines()
     assert "labeled: 1" in lines
     assert (
-        f"gone_labeled: 1 (their images are gone from {folder.resolve()}; the labels are kept "
-        f"and come back with the images: run `labeler init {proj}` then)"
+        f"gone_labeled: 1 (their images are not in {folder.resolve()}; the labels are kept and "
+        f"come back with the images: `labeler init {proj}` once they are back, or `--images "
+        "FOLDER` with the folder that holds them)"
     ) in lines
     # The export lists the images present, and says which labels it therefore leaves out.
     assert main(["export", str(proj), str(tmp_path / "out.csv")]) == 0

@@ -136,6 +136,8 @@ def test_project_finetune_re_embeds_and_records_the_labels_it_saw(tmp_path, caps
         assert not np.allclose(project._vectors().raw, old)
         assert len(project.store.labels()) == 6  # the labels stay
         assert project.trained_on() == seen
+        project.update(folder, image_size=96, progress=False)  # the same weights, another size
+        assert project.model_key.endswith("@96") and project.trained_on() == seen
         project.label(truth[8:])
         report = project.predict()
         assert (report.labeled, report.seen_by_backbone) == (7, 6)

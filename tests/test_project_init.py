@@ -183,6 +183,19 @@ def test_a_project_inside_its_images_folder_does_not_scan_itself(
         assert report.images == len(truth)
 
 
+def test_another_project_kept_among_the_images_is_left_out_of_the_scan(
+    tmp_path: Path, colour_images
+) -> None:
+    folder, truth = colour_images
+    Project.init(folder / "sub" / "other", images=folder, backbone="fake", progress=False)[
+        0
+    ].close()
+    project, report = Project.init(tmp_path / "p", images=folder, backbone="fake", progress=False)
+    project.close()
+    assert report.skipped == []  # not its database, index and vectors as "unsupported" files
+    assert report.images == len(truth)
+
+
 def test_a_project_folder_that_would_hide_images_from_its_scan_is_refused(
     tmp_path: Path, colour_images
 ) -> None:

@@ -43,8 +43,11 @@ def adapt_batchnorm(
             f"{type(model).__name__} has no batch-norm layers to adapt; adaptation works on "
             "convolutional backbones such as the default efficientnet_lite0"
         )
-    if layers is not None and layers < 1:
-        raise LabelerError(f"layers must be at least 1 (or None for all), got {layers}")
+    if layers is not None and not 1 <= layers <= len(norms):
+        raise LabelerError(
+            f"--layers must be from 1 to {len(norms)} (the batch-norm layers of "
+            f"{type(model).__name__}), got {layers}"
+        )
     chosen = norms if layers is None else norms[-layers:]
     momenta = [m.momentum for m in chosen]
     model.eval()

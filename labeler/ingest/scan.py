@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from labeler.config import IMAGE_SUFFIXES, MAX_PIXELS
+from labeler.config import DB_NAME, IMAGE_SUFFIXES, MAX_PIXELS
 from labeler.errors import ImageError, LabelerError
 from labeler.ingest.decode import describe_failure, probe
 from labeler.ingest.dicom import is_dicom
@@ -85,7 +85,8 @@ def _classify_file(rel: str, abs_path: Path) -> Skipped | bool:
 
 def _walk(root: Path, exclude: Path | None) -> tuple[list[tuple[str, bool]], list[Skipped]]:
     """Find files under `root`, in a deterministic order, leaving out hidden names ('.…'),
-    the files `_ignored` names and the folder `exclude` (when given and below `root`).
+    the files `_ignored` names, the folder `exclude` (when given and below `root`) and any
+    folder below `root` that holds a project database (a project kept among the images).
 
     Symlinked folders are followed once: a folder reached again (a symlink loop or a second
     link to the same folder) is reported as skipped. Returns (candidates: (relative path with
@@ -108,6 +109,8 @@ def _walk(root: Path, exclude: Path | None) -> tuple[list[tuple[str, bool]], lis
                 continue
             seen.add((info.st_dev, info.st_ino))
             entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+            if prefix and any(entry.name == DB_NAME for entry in entries):
+                continue  # another labeler project kept among the images: its files are no images
         except OSError as exc:
             if not prefix:
                 raise LabelerError(
