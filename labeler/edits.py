@@ -73,9 +73,8 @@ def create_class(store: Store, name: str) -> Edit:
 def rename_class(store: Store, old: str, new: str, *, annotator: str) -> Edit:
     """Rename `old` to `new`; onto the name of a deleted class, this revives it (a merge)."""
     classes = store.classes()
+    _check_existing(old, classes, "rename")
     new = check_new_class_names([new], [c for c in classes if c != old])[new]
-    if old not in classes:
-        raise LabelerError(f"there is no class {old!r} to rename")
     if new in classes:
         raise LabelerError(f"a class named {new!r} exists already; merge {old!r} into it instead")
     try:
@@ -88,6 +87,7 @@ def rename_class(store: Store, old: str, new: str, *, annotator: str) -> Edit:
 def merge_classes(store: Store, source: str, target: str, *, annotator: str) -> Edit:
     """Move the labels of class `source` into the existing class `target`; `source` goes."""
     classes = store.classes()
+    _check_existing(source, classes, "merge")
     target = check_class_name(target)
     if target not in classes:
         check_new_class_names([target], classes)  # a look-alike of a class: says which to use
@@ -108,12 +108,24 @@ def _merge(store: Store, source: str, target: str, *, annotator: str) -> Edit:
 
 
 def delete_class(store: Store, name: str, *, annotator: str) -> Edit:
+    _check_existing(name, store.classes(), "delete")
     items = store.retire_class(name, annotator=annotator)
     return Edit(
         description=f"deleted class {name} ({plural(len(items), 'image')} unlabeled)",
         previous=tuple((i, name, None) for i in items),
         retired=name,
     )
+
+
+def _check_existing(name: str, classes: Sequence[str], doing: str) -> None:
+    """Refuse a class edit (`doing` it) of `name` when no class in use has that name, saying
+    which one the user may have meant (the same name in other case) and which there are."""
+    if name in classes:
+        return
+    meant = [c for c in classes if c.casefold() == name.casefold()]
+    hint = f" (did you mean {meant[0]!r}?)" if meant else ""
+    listed = f"the classes are {', '.join(map(repr, classes))}" if classes else "there are none"
+    raise LabelerError(f"there is no class {name!r} to {doing}{hint}; {listed}")
 
 
 def undo(store: Store, edit: Edit, *, annotator: str) -> str:

@@ -77,6 +77,11 @@ class LabelRows:
     provenance: list[tuple[str | None, str | None]] = field(default_factory=list, compare=False)
     unread_times: list[int] = field(default_factory=list)  # lines whose labeled_at is no time
 
+    def lines_of_paths(self, cells: Iterable[str]) -> list[int]:
+        """The lines, ascending, of the pairs whose path cell is one of `cells`."""
+        wanted = set(cells)
+        return sorted(n for (p, _), n in zip(self.pairs, self.lines, strict=True) if p in wanted)
+
     def lines_of(self, labels: Iterable[str]) -> list[int]:
         """The lines, ascending, of the pairs labeled one of `labels`."""
         wanted = set(labels)

@@ -55,15 +55,25 @@ def image_rows(
         else:
             unknown.append(p)
     if unknown:
-        raise _unknown_paths(unknown, root=root, store=store, csv_cells=csv_cells)
+        raise _unknown_paths(unknown, paths, root=root, store=store, csv_cells=csv_cells)
     return rows
 
 
+class UnknownPaths(LabelerError):
+    """Paths that name no image of the project; `cells`: those paths as given (a label CSV's
+    refusal names the lines that hold them)."""
+
+    def __init__(self, message: str, cells: Sequence[str]) -> None:
+        super().__init__(message)
+        self.cells = tuple(cells)
+
+
 def _unknown_paths(
-    unknown: Sequence[str], *, root: Path, store: Store, csv_cells: bool
-) -> LabelerError:
+    unknown: Sequence[str], paths: Sequence[str], *, root: Path, store: Store, csv_cells: bool
+) -> UnknownPaths:
     """The error for `unknown` paths (one at least), naming why the first is unknown where
-    the project knows (skipped, gone) and any that is a path on a Windows machine."""
+    the project knows (skipped, gone), the image of `paths` it may have meant, and any that is
+    a path on a Windows machine."""
     skipped = dict(store.skipped())
     first = unknown[0]
     spelt = [_relative(s, root) for s in _spellings(first, csv_cells=csv_cells)]
@@ -80,14 +90,35 @@ def _unknown_paths(
         )
     elif windows == first:
         why = f" ({on_windows})"
+    else:
+        meant = _near(spelt[-1], paths)
+        why = f" (did you mean {meant!r}?)" if meant else ""
     if windows not in (None, first):
         elsewhere = f"; {windows!r} is {on_windows}"
     more = f"; also {', '.join(map(repr, unknown[1:4]))}" if len(unknown) > 1 else ""
-    return LabelerError(
+    return UnknownPaths(
         f"{plural(len(unknown), 'path')} with no image in this project, e.g. {first!r}{why}"
         f"{more}{' …' if len(unknown) > 4 else ''}{elsewhere}; paths must be relative to "
-        f"{root} or absolute inside it"
+        f"{root} or absolute inside it",
+        unknown,
     )
+
+
+def _near(rel: str, paths: Sequence[str]) -> str | None:
+    """The one image of `paths` that relative path `rel` most likely meant, or None: the same
+    path in other case or with its spaces run together, or one that `rel` ends with (a path
+    that starts with the images folder's own name, or a folder above it)."""
+    squeeze = " ".join
+    keys = (
+        lambda p: p.casefold(),
+        lambda p: squeeze(p.split()).casefold(),
+    )
+    for key in keys:
+        found = [p for p in paths if key(p) == key(rel)]
+        if len(found) == 1:
+            return found[0]
+    ends = [p for p in paths if rel.endswith("/" + p)]
+    return max(ends, key=len) if ends else None
 
 
 def _relative(p: str, root: Path) -> str:

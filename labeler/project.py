@@ -50,7 +50,7 @@ from labeler.index import FaissIndex
 from labeler.labelcsv import encoding_note, read_label_csv
 from labeler.live import is_accepted
 from labeler.ood import OodDetector
-from labeler.paths import image_rows
+from labeler.paths import UnknownPaths, image_rows
 from labeler.projectfiles import (
     INDEX_NAME,
     check_new_project_folder,
@@ -347,7 +347,13 @@ class Project:
         except LabelerError as e:
             note = encoding_note(rows.encoding)
             read_as = f" (the file was {note})" if note else ""
-            lines = rows.lines_of(e.names) if isinstance(e, ClassNameError) else []
+            lines = (
+                rows.lines_of(e.names)
+                if isinstance(e, ClassNameError)
+                else rows.lines_of_paths(e.cells)
+                if isinstance(e, UnknownPaths)
+                else []
+            )
             where = f", {line_numbers(lines)}" if lines else ""
             raise LabelerError(f"{csv_path}{where}: {e}; nothing was imported{read_as}") from e
         new = [c for c in self.store.classes() if c not in before]

@@ -492,7 +492,11 @@ def test_class_renames_merges_and_deletes(
     assert main(["class", str(proj), "rename", "dark red"]) == EXIT_ERROR
     assert "takes 2 class names, got 1" in error_line()
     assert main(["class", str(proj), "delete", "nope"]) == EXIT_ERROR
-    assert "nope" in error_line()
+    assert error_line().endswith("there is no class 'nope' to delete; the classes are 'dark red'")
+    for action in (["rename", "DARK RED", "x"], ["merge", "Dark Red", "x"], ["delete", "DARK red"]):
+        assert main(["class", str(proj), *action]) == EXIT_ERROR
+        said = error_line()
+        assert f"there is no class {action[1]!r} to {action[0]} (did you mean 'dark red'?)" in said
 
 
 @pytest.mark.parametrize(

@@ -114,6 +114,28 @@ def test_spaces_are_removed_never_added(awkward: Project, tmp_path: Path) -> Non
         _import(awkward, tmp_path, [("lead.png", "red")])  # the image is " lead.png"
 
 
+@pytest.mark.parametrize(
+    ("cell", "meant"),
+    [
+        ("MÜLLER.png", "Müller.png"),  # in other case
+        ("sub/img  1.png", "sub/img 1.png"),  # two spaces for one
+        ("images/sub/img 1.png", "sub/img 1.png"),  # from above the images folder
+        ("lead.png", " lead.png"),  # spaces are never added, but said
+    ],
+)
+def test_a_path_of_no_image_names_the_one_meant_and_its_line(
+    awkward: Project, tmp_path: Path, cell: str, meant: str
+) -> None:
+    with pytest.raises(LabelerError) as refused:
+        _import(awkward, tmp_path, [("bäd.png", "red"), (cell, "red")])
+    message = str(refused.value)
+    assert message.startswith(
+        f"{tmp_path / 'labels.csv'}, line 3: 1 path with no image in this project, e.g. "
+        f"{cell!r} (did you mean {meant!r}?)"
+    )
+    assert _labels(awkward) == {}
+
+
 def test_the_api_takes_paths_as_given(awkward: Project) -> None:
     """`label` (the UI, scripts) gets the project's own paths: no spelling is guessed."""
     assert awkward.label([(" twin.png", "red"), ("pair\\x.png", "blue"), ("'-x.png", "red")]) == 3
