@@ -1201,3 +1201,18 @@ def test_a_card_that_fits_no_class_says_so_and_enter_does_not_accept_it(
     assert labels_by(h) == before and session.card == path
     h.review_key(1)(session, shown, ana)  # a number key labels it
     assert project_label(h, path) == "blue"
+
+
+def test_a_page_closed_or_reloaded_gives_its_review_card_back(handlers, colour_images) -> None:
+    from labeler.ui.session import Session
+
+    h, _, _, _, a = _two_classes_labeled(handlers, colour_images)
+    h.load(a, SimpleNamespace(session_hash="page-a"))
+    b = Session()
+    h.load(b, SimpleNamespace(session_hash="page-b"))
+    h.open_review(a)
+    held = a.card
+    h.open_review(b)
+    assert b.card != held and held in h.cards.elsewhere(b)  # a's card is not dealt to b ...
+    h.unload(SimpleNamespace(session_hash="page-a"))  # ... until a's page goes
+    assert held not in h.cards.elsewhere(b)

@@ -60,6 +60,7 @@ def build_app(project: Project) -> gr.Blocks:
 
     with ui.demo:
         ui.demo.load(h.load, s, [*everything, ui.rescan_info], **private)
+        ui.demo.unload(h.unload)
         # Label tab
         for control in (ui.show, ui.cls, ui.sort):
             control.input(h.set_filter, [s, ui.show, ui.cls, ui.sort], label, **quick)

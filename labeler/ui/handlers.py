@@ -174,8 +174,17 @@ class Handlers:
 
     # -- page load, filters, paging ----------------------------------------------------------------
 
+    def unload(self, request: gr.Request) -> None:
+        """The page was closed or reloaded: its review card goes back to the others at once, not
+        after REVIEW_CLAIM_SECONDS (a reload deals the same expert a card again)."""
+        self.cards.release(request.session_hash)
+
     @said
-    def load(self, session: Session) -> Updates:
+    def load(self, session: Session, request: gr.Request | None = None) -> Updates:
+        """The page's first views. The page is told apart from others by Gradio's session id,
+        which `unload` gets too (see `Cards`)."""
+        if request is not None and request.session_hash:
+            session.token = request.session_hash
         self.wb.check_files()
         where = f"Images in `{self.project.images_root}`, embedded with `{self.project.model_key}`"
         return self.after_edit(session) | {self.ui.rescan_info: where}

@@ -67,12 +67,18 @@ class Cards:
     def claim(self, session: Session, path: str | None) -> None:
         """`path` is on `session`'s card now (None: no card)."""
         if session.token is None:  # not in the dataclass default: gr.State copies it per page
+            # (`load` sets Gradio's session id instead, which the page's unload event gets.)
             session.token = uuid.uuid4().hex
         with self._lock:
             if path is None:
                 self._cards.pop(session.token, None)
             else:
                 self._cards[session.token] = (path, time.monotonic())
+
+    def release(self, token: str | None) -> None:
+        """The page of session `token` is gone: its card is free."""
+        with self._lock:
+            self._cards.pop(token, None)
 
     def elsewhere(self, session: Session) -> set[str]:
         """The images on the cards of the other sessions."""
