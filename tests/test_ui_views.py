@@ -709,7 +709,9 @@ def test_an_undo_shows_the_images_it_brought_back_and_paging_reaches_every_image
     out = h.undo(session, ana)
     assert _grid_paths(out, ui) == everything[:8]  # the two in their place; two move on
     assert out[ui.page_info].startswith("page **1** of 3")
-    assert out[ui.message] == views.plain("Undid: labeled 2 images as red · shown on this page")
+    assert out[ui.message] == views.plain(
+        "Undid: labeled 2 images as red · shown on the Label tab's page"
+    )
     seen, info = _grid_paths(out, ui), [out[ui.page_info]]
     for _ in range(3):  # one turn past the last page: it stays there
         out = h.next_page(session)
@@ -755,6 +757,12 @@ def test_more_like_this_lists_the_neighbours_whatever_the_filter(handlers, colou
     listed = _grid_paths(out, ui)
     assert set(reds[:2]) <= set(listed)  # labeled neighbours too
     assert out[ui.show]["value"] == "all" and session.query.show == "all"
+    before = replace(session.query, rows=None, show="uncertain", page=1)
+    session.focus = listed[1]
+    h.more_like_this(session)  # the neighbours of a neighbour: the way back stays the same
+    out = h.all_images(session)  # "✕ all images": back to the filter as it was
+    assert session.query == before and session.similar_to is None
+    assert out[ui.show]["value"] == "uncertain"
 
 
 def _two_classes_labeled(handlers, colour_images):

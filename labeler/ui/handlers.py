@@ -5,6 +5,7 @@ inputs, calls the facade (`Project.workbench()`), and returns {component: new va
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import gradio as gr
@@ -230,6 +231,8 @@ class Handlers:
     def similar_view(self, session: Session, path: str) -> Updates:
         """The grid listing the nearest neighbours of `path`, labeled or not: a filter would
         hide some of them (all but the uncertain, say) with no sign of why."""
+        if session.similar_to is None:  # the grid to go back to with "all images"
+            session.before_similar = session.query
         session.similar_to = path
         rows = self.wb.similar_rows(path, SIMILAR_K)
         session.set_query(rows=rows, show="all", cls=browse.ANY_CLASS, page=1)
@@ -239,9 +242,16 @@ class Handlers:
 
     @friendly
     def all_images(self, session: Session) -> Updates:
+        """Back from a list of neighbours to the grid as it was: its filter, class and page."""
         session.similar_to = None
-        session.set_query(rows=None, page=1)
-        return self.label_view(session)
+        back = session.before_similar or session.query
+        session.before_similar = None
+        session.query = replace(back, rows=None)
+        if session.query.cls not in (browse.ANY_CLASS, *self.wb.snapshot().classes):
+            session.set_query(cls=browse.ANY_CLASS, page=1)  # the class went meanwhile
+        q, ui = session.query, self.ui
+        shown = {ui.show: gr.update(value=q.show), ui.cls: gr.update(value=q.cls)}
+        return self.label_view(session) | shown
 
     # -- labeling and undo -------------------------------------------------------------------------
 

@@ -344,7 +344,9 @@ class TabHandlers(Handlers):
         progress(1.0, desc="Written")
         return {
             self.ui.export_file: gr.File(value=str(out), visible=True),
-            self.ui.message: f"Exported {plural(n, 'row')} to {out}",
+            # The file's name, not its path: the header's line holds two lines at most, and
+            # the download link beside it gives the file.
+            self.ui.message: f"Exported {plural(n, 'row')} to {out.name} in {EXPORTS_DIR}/",
         }
 
     @said

@@ -148,12 +148,12 @@ def build_layout() -> UI:
 
 def _label_tab(ui: UI) -> None:
     with gr.Row(equal_height=True, elem_id="toolbar"):
-        ui.show = gr.Dropdown(list(SHOW), value="unlabeled", label="Show", min_width=130)
+        ui.show = gr.Dropdown(list(SHOW), value="unlabeled", label="Show", min_width=160)
         # Twice the others' share: its label on one line beside the page buttons.
         ui.cls = _class_dropdown(
             "Class (label, or prediction if unlabeled)", any_label=ANY, scale=2
         )
-        ui.sort = gr.Dropdown(list(SORTS), value="file name", label="Sort", min_width=200)
+        ui.sort = gr.Dropdown(list(SORTS), value="file name", label="Sort", min_width=250)
         ui.prev = gr.Button("◀", size="sm", scale=0, min_width=44, elem_id="page-prev")
         ui.page_info = gr.Markdown(elem_id="page-info")
         ui.next = gr.Button("▶", size="sm", scale=0, min_width=44, elem_id="page-next")

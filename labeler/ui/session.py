@@ -19,6 +19,7 @@ from labeler.workbench import ReviewItem, Workbench
 class Session:
     query: Query = field(default_factory=lambda: Query(page_size=PAGE_SIZE))
     similar_to: str | None = None  # the grid lists this image's neighbours
+    before_similar: Query | None = None  # the grid's query before it listed neighbours
     focus: str | None = None  # the image in the grid's preview
     map_focus: str | None = None  # the image picked on the map
     review: list[ReviewItem] = field(default_factory=list)
@@ -42,6 +43,7 @@ class Session:
             return
         if self.generation >= 0:
             self.similar_to = None
+            self.before_similar = None
             self.set_query(rows=None)
             self.shown = ()
             self.seen = {}

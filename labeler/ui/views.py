@@ -294,7 +294,8 @@ def on_page(rows: Sequence[int], shown: Sequence[int]) -> str:
     there = sum(r in shown for r in rows)
     if len(rows) < 2 or not there:
         return ""
-    return " · shown on this page" if there == len(rows) else f" · {there} of them on this page"
+    where = "the Label tab's page"  # said from any tab: the Trust tab's undo of an accept, say
+    return f" · shown on {where}" if there == len(rows) else f" · {there} of them on {where}"
 
 
 def unseen_note(unseen: Sequence[tuple[str, str | None]]) -> str:

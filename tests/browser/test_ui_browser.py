@@ -198,7 +198,7 @@ def test_an_undo_after_turning_pages_shows_what_it_brought_back(page: Page, serv
     expect(tile(page, two[0])).to_have_count(0)  # labeled: out of the list
     page.locator("body").press("Control+z")
     expect(page.locator("#message")).to_have_text(
-        "Undid: labeled 2 images as sandal · shown on this page"
+        "Undid: labeled 2 images as sandal · shown on the Label tab's page"
     )
     for path in two:
         expect(tile(page, path).locator(".cap.predicted")).to_be_visible()
@@ -428,6 +428,11 @@ def test_export_downloads_the_csv(page: Page, server, tmp_path: Path) -> None:
     page.locator("#export").click()
     link = page.locator("#export-file a").first
     expect(link).to_be_visible()
+    said = page.locator("#message")
+    expect(said).to_have_text(re.compile(r"Exported 200 rows to labels-[\d-]+\.csv in exports/"))
+    box = said.locator("p").bounding_box()
+    assert said.locator("p").evaluate("p => p.scrollHeight <= p.clientHeight")  # all of it shown
+    assert box["height"] > 0
     assert page.locator("#tabs").bounding_box() == tabs  # the link moved nothing below it
     with page.expect_download() as download:
         link.click()
