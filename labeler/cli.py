@@ -178,6 +178,11 @@ def cmd_label(args: argparse.Namespace) -> int:
             f"{plural(report.changed, 'label')} set; {plural(report.labeled, 'image')} labeled "
             "in all"
         )
+        if not (report.changed or report.unchanged or report.unlabeled):
+            print(
+                f"warning: {args.csv} has no rows below its header: nothing to import",
+                file=sys.stderr,
+            )
         if report.gone:
             print(
                 f"{plural(report.gone, 'of these labels is', 'of these labels are')} of images "

@@ -252,7 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("project", metavar="PROJECT", help=PROJECT_HELP)
     p.add_argument(
-        "--csv", required=True, metavar="FILE", help="CSV with columns path,label (, ; or tab)"
+        "--csv",
+        required=True,
+        metavar="FILE",
+        help="CSV with columns path,label (, ; or tab); - reads standard input",
     )
     p.add_argument(
         "--annotator",

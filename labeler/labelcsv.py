@@ -18,6 +18,7 @@ import codecs
 import csv
 import io
 import re
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,13 +27,14 @@ from pathlib import Path, PurePath
 from labeler.errors import LabelerError
 from labeler.export import unescape_cell
 from labeler.store.annotator import check_annotator
-from labeler.wording import plural
+from labeler.wording import plural, quoted
 
 REQUIRED_COLUMNS = ("path", "label")
 DELIMITERS = (",", ";", "\t")  # tried in this order on the header row
 # Excel's first line `sep=;` names the separator (repeated when the sheet had more columns).
 SEPARATOR_LINE = re.compile(r"sep=(.)\1*(?:\r\n|\r|\n)", re.IGNORECASE)
 HUMAN_SOURCE = "human"  # the export's `source` of an expert label
+STDIN = "-"  # the label file name that reads standard input, as `export -` writes stdout
 # Optional columns read as in our export: which rows are predictions, who labeled, and when.
 PROVENANCE_COLUMNS = ("source", "annotator", "labeled_at")
 # Said of a row that swallowed the lines after it: a stray quote opened a cell never closed.
@@ -153,7 +155,11 @@ def read_label_csv(path: Path | str) -> LabelRows:
         if len(row) <= max(ip, il):
             raise LabelerError(
                 f"{path}, line {line}: expected {len(header)} cells, got {len(row)}"
-                + (f"; {UNCLOSED_QUOTE}" if any("\n" in cell for cell in row) else "")
+                + (
+                    f"; {UNCLOSED_QUOTE}"
+                    if any("\n" in cell for cell in row)
+                    else "; give the row its path and label cells, or delete it"
+                )
             )
         if any(cell.strip() for cell in row[len(header) :]):  # ',' in a cell left unquoted
             raise LabelerError(
@@ -185,18 +191,18 @@ def read_label_csv(path: Path | str) -> LabelRows:
                 unread_times.append(line)
             provenance[plain_path(p)] = (who or None, _utc_time(when) if when else None)
         if label0 != label:
-            spelt = f", as {p0!r}" if p0 != p else ""
+            spelt = f", as {quoted(p0)}" if p0 != p else ""
             raise LabelerError(
-                f"{path}, line {line}: {p!r} is labeled both {label0!r} (on line {line0}{spelt}) "
-                f"and {label!r}; keep one"
+                f"{path}, line {line}: {quoted(p)} is labeled both {label0!r} (on line "
+                f"{line0}{spelt}) and {label!r}; keep one"
             )
     if predicted:
         line, source = predicted[0]
         raise LabelerError(
             f"{path} has {plural(len(predicted), 'row')} whose source is not {HUMAN_SOURCE!r} "
-            f"(e.g. line {line}: {source!r}): predictions, not expert labels, so nothing was "
-            "imported; delete those rows to import the expert labels only, or delete the source "
-            "column to import every row as an expert label on purpose"
+            f"(e.g. line {line}: {source!r}): predictions, not expert labels; delete those rows "
+            "to import the expert labels only, or delete the source column to import every row "
+            "as an expert label on purpose"
         )
     return LabelRows(
         pairs=[(p, label) for p, label, _ in pairs.values()],
@@ -263,7 +269,10 @@ def _read_rows(path: Path) -> tuple[list[list[str]], list[int], int, str]:
 
 
 def _read_text(path: Path) -> tuple[str, str]:
-    """The text of label file `path` and the encoding it was read in (see `_decode`)."""
+    """The text of label file `path` ('-': standard input) and the encoding it was read in (see
+    `_decode`)."""
+    if str(path) == STDIN:
+        return _decode(path, sys.stdin.buffer.read())
     if path.is_dir():
         raise LabelerError(
             f"label file {path} is a folder; pass a CSV file with columns path,label"

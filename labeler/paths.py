@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from labeler.errors import LabelerError
 from labeler.labelcsv import is_windows_path, path_spellings
-from labeler.wording import plural
+from labeler.wording import plural, quoted
 
 if TYPE_CHECKING:
     from labeler.store import Store
@@ -45,8 +45,8 @@ def image_rows(
         found = list(dict.fromkeys(row for row in named if row is not None))
         if len(found) > 1:
             raise LabelerError(
-                f"the path {p!r} names more than one image, "
-                f"{' and '.join(repr(paths[r]) for r in found)} (a path is read as written, "
+                f"the path {quoted(p)} names more than one image, "
+                f"{' and '.join(quoted(paths[r]) for r in found)} (a path is read as written, "
                 "and also without the spaces around it and with / for \\); rename one of "
                 "these files (then run `labeler init` again) or label it in the browser"
             )
@@ -92,12 +92,12 @@ def _unknown_paths(
         why = f" ({on_windows})"
     else:
         meant = _near(spelt[-1], paths)
-        why = f" (did you mean {meant!r}?)" if meant else ""
+        why = f" (did you mean {quoted(meant)}?)" if meant else ""
     if windows not in (None, first):
-        elsewhere = f"; {windows!r} is {on_windows}"
-    more = f"; also {', '.join(map(repr, unknown[1:4]))}" if len(unknown) > 1 else ""
+        elsewhere = f"; {quoted(windows)} is {on_windows}"
+    more = f"; also {', '.join(map(quoted, unknown[1:4]))}" if len(unknown) > 1 else ""
     return UnknownPaths(
-        f"{plural(len(unknown), 'path')} with no image in this project, e.g. {first!r}{why}"
+        f"{plural(len(unknown), 'path')} with no image in this project, e.g. {quoted(first)}{why}"
         f"{more}{' …' if len(unknown) > 4 else ''}{elsewhere}; paths must be relative to "
         f"{root} or absolute inside it",
         unknown,

@@ -74,7 +74,7 @@ from labeler.update import (
     update_images,
 )
 from labeler.vectors import Vectors, load_vectors, save_index
-from labeler.wording import line_numbers, plural
+from labeler.wording import line_numbers, plural, quoted
 
 if TYPE_CHECKING:
     from labeler.edits import Edit
@@ -315,8 +315,8 @@ class Project:
             by.setdefault(row, provenance[n] if provenance else (None, None))
             if label != name:
                 raise LabelerError(
-                    f"image {known[row]!r} is labeled both {label!r} (as {first!r}) and "
-                    f"{name!r} (as {path!r}); keep one of them and import again"
+                    f"image {quoted(known[row])} is labeled both {label!r} (as {quoted(first)}) "
+                    f"and {name!r} (as {quoted(path)}); keep one of them and import again"
                 )
         given = {item_ids[r]: (known[r], name) for r, (_, name) in chosen.items()}
         kept = [by[r] for r in chosen] if provenance else None
@@ -338,7 +338,10 @@ class Project:
         """`label` the rows of a label CSV (see `read_label_csv`); all or nothing. A refusal
         names the file; the report names the classes the file created and the labels it
         replaced."""
-        rows = read_label_csv(csv_path)
+        try:
+            rows = read_label_csv(csv_path)
+        except LabelerError as e:
+            raise LabelerError(f"{e}; nothing was imported") from e
         before = set(self.store.classes())
         try:
             changed, replaced, unchanged, gone = self._set_labels(

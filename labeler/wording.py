@@ -12,6 +12,14 @@ def plural(n: int, noun: str, many: str | None = None) -> str:
     return f"{n:,} {noun if n == 1 else many or noun + 's'}"
 
 
+def quoted(text: str) -> str:
+    """`text` in quotes for a message, as typed: 'sub\\img.png' shows one backslash, where
+    repr() doubles it. Text with a quote or an unprintable character is repr()'s."""
+    if text.isprintable() and "'" not in text:
+        return f"'{text}'"
+    return repr(text)
+
+
 def line_numbers(lines: Sequence[int], shown: int = 10) -> str:
     """'line 3', 'lines 3, 5, 9' or 'lines 3, 5, … (12 in all)': the first `shown` of `lines`
     (of a file) for a message."""

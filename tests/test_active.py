@@ -236,8 +236,8 @@ def test_margin_picks_the_planted_most_ambiguous_rows() -> None:
     got = create_strategy("margin").suggest(pool, 3)
     assert [s.index for s in got] == expected
     assert [s.score for s in got] == pytest.approx([0.99, 0.98, 0.70], abs=1e-5)
-    assert got[0].reason == "uncertain: cat 0.50 vs dog 0.49"
-    assert got[2].reason == "uncertain: dog 0.60 vs cat 0.30"
+    assert got[0].reason == "least confident: cat 0.50 vs dog 0.49"
+    assert got[2].reason == "least confident: dog 0.60 vs cat 0.30"
 
 
 def test_badge_tells_the_models_view_without_calling_a_confident_pick_uncertain() -> None:
@@ -262,12 +262,12 @@ def test_badge_tells_the_models_view_without_calling_a_confident_pick_uncertain(
 def test_a_reason_keeps_why_and_writes_the_models_view_from_any_prediction() -> None:
     pool, _ = _ambiguity_pool()
     margin = create_strategy("margin").suggest(pool, 1)[0]
-    assert (margin.why, margin.lead, margin.first) == ("", "uncertain", True)
+    assert (margin.why, margin.lead, margin.first) == ("", "least confident", True)
     assert [c for c, _ in margin.top] == ["cat", "dog"]
     later = [("dog", 0.61), ("cat", 0.3), ("bird", 0.09)]  # a prediction after a refit
-    assert margin.reason_with(later, percent=True) == "uncertain: dog 61% vs cat 30%"
+    assert margin.reason_with(later, percent=True) == "least confident: dog 61% vs cat 30%"
     density = create_strategy("density").suggest(pool, 1)[0]
-    assert density.reason.startswith("uncertain: ")
+    assert density.reason.startswith("least confident: ")
     assert density.reason.endswith("; among many similar images")
     told = Suggestion(3, 1.0, "typical of a group", "model", (("cat", 0.5), ("dog", 0.49)))
     assert told.reason == "typical of a group; model: cat 0.50 vs dog 0.49"

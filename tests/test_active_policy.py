@@ -64,7 +64,7 @@ def test_auto_asks_typical_then_uncertain_images_of_unlabeled_groups(monkeypatch
     for s in got:
         members = np.flatnonzero(cluster == cluster[s.index])
         assert s.index == members[np.argmax(margin[members])]  # pure uncertainty inside
-        assert s.reason.startswith("uncertain: ") and "; typical of a group of " in s.reason
+        assert s.reason.startswith("least confident: ") and "; typical of a group of " in s.reason
 
 
 def test_auto_fills_with_far_images_when_groups_run_out(monkeypatch) -> None:

@@ -205,4 +205,5 @@ def test_balanced_strategy_reasons_name_the_class_and_its_labels() -> None:
     got = create_strategy("balanced").suggest(pool, 3)
     # Bird (1 label) twice, then cat (3 labels) ties with bird and wins on the class order.
     assert [s.index >= 20 for s in got] == [True, True, False]
-    assert got[0].reason.startswith("predicted bird, a class with 1 label; uncertain: bird 0.70")
+    reason = "predicted bird, a class with 1 label; least confident: bird 0.70"
+    assert got[0].reason.startswith(reason)

@@ -820,3 +820,28 @@ def test_an_export_imported_into_another_project_keeps_who_labeled_and_when(
         assert after[path].labeled_at == before[path].labeled_at == "2020-01-02T03:04:05Z"
     assert after[third].annotator == "importer"
     assert sorted(hand.tolist()) == [False, True, True]  # the accepted one is still accepted
+
+
+def test_label_reads_standard_input_and_says_what_a_file_lacks(
+    error_line, proj: Path, colour_images, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    _, truth = colour_images
+    first = sorted(truth)[0]
+    piped = f"path,label\n{first},{truth[first]}\n".encode()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(piped)))
+    assert main(["label", str(proj), "--csv", "-"]) == 0  # `… | labeler label P --csv -`
+    assert capsys.readouterr().out.startswith("1 label set; 1 image labeled in all")
+    empty = tmp_path / "header.csv"
+    empty.write_text("path,label\n", encoding="utf-8")
+    assert main(["label", str(proj), "--csv", str(empty)]) == 0
+    said = capsys.readouterr().err.strip()
+    assert said == f"warning: {empty} has no rows below its header: nothing to import"
+    short = tmp_path / "short.csv"
+    short.write_text(f"path,label\n{first}\n", encoding="utf-8")
+    assert main(["label", str(proj), "--csv", str(short)]) == EXIT_ERROR
+    assert error_line().endswith(
+        "line 2: expected 2 cells, got 1; give the row its path and label cells, or delete it; "
+        "nothing was imported"
+    )

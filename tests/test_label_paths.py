@@ -17,6 +17,7 @@ from labeler.cli import EXIT_ERROR, main
 from labeler.errors import LabelerError
 from labeler.export import escape_cell
 from labeler.project import Project
+from labeler.wording import quoted
 
 NAMES = (
     "sub/img 1.png",
@@ -101,9 +102,9 @@ def test_a_cell_that_could_be_two_images_is_refused(
     with pytest.raises(LabelerError) as refused:
         _import(awkward, tmp_path, rows)
     message = str(refused.value)
-    assert f"labels.csv: the path {cell!r} names more than one image, " in message
+    assert f"labels.csv: the path {quoted(cell)} names more than one image, " in message
     assert " or label it in the browser; nothing was imported" in message
-    assert all(repr(image) in message for image in images)
+    assert all(quoted(image) in message for image in images)
     assert _labels(awkward) == {}
 
 
@@ -131,7 +132,7 @@ def test_a_path_of_no_image_names_the_one_meant_and_its_line(
     message = str(refused.value)
     assert message.startswith(
         f"{tmp_path / 'labels.csv'}, line 3: 1 path with no image in this project, e.g. "
-        f"{cell!r} (did you mean {meant!r}?)"
+        f"{quoted(cell)} (did you mean {quoted(meant)}?)"
     )
     assert _labels(awkward) == {}
 
@@ -140,7 +141,7 @@ def test_the_api_takes_paths_as_given(awkward: Project) -> None:
     """`label` (the UI, scripts) gets the project's own paths: no spelling is guessed."""
     assert awkward.label([(" twin.png", "red"), ("pair\\x.png", "blue"), ("'-x.png", "red")]) == 3
     assert _labels(awkward) == {" twin.png": "red", "pair\\x.png": "blue", "'-x.png": "red"}
-    with pytest.raises(LabelerError, match=r"no image in this project, e.g. 'sub\\\\img 1"):
+    with pytest.raises(LabelerError, match=r"no image in this project, e.g. 'sub\\img 1"):
         awkward.label([("sub\\img 1.png", "red")])
 
 
@@ -148,7 +149,7 @@ def test_two_spellings_of_one_image_with_two_labels_are_refused(
     awkward: Project, tmp_path: Path
 ) -> None:
     rows = [("sub/img 1.png", "red"), (" sub\\img 1.png", "blue")]
-    with pytest.raises(LabelerError, match=r"line 3: ' sub\\\\img 1\.png' is labeled both 'red'"):
+    with pytest.raises(LabelerError, match=r"line 3: ' sub\\img 1\.png' is labeled both 'red'"):
         _import(awkward, tmp_path, rows)
     assert _labels(awkward) == {}
 
@@ -172,7 +173,7 @@ def test_a_windows_path_is_named_as_one(
     csv_path.write_text(f"path,label\n{cell},red\n", encoding="utf-8")
     assert main(["label", str(awkward.path), "--csv", str(csv_path)]) == EXIT_ERROR
     line = error_line()
-    assert f"e.g. {cell!r} (a path on a Windows machine, which names no file here);" in line
+    assert f"e.g. {quoted(cell)} (a path on a Windows machine, which names no file here);" in line
     assert f"paths must be relative to {awkward.images_root} or absolute inside it" in line
     assert _labels(awkward) == {}
 

@@ -231,7 +231,7 @@ def test_conflicting_labels(tmp_path: Path, again: str, message: str) -> None:
 
 def test_conflicting_labels_under_windows_backslashes(tmp_path: Path) -> None:
     path = _write(tmp_path, "path,label\nsub/a.png,cat\nsub\\a.png,dog\n")
-    with pytest.raises(LabelerError, match=r"line 3: 'sub\\\\a\.png' is labeled both 'cat'"):
+    with pytest.raises(LabelerError, match=r"line 3: 'sub\\a\.png' is labeled both 'cat'"):
         read_label_csv(path)
 
 

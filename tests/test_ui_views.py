@@ -107,9 +107,9 @@ def test_review_card_writes_the_models_view_from_the_prediction_it_shows() -> No
     assert "0.49" not in html and "3 more in this batch" in html
     gone = views.review_html(item, replace(now, top=[]), small=False, left=0)  # classes deleted
     assert f"Why this one: {GROUP}</div>" in gone and "No prediction yet" in gone
-    first = ReviewItem(0, "a.png", replace(picked, lead="uncertain", first=True))
+    first = ReviewItem(0, "a.png", replace(picked, lead="least confident", first=True))
     html = views.review_html(first, replace(now, top=[(EVIL, 0.5)]), small=False, left=0)
-    assert "Why this one: uncertain when picked; model now: &lt;img src=x" in html
+    assert "Why this one: least confident when picked; model now: &lt;img src=x" in html
     assert "<img src=x" not in html
 
 

@@ -23,7 +23,7 @@ from labeler.active.select import badge, class_balanced, k_center_greedy, top_k_
 from labeler.config import NEAR_DUPLICATE_COSINE
 from labeler.wording import plural
 
-UNCERTAIN, MODEL = "uncertain", "model"  # leads of the model's view: its doubt picked, it informs
+UNCERTAIN, MODEL = "least confident", "model"  # leads of the model's view: doubt picked, or informs
 FITS_NO_CLASS = "fits no class"  # said of an image flagged out-of-distribution (`labeler.ood`)
 
 
