@@ -96,7 +96,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     from labeler.project import Project
 
     _check_device(args.device)
-    options = _options(args, "backbone", "checkpoint", "device", "batch_size", "image_size")
+    options = _options(
+        args, "backbone", "checkpoint", "device", "batch_size", "image_size", "original_weights"
+    )
     if args.images is None:  # an existing project: rescan its own folder
         with _open(args) as project:
             print(f"rescanning {project.images_root}, the images folder of {args.project}")
@@ -296,7 +298,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_finetune(args: argparse.Namespace) -> int:
     _check_device(args.device)
     with _open(args) as project:
-        init, r = project.finetune(**_options(args, "steps", "minutes", "blocks", "device"))
+        init, r = project.finetune(
+            **_options(args, "steps", "minutes", "blocks", "device", "from_original")
+        )
         print(
             f"fine-tuned {plural(r.trained_parameters, 'parameter')} for "
             f"{plural(r.steps, 'step')} in {r.seconds:.0f} s on {r.device}"

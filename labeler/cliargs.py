@@ -214,6 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--checkpoint", default=None, metavar="FILE", help="local weights file for --backbone"
     )
+    p.add_argument(
+        "--original-weights",
+        action="store_true",
+        help="embed with the weights the images were first embedded with again, undoing "
+        "finetune and adapt (their vectors stay cached: nothing is embedded anew)",
+    )
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help=DEVICE_HELP)
     p.add_argument(
         "--batch-size",
@@ -402,6 +408,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="last blocks trained (1), at most as many as the backbone has; 0 for only the "
         f"layers after them, {config.ALL_BLOCKS} for all",
+    )
+    p.add_argument(
+        "--from-original",
+        action="store_true",
+        help="start from the weights the images were first embedded with, not from those "
+        "fine-tuned or adapted since (the default: each run goes on from the last)",
     )
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help=DEVICE_HELP)
 

@@ -95,6 +95,8 @@ __all__ = [
 ]
 
 DEFAULT_ANNOTATOR = "expert"
+ORIGINAL_META = "original_checkpoint"  # meta key: `Project.original_checkpoint`
+_UNSET = object()  # a meta value never recorded
 TRAINED_ON_META = "trained_on"  # meta key prefix: labels a model's weights were fine-tuned on
 UNCALIBRATED_SHOWN = 5  # class names an export note lists, of those not calibrated
 
@@ -167,6 +169,7 @@ class Project:
         device: str = "auto",
         batch_size: int = config.DEFAULT_BATCH_SIZE,
         image_size: int | None = None,
+        original_weights: bool = False,
         progress: bool = True,
     ) -> tuple[Project, InitReport]:
         """Create the project at `path`, or update it (see `update`): scan `images`, embed new
@@ -188,6 +191,7 @@ class Project:
                     device=device,
                     batch_size=batch_size,
                     image_size=image_size,
+                    original_weights=original_weights,
                     progress=progress,
                 )
             except BaseException:
@@ -204,30 +208,61 @@ class Project:
         device: str = "auto",
         batch_size: int = config.DEFAULT_BATCH_SIZE,
         image_size: int | None = None,
+        original_weights: bool = False,
+        derived: bool = False,
         progress: bool = True,
     ) -> InitReport:
         """Scan `images` (this project's folder, or one it moves to), embed the files whose
         content was not embedded before, and index the vectors anew. None for backbone,
-        checkpoint or image_size: the project's current setting."""
+        checkpoint or image_size: the project's current setting.
+
+        original_weights: embed with `original_checkpoint()` again, undoing `finetune` and
+        `adapt` (their vectors stay cached, so going back and forth embeds nothing anew).
+        derived: `checkpoint` was derived here from the current weights (`finetune`, `adapt`),
+        so the original weights stay those recorded; otherwise a checkpoint or backbone given
+        becomes the original."""
         images = Path(images).expanduser().resolve()
         if not images.is_dir():
             raise LabelerError(f"images folder {images} does not exist or is not a folder")
         if batch_size < 1:
             raise LabelerError(f"--batch-size must be at least 1, got {batch_size}")
+        original = self.original_checkpoint()
+        if original_weights:
+            if backbone is not None or checkpoint is not None:
+                raise LabelerError(
+                    "--original-weights goes back to the weights the project's images were "
+                    "first embedded with; give it without --backbone or --checkpoint"
+                )
+            checkpoint = original
+        chosen = checkpoint is not None or backbone not in (None, self.store.get_meta("backbone"))
         report = update_images(
             self.path,
             self.store,
             images,
             backbone=backbone,
             checkpoint=checkpoint,
+            own_weights=original_weights and original is None,
             device=device,
             batch_size=batch_size,
             image_size=image_size,
             progress=progress,
         )
+        kept = self.store.get_meta("checkpoint") if chosen and not derived else original
+        self.store.set_meta(**{ORIGINAL_META: None if kept is None else str(kept)})
         self._cache = None
         self._save_index()
         return report
+
+    def original_checkpoint(self) -> Path | None:
+        """The weights file the project's images were first embedded with, before `finetune` or
+        `adapt` derived others from it here: the `--checkpoint` given to init, or None for the
+        backbone's own weights."""
+        recorded = self.store.get_meta(ORIGINAL_META, _UNSET)
+        if recorded is _UNSET:  # a project made before this was recorded: the weights now, ...
+            recorded = self.store.get_meta("checkpoint")
+            if recorded is not None and self.path.resolve() in Path(recorded).resolve().parents:
+                recorded = None  # ... unless derived here (in finetuned/ or adapted/)
+        return None if recorded is None else Path(recorded)
 
     # -- vectors and index -------------------------------------------------------------------------
 
@@ -545,11 +580,14 @@ class Project:
         steps: int | None = None,
         minutes: float | None = None,
         blocks: int | None = None,
+        from_original: bool = False,
         device: str = "auto",
         progress: bool = True,
     ) -> tuple[InitReport, FinetuneReport]:
         """Fine-tune the backbone on the expert labels (defaults: labeler.finetune; blocks -1:
-        the whole backbone), save the weights in PROJECT/finetuned/, re-embed every image."""
+        the whole backbone), save the weights in PROJECT/finetuned/, re-embed every image.
+        It starts from the weights now, fine-tuned or adapted before; from_original: from
+        `original_checkpoint()` instead."""
         from labeler.finetune.checkpoint import finetune_checkpoint
         from labeler.finetune.trainer import FINETUNE_STEPS, TRAIN_BLOCKS
 
@@ -557,18 +595,23 @@ class Project:
         rows, labels = self._labeled(hand_only=True)
         if len(set(labels)) < 2:
             raise LabelerError("fine-tuning needs expert labels of at least two classes")
+        start = self._weights()
+        if from_original:
+            start["checkpoint"] = self.original_checkpoint()
         path, report = finetune_checkpoint(
             self.path,
             [self.images_root / v.paths[r] for r in rows],
             labels,
-            **self._weights(),
+            **start,
             device=device,
             steps=FINETUNE_STEPS if steps is None else steps,
             time_limit_s=None if minutes is None else 60.0 * minutes,
             blocks=TRAIN_BLOCKS if blocks is None else (None if blocks < 0 else blocks),
             progress=progress,
         )
-        seen = set(self.trained_on()) | {int(v.item_ids[r]) for r in rows}
+        seen = {int(v.item_ids[r]) for r in rows}
+        if not from_original:  # the weights started from were trained on those too
+            seen |= set(self.trained_on())
         init = self._reembed(path, device=device, progress=progress, trained_on=seen)
         return init, report
 
@@ -641,6 +684,7 @@ class Project:
             device=device,
             batch_size=int(self.store.get_meta("batch_size", config.DEFAULT_BATCH_SIZE)),
             image_size=weights["image_size"],
+            derived=True,
             progress=progress,
         )
         if trained_on:

@@ -48,6 +48,7 @@ def update_images(
     *,
     backbone: str | None,
     checkpoint: Path | str | None,
+    own_weights: bool = False,
     device: str,
     batch_size: int,
     image_size: int | None,
@@ -56,7 +57,8 @@ def update_images(
     """Scan `images`, embed the new contents into folder's vector cache, sync the store's items.
 
     None for backbone, checkpoint or image_size: the project's current setting (a new project:
-    the default backbone, and an input size chosen from the images).
+    the default backbone, and an input size chosen from the images); own_weights: checkpoint
+    None means the backbone's own weights, not the project's current checkpoint.
     """
     from labeler.embed import VectorCache  # the rest of labeler.embed imports torch: only
     from labeler.ingest import scan  # where a network is needed (not in a no-op rescan)
@@ -74,11 +76,13 @@ def update_images(
         from labeler.embed import choose_image_size
 
         image_size = choose_image_size([(f.width, f.height) for f in scanned.images])
-    if checkpoint is None and backbone == store.get_meta("backbone"):
+    if checkpoint is None and not own_weights and backbone == store.get_meta("backbone"):
         checkpoint = store.get_meta("checkpoint")
     # The network is built only when an image needs it (a second or two, and torch): a rescan
     # with the project's own settings finds its cached vectors by the key it recorded.
-    key = _recorded_key(store, backbone=backbone, image_size=image_size, checkpoint=checkpoint)
+    key = None
+    if not own_weights:  # (the recorded key may be of a checkpoint's, not of the own weights)
+        key = _recorded_key(store, backbone=backbone, image_size=image_size, checkpoint=checkpoint)
     cache = None if key is None else VectorCache(folder / config.VECTORS_DIR, key)
     embedder = None
     if cache is None or any(f.hash not in cache for f in scanned.images):

@@ -146,3 +146,41 @@ def test_project_finetune_re_embeds_and_records_the_labels_it_saw(tmp_path, caps
         assert project.trained_on() == seen
     assert main(["predict", str(tmp_path / "p")]) == 0
     assert "the backbone was fine-tuned on 6 of these 7 labels" in capsys.readouterr().out
+
+
+def test_original_weights_undo_finetune_and_adapt_and_finetune_can_start_from_them(
+    tmp_path, monkeypatch
+) -> None:
+    """Each fine-tune goes on from the weights now; `from_original` starts from the first ones,
+    and `original_weights` embeds with them again, from the cache (nothing embedded anew)."""
+    import labeler.finetune.checkpoint as checkpoint
+    from labeler.cli import main
+    from labeler.project import Project
+
+    folder = tmp_path / "images"
+    truth = sorted(write_colour_set(folder, 3).items())
+    project, _ = Project.init(tmp_path / "p", images=folder, progress=False)
+    with project:
+        first, vectors = project.model_key, project._vectors().raw.copy()
+        project.label(truth[:3] + truth[4:7])
+        started = []
+        made = checkpoint.finetune_checkpoint
+
+        def recording(folder, files, labels, **weights):
+            started.append(weights["checkpoint"])
+            return made(folder, files, labels, **weights)
+
+        monkeypatch.setattr(checkpoint, "finetune_checkpoint", recording)
+        project.finetune(steps=1, blocks=0, progress=False)
+        tuned = project.model_key
+        project.adapt(sample=4, layers=1, progress=False)
+        project.finetune(steps=1, blocks=0, progress=False)  # on from the adapted weights
+        project.finetune(steps=1, blocks=0, from_original=True, progress=False)
+        assert started[0] is None and started[1] is not None and started[2] is None
+        assert project.original_checkpoint() is None
+        assert project.model_key == tuned  # the first run again: same start, same (seeded) steps
+    assert main(["init", str(tmp_path / "p"), "--original-weights"]) == 0
+    with Project(tmp_path / "p") as back:
+        assert back.model_key == first and np.array_equal(back._vectors().raw, vectors)
+        assert back.trained_on() == []  # the original weights saw no label
+    assert main(["init", str(tmp_path / "p"), "--original-weights", "--backbone", "x"]) == 2
