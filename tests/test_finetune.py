@@ -107,19 +107,27 @@ def test_finetuning_stops_at_the_time_budget_and_refuses_bad_input() -> None:
         )  # fmt: skip
 
 
-def test_project_finetune_re_embeds_and_records_the_labels_it_saw(tmp_path, capsys) -> None:
-    """The real offline backbone, 9 images, fine-tuned on 6 labels: a new model key, new vectors;
-    with one more label, predict and status say 6 were seen, and a later adapt (weights derived
-    from the fine-tuned ones) keeps that record."""
-    from labeler.cli import main
+def _six_labels_of_nine(tmp_path):
+    """(images folder, [(path, colour)] of its 9 images, a project on the real offline backbone
+    with 6 of them labeled)."""
     from labeler.project import Project
 
     folder = tmp_path / "images"
     truth = sorted(write_colour_set(folder, 3).items())
     project, _ = Project.init(tmp_path / "p", images=folder, progress=False)
+    project.label(truth[:3] + truth[4:7])
+    return folder, truth, project
+
+
+def test_project_finetune_re_embeds_and_records_the_labels_it_saw(tmp_path, capsys) -> None:
+    """The real offline backbone, 9 images, fine-tuned on 6 labels: a new model key, new vectors;
+    with one more label, predict and status say 6 were seen, and a later adapt (weights derived
+    from the fine-tuned ones) keeps that record."""
+    from labeler.cli import main
+
+    folder, truth, project = _six_labels_of_nine(tmp_path)
     with project:
         before, old = project.model_key, project._vectors().raw.copy()
-        project.label(truth[:3] + truth[4:7])
         assert project.trained_on() == [] and project.predict().seen_by_backbone == 0
         seen = sorted(lab.item_id for lab in project.store.labels())
         with pytest.raises(LabelerError, match=r"from 0 to 7, or -1 to train the whole backbone"):
@@ -157,12 +165,9 @@ def test_original_weights_undo_finetune_and_adapt_and_finetune_can_start_from_th
     from labeler.cli import main
     from labeler.project import Project
 
-    folder = tmp_path / "images"
-    truth = sorted(write_colour_set(folder, 3).items())
-    project, _ = Project.init(tmp_path / "p", images=folder, progress=False)
+    _, _, project = _six_labels_of_nine(tmp_path)
     with project:
         first, vectors = project.model_key, project._vectors().raw.copy()
-        project.label(truth[:3] + truth[4:7])
         started = []
         made = checkpoint.finetune_checkpoint
 
