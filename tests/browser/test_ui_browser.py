@@ -256,6 +256,16 @@ def test_review_queue_accept_correct_skip(page: Page, server, screenshot) -> Non
         f"Skipped {fourth}: not asked again in this session · Ctrl+Z brings it back"
     )
     assert fourth not in stored(server)
+    # The Review tab opened from the keyboard (Tab to it, Enter): the next Enter accepts.
+    page.get_by_role("tab", name="Label").click()
+    page.get_by_role("tab", name="Label").focus()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("tab", name="Review")).to_be_focused()
+    page.keyboard.press("Enter")
+    fifth = card.locator(".path").inner_text()
+    page.keyboard.press("Enter")
+    expect(card.locator(".path")).not_to_have_text(fifth)
+    assert stored(server)[fifth][1] == "ana"
 
 
 def test_threshold_and_bulk_accept(page: Page, server, screenshot) -> None:

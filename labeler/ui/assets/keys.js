@@ -34,7 +34,18 @@
     // always; it is not "accept the prediction". A control last clicked keeps the focus too:
     // Enter after clicking the Review tab accepts.
     const control = e.target.closest && e.target.closest('button, a, [role="button"], [role="tab"], summary');
-    if (e.key === 'Enter' && control && tabbed) return;
+    if (e.key === 'Enter' && control && tabbed) {
+      // A tab opened with Enter hands the keys to its view: the next Enter accepts, as after
+      // a click on the tab.
+      if (control.matches('[role="tab"]')) tabbed = false;
+      return;
+    }
+    // Escape lets go of a control reached with Tab, so that Enter accepts again.
+    if (e.key === 'Escape' && control) {
+      control.blur();
+      tabbed = false;
+      return;
+    }
     for (const id of target(e)) {
       const button = document.getElementById(id);
       if (button && button.checkVisibility() && !button.disabled) {
