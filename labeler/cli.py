@@ -152,12 +152,13 @@ def _print_init(project: Project, r: InitReport) -> None:
         _print_listed([f"{path}: {reason}" for path, reason in r.skipped])
 
 
-def _print_listed(lines: Sequence[str]) -> None:
-    """The first LISTED of `lines`, indented, then how many more there are."""
+def _print_listed(lines: Sequence[str], *, file=None) -> None:
+    """The first LISTED of `lines`, indented, then how many more there are (on stdout, or
+    `file`)."""
     for line in lines[:LISTED]:
-        print(f"  {line}")
+        print(f"  {line}", file=file)
     if len(lines) > LISTED:
-        print(f"  … and {len(lines) - LISTED} more")
+        print(f"  … and {len(lines) - LISTED} more", file=file)
 
 
 def _check_device(device: str) -> None:
@@ -183,6 +184,18 @@ def cmd_label(args: argparse.Namespace) -> int:
         if not (report.changed or report.unchanged or report.unlabeled):
             print(
                 f"warning: {args.csv} has no rows below its header: nothing to import",
+                file=sys.stderr,
+            )
+        if report.disagreeing_copies:
+            n = len(report.disagreeing_copies)
+            print(
+                f"warning: {plural(n, 'pair')} of labeled images hold the same content, byte for "
+                "byte, under two labels (one of each pair is wrong; relabel it with `labeler "
+                "label`):",
+                file=sys.stderr,
+            )
+            _print_listed(
+                [f"{p} is {a!r}, {q} is {b!r}" for p, a, q, b in report.disagreeing_copies],
                 file=sys.stderr,
             )
         if report.gone:

@@ -407,7 +407,23 @@ class Project:
             kept_annotator=sum(who is not None for who, _ in rows.provenance),
             kept_time=sum(when is not None for _, when in rows.provenance),
             unread_times=rows.unread_times,
+            disagreeing_copies=self.disagreeing_copies(),
         )
+
+    def disagreeing_copies(self) -> list[tuple[str, str, str, str]]:
+        """(path, label, other path, other label) for each pair of labeled images that hold the
+        same content byte for byte (one vector for both) but another label: one of the two is
+        wrong, and the heads are fitted on both. Each pair once."""
+        v = self._vectors()
+        rows, labels = self._labeled()
+        first: dict[str, tuple[str, str]] = {}  # content hash -> (path, label) seen first
+        out = []
+        for r, label in zip(rows.tolist(), labels, strict=True):
+            path = v.paths[r]
+            seen = first.setdefault(v.hashes[r], (path, label))
+            if seen[1] != label:
+                out.append((*seen, path, label))
+        return out
 
     def _labeled(self, *, hand_only: bool = False) -> tuple[np.ndarray, list[str]]:
         """Rows of `_vectors()` with a label (K,) int64, ascending, and their labels.

@@ -64,6 +64,9 @@ class ImportReport:
     kept_annotator: int = 0  # rows whose annotator came from the file's annotator column
     kept_time: int = 0  # rows whose time came from the file's labeled_at column
     unread_times: list[int] = field(default_factory=list)  # lines whose labeled_at is no time
+    # (path, label, other path, other label): labeled images, after the import, whose
+    # byte-identical copy has another label (`Project.disagreeing_copies`)
+    disagreeing_copies: list[tuple[str, str, str, str]] = field(default_factory=list)
 
 
 def estimate_text(

@@ -845,3 +845,23 @@ def test_label_reads_standard_input_and_says_what_a_file_lacks(
         "line 2: expected 2 cells, got 1; give the row its path and label cells, or delete it; "
         "nothing was imported"
     )
+
+
+def test_label_warns_of_byte_identical_images_under_two_labels(
+    proj: Path, colour_images, tmp_path: Path, capsys
+) -> None:
+    folder, truth = colour_images
+    first = sorted(truth)[0]
+    (folder / "copy.png").write_bytes((folder / first).read_bytes())
+    assert main(["init", str(proj)]) == 0
+    rows = [(first, "red"), ("copy.png", "blue")]
+    capsys.readouterr()
+    assert main(["label", str(proj), "--csv", str(_write_labels(tmp_path / "l.csv", rows))]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("warning: 1 pair of labeled images hold the same content")
+    assert err[1] == f"  {first} is 'red', copy.png is 'blue'" or err[1] == (
+        f"  copy.png is 'blue', {first} is 'red'"
+    )
+    rows = [("copy.png", "red")]  # mended: nothing more to say
+    assert main(["label", str(proj), "--csv", str(_write_labels(tmp_path / "l.csv", rows))]) == 0
+    assert "same content" not in capsys.readouterr().err
