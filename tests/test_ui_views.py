@@ -1224,3 +1224,14 @@ def test_a_page_closed_or_reloaded_gives_its_review_card_back(handlers, colour_i
     assert b.card != held and held in h.cards.elsewhere(b)  # a's card is not dealt to b ...
     h.unload(SimpleNamespace(session_hash="page-a"))  # ... until a's page goes
     assert held not in h.cards.elsewhere(b)
+
+
+def test_labels_given_elsewhere_come_in_on_the_next_poll(handlers, colour_images) -> None:
+    h, ui, truth, _, session = _two_classes_labeled(handlers, colour_images)
+    h.refresh(session)
+    assert isinstance(h.poll(session), type(gr.skip()))  # nothing new: nothing redrawn
+    other = next(p for p in sorted(truth) if project_label(h, p) is None)
+    h.project.label([(other, "green")], annotator="bob")  # the command line, say
+    out = h.poll(session)
+    assert "green" in out[ui.counts] and session.drawn == h.project.store.label_version()
+    assert isinstance(h.poll(session), type(gr.skip()))  # drawn: quiet again

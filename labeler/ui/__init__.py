@@ -61,6 +61,9 @@ def build_app(project: Project) -> gr.Blocks:
     with ui.demo:
         ui.demo.load(h.load, s, [*everything, ui.rescan_info], **private)
         ui.demo.unload(h.unload)
+        # Labels given elsewhere (another expert, the command line) come in on the next tick;
+        # in the preview's queue, so that it cannot answer after a later refresh.
+        ui.poll.tick(h.poll, s, everything, **preview)
         # Label tab
         for control in (ui.show, ui.cls, ui.sort):
             control.input(h.set_filter, [s, ui.show, ui.cls, ui.sort], label, **quick)

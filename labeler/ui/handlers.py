@@ -87,6 +87,7 @@ class Handlers:
             page = browse.page(snap, wb.paths, session.query)
         session.shown = tuple(t.row for t in page.tiles)
         session.seen = {t.row: t.label for t in page.tiles}
+        session.drawn = snap.version
         session.set_query(page=page.page)
         small = {t.path for t in page.tiles if self.small(t.path)}
         selected = None if keep_selection else []
@@ -313,6 +314,14 @@ class Handlers:
         )
         del out[self.ui.session]
         return out
+
+    def poll(self, session: Session) -> Updates:
+        """Every POLL_SECONDS: the views redrawn as `refresh` does when labels or classes changed
+        since the grid was drawn (by another expert, or `labeler label` on the command line),
+        so that the header, counts and captions show them; nothing otherwise."""
+        if session.drawn is None or self.project.store.label_version() == session.drawn:
+            return gr.skip()
+        return self.refresh(session)
 
     @said
     def undo(self, session: Session, request: gr.Request) -> Updates:

@@ -6,7 +6,7 @@ import gradio as gr
 
 from labeler.browse import ANY_CLASS, SHOW, SORTS
 from labeler.ui.session import Session
-from labeler.ui.settings import KEYED_CLASSES, THRESHOLD_DEFAULT
+from labeler.ui.settings import KEYED_CLASSES, POLL_SECONDS, THRESHOLD_DEFAULT
 from labeler.ui.widgets import image_grid, map_view, panel
 
 KEYS_HELP = (
@@ -33,6 +33,7 @@ class UI:
     export: gr.Button
     export_file: gr.File
     tabs: gr.Tabs
+    poll: gr.Timer  # ticks every POLL_SECONDS: labels given elsewhere are shown
     review_tab: gr.Tab
     trust_tab: gr.Tab
     map_tab: gr.Tab
@@ -120,6 +121,7 @@ def build_layout() -> UI:
     ui = UI()
     with gr.Blocks(title="labeler", analytics_enabled=False, fill_width=True) as ui.demo:
         ui.session = gr.State(Session())
+        ui.poll = gr.Timer(POLL_SECONDS)
         with gr.Row(elem_id="header", equal_height=True):
             gr.HTML("<h1>labeler</h1>", js_on_load=None, elem_id="brand", scale=0)
             ui.status = panel(elem_id="status")

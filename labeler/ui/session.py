@@ -33,6 +33,7 @@ class Session:
     shown: tuple[int, ...] = ()  # rows of the grid's page on screen, in their order
     seen: dict[int, str | None] = field(default_factory=dict)  # their labels as drawn
     generation: int = -1  # the workbench the rows above index (a rescan builds a new one)
+    drawn: tuple[int, str] | None = None  # the label version the grid on screen was drawn at
 
     def set_query(self, **changes: object) -> None:
         self.query = replace(self.query, **changes)

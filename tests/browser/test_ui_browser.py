@@ -489,6 +489,8 @@ def test_two_tabs_labeling_at_once_lose_nothing(page, browser, server, requests_
     expect(tile(other, theirs).locator(".cap.labeled")).to_contain_text("bag")
     on_disk = stored(server)
     assert on_disk[mine] == ("bag", "ana") and on_disk[theirs] == ("bag", "bob")
+    # Each page shows the other's label on its next poll (POLL_SECONDS), with no action of its own.
+    expect(tile(page, theirs).locator(".cap.labeled")).to_contain_text("bag", timeout=30_000)
     other.close()
 
 
