@@ -1127,16 +1127,20 @@ def test_a_slow_refit_does_not_hold_the_next_review_card(
 
     monkeypatch.setattr(h.wb.live, "_fit_rows", held)
     monkeypatch.setattr(tabs, "REVIEW_REFIT_WAIT", 0.0)
-    first = session.card
-    out = h.review_key(0)(session, out[ui.review_shown], ana)
+    first, on_first = session.card, out[ui.review_shown]
+    out = h.review_key(0)(session, on_first, ana)
     assert labels_by(h)[first][0] == "red"  # labeled at once, the refit still held
     assert session.card_refitting and "from before your last label, updating" in out[ui.review]
+    assert "updating predictions" in out[ui.status]
     second = session.card
     assert second not in (None, first) and json.loads(out[ui.review_shown])["path"] == second
     release.set()
-    redrawn = h.review_refresh(session)
+    with pytest.warns(UserWarning, match="no longer the card under review"):
+        h.review_key(1)(session, on_first, ana)  # a second press meant for the first card
+    redrawn = h.review_refresh(session)  # the header too, drawn during the refit
     assert session.card == second and not session.card_refitting
     assert "updating" not in redrawn[ui.review] and second in redrawn[ui.review]
+    assert "updating predictions" not in redrawn[ui.status]
     assert h.wb.snapshot().fitted  # the refit done
     assert isinstance(h.review_refresh(session), type(gr.skip()))  # nothing more to redraw
 
@@ -1235,3 +1239,34 @@ def test_labels_given_elsewhere_come_in_on_the_next_poll(handlers, colour_images
     out = h.poll(session)
     assert "green" in out[ui.counts] and session.drawn == h.project.store.label_version()
     assert isinstance(h.poll(session), type(gr.skip()))  # drawn: quiet again
+
+
+def test_an_undo_while_the_next_card_waits_undoes_the_label_just_given(
+    handlers, colour_images, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The label goes on the undo history before the wait for its refit: a Ctrl+Z then undoes
+    it, not the label before (a browser QA run pressed Ctrl+Z within the second)."""
+    import threading
+
+    h, ui, _, ana, session = _two_classes_labeled(handlers, colour_images)
+    out = h.open_review(session)
+    waiting, release = threading.Event(), threading.Event()
+    refit = h.wb.live.refit_within
+
+    def held(seconds: float) -> bool:
+        waiting.set()
+        assert release.wait(timeout=60), "the test never let the wait end"
+        return refit(seconds)
+
+    monkeypatch.setattr(h.wb.live, "refit_within", held)
+    first = session.card
+    worker = threading.Thread(target=h.review_key(0), args=(session, out[ui.review_shown], ana))
+    worker.start()
+    assert waiting.wait(timeout=60)
+    before = labels_by(h)
+    assert before[first][0] == "red"
+    said = h.undo(session, ana)[ui.message]
+    release.set()
+    worker.join(timeout=60)
+    assert said == views.plain(f"Undid: labeled {first} as red")
+    assert first not in labels_by(h) and len(labels_by(h)) == len(before) - 1

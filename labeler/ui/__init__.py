@@ -40,12 +40,15 @@ def build_app(project: Project) -> gr.Blocks:
     # and after an accept or undo: one queue for all, so that the tab's views (drawn at the
     # slider's value when it opened, and waiting for a refit) cannot answer after the slider's.
     trust_queue = {"concurrency_id": "trust"}
+    # The review keys, the card's redraws and the undo: one queue, so that a redraw cannot
+    # overtake the card of a later key, and an undo comes after the key pressed before it.
+    review = {"concurrency_id": "review"}
     # Gradio's default trigger mode drops an event while the same one is pending: a pick waiting
     # behind a refit would swallow the next pick, and a key pressed twice would label once. Each
     # pick and key press carries its own image or selection, so all of them run, in order.
     # ("always_last" is no cure: Gradio 6 replays the first pending event's data, not the last.)
-    # The review keys keep the default: they act on the item shown, and a second press would
-    # otherwise decide the next item unseen.
+    # The review keys too: each press carries the card it was made on (`ui.review_shown`), so
+    # a second press meant for a card gone by is refused, not applied to the next, unseen.
     every = {"trigger_mode": "multiple"}
     everything = h.all_outputs()
     label = h.label_outputs()
@@ -86,7 +89,11 @@ def build_app(project: Project) -> gr.Blocks:
         # The Trust tab follows an undo (of a bulk accept, say), its check as an event of its own.
         trust_follows(
             ui.undo.click(
-                h.undo, s, [*everything, ui.review, ui.review_shown, ui.accept_anyway], **quick
+                h.undo,
+                s,
+                [*everything, ui.review, ui.review_shown, ui.accept_anyway],
+                **quick,
+                **review,
             ).then(h.refresh, s, everything, **preview)
         )
         ui.export.click(h.export, None, [ui.export_file, ui.message], **private)
@@ -95,20 +102,18 @@ def build_app(project: Project) -> gr.Blocks:
         ui.review_tab.select(h.open_review, s, [s, ui.review, ui.review_shown], **private)
         # A key acts on the card on screen (`ui.review_shown`, sent by the browser). The next card
         # waits a moment for the refit of the label just given (a spinner on the card), then is
-        # drawn with the predictions before it and drawn again when the refit is done. One queue
-        # for the keys and those redraws: a redraw cannot overtake the card of a later key.
+        # drawn with the predictions before it and drawn again when the refit is done.
         card = {**private, "show_progress": "full", "show_progress_on": [ui.review]}
-        review = {"concurrency_id": "review"}
 
         def then_redrawn(event):
             return event.then(h.review_refresh, s, card_out, **quick, **review)
 
-        then_redrawn(ui.accept.click(h.review_accept, shown, card_out, **card, **review))
+        then_redrawn(ui.accept.click(h.review_accept, shown, card_out, **card, **review, **every))
         then_redrawn(
-            ui.skip.click(h.review_skip, shown, [*card_out, ui.message], **quick, **review)
+            ui.skip.click(h.review_skip, shown, [*card_out, ui.message], **quick, **review, **every)
         )
         for k, button in enumerate(ui.review_keys):
-            then_redrawn(button.click(h.review_key(k), shown, card_out, **card, **review))
+            then_redrawn(button.click(h.review_key(k), shown, card_out, **card, **review, **every))
         then_redrawn(
             ui.review_as.submit(
                 h.review_named,

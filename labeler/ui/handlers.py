@@ -87,7 +87,7 @@ class Handlers:
             page = browse.page(snap, wb.paths, session.query)
         session.shown = tuple(t.row for t in page.tiles)
         session.seen = {t.row: t.label for t in page.tiles}
-        session.drawn = snap.version
+        session.drawn, session.drawn_fitted = snap.version, snap.fitted
         session.set_query(page=page.page)
         small = {t.path for t in page.tiles if self.small(t.path)}
         selected = None if keep_selection else []
@@ -159,20 +159,25 @@ class Handlers:
         back: Sequence[int] = (),
     ) -> Updates:
         """Every view an edit changes, and a line saying what was done. The edit goes on the
-        undo history of the user making the request; an undo's rows `back` are shown."""
+        undo history of the user making the request (`recorded`); an undo's rows `back` are
+        shown."""
         if edit is not None:
-            session.last_skipped = None  # Ctrl+Z now undoes this edit, not the skip before it
-            said = f"{edit.description[0].upper()}{edit.description[1:]}"
-            if edit.changed:  # a repeated click changes nothing: nothing to undo
-                self.history.push(annotator(request), edit)
-                said += " · Ctrl+Z undoes"
-            message = message or said
+            message = message or self.recorded(session, edit, request)
         cls = session.query.cls
         if cls != browse.ANY_CLASS and cls not in self.wb.snapshot().classes:
             session.set_query(cls=browse.ANY_CLASS)  # the filtered class is gone
             session.shown = ()  # a new filter: its first page
         views_ = self.label_view(session, keep_page=True, back=back) | self.class_view(session)
         return views_ | {self.ui.message: views.plain(message)}
+
+    def recorded(self, session: Session, edit: Edit, request: gr.Request | None) -> str:
+        """Put `edit` on the undo history of the user making the request, and say what it did."""
+        session.last_skipped = None  # Ctrl+Z now undoes this edit, not the skip before it
+        said = f"{edit.description[0].upper()}{edit.description[1:]}"
+        if not edit.changed:  # a repeated click changes nothing: nothing to undo
+            return said
+        self.history.push(annotator(request), edit)
+        return said + " · Ctrl+Z undoes"
 
     # -- page load, filters, paging ----------------------------------------------------------------
 
@@ -318,8 +323,11 @@ class Handlers:
     def poll(self, session: Session) -> Updates:
         """Every POLL_SECONDS: the views redrawn as `refresh` does when labels or classes changed
         since the grid was drawn (by another expert, or `labeler label` on the command line),
-        so that the header, counts and captions show them; nothing otherwise."""
-        if session.drawn is None or self.project.store.label_version() == session.drawn:
+        so that the header, counts and captions show them, or when it was drawn before a refit
+        was done; nothing otherwise."""
+        if session.drawn is None:
+            return gr.skip()
+        if session.drawn_fitted and self.project.store.label_version() == session.drawn:
             return gr.skip()
         return self.refresh(session)
 

@@ -103,9 +103,11 @@ class TabHandlers(Handlers):
         card's prediction should be of a model that saw the label just given: it waits for
         that refit up to REVIEW_REFIT_WAIT, then is drawn with the predictions before it, and
         `review_refresh` draws it again once the refit is done."""
+        # On the undo history at once: a Ctrl+Z during the wait undoes this label, not the last.
+        said = None if edit is None else self.recorded(session, edit, request)
         fresh = self.wb.live.refit_within(REVIEW_REFIT_WAIT)
         with nullcontext() if fresh else self.wb.live.deferred():
-            out = self.after_edit(session, edit, request=request) if edit is not None else {}
+            out = {} if said is None else self.after_edit(session, message=said)
             return out | self.review_view(session, refitting=not fresh)
 
     def review_outputs(self) -> list:
@@ -119,9 +121,9 @@ class TabHandlers(Handlers):
         return self.review_view(session)
 
     def review_refresh(self, session: Session) -> Updates:
-        """The card drawn during a refit, drawn again once the refit is done, with the other
-        views' predictions (nothing when the card was drawn refitted)."""
-        if not session.card_refitting:
+        """The card and the other views, drawn again once the refit under way is done, when they
+        were drawn during it (nothing otherwise)."""
+        if not session.card_refitting and session.drawn_fitted:
             return gr.skip()
         return self.refresh(session) | self.review_view(session)
 

@@ -34,6 +34,7 @@ class Session:
     seen: dict[int, str | None] = field(default_factory=dict)  # their labels as drawn
     generation: int = -1  # the workbench the rows above index (a rescan builds a new one)
     drawn: tuple[int, str] | None = None  # the label version the grid on screen was drawn at
+    drawn_fitted: bool = True  # ... with the predictions of a model fitted to it
 
     def set_query(self, **changes: object) -> None:
         self.query = replace(self.query, **changes)
