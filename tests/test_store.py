@@ -290,6 +290,24 @@ def test_sync_new_content_under_a_labeled_name_loses_the_label(store: Store) -> 
     assert store.sync_items([("IM0", "h8", 2, 3), ("IM1", "h2", 1, 1)]).cleared == ()
 
 
+def test_sync_new_content_under_the_name_of_a_gone_image_keeps_its_label_waiting(
+    store: Store,
+) -> None:
+    """A QA run lost a label so: the labeled image went (an unmounted share), another image
+    took its file name, and the first came back under another name, unlabeled."""
+    ids = _two_labeled(store)
+    store.sync_items([("IM1", "h2", 1, 1)])  # IM0 gone: its label waits
+    report = store.sync_items([("IM0", "h9", 2, 3), ("IM1", "h2", 1, 1)])  # new image at IM0
+    assert report == SyncReport(added=1)  # a new item: nothing changed, cleared or back
+    assert _labels_by_path(store) == {"IM1": "dog"} and store.gone_labeled() == 1
+    report = store.sync_items(
+        [("IM0", "h9", 2, 3), ("IM0-found.png", "h1", 1, 1), ("IM1", "h2", 1, 1)]
+    )
+    assert report.renamed == 1  # back, under another name
+    assert _labels_by_path(store) == {"IM0-found.png": "cat", "IM1": "dog"}
+    assert _ids_by_path(store)["IM0-found.png"] == ids["IM0"]
+
+
 def test_sync_a_copy_over_a_labeled_file_loses_its_label(store: Store) -> None:
     _two_labeled(store)
     report = store.sync_items([("IM0", "h2", 1, 1), ("IM1", "h2", 1, 1)])  # IM1 copied onto IM0

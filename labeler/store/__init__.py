@@ -252,16 +252,22 @@ class Store:
         - A file whose path and content are both known keeps its item.
         - A file holding the content of an item that is no longer at its own path (renamed,
           moved, files swapped or renumbered, as PACS re-exports do) is that item, moved.
-        - A known path whose content is new keeps its item with the new content, and loses its
-          label: the image the expert labeled is no longer there (reported in `cleared`, and a
-          removal in the label history, by CONTENT_CHANGED).
+        - The path of an item present until now, holding new content, keeps its item with the
+          new content, which loses its label: the image the expert labeled is no longer there
+          (reported in `cleared`, and a removal in the label history, by CONTENT_CHANGED). New
+          content at the path of an item already gone is a new item: the gone one waits,
+          label and all, for its content.
         - Anything else is added. Items whose content is nowhere are marked not present and
           come back, labels and all, when their content does.
         """
         with self._tx() as c:
             known = c.execute("SELECT id, path, hash, present FROM items").fetchall()
             was_present = {i: bool(present) for i, _, _, present in known}
-            plan = _plan_sync([row[:3] for row in known], [f[:2] for f in files])
+            plan = _plan_sync(
+                [row[:3] for row in known],
+                [f[:2] for f in files],
+                present={i for i, was in was_present.items() if was},
+            )
             # Paths first: the moved items, and the gone ones whose path a file now holds, go
             # to a free name, so that two items may trade paths (files swapped).
             moved = [(path, i) for path, i in plan.items.items() if i in plan.moved]
@@ -689,11 +695,12 @@ class _SyncPlan:
 
 
 def _plan_sync(
-    known: Sequence[tuple[int, str, str]], files: Sequence[tuple[str, str]]
+    known: Sequence[tuple[int, str, str]], files: Sequence[tuple[str, str]], *, present: set[int]
 ) -> _SyncPlan:
     """Match scanned (path, hash) `files` to `known` (id, path, hash) items: same path and
-    content first, then content found at another path (the item moved), then a known path with
-    new content (changed in place)."""
+    content first, then content found at another path (the item moved), then the path of an
+    item `present` until now with new content (changed in place). New content at the path of
+    an item gone before is a new item: the gone one keeps its label until its content is back."""
     plan = _SyncPlan()
     at_path = {path: (item_id, h) for item_id, path, h in known}
     by_hash: dict[str, list[int]] = {}
@@ -719,12 +726,13 @@ def _plan_sync(
             later.append(path)
     for path in later:
         item_id, _ = at_path.get(path, (None, None))
-        if item_id is not None and item_id not in claimed:
+        if item_id is not None and item_id not in claimed and item_id in present:
             plan.items[path] = item_id
             plan.changed.append(item_id)
             claimed.add(item_id)
     plan.gone = [i for i, _, _ in known if i not in claimed]
-    plan.evicted = [i for i, path, _ in known if i not in claimed and path in plan.items]
+    scanned = {path for path, _ in files}
+    plan.evicted = [i for i, path, _ in known if i not in claimed and path in scanned]
     return plan
 
 
