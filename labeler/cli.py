@@ -463,6 +463,9 @@ def cmd_class(args: argparse.Namespace) -> int:
             f"`labeler class {args.action}` takes {plural(wanted, 'class name')}, got "
             f"{len(args.names)}: {args.names}; quote names with spaces"
         )
+    from labeler.store.annotator import check_annotator
+
+    check_annotator(args.annotator)  # an expert's name: never that of accepted predictions
     with _open(args) as project:
         bench = project.workbench()
         edit = {

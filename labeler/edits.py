@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from labeler.classnames import check_class_name, check_new_class_names
 from labeler.errors import LabelerError
 from labeler.store import Store
+from labeler.store.annotator import is_accepted
 from labeler.wording import plural
 
 
@@ -25,6 +26,8 @@ class Edit:
     renamed: (old, new) class name for a rename.
     created: a class the edit created, to remove again on undo if still unused.
     retired: a class the edit deleted or merged away, to bring back on undo.
+    accepted: items whose label before was a prediction accepted in bulk: undo puts it back as
+        one (never as a hand label, which the heads would train on).
     """
 
     description: str
@@ -32,6 +35,7 @@ class Edit:
     renamed: tuple[str, str] | None = None
     created: str | None = None
     retired: str | None = None
+    accepted: frozenset[int] = frozenset()
 
     @property
     def changed(self) -> bool:
@@ -59,6 +63,7 @@ def assign(
     return Edit(
         description=description or f"labeled {plural(len(changes), 'image')} as {shown}",
         previous=tuple((i, before.get(i), name) for i, name in changes),
+        accepted=frozenset(i for i, _ in changes if i in had and is_accepted(had[i][1])),
     )
 
 
@@ -99,21 +104,23 @@ def merge_classes(store: Store, source: str, target: str, *, annotator: str) -> 
 
 
 def _merge(store: Store, source: str, target: str, *, annotator: str) -> Edit:
-    items = store.retire_class(source, annotator=annotator, into=target)
+    items, accepted = store.retire_class(source, annotator=annotator, into=target)
     return Edit(
         description=f"merged class {source} into {target} ({plural(len(items), 'image')})",
         previous=tuple((i, source, target) for i in items),
         retired=source,
+        accepted=frozenset(accepted),
     )
 
 
 def delete_class(store: Store, name: str, *, annotator: str) -> Edit:
     _check_existing(name, store.classes(), "delete")
-    items = store.retire_class(name, annotator=annotator)
+    items, accepted = store.retire_class(name, annotator=annotator)
     return Edit(
         description=f"deleted class {name} ({plural(len(items), 'image')} unlabeled)",
         previous=tuple((i, name, None) for i in items),
         retired=name,
+        accepted=frozenset(accepted),
     )
 
 
@@ -139,7 +146,7 @@ def undo(store: Store, edit: Edit, *, annotator: str) -> str:
     if edit.previous:
         now = store.labels_of([i for i, _, _ in edit.previous])
         revert = [(i, before) for i, before, after in edit.previous if now.get(i) == after]
-        store.apply_labels(revert, annotator=annotator)
+        store.apply_labels(revert, annotator=annotator, accepted=edit.accepted)
         if len(revert) < len(edit.previous):
             relabeled = plural(len(edit.previous) - len(revert), "image")
             notes.append(f"kept {relabeled} relabeled since by another session")
@@ -147,5 +154,5 @@ def undo(store: Store, edit: Edit, *, annotator: str) -> str:
         if any(lab.label == edit.created for lab in store.labels()):
             notes.append(f"kept class {edit.created}: images were labeled with it since")
         else:
-            store.retire_class(edit.created, annotator=annotator)
+            store.retire_class(edit.created, annotator=annotator)  # unused: nothing to keep
     return "; ".join([f"undid: {edit.description}", *notes])

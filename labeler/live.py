@@ -26,19 +26,9 @@ from labeler.calibrate import top2_scores
 from labeler.heads import pool_graph
 from labeler.ood import OodDetector
 from labeler.store import Store
-from labeler.store.annotator import ACCEPTED_SUFFIX
+from labeler.store.annotator import is_accepted
 
 NO_CLASS = -1
-
-
-def accepted_annotator(annotator: str) -> str:
-    """The annotator recorded for predictions that `annotator` accepted in bulk."""
-    return annotator + ACCEPTED_SUFFIX
-
-
-def is_accepted(annotator: str) -> bool:
-    """Whether a label with this annotator is a prediction accepted in bulk."""
-    return annotator.endswith(ACCEPTED_SUFFIX)
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,6 @@ from labeler.heads import DEFAULT_HEAD, DEFAULT_METHOD, Head, KnnGraph, create_h
 from labeler.heads.propagation import remember_pool_graph
 from labeler.index import FaissIndex
 from labeler.labelcsv import encoding_note, read_label_csv
-from labeler.live import is_accepted
 from labeler.ood import OodDetector
 from labeler.paths import UnknownPaths, image_rows
 from labeler.projectfiles import (
@@ -66,6 +65,7 @@ from labeler.reports import (
     estimate_text,
 )
 from labeler.store import Run, Store, UnfinishedDatabase, check_annotator
+from labeler.store.annotator import is_accepted
 from labeler.update import (
     BEFORE_CLASS_EDIT_NAME,
     CLEARED_NAME,

@@ -24,7 +24,8 @@ from labeler.datamap import Projection, project_2d
 from labeler.errors import LabelerError
 from labeler.estimates import by_label_count
 from labeler.heads import DEFAULT_METHOD
-from labeler.live import LiveModel, Snapshot, accepted_annotator, is_accepted
+from labeler.live import LiveModel, Snapshot
+from labeler.store.annotator import accepted_annotator, is_accepted
 from labeler.wording import plural
 
 if TYPE_CHECKING:

@@ -13,9 +13,9 @@ import labeler.project
 from labeler.browse import ANY_CLASS
 from labeler.cli import main
 from labeler.errors import LabelerError
-from labeler.live import accepted_annotator
 from labeler.project import Project
 from labeler.store import Store
+from labeler.store.annotator import accepted_annotator
 from labeler.store.schema import MIGRATIONS
 
 

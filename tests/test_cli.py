@@ -491,6 +491,9 @@ def test_class_renames_merges_and_deletes(
         assert len(project.store.labels()) == len(expected)
     assert main(["class", str(proj), "rename", "dark red"]) == EXIT_ERROR
     assert "takes 2 class names, got 1" in error_line()
+    marked = ["--annotator", "q (accepted auto)"]  # the name of accepted predictions
+    assert main(["class", str(proj), *marked, "delete", "x"]) == EXIT_ERROR
+    assert "annotator name 'q (accepted auto)' contains '(accepted auto)'" in error_line()
     assert main(["class", str(proj), "delete", "nope"]) == EXIT_ERROR
     assert error_line().endswith("there is no class 'nope' to delete; the classes are 'dark red'")
     for action in (["rename", "DARK RED", "x"], ["merge", "Dark Red", "x"], ["delete", "DARK red"]):
@@ -781,8 +784,8 @@ def test_an_export_imported_into_another_project_keeps_who_labeled_and_when(
 ) -> None:
     """Provenance survives a move: the annotator and time of each label, and a bulk-accepted
     prediction stays one (never trained on as a hand label)."""
-    from labeler.live import accepted_annotator
     from labeler.project import Project
+    from labeler.store.annotator import accepted_annotator
 
     folder, truth = colour_images
     first, second, third = sorted(truth)[:3]

@@ -408,14 +408,15 @@ def test_bad_annotator_names_are_refused_by_every_write(store: Store, annotator:
 
 
 def test_accepted_predictions_are_recorded_with_their_marker(store: Store) -> None:
-    from labeler.live import accepted_annotator
+    from labeler.store.annotator import accepted_annotator
 
     store.sync_items([("a.png", "h1", 1, 1)])
     a = store.items()[0].id
     assert store.apply_labels([(a, "cat")], annotator=accepted_annotator("ana")) == 1
     assert store.labels()[0].annotator == "ana (accepted auto)"
     with pytest.raises(LabelerError, match="contains '\\(accepted auto\\)'"):
-        store.apply_labels([(a, "dog")], annotator=accepted_annotator("ana (accepted auto)"))
+        store.apply_labels([(a, "dog")], annotator="ana (accepted auto) (accepted auto)")
+    assert accepted_annotator("ana (accepted auto)") == "ana (accepted auto)"  # marked once
 
 
 def test_skipped_files_are_replaced_by_each_scan(store: Store) -> None:

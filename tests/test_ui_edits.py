@@ -178,3 +178,33 @@ def test_a_repeated_label_changes_nothing_and_leaves_nothing_to_undo(store: Stor
     assert part.previous == ((3, None, "cat"),) and part.description == "labeled 1 image as cat"
     confirmed = edits.assign(store, [(1, "cat")], annotator="bob")  # another expert's label
     assert confirmed.changed and labels(store)[1] == "cat"
+
+
+def test_accepted_predictions_stay_accepted_through_class_edits_and_undos(store: Store) -> None:
+    """A merge moves an accepted prediction as one, and undoing a merge, a deletion or a hand
+    relabel puts it back as one: never a hand label, which the heads would train on."""
+    from labeler.store.annotator import accepted_annotator, is_accepted
+
+    store.sync_items([(f"{i}.png", f"h{i}", 1, 1) for i in range(3)])
+    a, b, c = (item.id for item in store.items())
+    store.apply_labels([(a, "cat"), (b, "cat")], annotator=accepted_annotator("ana"))
+    store.apply_labels([(c, "cat")], annotator="ana")
+
+    def accepted() -> dict[int, bool]:
+        return {lab.item_id: is_accepted(lab.annotator) for lab in store.labels()}
+
+    assert accepted() == {a: True, b: True, c: False}
+    store.add_class("dog")
+    merge = edits.merge_classes(store, "cat", "dog", annotator="zed")
+    assert accepted() == {a: True, b: True, c: False}
+    assert {lab.label for lab in store.labels()} == {"dog"}
+    edits.undo(store, merge, annotator="zed")
+    assert accepted() == {a: True, b: True, c: False}
+    deletion = edits.delete_class(store, "cat", annotator="zed")
+    assert accepted() == {}
+    edits.undo(store, deletion, annotator="zed")
+    assert accepted() == {a: True, b: True, c: False}
+    relabel = edits.assign(store, [(a, "dog")], annotator="bob")  # checked by hand: a hand label
+    assert accepted()[a] is False
+    edits.undo(store, relabel, annotator="bob")
+    assert accepted()[a] is True and store.labels_of([a]) == {a: "cat"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,7 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from labeler.errors import LabelerError
-from labeler.store.annotator import CONTENT_CHANGED, MAX_ANNOTATOR_CHARS, check_annotator
+from labeler.store.annotator import (
+    CONTENT_CHANGED,
+    MAX_ANNOTATOR_CHARS,
+    accepted_annotator,
+    check_annotator,
+    is_accepted,
+)
 from labeler.store.schema import SCHEMA_VERSION, migrate
 
 _SQL_CHUNK = 500  # host parameters per query, well under SQLite's limit
@@ -572,17 +578,26 @@ class Store:
             rows += self._query(sql.format(ids=",".join("?" * len(chunk))), chunk)
         return rows
 
-    def apply_labels(self, changes: Sequence[tuple[int, str | None]], *, annotator: str) -> int:
+    def apply_labels(
+        self,
+        changes: Sequence[tuple[int, str | None]],
+        *,
+        annotator: str,
+        accepted: Collection[int] = (),
+    ) -> int:
         """Set (item_id, class name) or remove (item_id, None) labels in one transaction.
 
         Returns how many labels changed. A label already set by the same annotator is left
         alone and writes no history; by another annotator, it is set again in their name.
+        accepted: items whose label is set as a prediction accepted in bulk (an undo puts
+        such a label back as it was), recorded under `annotator` with ACCEPTED_SUFFIX.
         """
         check_annotator(annotator, accepted=True)
         at = utc_now()
         changed = 0
         with self._tx() as c:
             for item_id, name in changes:
+                who = accepted_annotator(annotator) if item_id in accepted else annotator
                 row = c.execute(
                     "SELECT class_id, annotator FROM labels WHERE item_id = ?", (item_id,)
                 ).fetchone()
@@ -592,9 +607,9 @@ class Store:
                     class_id = None
                 else:
                     class_id = self._class_id(c, name)
-                    if row and tuple(row) == (class_id, annotator):
+                    if row and tuple(row) == (class_id, who):
                         continue
-                self._write_label(c, item_id, class_id, annotator=annotator, at=at)
+                self._write_label(c, item_id, class_id, annotator=who, at=at)
                 changed += 1
         return changed
 
@@ -608,11 +623,15 @@ class Store:
             ).rowcount:
                 raise LabelerError(f"there is no class {old!r} to rename")
 
-    def retire_class(self, name: str, *, annotator: str, into: str | None = None) -> list[int]:
+    def retire_class(
+        self, name: str, *, annotator: str, into: str | None = None
+    ) -> tuple[list[int], set[int]]:
         """Delete class `name`, or merge it `into` another class (created if need be).
 
-        Its labels are removed (or moved), each with a history event; its predictions are
-        dropped. Returns the ids of the items that carried the label.
+        Its labels are removed (or moved: under `annotator`, and still predictions accepted in
+        bulk where they were), each with a history event; its predictions are dropped. Returns
+        the ids of the items that carried the label, and those of them whose label was an
+        accepted prediction.
         """
         check_annotator(annotator, accepted=True)
         at = utc_now()
@@ -626,27 +645,28 @@ class Store:
             target = None if into is None else self._class_id(c, into)
             if target == class_id:
                 raise LabelerError(f"cannot merge class {name!r} into itself")
-            items = [
-                r[0]
-                for r in c.execute(
-                    "SELECT item_id FROM labels WHERE class_id = ? ORDER BY item_id", (class_id,)
-                ).fetchall()
-            ]
+            held = c.execute(
+                "SELECT item_id, annotator FROM labels WHERE class_id = ? ORDER BY item_id",
+                (class_id,),
+            ).fetchall()
+            items = [i for i, _ in held]
+            accepted = {i for i, who in held if is_accepted(who)}
+            who = {i: accepted_annotator(annotator) if i in accepted else annotator for i in items}
             if target is None:
                 c.execute("DELETE FROM labels WHERE class_id = ?", (class_id,))
             else:
-                c.execute(
+                c.executemany(
                     "UPDATE labels SET class_id = ?, annotator = ?, labeled_at = ? "
-                    "WHERE class_id = ?",
-                    (target, annotator, at, class_id),
+                    "WHERE item_id = ?",
+                    [(target, who[i], at, i) for i in items],
                 )
             c.executemany(
                 "INSERT INTO label_events(item_id, class_id, annotator, at) VALUES (?,?,?,?)",
-                [(i, target, annotator, at) for i in items],
+                [(i, target, annotator if target is None else who[i], at) for i in items],
             )
             c.execute("DELETE FROM predictions WHERE class_id = ?", (class_id,))
             c.execute("UPDATE classes SET deleted_at = ? WHERE id = ?", (at, class_id))
-        return items
+        return items, accepted
 
     # -- learning curve: accuracy estimates (labeler.active.stopping) ----------------------------
 

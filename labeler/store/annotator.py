@@ -10,6 +10,17 @@ ACCEPTED_SUFFIX = " (accepted auto)"  # appended to the annotator of bulk-accept
 CONTENT_CHANGED = "rescan: the file's content changed"
 
 
+def accepted_annotator(annotator: str) -> str:
+    """The annotator recorded for predictions that `annotator` accepted in bulk (`annotator`
+    itself when it is such a name already)."""
+    return annotator if is_accepted(annotator) else annotator + ACCEPTED_SUFFIX
+
+
+def is_accepted(annotator: str) -> bool:
+    """Whether a label with this annotator is a prediction accepted in bulk."""
+    return annotator.endswith(ACCEPTED_SUFFIX)
+
+
 def check_annotator(name: str, *, accepted: bool = False) -> str:
     """Return `name` if it can be recorded as an annotator, else raise a LabelerError saying why.
 
