@@ -614,9 +614,11 @@ class Project:
         start = self._weights()
         if from_original:
             start["checkpoint"] = self.original_checkpoint()
+        files = [self.images_root / v.paths[r] for r in rows]
+        self._check_unchanged(files, [v.hashes[r] for r in rows])
         path, report = finetune_checkpoint(
             self.path,
-            [self.images_root / v.paths[r] for r in rows],
+            files,
             labels,
             **start,
             device=device,
@@ -630,6 +632,22 @@ class Project:
             seen |= set(self.trained_on())
         init = self._reembed(path, device=device, progress=progress, trained_on=seen)
         return init, report
+
+    def _check_unchanged(self, files: Sequence[Path], hashes: Sequence[str]) -> None:
+        """Refuse to train on labeled files whose content changed since the last scan: their
+        label was given to the image that was there."""
+        from labeler.ingest.scan import sha256_file
+
+        changed = [
+            f for f, h in zip(files, hashes, strict=True) if f.is_file() and sha256_file(f) != h
+        ]
+        if changed:
+            raise LabelerError(
+                f"{plural(len(changed), 'labeled file')} changed since the project last scanned "
+                f"its folder (e.g. {changed[0]}): the label was given to the image that was "
+                f"there; run `labeler init {self.path}` to rescan (the labels of changed files "
+                "are cleared, and listed), then fine-tune again"
+            )
 
     def adapt(
         self,

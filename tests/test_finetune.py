@@ -137,6 +137,11 @@ def test_project_finetune_re_embeds_and_records_the_labels_it_saw(tmp_path, caps
         with pytest.raises(LabelerError, match=r"\(it is gone\).*run `labeler init .*` to rescan"):
             project.finetune(steps=2, blocks=0, progress=False)
         (tmp_path / "away.png").rename(gone)
+        original = gone.read_bytes()
+        Image.new("RGB", (40, 40), (0, 0, 0)).save(gone)  # another image under the labeled name
+        with pytest.raises(LabelerError, match=r"1 labeled file changed since .*to rescan"):
+            project.finetune(steps=2, blocks=0, progress=False)
+        gone.write_bytes(original)
         init, report = project.finetune(steps=2, blocks=0, progress=False)
         assert report.steps == 2 and init.embedded == len(truth)
         assert project.model_key != before and "+" in project.model_key
