@@ -365,7 +365,7 @@ class Project:
             [(i, name) for i, (_, name) in given.items()], annotator=annotator, provenance=kept
         )
         gone_given = sum(r >= len(v.paths) for r in chosen)
-        return changed, replaced, len(had) - len(replaced), gone_given
+        return changed, replaced, len(given) - changed, gone_given
 
     def import_labels(
         self, csv_path: Path | str, *, annotator: str = DEFAULT_ANNOTATOR

@@ -208,3 +208,15 @@ def test_accepted_predictions_stay_accepted_through_class_edits_and_undos(store:
     assert accepted()[a] is False
     edits.undo(store, relabel, annotator="bob")
     assert accepted()[a] is True and store.labels_of([a]) == {a: "cat"}
+
+
+def test_a_hand_label_of_the_same_class_confirms_an_accepted_prediction(store: Store) -> None:
+    from labeler.store.annotator import accepted_annotator
+
+    store.sync_items([("a.png", "h1", 1, 1)])
+    a = store.items()[0].id
+    store.set_labels([(a, "cat")], annotator=accepted_annotator("ana"))
+    assert store.set_labels([(a, "cat")], annotator=accepted_annotator("bob")) == 0  # no news
+    assert store.set_labels([(a, "cat")], annotator="bob") == 1  # checked by hand
+    assert store.labels()[0].annotator == "bob"
+    assert store.set_labels([(a, "cat")], annotator="ana") == 0  # a hand label already

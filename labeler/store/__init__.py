@@ -397,7 +397,9 @@ class Store:
     ) -> int:
         """Label items, as (item_id, class name); return how many labels actually changed.
 
-        Re-assigning the same class is a no-op and writes no history. provenance: per
+        Re-assigning the same class is a no-op and writes no history, except over a prediction
+        accepted in bulk by a hand label: the expert confirms it, and the heads may train on
+        it from now on. provenance: per
         assignment, (annotator, time) to record instead of `annotator` and `at` where not None
         (an import of an export keeps who labeled each image, and when).
         """
@@ -413,11 +415,12 @@ class Store:
             for n, (item_id, name) in enumerate(assignments):
                 class_id = self._class_id(c, name)
                 row = c.execute(
-                    "SELECT class_id FROM labels WHERE item_id = ?", (item_id,)
+                    "SELECT class_id, annotator FROM labels WHERE item_id = ?", (item_id,)
                 ).fetchone()
-                if row and row[0] == class_id:
-                    continue
                 who, when = by[n] if by else (annotator, at)
+                confirmed = row and is_accepted(row[1]) and not is_accepted(who)
+                if row and row[0] == class_id and not confirmed:
+                    continue
                 self._write_label(c, item_id, class_id, annotator=who, at=when)
                 changed += 1
         return changed
