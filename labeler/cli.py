@@ -173,7 +173,7 @@ def _check_device(device: str) -> None:
 
 
 def cmd_label(args: argparse.Namespace) -> int:
-    from labeler.labelcsv import encoding_note
+    from labeler.labelcsv import encoding_note, file_name
 
     with _open(args) as project:
         report = project.import_labels(args.csv, annotator=args.annotator)
@@ -181,9 +181,9 @@ def cmd_label(args: argparse.Namespace) -> int:
             f"{plural(report.changed, 'label')} set; {plural(report.labeled, 'image')} labeled "
             "in all"
         )
-        if not (report.changed or report.unchanged or report.unlabeled):
+        if not (report.rows or report.unlabeled):
             print(
-                f"warning: {args.csv} has no rows below its header: nothing to import",
+                f"warning: {file_name(args.csv)} has no rows below its header: nothing to import",
                 file=sys.stderr,
             )
         if report.disagreeing_copies:
@@ -209,12 +209,17 @@ def cmd_label(args: argparse.Namespace) -> int:
             print(f"{plural(len(new), 'new class', 'new classes')}: {', '.join(map(repr, new))}")
         note = encoding_note(report.encoding)
         if note:
-            print(f"warning: {args.csv} was {note}", file=sys.stderr)
+            print(f"warning: {file_name(args.csv)} was {note}", file=sys.stderr)
         if report.kept_annotator or report.kept_time:
+            rest = report.rows - min(report.kept_annotator, report.kept_time)
             print(
                 f"kept from the file: the annotator of {plural(report.kept_annotator, 'row')} and "
-                f"the labeled_at time of {report.kept_time}; other rows are recorded as "
-                f"{args.annotator!r}, at the time of this import"
+                f"the labeled_at time of {report.kept_time}"
+                + (
+                    f"; other rows are recorded as {args.annotator!r}, at the time of this import"
+                    if rest
+                    else ""
+                )
             )
         if report.unread_times:
             print(

@@ -135,8 +135,8 @@ def read_label_csv(path: Path | str) -> LabelRows:
     labels, or rows whose `source` (where the file has that column) is neither `human` nor
     empty. A repeated path with the same label is kept once, as first written.
     """
-    path = Path(path)
-    rows, lines, first, encoding = _read_rows(path)
+    rows, lines, first, encoding = _read_rows(Path(path))
+    path = file_name(path)  # from here on, for messages only
     header = _header(path, rows[first])
     ip, il = header.index("path"), header.index("label")
     isrc, iwho, iwhen = (header.index(c) if c in header else None for c in PROVENANCE_COLUMNS)
@@ -214,6 +214,11 @@ def read_label_csv(path: Path | str) -> LabelRows:
     )
 
 
+def file_name(path: Path | str) -> str:
+    """Label file `path` as messages name it: 'standard input' for '-'."""
+    return "standard input" if str(path) == STDIN else str(path)
+
+
 def _cell(row: list[str], index: int | None) -> str:
     """The stripped cell of an optional column ('' where the file has no such column or cell)."""
     return row[index].strip() if index is not None and index < len(row) else ""
@@ -225,11 +230,13 @@ def _utc_time(cell: str) -> str | None:
     A time without a zone is taken as UTC, which is what our export writes."""
     try:
         t = datetime.fromisoformat(cell)
-    except ValueError:
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=timezone.utc)
+        t = t.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # not a time, or one beyond year 1 to 9999 in UTC
         return None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat, not strftime: the year has its four digits even before 1000
+    return t.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def _unescape_path(cell: str) -> str:
@@ -272,7 +279,7 @@ def _read_text(path: Path) -> tuple[str, str]:
     """The text of label file `path` ('-': standard input) and the encoding it was read in (see
     `_decode`)."""
     if str(path) == STDIN:
-        return _decode(path, sys.stdin.buffer.read())
+        return _decode(file_name(path), sys.stdin.buffer.read())
     if path.is_dir():
         raise LabelerError(
             f"label file {path} is a folder; pass a CSV file with columns path,label"

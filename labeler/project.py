@@ -47,7 +47,7 @@ from labeler.export.rows import EXTRA_COLUMNS, export_rows
 from labeler.heads import DEFAULT_HEAD, DEFAULT_METHOD, Head, KnnGraph, create_head
 from labeler.heads.propagation import remember_pool_graph
 from labeler.index import FaissIndex
-from labeler.labelcsv import encoding_note, read_label_csv
+from labeler.labelcsv import encoding_note, file_name, read_label_csv
 from labeler.ood import OodDetector
 from labeler.paths import UnknownPaths, image_rows
 from labeler.projectfiles import (
@@ -393,7 +393,9 @@ class Project:
                 else []
             )
             where = f", {line_numbers(lines)}" if lines else ""
-            raise LabelerError(f"{csv_path}{where}: {e}; nothing was imported{read_as}") from e
+            raise LabelerError(
+                f"{file_name(csv_path)}{where}: {e}; nothing was imported{read_as}"
+            ) from e
         new = [c for c in self.store.classes() if c not in before]
         return ImportReport(
             changed,
@@ -404,6 +406,7 @@ class Project:
             replaced=replaced,
             unchanged=unchanged,
             gone=gone,
+            rows=len(rows.pairs),
             kept_annotator=sum(who is not None for who, _ in rows.provenance),
             kept_time=sum(when is not None for _, when in rows.provenance),
             unread_times=rows.unread_times,

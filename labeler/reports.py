@@ -61,6 +61,7 @@ class ImportReport:
     replaced: list[tuple[str, str, str, str]] = field(default_factory=list)
     unchanged: int = 0  # images the file gave the label they had already
     gone: int = 0  # labels given to images gone from the folder: kept until they come back
+    rows: int = 0  # rows of the file with a path and a label
     kept_annotator: int = 0  # rows whose annotator came from the file's annotator column
     kept_time: int = 0  # rows whose time came from the file's labeled_at column
     unread_times: list[int] = field(default_factory=list)  # lines whose labeled_at is no time

@@ -841,6 +841,9 @@ def test_label_reads_standard_input_and_says_what_a_file_lacks(
     assert main(["label", str(proj), "--csv", str(empty)]) == 0
     said = capsys.readouterr().err.strip()
     assert said == f"warning: {empty} has no rows below its header: nothing to import"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"path,label\nx.png\n")))
+    assert main(["label", str(proj), "--csv", "-"]) == EXIT_ERROR
+    assert error_line().startswith("labeler: error: standard input, line 2: expected 2 cells")
     short = tmp_path / "short.csv"
     short.write_text(f"path,label\n{first}\n", encoding="utf-8")
     assert main(["label", str(proj), "--csv", str(short)]) == EXIT_ERROR

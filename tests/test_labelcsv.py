@@ -424,17 +424,19 @@ def test_annotator_and_labeled_at_columns_are_read_as_provenance(tmp_path: Path)
         "c.png,dog,,,\n"  # filled in by hand: no provenance
         "d.png,cat,human,ana,2026-11-24 07:04\n"  # no zone: UTC, as our export writes
         "e.png,cat,human,ana,24/11/2026 07:04\n"  # rewritten by a spreadsheet: not a time
+        "f.png,cat,human,ana,0001-01-01T00:00:00Z\n"  # the year keeps its four digits
         "a.png,cat,human,someone else,2020-01-01T00:00:00Z\n"  # repeated: the first is kept
     )
     rows = read_label_csv(_write(tmp_path, content))
     assert rows.pairs == [("a.png", "cat"), ("b.png", "dog"), ("c.png", "dog"), ("d.png", "cat"),
-                          ("e.png", "cat")]  # fmt: skip
+                          ("e.png", "cat"), ("f.png", "cat")]  # fmt: skip
     assert rows.provenance == [
         ("dr who", "2026-11-24T07:04:37Z"),
         ("ana (accepted auto)", "2026-11-24T07:04:37Z"),
         (None, None),
         ("ana", "2026-11-24T07:04:00Z"),
         ("ana", None),
+        ("ana", "0001-01-01T00:00:00Z"),
     ]
     assert rows.unread_times == [6]
 
