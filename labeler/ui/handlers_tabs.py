@@ -52,9 +52,9 @@ class TabHandlers(Handlers):
     ) -> tuple[ReviewItem, str | None, bool]:
         """The image on the card on screen, as the browser sent it with the key (`shown`, see
         `views.card_shown`), the prediction it showed, and whether it showed the image as
-        fitting no class. If another session labeled it
-        meanwhile, or a rescan moved it, nothing is done (`CardChanged`): the next card is drawn
-        with a note."""
+        fitting no class. If another session labeled it meanwhile, or it is no longer the card
+        under review (a rescan, a press meant for a card gone by), nothing is done
+        (`CardChanged`): the next card is drawn with a note."""
         session.sync(self.wb)
         on_screen = views.card_on_screen(shown)
         if on_screen is None:
