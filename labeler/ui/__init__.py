@@ -68,8 +68,10 @@ def build_app(project: Project) -> gr.Blocks:
         # in the preview's queue, so that it cannot answer after a later refresh.
         ui.poll.tick(h.poll, s, everything, **preview)
         # Label tab
+        # In the preview's queue: a redraw of the page (after a refit, or a poll) cannot answer
+        # after a new filter with the page of the old one.
         for control in (ui.show, ui.cls, ui.sort):
-            control.input(h.set_filter, [s, ui.show, ui.cls, ui.sort], label, **quick)
+            control.input(h.set_filter, [s, ui.show, ui.cls, ui.sort], label, **preview)
         ui.prev.click(h.prev_page, s, label, **quick)
         ui.next.click(h.next_page, s, label, **quick)
         similar = [*label, ui.show, ui.cls]  # neighbours are listed whatever the filter
@@ -94,6 +96,7 @@ def build_app(project: Project) -> gr.Blocks:
                 [*everything, ui.review, ui.review_shown, ui.accept_anyway],
                 **quick,
                 **review,
+                **every,  # each Ctrl+Z undoes one edit: a second press is not dropped
             ).then(h.refresh, s, everything, **preview)
         )
         ui.export.click(h.export, None, [ui.export_file, ui.message], **private)

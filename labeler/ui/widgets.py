@@ -14,7 +14,7 @@ TEMPLATE = "${value.html}"
 
 GRID_JS = """
 const tiles = () => Array.from(element.querySelectorAll('.tile'));
-let last = null;
+let last = null;  // the path of the tile a Shift-click range starts from
 let chosen = new Set();
 function sync() {
   const selected = tiles().filter(t => t.classList.contains('selected')).map(t => t.dataset.path);
@@ -25,9 +25,11 @@ function sync() {
 }
 function applySelection() {
   const given = props.value && props.value.selected;
-  if (given) chosen = new Set(given);  // null: keep what the expert has selected meanwhile
+  if (given) {
+    chosen = new Set(given);
+    last = null;
+  }  // null: keep what the expert has selected meanwhile, and where a Shift-click range starts
   tiles().forEach(t => t.classList.toggle('selected', chosen.has(t.dataset.path)));
-  last = null;
   sync();
 }
 element.addEventListener('click', (e) => {
@@ -35,14 +37,15 @@ element.addEventListener('click', (e) => {
   if (!tile) return;
   const all = tiles();
   const i = all.indexOf(tile);
-  if (e.shiftKey && last !== null) {
-    all.slice(Math.min(last, i), Math.max(last, i) + 1).forEach(t => t.classList.add('selected'));
+  const from = all.findIndex(t => t.dataset.path === last);
+  if (e.shiftKey && from >= 0) {
+    all.slice(Math.min(from, i), Math.max(from, i) + 1).forEach(t => t.classList.add('selected'));
   } else if (e.ctrlKey || e.metaKey || e.target.closest('.tick')) {
     tile.classList.toggle('selected');
   } else {
     all.forEach(t => t.classList.toggle('selected', t === tile));
   }
-  last = i;
+  last = tile.dataset.path;
   sync();
   trigger('pick', {image: tile.dataset.path});
 });

@@ -164,6 +164,16 @@ def test_undo_by_key_restores_the_previous_label(page: Page, server) -> None:
     page.locator("body").press("Control+z")
     expect(tile(page, bags[2]).locator(".cap.predicted")).to_be_visible()
     assert bags[2] not in stored(server)
+    # Two labels, two quick Ctrl+Z: each press undoes one (a second press was dropped).
+    for path in bags[2:4]:
+        tile(page, path).click()
+        page.keyboard.press("2")
+        expect(tile(page, path).locator(".cap.labeled")).to_contain_text("bag")
+    page.locator("body").press("Control+z")
+    page.locator("body").press("Control+z")
+    for path in bags[2:4]:
+        expect(tile(page, path).locator(".cap.predicted")).to_be_visible()
+    assert not set(bags[2:4]) & set(stored(server))
 
 
 def test_undo_outlives_a_reload(page: Page, browser, server, requests_seen) -> None:
