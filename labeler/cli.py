@@ -446,14 +446,13 @@ def cmd_curve(args: argparse.Namespace) -> int:
 
     with _open(args) as project:
         curve = project.learning_curve()
-        every_labeled = project.status()["estimated_accuracy"] == EVERY_IMAGE_LABELED
-    if not curve:
-        print(
-            f"no estimate: {EVERY_IMAGE_LABELED}"
-            if every_labeled
-            else "no estimate yet: label two images in each of two classes first"
-        )
-        return 0
+        if not curve:
+            print(
+                f"no estimate: {EVERY_IMAGE_LABELED}"
+                if project.every_image_labeled()
+                else "no estimate yet: label two images in each of two classes first"
+            )
+            return 0
     print("labels  estimated accuracy  95% interval")
     for n, acc, low, high in curve:
         bar = "#" * round(CURVE_BAR_WIDTH * acc)

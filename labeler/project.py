@@ -428,6 +428,11 @@ class Project:
                 out.append((*seen, path, label))
         return out
 
+    def every_image_labeled(self) -> bool:
+        """Whether every image present has a label (and there is one): nothing to auto-label."""
+        n = len(self._vectors().paths)
+        return n > 0 and len(self._labeled()[0]) == n
+
     def _labeled(self, *, hand_only: bool = False) -> tuple[np.ndarray, list[str]]:
         """Rows of `_vectors()` with a label (K,) int64, ascending, and their labels.
 
@@ -977,7 +982,7 @@ class Project:
             estimated_accuracy=estimate_text(
                 self.current_estimate(DEFAULT_METHOD if run is None else run.method),
                 any_recorded=bool(self.store.estimates()),
-                every_labeled=len(self._labeled()[0]) == len(v.paths) > 0,
+                every_labeled=self.every_image_labeled(),
             ),
             fine_tuned_on=len(self.trained_on()),
         )
