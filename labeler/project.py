@@ -642,13 +642,18 @@ class Project:
         return init, report
 
     def _check_unchanged(self, files: Sequence[Path], hashes: Sequence[str]) -> None:
-        """Refuse to train on labeled files whose content changed since the last scan: their
-        label was given to the image that was there."""
+        """Refuse to train on labeled files gone or changed since the last scan: the label of
+        a changed one was given to the image that was there."""
         from labeler.ingest.scan import sha256_file
 
-        changed = [
-            f for f, h in zip(files, hashes, strict=True) if f.is_file() and sha256_file(f) != h
-        ]
+        gone = next((f for f in files if not f.is_file()), None)
+        if gone is not None:
+            raise LabelerError(
+                f"the labeled image {gone} cannot be read (it is gone): it went since the project "
+                f"last scanned its folder; run `labeler init {self.path}` to rescan (labels of "
+                "gone images are kept), then fine-tune again"
+            )
+        changed = [f for f, h in zip(files, hashes, strict=True) if sha256_file(f) != h]
         if changed:
             raise LabelerError(
                 f"{plural(len(changed), 'labeled file')} changed since the project last scanned "

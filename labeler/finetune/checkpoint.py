@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from labeler.errors import ImageError, LabelerError
+from labeler.errors import LabelerError
 from labeler.finetune.trainer import FINETUNE_STEPS, TRAIN_BLOCKS, FinetuneReport, finetune_backbone
 
 FINETUNED_DIR = "finetuned"
@@ -33,6 +33,7 @@ def finetune_checkpoint(
     """Fine-tune `backbone` (at `image_size`, from `checkpoint` or its own weights) on the image
     files with their labels; save the state dict under folder/finetuned/; return its path."""
     from labeler.embed import create_embedder
+    from labeler.ingest.decode import load_image
 
     embedder = create_embedder(
         backbone, device=device, image_size=image_size, checkpoint=checkpoint
@@ -41,7 +42,7 @@ def finetune_checkpoint(
     if not isinstance(model, torch.nn.Module):
         raise LabelerError(f"backbone {backbone!r} has no trainable network to fine-tune")
     _, y = np.unique(np.asarray(labels, dtype=object), return_inverse=True)
-    images = [_labeled_image(f, folder) for f in files]
+    images = [load_image(f) for f in files]
     report = finetune_backbone(
         model,
         images,
@@ -68,18 +69,3 @@ def save_checkpoint(model: torch.nn.Module, out: Path, backbone: str) -> Path:
     path = out / f"{backbone.replace('/', '_').replace(':', '_')}-{digest}.pt"
     os.replace(tmp, path)
     return path
-
-
-def _labeled_image(file: Path, project: Path):
-    """The decoded image of a labeled file, or a LabelerError that says to rescan."""
-    from labeler.ingest.decode import describe_failure, load_image
-
-    try:
-        return load_image(file)
-    except ImageError as e:
-        why = "it is gone" if not file.exists() else describe_failure(e)
-        raise LabelerError(
-            f"the labeled image {file} cannot be read ({why}): it changed or went since the "
-            f"project last scanned its folder; run `labeler init {project}` to rescan (labels "
-            "of gone images are kept), then fine-tune again"
-        ) from e
