@@ -140,8 +140,8 @@ def read_label_csv(path: Path | str) -> LabelRows:
     header = _header(path, rows[first])
     ip, il = header.index("path"), header.index("label")
     isrc, iwho, iwhen = (header.index(c) if c in header else None for c in PROVENANCE_COLUMNS)
-    pairs: dict[str, tuple[str, str, int]] = {}  # plain path -> (cell, label, line), first seen
-    provenance: dict[str, tuple[str | None, str | None]] = {}  # plain path -> (who, when)
+    # plain path -> (cell, label, line, (annotator, time)), as first seen
+    pairs: dict[str, tuple[str, str, int, tuple[str | None, str | None]]] = {}
     unread_times: list[int] = []
     unlabeled: list[int] = []
     predicted: list[tuple[int, str]] = []  # (line, source) of rows that are not expert labels
@@ -178,18 +178,13 @@ def read_label_csv(path: Path | str) -> LabelRows:
         if not label:
             unlabeled.append(line)
             continue
-        p0, label0, line0 = pairs.setdefault(plain_path(p), (p, label, line))
-        if line0 == line:
-            who, when = _cell(row, iwho), _cell(row, iwhen)
-            if who:
-                who = unescape_cell(who)
-                try:
-                    check_annotator(who, accepted=True)
-                except LabelerError as e:
-                    raise LabelerError(f"{path}, line {line}, column annotator: {e}") from e
-            if when and _utc_time(when) is None:
+        key = plain_path(p)
+        if key not in pairs:
+            who, time, unread = _provenance(row, iwho, iwhen, where=f"{path}, line {line}")
+            if unread:
                 unread_times.append(line)
-            provenance[plain_path(p)] = (who or None, _utc_time(when) if when else None)
+            pairs[key] = (p, label, line, (who, time))
+        p0, label0, line0, _ = pairs[key]
         if label0 != label:
             spelt = f", as {quoted(p0)}" if p0 != p else ""
             raise LabelerError(
@@ -205,11 +200,11 @@ def read_label_csv(path: Path | str) -> LabelRows:
             "as an expert label on purpose"
         )
     return LabelRows(
-        pairs=[(p, label) for p, label, _ in pairs.values()],
+        pairs=[(p, label) for p, label, _, _ in pairs.values()],
         unlabeled=unlabeled,
         encoding=encoding,
-        lines=[line for _, _, line in pairs.values()],
-        provenance=list(provenance.values()),
+        lines=[line for _, _, line, _ in pairs.values()],
+        provenance=[by for _, _, _, by in pairs.values()],
         unread_times=unread_times,
     )
 
@@ -222,6 +217,23 @@ def file_name(path: Path | str) -> str:
 def _cell(row: list[str], index: int | None) -> str:
     """The stripped cell of an optional column ('' where the file has no such column or cell)."""
     return row[index].strip() if index is not None and index < len(row) else ""
+
+
+def _provenance(
+    row: list[str], iwho: int | None, iwhen: int | None, *, where: str
+) -> tuple[str | None, str | None, bool]:
+    """(annotator, UTC time) of a row's optional annotator and labeled_at cells (None where
+    empty), and whether its labeled_at cell holds no time; an annotator the store would refuse
+    is refused here, `where` naming the file and line."""
+    who, when = _cell(row, iwho), _cell(row, iwhen)
+    if who:
+        who = unescape_cell(who)
+        try:
+            check_annotator(who, accepted=True)
+        except LabelerError as e:
+            raise LabelerError(f"{where}, column annotator: {e}") from e
+    time = _utc_time(when) if when else None
+    return who or None, time, bool(when) and time is None
 
 
 def _utc_time(cell: str) -> str | None:

@@ -322,7 +322,7 @@ class Project:
         annotator: str,
         csv_cells: bool,
         provenance: Sequence[tuple[str | None, str | None]] = (),
-    ) -> tuple[int, list[tuple[str, str, str, str]], int]:
+    ) -> tuple[int, list[tuple[str, str, str, str]], int, int]:
         """`label`: how many labels changed; (path, old label, its annotator, new label) of the
         labels replaced, in path order; how many images already had the label given; and how
         many of the images are gone from the folder.
@@ -343,18 +343,18 @@ class Project:
             store=self.store,
             csv_cells=csv_cells,
         )
-        chosen: dict[int, tuple[str, str]] = {}  # row -> (path as given, label)
-        by: dict[int, tuple[str | None, str | None]] = {}  # row -> provenance, first given
+        # row -> (path as given, label, provenance), as first given
+        chosen: dict[int, tuple[str, str, tuple[str | None, str | None]]] = {}
         for n, (row, (path, name)) in enumerate(zip(rows, assignments, strict=True)):
-            first, label = chosen.setdefault(row, (path, name))
-            by.setdefault(row, provenance[n] if provenance else (None, None))
+            by = provenance[n] if provenance else (None, None)
+            first, label, _ = chosen.setdefault(row, (path, name, by))
             if label != name:
                 raise LabelerError(
                     f"image {quoted(known[row])} is labeled both {label!r} (as {quoted(first)}) "
                     f"and {name!r} (as {quoted(path)}); keep one of them and import again"
                 )
-        given = {item_ids[r]: (known[r], name) for r, (_, name) in chosen.items()}
-        kept = [by[r] for r in chosen] if provenance else None
+        given = {item_ids[r]: (known[r], name) for r, (_, name, _) in chosen.items()}
+        kept = [by for _, _, by in chosen.values()] if provenance else None
         had = self.store.labels_and_annotators_of(list(given))
         replaced = sorted(
             (path, had[i][0], had[i][1], name)
