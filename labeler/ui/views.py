@@ -209,18 +209,19 @@ def review_html(
         if refitting
         else ""
     )
-    guess = (
-        f'<div class="guess">Predicted <b>{esc(top[0])}</b> · {top[1]:.0%} confident'
-        f"{updating}</div>"
-        if top
-        else '<div class="guess">No prediction yet: label images of two classes first.</div>'
-    )
-    if top and d.ood:
+    if not top:
+        guess = '<div class="guess">No prediction yet: label images of two classes first.</div>'
+    elif d.ood:
         guess = (
             f'<div class="guess ood">Fits no class · nearest: <b>{esc(top[0])}</b>?{updating}'
             '</div><div class="ood-note">Far from every labeled image: perhaps a kind nobody has '
             "labeled yet. Enter does not accept it: press its class's key, or type a class "
             "(a new one too).</div>"
+        )
+    else:
+        guess = (
+            f'<div class="guess">Predicted <b>{esc(top[0])}</b> · {top[1]:.0%} confident'
+            f"{updating}</div>"
         )
     return (
         f'<div class="review">{_img(d.path, small=small, cls="hero")}'
@@ -232,7 +233,8 @@ def review_html(
 
 def card_shown(d: Details | None) -> str:
     """What the review card on screen shows, as the browser sends it back with a key: JSON
-    {"path", "guess"} ('' for no card), so that a key acts on the image and prediction seen."""
+    {"path", "guess", "ood"} ('' for no card), so that a key acts on the image and prediction
+    seen (a card that fits no class shows no prediction to accept)."""
     if d is None:
         return ""
     guess = d.top[0][0] if d.top and not d.ood else None  # a flagged image's is no prediction
