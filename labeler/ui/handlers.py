@@ -4,6 +4,7 @@ inputs, calls the facade (`Project.workbench()`), and returns {component: new va
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -32,6 +33,8 @@ class Handlers:
         self.ui = ui
         self.history = UndoHistory()  # for the server's lifetime, not a page's
         self.cards = Cards()  # the review card on each page's screen
+        self._drawing: dict[int, threading.Lock] = {}  # per session: see `drawing`
+        self._locks_lock = threading.Lock()
 
     @property
     def wb(self) -> Workbench:
@@ -220,8 +223,15 @@ class Handlers:
         predictions: waiting for a refit under way, it would race that refit's `refresh`,
         which could then draw the page before and answer last, putting it back on screen.
         Once the refit is done, `refresh` redraws the turned page."""
-        with self.wb.live.deferred():
+        with self.wb.live.deferred(), self.drawing(session):
             return self.label_view(session, turn=turn)
+
+    def drawing(self, session: Session) -> threading.Lock:
+        """The lock of `session`'s grid: a page turn and a refresh, which run at once (in
+        queues of their own), each read the page on screen and set it; held around that, the
+        one cannot draw from the page the other is replacing (a turn seemed lost so)."""
+        with self._locks_lock:
+            return self._drawing.setdefault(id(session), threading.Lock())
 
     @friendly
     def pick(self, session: Session, evt: gr.EventData) -> Updates:
@@ -314,9 +324,9 @@ class Handlers:
         case the expert turned a page or filtered meanwhile (the session is shared, not copied).
         """
         self.wb.snapshot()
-        out = self.label_view(session, keep_selection=True, keep_page=True) | self.class_view(
-            session, keep_forms=True
-        )
+        with self.drawing(session):  # all of it: held to the end, it answers before a turn
+            out = self.label_view(session, keep_selection=True, keep_page=True)
+            out |= self.class_view(session, keep_forms=True)
         del out[self.ui.session]
         return out
 
