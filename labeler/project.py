@@ -940,23 +940,21 @@ class Project:
         return self._workbench
 
     def save_labels_before(self, edit: Edit) -> Path | None:
-        """Write the labels that `edit` (a class merge or delete) took away, as a label CSV at
-        PROJECT/labels-before-class-edit.csv, which `labeler label` reads to put them back (the
-        command line's undo); None, and nothing written, when it took none."""
+        """Write the labels that `edit` (a class merge or delete) took away, with who gave each
+        and when, as a label CSV at PROJECT/labels-before-class-edit-DATE-TIME.csv, which
+        `labeler label` reads to put them back (the command line's undo); None, and nothing
+        written, when it took none."""
         taken = [(i, before) for i, before, _ in edit.previous if before is not None]
         if not taken:
             return None
-        paths = self.store.paths_of([i for i, _ in taken])
-        rows = sorted((paths[i], label, *self._labeled_by(i, label)) for i, label in taken)
+        ids = [i for i, _ in taken]
+        paths, histories = self.store.paths_of(ids), self.store.label_histories(ids)
+        rows = sorted(
+            (paths[i], label, *_labeled_by(histories.get(i, []), label)) for i, label in taken
+        )
         out = dated(self.path, BEFORE_CLASS_EDIT_NAME)
         write_table(out, LABEL_FILE_COLUMNS, rows)
         return out
-
-    def _labeled_by(self, item_id: int, label: str) -> tuple[str, str]:
-        """(annotator, time) of the event that gave item `item_id` its label `label`, before its
-        latest event (the class edit that took it away); empty if none is recorded."""
-        history = self.store.label_history(item_id)[:-1]
-        return next(((who, at) for was, who, at in reversed(history) if was == label), ("", ""))
 
     def rescan(self, *, progress: bool = True) -> InitReport:
         """Scan the images folder again with this project's settings; embed only new images."""
@@ -1024,3 +1022,9 @@ def _last_prediction(run: Run, stale: list[str]) -> str:
     """'METHOD at TIME' of the latest run, with why it is out of date where it is."""
     when = f"{run.method} at {run.created_at}"
     return f"{when} (out of date: {'; '.join(stale)}; run `labeler predict`)" if stale else when
+
+
+def _labeled_by(history: list[tuple[str | None, str, str]], label: str) -> tuple[str, str]:
+    """(annotator, time) of the event of `history` (an item's, oldest first) that gave it
+    `label`, before its latest event (the class edit that took it away); empty if none."""
+    return next(((who, at) for was, who, at in reversed(history[:-1]) if was == label), ("", ""))

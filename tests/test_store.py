@@ -360,6 +360,27 @@ def test_set_labels_writes_history_only_on_change(store: Store) -> None:
     assert store.classes() == ["cat", "dog"]
 
 
+def test_label_histories_read_many_items_at_once(store: Store) -> None:
+    n = 1200  # more items than one query's ids: the reads come in chunks
+    store.sync_items([(f"{i}.png", f"h{i}", 1, 1) for i in range(n)])
+    ids = sorted(_ids_by_path(store).values())
+    rng = np.random.default_rng(0)
+    expected: dict[int, list[tuple[str | None, str]]] = {}  # what was done, event by event
+    for step in range(3):  # interleaved events: each item's history must keep its own order
+        changes = [(int(i), f"c{rng.integers(3)}") for i in rng.choice(ids, n // 2, replace=False)]
+        store.set_labels(changes, annotator=f"a{step}")
+        for i, label in changes:
+            if expected.get(i, [(None, "")])[-1][0] != label:  # a label event only on change
+                expected.setdefault(i, []).append((label, f"a{step}"))
+    removed = {int(i) for i in rng.choice(ids, size=100, replace=False)}
+    store.remove_labels(sorted(removed), annotator="bob")
+    for i in removed & expected.keys():
+        expected[i].append((None, "bob"))
+    histories = store.label_histories([*ids, 99999])
+    assert {i: [(label, who) for label, who, _ in h] for i, h in histories.items()} == expected
+    assert histories[ids[0]] == store.label_history(ids[0])
+
+
 def test_remove_labels_keeps_a_removal_event(store: Store) -> None:
     store.sync_items([("a.png", "h1", 1, 1), ("b.png", "h2", 1, 1)])
     ids = _ids_by_path(store)
