@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -191,8 +192,34 @@ def test_another_project_kept_among_the_images_is_left_out_of_the_scan(
         0
     ].close()
     project, report = Project.init(tmp_path / "p", images=folder, backbone="fake", progress=False)
-    project.close()
     assert report.skipped == []  # not its database, index and vectors as "unsupported" files
+    assert report.images == len(truth)
+    # An image put into a project's folder afterwards is reported, not left out unseen.
+    first = sorted(truth)[0]
+    shutil.copy(folder / first, folder / "sub" / "other" / "stray.png")
+    (folder / "sub" / "other" / "deeper").mkdir()
+    shutil.copy(folder / first, folder / "sub" / "other" / "deeper" / "ünï.jpg")
+    with project:
+        report = project.rescan(progress=False)
+    assert [path for path, _ in report.skipped] == [
+        "sub/other/deeper/ünï.jpg",
+        "sub/other/stray.png",
+    ]
+    assert all("labeler project's folder" in reason for _, reason in report.skipped)
+    assert report.images == len(truth)
+
+
+def test_an_image_put_into_the_projects_own_folder_is_reported(
+    tmp_path: Path, colour_images
+) -> None:
+    folder, truth = colour_images
+    project, _ = Project.init(folder / "labels", images=folder, backbone="fake", progress=False)
+    shutil.copy(folder / sorted(truth)[0], folder / "labels" / "x.png")
+    with project:
+        report = project.rescan(progress=False)
+    assert [(path, "move the image out" in reason) for path, reason in report.skipped] == [
+        ("labels/x.png", True)
+    ]
     assert report.images == len(truth)
 
 

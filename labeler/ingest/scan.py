@@ -18,6 +18,10 @@ from labeler.ingest.records import ImageFile, ScanResult, Skipped
 
 HASH_CHUNK = 1 << 20  # bytes read at a time while hashing
 _SUPPORTED = ", ".join(sorted(IMAGE_SUFFIXES))
+_IN_PROJECT_FOLDER = (
+    "inside a labeler project's folder, which scans leave out (it holds the project's database "
+    "and vectors): move the image out of that folder to label it"
+)
 # Files left out of the scan silently, not listed as skipped on every rescan: operating-system
 # junk, and types that are plainly no image. Hidden names ('.…', which covers macOS's .DS_Store
 # and ._ AppleDouble files) are left out too. Any other file is tried: DICOM files often have
@@ -83,6 +87,23 @@ def _classify_file(rel: str, abs_path: Path) -> Skipped | bool:
     return dicom
 
 
+def _stray_images(folder: Path, prefix: str) -> list[Skipped]:
+    """Skipped records for the image files under `folder`, a labeler project's folder that the
+    scan leaves out (its database and vectors are no images), so that an image put there is
+    reported rather than lost from sight. `prefix`: the folder's relative path, with '/'."""
+    found = []
+    for parent, folders, files in os.walk(folder):
+        folders[:] = sorted(f for f in folders if not f.startswith("."))
+        here = Path(parent).relative_to(folder).as_posix()  # '.' at the top
+        base = prefix if here == "." else f"{prefix}{here}/"
+        found += [
+            Skipped(_display(base + name), _IN_PROJECT_FOLDER)
+            for name in sorted(files)
+            if Path(name).suffix.lower() in IMAGE_SUFFIXES and not name.startswith(".")
+        ]
+    return found
+
+
 def _walk(root: Path, exclude: Path | None) -> tuple[list[tuple[str, bool]], list[Skipped]]:
     """Find files under `root`, in a deterministic order, leaving out hidden names ('.…'),
     the files `_ignored` names, the folder `exclude` (when given and below `root`) and any
@@ -102,6 +123,7 @@ def _walk(root: Path, exclude: Path | None) -> tuple[list[tuple[str, bool]], lis
         try:
             info = folder.stat()
             if prefix and (info.st_dev, info.st_ino) == left_out:
+                skipped += _stray_images(folder, prefix)
                 continue
             if (info.st_dev, info.st_ino) in seen:
                 reason = "symbolic link to a folder already scanned (skipped to avoid duplicates)"
@@ -110,7 +132,8 @@ def _walk(root: Path, exclude: Path | None) -> tuple[list[tuple[str, bool]], lis
             seen.add((info.st_dev, info.st_ino))
             entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
             if prefix and any(entry.name == DB_NAME for entry in entries):
-                continue  # another labeler project kept among the images: its files are no images
+                skipped += _stray_images(folder, prefix)  # another project kept among the images
+                continue
         except OSError as exc:
             if not prefix:
                 raise LabelerError(
