@@ -123,6 +123,7 @@ class Workbench:
             fit=partial(project.fit_rows, self.method),
         )
         self._sides = {it.path: max(it.width, it.height) for it in project.store.items()}
+        self._copies = _copies(vectors.hashes)
         self._projection: Projection | None = None
         self.generation = next(_GENERATIONS)
         self.missing_files = 0  # as of the last check_files()
@@ -267,6 +268,27 @@ class Workbench:
             ),
         )
 
+    def copies_labeled_otherwise(self, edit: edits.Edit) -> list[tuple[str, str, str]]:
+        """(path, copy's path, copy's label) for each image that `edit` labeled whose content, byte
+        for byte, is also in a file labeled as another class (one of the two labels is wrong,
+        and the heads are fitted on both); the first such copy of each image."""
+        row_of, hashes = self.live.row_of_id, self.vectors.hashes
+        given = {row_of[i]: label for i, _, label in edit.previous if label and i in row_of}
+        mates = {
+            r: [m for m in self._copies[hashes[r]] if m != r]
+            for r in given
+            if hashes[r] in self._copies
+        }
+        now = self.project.store.labels_of([self._item(m) for ms in mates.values() for m in ms])
+        out = []
+        for r, ms in mates.items():
+            other = [
+                (m, now[self._item(m)]) for m in ms if now.get(self._item(m), given[r]) != given[r]
+            ]
+            if other:
+                out.append((self.paths[r], self.paths[other[0][0]], other[0][1]))
+        return out
+
     def create_class(self, name: str) -> edits.Edit:
         return edits.create_class(self.project.store, name)
 
@@ -305,3 +327,11 @@ class Workbench:
         if len(np.unique(snap.label[snap.labeled])) >= 2 and not self._predictions_current():
             self.project.predict(progress=False)  # a server's log is no terminal
         return self.project.export_csv(out)
+
+
+def _copies(hashes: Sequence[str]) -> dict[str, list[int]]:
+    """{content hash: its rows} of the contents that more than one file holds."""
+    rows: dict[str, list[int]] = {}
+    for r, h in enumerate(hashes):
+        rows.setdefault(h, []).append(r)
+    return {h: r for h, r in rows.items() if len(r) > 1}

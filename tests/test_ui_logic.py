@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from imagegen import write_colour_set
 
 from labeler import browse
 from labeler.datamap import points_to_draw, project_2d
@@ -520,3 +521,20 @@ def test_images_that_fit_no_class_are_counted_as_the_export_has_them(tmp_path: P
     assert counts.fits_no_class == exported.pop("") == 4
     assert {c.name: c.auto for c in counts.classes} == exported
     project.close()
+
+
+def test_a_label_that_disagrees_with_a_byte_identical_copy_is_named(tmp_path: Path) -> None:
+    folder = tmp_path / "images"
+    first, second = sorted(write_colour_set(folder, 4))[:2]
+    (folder / "copy.png").write_bytes((folder / first).read_bytes())
+    (folder / "copy-2.png").write_bytes((folder / first).read_bytes())
+    project, _ = Project.init(tmp_path / "p", images=folder, backbone="fake", progress=False)
+    with project:
+        wb = project.workbench()
+        wb.assign([first], "red", annotator="ana")
+        assert wb.copies_labeled_otherwise(wb.assign(["copy.png"], "red", annotator="ana")) == []
+        other = wb.assign(["copy-2.png"], "blue", annotator="ana")
+        assert wb.copies_labeled_otherwise(other) == [("copy-2.png", "copy.png", "red")]
+        both = wb.assign([first, second], "green", annotator="ana")  # copy.png: red, copy-2: blue
+        assert wb.copies_labeled_otherwise(both) == [(first, "copy-2.png", "blue")]
+        assert wb.copies_labeled_otherwise(wb.delete_class("red", annotator="ana")) == []

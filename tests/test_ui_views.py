@@ -1270,3 +1270,36 @@ def test_an_undo_while_the_next_card_waits_undoes_the_label_just_given(
     worker.join(timeout=60)
     assert said == views.plain(f"Undid: labeled {first} as red")
     assert first not in labels_by(h) and len(labels_by(h)) == len(before) - 1
+
+
+def test_the_copies_note_names_one_pair_or_counts_them() -> None:
+    assert views.copies_note([]) == ""
+    one = views.copies_note([("a.png", "b.png", "cat")])
+    assert "a.png is the same file, byte for byte, as b.png, labeled cat" in one
+    assert one.startswith(" · note:") and "one of the two labels is wrong" in one
+    two = views.copies_note([("a.png", "b.png", "cat"), ("c.png", "d.png", "dog")])
+    assert two.startswith(" · note: 2 images have a copy under another class (a.png is")
+    assert "c.png" not in two
+
+
+def test_labeling_an_image_whose_copy_holds_another_class_says_so(tmp_path: Path) -> None:
+    from imagegen import write_colour_set
+
+    from labeler.ui.handlers_tabs import TabHandlers
+    from labeler.ui.layout import build_layout
+    from labeler.ui.session import Session
+
+    folder = tmp_path / "images"
+    first = sorted(write_colour_set(folder, 3))[0]
+    (folder / "copy.png").write_bytes((folder / first).read_bytes())
+    project, _ = Project.init(tmp_path / "p", images=folder, backbone="fake", progress=False)
+    with project:
+        ui = build_layout()
+        h, session, ana = TabHandlers(project, ui), Session(), SimpleNamespace(username="ana")
+        h.load(session)
+        h.assign_named(session, {"selected": ["copy.png"]}, "coat", ana)
+        out = h.assign_named(session, {"selected": [first]}, "dress", ana)
+    assert out[ui.message] == views.plain(
+        f"Labeled {first} as dress · Ctrl+Z undoes · note: {first} is the same file, byte for "
+        "byte, as copy.png, labeled coat: one of the two labels is wrong"
+    )

@@ -180,7 +180,7 @@ class Handlers:
         if not edit.changed:  # a repeated click changes nothing: nothing to undo
             return said
         self.history.push(annotator(request), edit)
-        return said + " · Ctrl+Z undoes"
+        return said + " · Ctrl+Z undoes" + views.copies_note(self.wb.copies_labeled_otherwise(edit))
 
     # -- page load, filters, paging ----------------------------------------------------------------
 

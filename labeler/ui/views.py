@@ -300,6 +300,19 @@ def on_page(rows: Sequence[int], shown: Sequence[int]) -> str:
     return f" · shown on {where}" if there == len(rows) else f" · {there} of them on {where}"
 
 
+def copies_note(copies: Sequence[tuple[str, str, str]]) -> str:
+    """A note of the images an edit labeled whose byte-identical copy holds another class, as
+    (path, copy's path, copy's label) (`Workbench.copies_labeled_otherwise`); '' when none.
+    Raw text, as the edit's description it follows: `plain` is applied to both together."""
+    if not copies:
+        return ""
+    path, copy, label = copies[0]
+    what = f"{path} is the same file, byte for byte, as {copy}, labeled {label}"
+    if len(copies) > 1:
+        what = f"{plural(len(copies), 'image')} have a copy under another class ({what}; …)"
+    return f" · note: {what}: one of the two labels is wrong"
+
+
 def unseen_note(unseen: Sequence[tuple[str, str | None]]) -> str:
     """A note of the labels an edit replaced that another session had set since the page was
     drawn, as (path, label it had) (`Workbench.replaced_unseen`); '' when none."""
