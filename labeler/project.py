@@ -523,7 +523,8 @@ class Project:
         report the confidence to auto-accept at for `target_precision`. `progress`: a bar on
         stderr of the accuracy check's refits, the slow part on a big project."""
         v = self._vectors()
-        label_state = self.store.label_version()[0]  # before reading: a later edit makes it stale
+        # Read before the labels: a later label edit makes the run stale, a class edit void.
+        label_state, classes_state = self.store.label_version()
         labeled, every_label, hand = self._label_rows()
         rows, labels = _hand_only(labeled, every_label, hand)
         proba, head = self._fit(method, rows, labels)
@@ -560,6 +561,7 @@ class Project:
             entropy=auto.entropy,
             ood=auto.ood,
             prediction_sets=auto.sets,
+            classes_as_of=classes_state,
         )
         try:
             estimate = record_estimate(

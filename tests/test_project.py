@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from imagegen import COLOURS, coloured, write_bad_files
 
+from labeler import edits
 from labeler.errors import LabelerError, ProjectNotFound
 from labeler.export import CSV_COLUMNS
 from labeler.project import NO_ESTIMATE, NO_PREDICTION, SKIPPED_NAME, Project, ProjectStatus
@@ -173,6 +174,34 @@ def test_label_predict_export_recovers_planted_classes(
     assert all(r["label"] == truth[r["path"]] for r in rows)
     assert all(0.0 <= float(r["confidence"]) <= 1.0 for r in auto)
     assert all(r["method"] == "auto" and r["model"] == "fake@32" for r in auto)
+
+
+@pytest.mark.parametrize("edit", ["rename", "delete"])
+def test_a_class_edited_while_predict_runs_voids_its_run(
+    project: Project, colour_images, monkeypatch: pytest.MonkeyPatch, edit: str
+) -> None:
+    from labeler.store import Store
+
+    _, truth = colour_images
+    project.label(_two_per_class(truth))
+    project.predict()
+    before = project.store.latest_run()
+    fit = project._fit
+
+    def fit_then_edit(*args, **kwargs):
+        out = fit(*args, **kwargs)
+        with Store(project.store.path) as other:  # `labeler class` in another window
+            if edit == "rename":
+                other.rename_class("red", "crimson")
+            else:
+                edits.delete_class(other, "red", annotator="bob")
+        return out
+
+    monkeypatch.setattr(project, "_fit", fit_then_edit)
+    with pytest.raises(LabelerError, match="classes changed while the predictions were made"):
+        project.predict()
+    assert project.store.latest_run() == before  # the last complete run is kept
+    assert "red" not in project.store.classes()  # and the old class is not made again
 
 
 def test_predict_needs_two_classes(project: Project, colour_images) -> None:

@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 
 from labeler.errors import LabelerError
-from labeler.store import MAX_ANNOTATOR_CHARS, Store, SyncReport, UnfinishedDatabase, schema
+from labeler.store import (
+    MAX_ANNOTATOR_CHARS,
+    ClassesChanged,
+    Store,
+    SyncReport,
+    UnfinishedDatabase,
+    schema,
+)
 from labeler.store.annotator import CONTENT_CHANGED
 from labeler.store.schema import SCHEMA_VERSION, migrate
 
@@ -454,6 +461,8 @@ def test_runs_and_predictions_round_trip(store: Store) -> None:
     assert store.latest_run() is None
     store.sync_items([(f"{i}.png", f"h{i}", 1, 1) for i in range(3)])
     ids = np.array(sorted(i.id for i in store.items()), dtype=np.int64)
+    for name in ("cat", "dög", "dog"):
+        store.add_class(name)
     params = {"temperature": 0.5, "k": [1, 2]}
     first = store.add_run(
         method="protonet",
@@ -493,6 +502,7 @@ def test_runs_and_predictions_round_trip(store: Store) -> None:
 def test_add_run_with_mismatched_lengths_writes_nothing(store: Store) -> None:
     store.sync_items([("a.png", "h1", 1, 1), ("b.png", "h2", 1, 1)])
     ids = np.array([i.id for i in store.items()])
+    store.add_class("cat")
     with pytest.raises(ValueError):
         store.add_run(
             method="m",
@@ -505,4 +515,38 @@ def test_add_run_with_mismatched_lengths_writes_nothing(store: Store) -> None:
             entropy=np.ones(2),
         )
     assert store.latest_run() is None
-    assert store.classes() == []
+    assert store.classes() == ["cat"]
+
+
+def _run_of(store: Store, labels: list[str], **options) -> int:
+    ids = np.array([i.id for i in store.items()][: len(labels)])
+    scores = np.full(len(labels), 0.5)
+    return store.add_run(
+        method="m",
+        model="x",
+        params={},
+        item_ids=ids,
+        labels=labels,
+        confidence=scores,
+        margin=scores,
+        entropy=scores,
+        **options,
+    )
+
+
+def test_a_run_of_classes_changed_since_it_began_is_refused(store: Store) -> None:
+    store.sync_items([("a.png", "h1", 1, 1), ("b.png", "h2", 1, 1)])
+    store.set_labels([(store.items()[0].id, "cat")], annotator="ana")
+    store.add_class("dog")
+    _, classes = store.label_version()
+    store.rename_class("dog", "wolf")  # in another process, while the head was fitted
+    with pytest.raises(ClassesChanged, match=r"'dog' no longer in use.*predict again"):
+        _run_of(store, ["dog", "cat"], classes_as_of=classes)
+    with pytest.raises(ClassesChanged, match="classes changed"):  # predicted none of them
+        _run_of(store, ["cat", "cat"], classes_as_of=classes)
+    assert store.latest_run() is None
+    assert store.classes() == ["cat", "wolf"]  # the old name is not made again
+    _, classes = store.label_version()
+    first = _run_of(store, ["wolf", "cat"], classes_as_of=classes)
+    store.set_labels([(store.items()[1].id, "cat")], annotator="ana")  # a label: no class edit
+    assert _run_of(store, ["cat"], classes_as_of=classes) > first

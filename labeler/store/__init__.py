@@ -27,6 +27,11 @@ from labeler.store.annotator import (
 )
 from labeler.store.schema import SCHEMA_VERSION, migrate
 
+# The classes in use as one string, 'id:name/…': changes with any class edit (`label_version`).
+_CLASSES_STATE = (
+    "SELECT IFNULL(GROUP_CONCAT(id || ':' || name, '/'), '') FROM "
+    "(SELECT id, name FROM classes WHERE deleted_at IS NULL ORDER BY id)"
+)
 _SQL_CHUNK = 500  # host parameters per query, well under SQLite's limit
 # SQLite error names (extended ones start with these) of a damaged file, and of one that cannot
 # be used now (locked by another program, read-only, disk full or failing).
@@ -46,6 +51,17 @@ __all__ = [
     "check_annotator",
     "utc_now",
 ]
+
+
+class ClassesChanged(LabelerError):
+    """Predictions made for classes renamed, merged or deleted since: not stored."""
+
+    def __init__(self, gone: Sequence[str]) -> None:
+        which = f" ({', '.join(map(repr, gone))} no longer in use)" if gone else ""
+        super().__init__(
+            f"the classes changed while the predictions were made{which}, by a class rename, "
+            "merge or delete elsewhere: nothing was stored; predict again"
+        )
 
 
 class UnfinishedDatabase(LabelerError):
@@ -491,18 +507,29 @@ class Store:
         entropy: np.ndarray,
         ood: np.ndarray | None = None,
         prediction_sets: Sequence[Sequence[str] | None] | None = None,
+        classes_as_of: str | None = None,
     ) -> int:
         """Store one prediction run: per item (M,) the predicted label and its scores; optionally
-        (M,) out-of-distribution flags and conformal prediction sets (lists of class names)."""
+        (M,) out-of-distribution flags and conformal prediction sets (lists of class names).
+
+        The classes named must be in use. `classes_as_of`: the classes part of `label_version()`
+        read before the predictions were made; when the classes changed since (a rename, merge
+        or delete in another process while the head was fitted), nothing is stored and a
+        `ClassesChanged` error says to predict again.
+        """
         count = len(item_ids)
         flags = np.zeros(count, dtype=bool) if ood is None else np.asarray(ood, dtype=bool)
         sets = [None] * count if prediction_sets is None else prediction_sets
         with self._tx() as c:
+            in_use = dict(c.execute("SELECT name, id FROM classes WHERE deleted_at IS NULL"))
+            gone = sorted(set(labels) - in_use.keys())
+            if gone or classes_as_of not in (None, c.execute(_CLASSES_STATE).fetchone()[0]):
+                raise ClassesChanged(gone)
             run_id = c.execute(
                 "INSERT INTO runs(method, model, params, created_at) VALUES (?, ?, ?, ?)",
                 (method, model, json.dumps(params), utc_now()),
             ).lastrowid
-            class_ids = {name: self._class_id(c, name) for name in set(labels)}
+            class_ids = {name: in_use[name] for name in set(labels)}
             c.executemany(
                 "INSERT INTO predictions(run_id, item_id, class_id, confidence, margin, entropy, "
                 "ood, prediction_set) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -549,11 +576,10 @@ class Store:
     # -- browser UI: label edits with undo, class edits, change detection (labeler.edits) --------
 
     def label_version(self) -> tuple[int, str]:
-        """Changes whenever a label or a class changes, in this process or any other."""
+        """Changes whenever a label or a class changes, in this process or any other: (latest
+        label event, the classes in use as 'id:name/…')."""
         rows = self._query(
-            "SELECT (SELECT IFNULL(MAX(id), 0) FROM label_events), "
-            "(SELECT IFNULL(GROUP_CONCAT(id || ':' || name, '/'), '') FROM classes "
-            "WHERE deleted_at IS NULL)"
+            f"SELECT (SELECT IFNULL(MAX(id), 0) FROM label_events), ({_CLASSES_STATE})"
         )
         return rows[0][0], rows[0][1]
 
