@@ -11,10 +11,13 @@ from labeler.ui.widgets import image_grid, map_view, panel
 
 KEYS_HELP = (
     "Click an image to select it and see it large · Ctrl/⌘-click or Shift-click to select more · "
-    "**A** selects the page · **1–9** label the selection · **←/→** turn pages · "
-    "**Ctrl+Z** undoes"
+    "**Ctrl/⌘+A** selects the page · **1–9** label the selection · typing a class name (a new "
+    "one makes the class) and **Enter** labels it too · **←/→** turn pages · **Ctrl+Z** undoes"
 )
-REVIEW_HELP = "**Enter** accepts the prediction · **1–9** labels it as that class · **S** skips"
+REVIEW_HELP = (
+    "**Enter** accepts the prediction · **1–9** labels it as that class · typing a class name "
+    "and **Enter** labels it so · **→** skips"
+)
 COLOUR_BY = ("labels and predictions", "labels only")
 ANY, ALL = "any class", "all classes"  # the "no filter" choice of the class dropdowns
 KEY_CLASS = "key"  # CSS class of the number-key buttons
@@ -202,7 +205,7 @@ def _review_tab(ui: UI) -> None:
                 ui.accept = gr.Button(
                     "Accept prediction (Enter)", variant="primary", elem_id="review-accept"
                 )
-                ui.skip = gr.Button("Skip (S)", elem_id="review-skip")
+                ui.skip = gr.Button("Skip (→)", elem_id="review-skip")
             gr.Markdown("Or label it as:", elem_classes=["help"])
             with gr.Row(elem_id="review-keys"):
                 ui.review_keys = _keys("review")

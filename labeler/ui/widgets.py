@@ -51,10 +51,11 @@ element.addEventListener('click', (e) => {
 });
 document.addEventListener('keydown', (e) => {
   if (!element.checkVisibility() || e.target.closest('input, textarea, select')) return;
-  if (e.ctrlKey || e.metaKey || e.altKey) return;
-  if (e.key === 'a' || e.key === 'A') {
+  if (e.altKey || e.shiftKey) return;
+  const command = e.ctrlKey || e.metaKey;
+  if (command && (e.key === 'a' || e.key === 'A')) {  // the page, not the text of the window
     tiles().forEach(t => t.classList.add('selected'));
-  } else if (e.key === 'Escape') {
+  } else if (!command && e.key === 'Escape') {
     tiles().forEach(t => t.classList.remove('selected'));
   } else {
     return;
@@ -102,7 +103,7 @@ def within_bounds(low: float, high: float, *, extra: int = 0) -> str:
 
 def image_grid(value: dict[str, Any], **kwargs: Any) -> gr.HTML:
     """A page of image tiles. Click selects one, Ctrl/Cmd-click or the tick toggles, Shift-click
-    selects a range, A selects the page, Escape clears. Value: {"html", "selected": [paths]}
+    selects a range, Ctrl/⌘+A selects the page, Escape clears. Value: {"html", "selected": [paths]}
     (None from the server: keep the current selection); event `pick` carries {"image": path}."""
     return gr.HTML(
         value, html_template=TEMPLATE, js_on_load=GRID_JS, apply_default_css=False, **kwargs

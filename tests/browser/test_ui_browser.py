@@ -120,7 +120,12 @@ def test_label_by_click_and_key_and_predictions_update(page: Page, server, scree
     expect(page.locator(".cap.predicted").first).to_be_visible()
     expect(page.locator("#status")).to_contain_text("196 auto-labeled")
     tile(page, sandals[0]).click()
-    label_as(page, "sandal")
+    page.keyboard.type("sandal")  # typed on the grid: the letters go into the class box, and
+    expect(page.locator("#label-as textarea")).to_have_value("sandal")
+    expect(page.locator("#selection-info")).to_have_text("1 selected")  # its "a" selects nothing
+    page.keyboard.press("Enter")
+    expect(page.locator("#label-as textarea")).to_have_value("")
+    expect(page.locator("#label-as textarea")).not_to_be_focused()
     # By key: select, press 1 (trouser), and see the caption turn into a hand label. A name
     # begun in the box and let go with Escape leaves the keys working.
     tile(page, trousers[2]).click()
@@ -133,6 +138,7 @@ def test_label_by_click_and_key_and_predictions_update(page: Page, server, scree
     on_disk = stored(server)
     assert {p: on_disk[p] for p in trousers[:3]} == {p: ("trouser", "ana") for p in trousers[:3]}
     assert on_disk[bags[0]] == on_disk[bags[1]] == ("bag", "ana")
+    assert on_disk[sandals[0]] == ("sandal", "ana")
     assert on_disk[sandals[0]] == ("sandal", "ana")
     # Predictions follow the labels: a trouser image not labeled is predicted trouser.
     expect(tile(page, trousers[4]).locator(".cap.predicted")).to_contain_text("trouser")
@@ -148,7 +154,7 @@ def test_label_by_click_and_key_and_predictions_update(page: Page, server, scree
 
 def test_select_page_by_key_and_clear(page: Page) -> None:
     tile(page, of_class("coat")[0]).click()
-    page.keyboard.press("a")
+    page.keyboard.press("ControlOrMeta+a")
     expect(page.locator("#selection-info")).to_have_text("48 selected")
     expect(page.locator("#grid .tile.selected")).to_have_count(48)
     page.keyboard.press("Escape")
@@ -238,7 +244,7 @@ def test_review_queue_accept_correct_skip(page: Page, server, screenshot) -> Non
     ).groups()
     expect(card.locator(".reason")).to_contain_text(f": {name} {confident} vs ")
     second = card.locator(".path").inner_text()
-    page.keyboard.press("s")  # skip: not labeled, not asked again
+    page.keyboard.press("ArrowRight")  # skip: not labeled, not asked again
     expect(card.locator(".path")).not_to_have_text(second)
     expect(page.locator("#message")).to_have_text(
         f"Skipped {second}: not asked again in this session · Ctrl+Z brings it back"
@@ -250,12 +256,19 @@ def test_review_queue_accept_correct_skip(page: Page, server, screenshot) -> Non
         f"Brought back {second}, skipped: nothing else undone"
     )
     assert stored(server)[first] == (guess, "ana")
-    page.keyboard.press("s")
+    page.keyboard.press("ArrowRight")
     expect(card.locator(".path")).not_to_have_text(second)
     third = card.locator(".path").inner_text()
     page.keyboard.press("3")  # correct it: label as the third class, sandal
     expect(card.locator(".path")).not_to_have_text(third)
     assert stored(server)[third] == ("sandal", "ana")
+    typed = card.locator(".path").inner_text()
+    page.keyboard.type("sandal")  # a class typed on the card: into the box; its "s" skips nothing
+    expect(page.locator("#review-as textarea")).to_have_value("sandal")
+    expect(card.locator(".path")).to_have_text(typed)
+    page.keyboard.press("Enter")
+    expect(card.locator(".path")).not_to_have_text(typed)
+    assert stored(server)[typed] == ("sandal", "ana")
     # Enter on a button reached with Tab presses that button; it does not accept.
     fourth = card.locator(".path").inner_text()
     page.locator("#review-accept").focus()

@@ -8,11 +8,19 @@
     if ((e.ctrlKey || e.metaKey) && !e.shiftKey && (e.key === 'z' || e.key === 'Z')) return ['undo'];
     if (e.ctrlKey || e.metaKey || e.altKey) return [];
     if (e.key === 'Enter') return ['review-accept'];
-    if (e.key === 's' || e.key === 'S') return ['review-skip'];
     if (e.key === 'ArrowLeft') return ['page-prev'];
-    if (e.key === 'ArrowRight') return ['page-next'];
+    if (e.key === 'ArrowRight') return ['page-next', 'review-skip'];
     return [];
   };
+  // A letter typed where no text box has the focus starts a class name in the visible
+  // "type a class" box, whose Enter then labels: no letter is a shortcut, so a word typed
+  // before clicking the box cannot select, skip or label anything on the way.
+  const classBox = () => [...document.querySelectorAll('#label-as, #review-as')]
+    .filter((box) => box.checkVisibility())
+    .map((box) => box.querySelector('textarea, input'))
+    .find((input) => input && !input.disabled);
+  const startsName = (e) => e.key.length === 1 && /\p{L}/u.test(e.key) && !e.isComposing
+    && !e.ctrlKey && !e.metaKey && !e.altKey;
   // A class name too long for its key is cut short with an ellipsis (style.css): the button's
   // tooltip gives it whole. Gradio sets no title on a button, so it is set here on each redraw.
   const titled = () => document.querySelectorAll('button.key').forEach((b) => {
@@ -44,6 +52,11 @@
     if (e.key === 'Escape' && control) {
       control.blur();
       tabbed = false;
+      return;
+    }
+    if (startsName(e)) {
+      const box = classBox();
+      if (box) box.focus(); // before the key's default action: the letter goes into the box
       return;
     }
     for (const id of target(e)) {
