@@ -180,6 +180,18 @@ def test_undo_by_key_restores_the_previous_label(page: Page, server) -> None:
     for path in bags[2:4]:
         expect(tile(page, path).locator(".cap.predicted")).to_be_visible()
     assert not set(bags[2:4]) & set(stored(server))
+    # A double-click on the Undo button is one press: it undoes the last edit only.
+    for path in bags[2:4]:
+        tile(page, path).click()
+        page.keyboard.press("2")
+        expect(tile(page, path).locator(".cap.labeled")).to_contain_text("bag")
+    page.locator("#undo").dblclick()
+    expect(page.locator("#message")).to_contain_text(f"Undid: labeled {bags[3]} as bag")
+    expect(tile(page, bags[3]).locator(".cap.predicted")).to_be_visible()
+    page.locator("#undo").click()  # the next edit back: the double-click undid one, not two
+    expect(page.locator("#message")).to_contain_text(f"Undid: labeled {bags[2]} as bag")
+    expect(tile(page, bags[2]).locator(".cap.predicted")).to_be_visible()
+    assert not set(bags[2:4]) & set(stored(server))
 
 
 def test_undo_outlives_a_reload(page: Page, browser, server, requests_seen) -> None:

@@ -28,6 +28,16 @@
     if (b.title !== text) b.title = text;
   });
   new MutationObserver(titled).observe(document.body, {subtree: true, childList: true, characterData: true});
+  // A double-click on a button is one press: its second click (detail 2 and up) is dropped
+  // before the button hears of it, so that a habit of double-clicking undoes one edit, not two,
+  // and labels the card on screen, not the next one too. Clicking through pages is meant.
+  document.addEventListener('click', (e) => {
+    const button = e.target.closest && e.target.closest('button');
+    if (e.detail > 1 && button && !button.matches('#page-prev, #page-next')) {
+      e.stopPropagation();
+      e.preventDefault();
+    }
+  }, true);
   let tabbed = false; // whether the focus last moved by the keyboard (Tab), not by a click
   document.addEventListener('pointerdown', () => { tabbed = false; }, true);
   document.addEventListener('keydown', (e) => {
