@@ -85,11 +85,20 @@ def test_rename_keeps_labels_and_history_and_undoes(store: Store) -> None:
 
 
 def test_merge_moves_labels_and_undo_splits_them_again(store: Store) -> None:
-    store.set_labels([(1, "cat"), (2, "cat"), (3, "dog")], annotator="ana")
+    store.set_labels(
+        [(1, "cat"), (2, "cat"), (3, "dog")], annotator="ana", at="2026-01-01T00:00:00Z"
+    )
     edit = edits.merge_classes(store, "cat", "dog", annotator="bob")
     assert store.classes() == ["dog"]
     assert labels(store) == {1: "dog", 2: "dog", 3: "dog"}
-    assert {lab.annotator for lab in store.labels() if lab.item_id in (1, 2)} == {"bob"}
+    # Each moved label keeps who gave it and when, as a rename does; the history has the merge.
+    assert {(lab.annotator, lab.labeled_at) for lab in store.labels()} == {
+        ("ana", "2026-01-01T00:00:00Z")
+    }
+    assert [(label, who) for label, who, _ in store.label_history(1)] == [
+        ("cat", "ana"),
+        ("dog", "bob"),
+    ]
     edits.undo(store, edit, annotator="bob")
     assert store.classes() == ["cat", "dog"]
     assert labels(store) == {1: "cat", 2: "cat", 3: "dog"}

@@ -668,10 +668,10 @@ class Store:
     ) -> tuple[list[int], set[int]]:
         """Delete class `name`, or merge it `into` another class (created if need be).
 
-        Its labels are removed (or moved: under `annotator`, and still predictions accepted in
-        bulk where they were), each with a history event; its predictions are dropped. Returns
-        the ids of the items that carried the label, and those of them whose label was an
-        accepted prediction.
+        Its labels are removed (or moved, each keeping who gave it and when, as a rename does),
+        each with a history event under `annotator` (marked accepted where the label was a
+        prediction accepted in bulk); its predictions are dropped. Returns the ids of the items
+        that carried the label, and those of them whose label was an accepted prediction.
         """
         check_annotator(annotator, accepted=True)
         at = utc_now()
@@ -695,11 +695,7 @@ class Store:
             if target is None:
                 c.execute("DELETE FROM labels WHERE class_id = ?", (class_id,))
             else:
-                c.executemany(
-                    "UPDATE labels SET class_id = ?, annotator = ?, labeled_at = ? "
-                    "WHERE item_id = ?",
-                    [(target, who[i], at, i) for i in items],
-                )
+                c.execute("UPDATE labels SET class_id = ? WHERE class_id = ?", (target, class_id))
             c.executemany(
                 "INSERT INTO label_events(item_id, class_id, annotator, at) VALUES (?,?,?,?)",
                 [(i, target, annotator if target is None else who[i], at) for i in items],
