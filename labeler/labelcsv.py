@@ -104,12 +104,18 @@ def plain_path(cell: str) -> str:
 
 
 def path_spellings(cell: str) -> list[str]:
-    """The image paths that path cell `cell` may stand for, each once, most literal first: as
-    written; without the spaces after it, before it, or both (stray spaces in a spreadsheet cell,
-    around a name that may have spaces of its own); and each of those with slashes for
-    backslashes (a relative path typed on Windows, `sub\\img 1.png`)."""
-    unspaced = (cell, cell.rstrip(), cell.lstrip(), cell.strip())
-    return list(dict.fromkeys((*unspaced, *(s.replace("\\", "/") for s in unspaced))))
+    """The image paths that path cell `cell` may stand for, each once: the cell as our exports
+    mean it (`'-neg.png` for `-neg.png`: the apostrophe they put before a name a spreadsheet
+    would run as a formula dropped), then as written where that differs (a file whose name
+    begins with that apostrophe); of each, most literal first: as it is; without the spaces
+    after it, before it, or both (stray spaces in a spreadsheet cell, around a name that may
+    have spaces of its own); and each of those with slashes for backslashes (a relative path
+    typed on Windows, `sub\\img 1.png`)."""
+    out: list[str] = []
+    for form in (_unescape_path(cell), cell):
+        unspaced = (form, form.rstrip(), form.lstrip(), form.strip())
+        out += [*unspaced, *(s.replace("\\", "/") for s in unspaced)]
+    return list(dict.fromkeys(out))
 
 
 def is_windows_path(cell: str) -> bool:
@@ -120,9 +126,10 @@ def is_windows_path(cell: str) -> bool:
 
 
 def read_label_csv(path: Path | str) -> LabelRows:
-    """Read (path, label) pairs: labels stripped of surrounding whitespace, path cells as written
-    (the project tries them stripped too, see `path_spellings`); undo the apostrophe our exports
-    put before cells a spreadsheet would run as formulas (`'-neg` reads as `-neg`).
+    """Read (path, label) pairs: labels stripped of surrounding whitespace, with the apostrophe
+    our exports put before cells a spreadsheet would run as formulas undone (`'-neg` reads as
+    `-neg`); path cells as written (the project tries them in their spellings, unescaped and
+    stripped among them, see `path_spellings`).
 
     The file is UTF-16 behind a byte-order mark, else UTF-8 (with or without one), else
     Windows-1252 (`LabelRows.encoding` says which; `encoding_note` what to tell the user).
@@ -167,7 +174,7 @@ def read_label_csv(path: Path | str) -> LabelRows:
                 "separator inside a label or path cuts it in two: put that cell in double "
                 'quotes, e.g. "red, atypical"'
             )
-        p, label = _unescape_path(row[ip]), unescape_cell(row[il].strip())
+        p, label = row[ip], unescape_cell(row[il].strip())
         if not p.strip() and not label:  # other cells only, such as a note: nothing to import
             continue
         if not p.strip():
@@ -253,7 +260,7 @@ def _utc_time(cell: str) -> str | None:
 
 def _unescape_path(cell: str) -> str:
     """Path cell `cell` with `unescape_cell` undone inside the spaces around it, which are kept
-    (`path_spellings` tries the cell with and without them)."""
+    (`path_spellings` tries it with and without them)."""
     lead = len(cell) - len(cell.lstrip())
     core = cell.strip()
     return cell[:lead] + unescape_cell(core) + cell[lead + len(core) :]

@@ -47,8 +47,10 @@ def image_rows(
             raise LabelerError(
                 f"the path {quoted(p)} names more than one image, "
                 f"{' and '.join(quoted(paths[r]) for r in found)} (a path is read as written, "
-                "and also without the spaces around it and with / for \\); rename one of "
-                "these files (then run `labeler init` again) or label it in the browser"
+                "and also without the spaces around it, with / for \\, and without an "
+                "apostrophe before - + = @ or ', which our exports put there for spreadsheets); "
+                "rename one of these files (then run `labeler init` again) or label it in the "
+                "browser"
             )
         if found:
             rows.append(found[0])

@@ -29,6 +29,7 @@ NAMES = (
     "pair/x.png",
     "-x.png",  # ... and a file whose name starts with an apostrophe before a formula sign
     "'-x.png",
+    "'=y.png",  # ... and one with no twin
     "bäd.png",
     "Müller.png",
 )
@@ -75,8 +76,8 @@ def _import(
         ("pair/x.png", "pair/x.png"),
         (" pair/x.png", "pair/x.png"),
         (escape_cell("'-x.png"), "'-x.png"),  # as our export writes it: ''-x.png
-        (escape_cell("-x.png"), "-x.png"),  # '-x.png
-        (f" {escape_cell('-x.png')}  ", "-x.png"),  # ... with stray spaces
+        ("'=y.png", "'=y.png"),  # as written: no "=y.png" that our export would write so
+        (f" {escape_cell('=y.png')}  ", "'=y.png"),  # ... with stray spaces
         (unicodedata.normalize("NFD", " Müller.png"), "Müller.png"),  # macOS's form, a space
     ],
 )
@@ -93,6 +94,9 @@ def test_a_cell_reaches_the_image_it_names(
         (" twin.png", [" twin.png", "twin.png"]),  # as written, and without the space
         (" twin.png\t", [" twin.png", "twin.png"]),
         ("pair\\x.png", ["pair\\x.png", "pair/x.png"]),  # as written, and with / for \\
+        # As our export writes -x.png, and as written: a file "'-x.png" is there too.
+        (escape_cell("-x.png"), ["-x.png", "'-x.png"]),
+        (f" {escape_cell('-x.png')}  ", ["-x.png", "'-x.png"]),
     ],
 )
 def test_a_cell_that_could_be_two_images_is_refused(

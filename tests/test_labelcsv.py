@@ -167,7 +167,9 @@ def test_rows_without_label_are_skipped_and_reported(tmp_path: Path) -> None:
 )
 def test_cells_escaped_by_our_exports_read_back_as_written(tmp_path: Path, text: str) -> None:
     content = f"path,label\n{escape_cell(text)},{escape_cell(text)}\n"
-    assert read_label_csv(_write(tmp_path, content)).pairs == [(text, text)]
+    ((cell, label),) = read_label_csv(_write(tmp_path, content)).pairs
+    assert (path_spellings(cell)[0], label) == (text, text)  # the path is matched as meant
+    assert cell == escape_cell(text)  # ... and as written (a name that begins with "'")
 
 
 def test_export_writer_and_reader_round_trip_awkward_cells(tmp_path: Path) -> None:
@@ -180,7 +182,9 @@ def test_export_writer_and_reader_round_trip_awkward_cells(tmp_path: Path) -> No
     out = io.StringIO()
     write_rows(out, rows, columns=("path", "label"))
     pairs = read_label_csv(_write(tmp_path, out.getvalue())).pairs
-    assert pairs == [(f"{text}.png", text) for text in texts]
+    assert [(path_spellings(cell)[0], label) for cell, label in pairs] == [
+        (f"{text}.png", text) for text in texts
+    ]
 
 
 def test_a_hundred_thousand_rows(tmp_path: Path) -> None:
@@ -413,7 +417,12 @@ def test_a_separator_line_alone_is_an_empty_file(tmp_path: Path) -> None:
 
 def test_escaped_path_cell_keeps_its_stray_spaces(tmp_path: Path) -> None:
     rows = read_label_csv(_write(tmp_path, "path,label\n '-x.png  , '-neg \n"))
-    assert rows.pairs == [(" -x.png  ", "-neg")]  # the project tries it without the spaces
+    assert rows.pairs == [(" '-x.png  ", "-neg")]
+    # The project tries it unescaped first, then as written; with and without the spaces.
+    assert path_spellings(" '-x.png  ") == [
+        *(" -x.png  ", " -x.png", "-x.png  ", "-x.png"),
+        *(" '-x.png  ", " '-x.png", "'-x.png  ", "'-x.png"),
+    ]
 
 
 def test_annotator_and_labeled_at_columns_are_read_as_provenance(tmp_path: Path) -> None:

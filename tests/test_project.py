@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from imagegen import COLOURS, coloured, write_bad_files
+from imagegen import COLOURS, coloured, noise_rgb, write_bad_files
 
 from labeler import edits
 from labeler.errors import LabelerError, ProjectNotFound
@@ -356,6 +356,34 @@ def test_export_reimports_class_names_a_spreadsheet_would_run(
     report = project.import_labels(out)  # ... and read back as the same classes
     assert report.changed == 0 and len(report.unlabeled) == len(truth) - 4
     assert sorted(project.store.classes()) == ["+pos", "-neg"]
+
+
+def test_a_path_cell_beginning_with_an_apostrophe_finds_the_file_it_names(tmp_path: Path) -> None:
+    """`'-neg.png` in a label CSV is how our exports write -neg.png; it may also be the name of
+    a file. One of the two: that one; both: refused, not guessed."""
+    folder = tmp_path / "images"
+    names = ["-neg.png", "'-neg.png", "'only.png", "=both.png"]
+    folder.mkdir()
+    for i, name in enumerate(names):
+        noise_rgb(16, 16, seed=i).save(folder / name)
+    project, _ = Project.init(tmp_path / "p", images=folder, backbone="fake", progress=False)
+    with project:
+        csv = tmp_path / "labels.csv"
+        csv.write_text("path,label\n'-neg.png,x\n", encoding="utf-8")
+        with pytest.raises(LabelerError, match=r"names more than one image, '-neg\.png' and"):
+            project.import_labels(csv)
+        rows = ["''-neg.png,apostrophe", "-neg.png,dash", "'only.png,only", "'=both.png,both"]
+        csv.write_text("path,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+        project.import_labels(csv)
+        labeled = {
+            project.store.paths_of([r.item_id])[r.item_id]: r.label for r in project.store.labels()
+        }
+    assert labeled == {
+        "'-neg.png": "apostrophe",
+        "-neg.png": "dash",
+        "'only.png": "only",
+        "=both.png": "both",
+    }
 
 
 @pytest.mark.parametrize("annotator", ["", " ana", "ana (accepted auto)", "a\nb", "x" * 101])
