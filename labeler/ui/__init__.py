@@ -99,7 +99,7 @@ def build_app(project: Project) -> gr.Blocks:
                 **every,  # each Ctrl+Z undoes one edit: a second press is not dropped
             ).then(h.refresh, s, everything, **preview)
         )
-        ui.export.click(h.export, None, [ui.export_file, ui.message], **private)
+        ui.export.click(h.export, s, [ui.export_file, ui.message], **private)
         # Review tab
         card_out, shown = h.review_outputs(), [s, ui.review_shown]
         ui.review_tab.select(h.open_review, s, [s, ui.review, ui.review_shown], **private)

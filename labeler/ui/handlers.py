@@ -58,7 +58,7 @@ class Handlers:
         ui = self.ui
         dropdowns = [ui.cls, ui.trust_cls, ui.rename_from, ui.merge_from, ui.merge_into]
         return [*ui.label_keys, *ui.review_keys, *dropdowns, ui.delete_cls, ui.counts,
-                ui.class_table, ui.status, ui.message]  # fmt: skip
+                ui.class_table, ui.status, ui.message, ui.export_file]  # fmt: skip
 
     def all_outputs(self) -> list:
         return self.label_outputs() + self.class_outputs()
@@ -146,6 +146,9 @@ class Handlers:
         out[ui.counts] = table
         out[ui.class_table] = table
         out[ui.status] = self.status(snap, counts)
+        if session.exported not in (None, snap.version):  # labels changed since: a stale file
+            out[ui.export_file] = gr.File(value=None, visible=False)
+            session.exported = None
         return out
 
     def status(self, snap: Snapshot, counts: Counts) -> str:

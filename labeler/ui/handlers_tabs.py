@@ -337,11 +337,14 @@ class TabHandlers(Handlers):
     # -- export and rescan -------------------------------------------------------------------------
 
     @said
-    def export(self, progress: gr.Progress = gr.Progress()) -> Updates:  # noqa: B008
+    def export(self, session: Session, progress: gr.Progress = gr.Progress()) -> Updates:  # noqa: B008
+        """Write the export and show its download link, until the labels change (`class_view`
+        hides it then: the file no longer holds what the screen shows)."""
         progress(0.1, desc="Predicting every image from the current labels")
         folder = self.project.path / EXPORTS_DIR
         folder.mkdir(exist_ok=True)
         out = folder / f"labels-{datetime.now():%Y%m%d-%H%M%S}.csv"
+        session.exported = self.project.store.label_version()  # before: a later edit hides it
         n = self.wb.export(out)
         progress(1.0, desc="Written")
         return {

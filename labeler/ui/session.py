@@ -35,6 +35,7 @@ class Session:
     generation: int = -1  # the workbench the rows above index (a rescan builds a new one)
     drawn: tuple[int, str] | None = None  # the label version the grid on screen was drawn at
     drawn_fitted: bool = True  # ... with the predictions of a model fitted to it
+    exported: tuple[int, str] | None = None  # the label version of the export link on screen
 
     def set_query(self, **changes: object) -> None:
         self.query = replace(self.query, **changes)

@@ -501,6 +501,16 @@ def test_export_downloads_the_csv(page: Page, server, tmp_path: Path) -> None:
     hand = [r for r in rows if r["annotator"] == "ana"]
     accepted = [r for r in rows if r["annotator"] == "ana (accepted auto)"]
     assert hand and accepted  # hand labels and accepted predictions stay distinguishable
+    # The link goes once the labels change: the file no longer holds what the screen shows.
+    page.get_by_role("tab", name="Label").click()
+    expect(link).to_be_visible()  # a look at another tab changes nothing
+    first = page.locator("#grid .tile").first
+    first.click()
+    page.keyboard.press("1")
+    expect(page.locator("#message")).to_contain_text("Ctrl+Z undoes")
+    expect(page.locator("#export-file")).to_be_hidden()
+    page.locator("body").press("Control+z")
+    expect(page.locator("#message")).to_contain_text("Undid")
 
 
 def test_rescan_finds_a_new_image(page: Page, server) -> None:
