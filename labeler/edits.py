@@ -24,7 +24,7 @@ class Edit:
         touched. Undo restores `before` only where the label is still `after`: a label another
         session set meanwhile is kept.
     renamed: (old, new) class name for a rename.
-    created: a class the edit created, to remove again on undo if still unused.
+    created: the classes the edit created, to remove again on undo where still unused.
     retired: a class the edit deleted or merged away, to bring back on undo.
     accepted: items whose label before was a prediction accepted in bulk: undo puts it back as
         one (never as a hand label, which the heads would train on).
@@ -33,7 +33,7 @@ class Edit:
     description: str
     previous: tuple[tuple[int, str | None, str | None], ...] = ()
     renamed: tuple[str, str] | None = None
-    created: str | None = None
+    created: tuple[str, ...] = ()
     retired: str | None = None
     accepted: frozenset[int] = frozenset()
 
@@ -59,10 +59,12 @@ def assign(
     shown = names[0] if len(names) == 1 else f"{len(names)} classes"
     if not changes:
         return Edit(description=f"{plural(len(asked), 'image')} already labeled {shown}")
+    new = tuple(name for name in names if name not in store.classes())
     store.apply_labels(changes, annotator=annotator)
     return Edit(
         description=description or f"labeled {plural(len(changes), 'image')} as {shown}",
         previous=tuple((i, before.get(i), name) for i, name in changes),
+        created=new,
         accepted=frozenset(i for i, _ in changes if i in had and is_accepted(had[i][1])),
     )
 
@@ -72,7 +74,7 @@ def create_class(store: Store, name: str) -> Edit:
     if name in store.classes():
         raise LabelerError(f"class {name!r} exists already")
     store.add_class(name)
-    return Edit(description=f"created class {name}", created=name)
+    return Edit(description=f"created class {name}", created=(name,))
 
 
 def rename_class(store: Store, old: str, new: str, *, annotator: str) -> Edit:
@@ -150,9 +152,10 @@ def undo(store: Store, edit: Edit, *, annotator: str) -> str:
         if len(revert) < len(edit.previous):
             relabeled = plural(len(edit.previous) - len(revert), "image")
             notes.append(f"kept {relabeled} relabeled since by another session")
-    if edit.created is not None and edit.created in store.classes():
-        if any(lab.label == edit.created for lab in store.labels()):
-            notes.append(f"kept class {edit.created}: images were labeled with it since")
+    used = {lab.label for lab in store.labels()} if edit.created else set()
+    for name in (c for c in edit.created if c in store.classes()):
+        if name in used:
+            notes.append(f"kept class {name}: images were labeled with it since")
         else:
-            store.retire_class(edit.created, annotator=annotator)  # unused: nothing to keep
+            store.retire_class(name, annotator=annotator)  # unused: nothing to keep
     return "; ".join([f"undid: {edit.description}", *notes])

@@ -229,3 +229,17 @@ def test_a_hand_label_of_the_same_class_confirms_an_accepted_prediction(store: S
     assert store.set_labels([(a, "cat")], annotator="bob") == 1  # checked by hand
     assert store.labels()[0].annotator == "bob"
     assert store.set_labels([(a, "cat")], annotator="ana") == 0  # a hand label already
+
+
+def test_undoing_the_label_that_made_a_class_removes_the_class_if_unused(store: Store) -> None:
+    store.set_labels([(1, "cat")], annotator="ana")
+    edit = edits.assign(store, [(2, "effusion")], annotator="ana")  # a new name: a new class
+    assert store.classes() == ["cat", "effusion"]
+    assert edits.undo(store, edit, annotator="ana") == "undid: labeled 1 image as effusion"
+    assert store.classes() == ["cat"]  # a typo undone leaves no class (nor its number key)
+    edit = edits.assign(store, [(2, "effusion"), (3, "effusion")], annotator="ana")
+    again = edits.assign(store, [(4, "effusion")], annotator="bob")  # made no class
+    assert again.created == ()
+    store.set_labels([(5, "effusion")], annotator="bob")  # another session uses it meanwhile
+    assert "kept class effusion" in edits.undo(store, edit, annotator="ana")
+    assert labels(store) == {1: "cat", 4: "effusion", 5: "effusion"}
