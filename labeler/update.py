@@ -110,6 +110,7 @@ def update_images(
                 batch_size=batch_size,
                 progress=progress,
                 on_vectors=keep,
+                hashes=[f.hash for f in todo_files],
             )
         embedded = int(result.ok.sum())
         failed_hashes = {todo_files[i].hash: reason for i, reason in result.errors.items()}

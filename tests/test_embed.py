@@ -185,6 +185,21 @@ def test_embed_files_reports_bad_files_and_keeps_order(tmp_path):
     np.testing.assert_allclose(result.vectors[:2], expected, rtol=1e-6)
 
 
+def test_a_file_changed_since_its_scan_is_not_embedded_under_its_old_hash(tmp_path):
+    from labeler.embed.pipeline import CHANGED
+    from labeler.ingest.scan import sha256_file
+
+    paths = write_images(tmp_path, 3)
+    hashes = [sha256_file(p) for p in paths]
+    paths[1].write_bytes(paths[2].read_bytes())  # replaced after the scan hashed it
+    for workers in (0, 1):
+        result = embed_files(
+            FakeEmbedder(), paths, hashes=hashes, num_workers=workers, progress=False
+        )
+        assert result.ok.tolist() == [True, False, True]
+        assert result.errors == {1: CHANGED} and "run init again" in CHANGED
+
+
 def test_embed_files_same_vectors_with_workers_and_auto_plan(tmp_path):
     paths = write_images(tmp_path, 11)
     fake = FakeEmbedder()

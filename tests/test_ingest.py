@@ -377,5 +377,7 @@ def test_cmyk_becomes_rgb(tmp_path: Path) -> None:
 
 
 def test_load_image_missing_file_says_so(tmp_path: Path) -> None:
-    with pytest.raises(ImageError, match=r"not a file: .*absent\.png"):
+    with pytest.raises(ImageError, match=r"no such file: .*absent\.png \(deleted or moved"):
         load_image(tmp_path / "absent.png")
+    with pytest.raises(ImageError, match=r"not a file: .* \(a folder or a device"):
+        load_image(tmp_path)

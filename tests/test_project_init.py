@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from fakes import FAKE_SIZE, FakeEmbedder
+from imagegen import COLOURS, coloured
 
 from labeler import config
 from labeler.errors import LabelerError, ProjectNotFound
@@ -305,3 +306,29 @@ def test_files_of_the_same_content_are_embedded_once_and_said_so(
     assert f"| {n + 1}/{n + 1} [" in err  # the scan bar counts every file
     with Project(proj) as project:
         assert project.rescan(progress=False).same_content == 0  # nothing embedded this time
+
+
+def test_a_file_replaced_between_scan_and_embedding_is_taken_in_by_the_next_scan(
+    project: Project, colour_images, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import labeler.embed
+    from labeler.embed.pipeline import CHANGED
+
+    folder, truth = colour_images
+    coloured(COLOURS["red"], seed=99).save(folder / "new.png")  # content new to the project
+    embed = labeler.embed.embed_files
+
+    def replaced_first(*args, **kwargs):  # a copy into the folder still running, say
+        coloured(COLOURS["blue"], seed=98).save(folder / "new.png")
+        return embed(*args, **kwargs)
+
+    monkeypatch.setattr(labeler.embed, "embed_files", replaced_first)
+    report = project.rescan(progress=False)
+    assert report.skipped == [("new.png", CHANGED)]  # not embedded under the red file's hash
+    monkeypatch.undo()
+    coloured(COLOURS["red"], seed=99).save(folder / "red-again.png")  # the content scanned first
+    report = project.rescan(progress=False)
+    assert report.skipped == [] and report.sync.added == 2
+    nearest = {path: project.similar(path, k=1)[0][0] for path in ("new.png", "red-again.png")}
+    assert truth[nearest["new.png"]] == "blue"
+    assert truth[nearest["red-again.png"]] == "red"  # no blue vector kept under red's hash

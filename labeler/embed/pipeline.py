@@ -44,6 +44,10 @@ from labeler.errors import ImageError, LabelerError
 
 Batch = tuple[torch.Tensor, torch.Tensor, list[str]]
 _log = logging.getLogger(__name__)
+CHANGED = (
+    "the file changed while init ran (its bytes are no longer those the scan read); run init "
+    "again to take it in as it is now"
+)
 
 
 @dataclass
@@ -63,26 +67,36 @@ class EmbedResult:
 
 class ImageFileDataset(Dataset):
     """Item i: ``(i, (3, S, S) float32 tensor, reason)``; reason is "" on success, and the
-    tensor zeros on failure."""
+    tensor zeros on failure. With `hashes` (the sha256 of each file as scanned), a file whose
+    bytes are no longer those fails (`CHANGED`): its vector would be kept under
+    the hash of other content."""
 
     def __init__(
         self,
         paths: Sequence[Path],
         preprocess: Callable[[Image.Image], torch.Tensor],
         image_size: int,
+        hashes: Sequence[str] | None = None,
     ) -> None:
         self.paths = [Path(p) for p in paths]
         self.preprocess = preprocess
         self.image_size = int(image_size)
+        self.hashes = hashes
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, index: int) -> tuple[int, torch.Tensor, str]:
         from labeler.ingest import load_image
+        from labeler.ingest.scan import sha256_file
 
+        path = self.paths[index]
         try:
-            return index, self.preprocess(load_image(self.paths[index])), ""
+            image = self.preprocess(load_image(path))
+            # After decoding: content changed before or during the decode is caught.
+            if self.hashes is not None and sha256_file(path) != self.hashes[index]:
+                return index, torch.zeros(3, self.image_size, self.image_size), CHANGED
+            return index, image, ""
         except ImageError as exc:
             reason = str(exc) or type(exc).__name__
         except Exception as exc:  # a bad file must not stop a run over thousands
@@ -145,6 +159,7 @@ def embed_files(
     num_workers: int | None = None,
     progress: bool = True,
     on_vectors: Callable[[np.ndarray, np.ndarray], None] | None = None,
+    hashes: Sequence[str] | None = None,
 ) -> EmbedResult:
     """Embed image files with ``embedder``.
 
@@ -158,6 +173,8 @@ def embed_files(
         on_vectors: called after each batch with the indices into ``paths`` (B,) int64 of the
             files it embedded and their vectors (B, D) float32, so that a caller can keep them
             before the run ends (an interrupted run then loses one batch, not all).
+        hashes: (N,) sha256 of each file as a scan read it; a file whose content changed since
+            fails with the reason `CHANGED`, rather than give its vector to that hash.
 
     Returns:
         An :class:`EmbedResult` with (N, D) float32 vectors in the order of ``paths``.
@@ -178,7 +195,7 @@ def embed_files(
     if n == 0:
         return result
     preprocess = getattr(embedder, "preprocessor", None) or embedder.preprocess
-    dataset = ImageFileDataset(paths, preprocess, embedder.image_size)
+    dataset = ImageFileDataset(paths, preprocess, embedder.image_size, hashes)
     threads = torch.get_num_threads()
     start = 0
     with tqdm(total=n, unit="img", file=sys.stderr, disable=not progress, desc="embed") as bar:

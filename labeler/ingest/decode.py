@@ -59,8 +59,10 @@ def describe_failure(exc: BaseException) -> str:
 def _check_file(path: Path) -> None:
     """Raise ImageError when `path` is missing, not a regular file, or empty."""
     try:
+        if not path.exists():
+            raise ImageError(f"no such file: {path} (deleted or moved since it was listed?)")
         if not path.is_file():
-            raise ImageError(f"not a file: {path} (pass the path of an image file)")
+            raise ImageError(f"not a file: {path} (a folder or a device, not an image)")
         if path.stat().st_size == 0:
             raise ImageError("empty file (0 bytes)")
     except OSError as exc:
