@@ -10,7 +10,6 @@ import argparse
 import errno
 import ipaddress
 import os
-import shlex
 import socket
 import sys
 from collections.abc import Callable, Sequence
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from labeler.cliargs import CLASS_ACTIONS, LOOPBACK, MAX_PORT, build_parser
 from labeler.errors import Interrupted, LabelerError, os_reason
-from labeler.wording import cleared_reason, line_numbers, plural, same_content
+from labeler.wording import cleared_reason, line_numbers, plural, same_content, shell
 
 if TYPE_CHECKING:
     from labeler.project import InitReport, Project
@@ -124,7 +123,7 @@ def _print_init(project: Project, r: InitReport) -> None:
         print(
             f"warning: this project's images were in {r.moved_from}; now scanning {root} "
             "(labels of images not found there are kept, and come back when you run "
-            f"`labeler init {project.path} --images {r.moved_from}` again)",
+            f"`labeler init {shell(project.path)} --images {shell(r.moved_from)}` again)",
             file=sys.stderr,
         )
     if not r.images:
@@ -141,7 +140,7 @@ def _print_init(project: Project, r: InitReport) -> None:
         print(
             f"warning: removed {plural(n, 'label')}: {cleared_reason(n)} (listed in "
             f"{r.cleared_file}; if the images are in fact the same, `labeler "
-            f"label {project.path} --csv {r.cleared_file}` puts them back)",
+            f"label {shell(project.path)} --csv {shell(r.cleared_file)}` puts them back)",
             file=sys.stderr,
         )
     if r.skipped:
@@ -202,7 +201,7 @@ def cmd_label(args: argparse.Namespace) -> int:
             print(
                 f"{plural(report.gone, 'of these labels is', 'of these labels are')} of images "
                 f"gone from {project.images_root}: kept, and back with the images (`labeler "
-                f"init {args.project}` once they are)"
+                f"init {shell(args.project)}` once they are)"
             )
         if report.new_classes:
             new = report.new_classes
@@ -263,7 +262,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             print(
                 "every image has a label: nothing was left to predict, so there is no threshold, "
                 "flag or accuracy estimate of auto-labels; new images come in with `labeler init "
-                f"{args.project}`"
+                f"{shell(args.project)}`"
             )
             return 0
         if r.threshold <= 1.0:
@@ -425,13 +424,14 @@ def cmd_status(args: argparse.Namespace) -> int:
         elif key == "gone_labeled" and value:
             print(
                 f"{key}: {value} (their images are not in {status['images_root']}; the labels are "
-                f"kept and come back with the images: `labeler init {args.project}` once they are "
-                "back, or `--images FOLDER` with the folder that holds them)"
+                "kept and come back with the images: `labeler init "
+                f"{shell(args.project)}` once they are back, or `--images FOLDER` with the folder "
+                "that holds them)"
             )
         elif key == "images_root" and not Path(value).is_dir():
             print(
                 f"{key}: {value} (not found: moved, renamed or not mounted; mount it, or point "
-                f"the project at the images' new place with `labeler init {args.project} "
+                f"the project at the images' new place with `labeler init {shell(args.project)} "
                 "--images NEW_FOLDER`)"
             )
         else:
@@ -482,12 +482,12 @@ def cmd_class(args: argparse.Namespace) -> int:
     print(edit.description)
     if edit.renamed is not None:
         dashes = "-- " if any(name.startswith("-") for name in edit.renamed) else ""
-        new, old = map(shlex.quote, edit.renamed[::-1])
-        print(f"to undo: labeler class {shlex.quote(str(args.project))} rename {dashes}{new} {old}")
+        new, old = map(shell, edit.renamed[::-1])
+        print(f"to undo: labeler class {shell(args.project)} rename {dashes}{new} {old}")
     elif saved is not None:
         print(
             f"the labels as they were are in {saved}; to undo: labeler label "
-            f"{shlex.quote(str(args.project))} --csv {shlex.quote(str(saved))}"
+            f"{shell(args.project)} --csv {shell(saved)}"
         )
     if stale:
         print(f"note: {stale}", file=sys.stderr)

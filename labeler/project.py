@@ -74,7 +74,7 @@ from labeler.update import (
     update_images,
 )
 from labeler.vectors import Vectors, load_vectors, save_index
-from labeler.wording import line_numbers, plural, quoted
+from labeler.wording import line_numbers, plural, quoted, shell
 
 if TYPE_CHECKING:
     from labeler.edits import Edit
@@ -113,7 +113,7 @@ class Project:
                 f"no labeler project at {self.path}"
                 + (" (only the vectors of an interrupted init)" if resume else "")
                 + f"; {'finish' if resume else 'create'} it with "
-                f"`labeler init {self.path} --images DIR`"
+                f"`labeler init {shell(self.path)} --images DIR`"
             )
         try:
             self._attach(Store(db))
@@ -133,7 +133,8 @@ class Project:
 
     def _never_finished(self) -> ProjectNotFound:
         return ProjectNotFound(
-            f"{self.path} was never finished: run `labeler init {self.path} --images DIR` again"
+            f"{self.path} was never finished: run `labeler init {shell(self.path)} --images DIR` "
+            "again"
         )
 
     def close(self) -> None:
@@ -652,16 +653,16 @@ class Project:
         if gone is not None:
             raise LabelerError(
                 f"the labeled image {gone} cannot be read (it is gone): it went since the project "
-                f"last scanned its folder; run `labeler init {self.path}` to rescan (labels of "
-                "gone images are kept), then fine-tune again"
+                f"last scanned its folder; run `labeler init {shell(self.path)}` to rescan (labels "
+                "of gone images are kept), then fine-tune again"
             )
         changed = [f for f, h in zip(files, hashes, strict=True) if sha256_file(f) != h]
         if changed:
             raise LabelerError(
                 f"{plural(len(changed), 'labeled file')} changed since the project last scanned "
                 f"its folder (e.g. {changed[0]}): the label was given to the image that was "
-                f"there; run `labeler init {self.path}` to rescan (the labels of changed files "
-                "are cleared, and listed), then fine-tune again"
+                f"there; run `labeler init {shell(self.path)}` to rescan (the labels of changed "
+                "files are cleared, and listed), then fine-tune again"
             )
 
     def adapt(

@@ -13,6 +13,7 @@ from labeler.errors import LabelerError
 from labeler.heads import KnnGraph
 from labeler.index import FaissIndex, l2_normalize
 from labeler.store import Store
+from labeler.wording import shell
 
 
 @dataclass
@@ -52,7 +53,7 @@ def _vectors_missing(folder: Path, store: Store, missing: int, total: int) -> La
     return LabelerError(
         f"the vectors of {missing} of the project's {total} images are missing from "
         f"{folder / config.VECTORS_DIR} (deleted, or the project was copied without that "
-        f"folder); embed them again with `labeler init {folder} --images {images}` "
+        f"folder); embed them again with `labeler init {shell(folder)} --images {shell(images)}` "
         "(labels are kept)"
     )
 

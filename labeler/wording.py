@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 
 
@@ -10,6 +11,12 @@ def plural(n: int, noun: str, many: str | None = None) -> str:
     `many`, the plural form when adding an s is wrong: plural(2, "class", "classes"). Thousands
     are separated: '12,000 images'."""
     return f"{n:,} {noun if n == 1 else many or noun + 's'}"
+
+
+def shell(arg: object) -> str:
+    """`arg` (a path, a name) as one argument of a command to paste into a shell: quoted where
+    it holds spaces or shell characters, as it is otherwise."""
+    return shlex.quote(str(arg))
 
 
 def quoted(text: str) -> str:

@@ -871,3 +871,18 @@ def test_label_warns_of_byte_identical_images_under_two_labels(
     rows = [("copy.png", "red")]  # mended: nothing more to say
     assert main(["label", str(proj), "--csv", str(_write_labels(tmp_path / "l.csv", rows))]) == 0
     assert "same content" not in capsys.readouterr().err
+
+
+def test_commands_it_suggests_quote_a_path_with_spaces(colour_images, tmp_path: Path, capsys):
+    folder, truth = colour_images
+    proj = tmp_path / "proj one"
+    assert main(["init", str(proj), "--images", str(folder), "--backbone", "fake"]) == 0
+    gone = sorted(truth)[0]
+    (tmp_path / "l.csv").write_text(f"path,label\n{gone},red\n", encoding="utf-8")
+    assert main(["label", str(proj), "--csv", str(tmp_path / "l.csv")]) == 0
+    (folder / gone).unlink()
+    assert main(["init", str(proj)]) == 0
+    capsys.readouterr()
+    assert main(["status", str(proj)]) == 0
+    out = capsys.readouterr().out
+    assert f"`labeler init '{proj}'` once they are back" in out  # pasted, it runs
