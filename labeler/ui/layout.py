@@ -224,7 +224,7 @@ def _trust_tab(ui: UI) -> None:
             1.0,
             value=THRESHOLD_DEFAULT,
             step=0.01,
-            label="Confidence threshold",
+            label="Confidence threshold (0.95 = 95%)",
             elem_id="threshold",
             scale=3,
         )

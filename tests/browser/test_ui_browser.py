@@ -358,11 +358,12 @@ def test_threshold_and_bulk_accept(page: Page, server, screenshot) -> None:
 
 
 def test_a_threshold_typed_beyond_its_bounds_is_taken_at_the_bound(page: Page, server) -> None:
-    """Gradio would refuse 1.5 with an error badge and a traceback in the server log."""
+    """Gradio would refuse 1.5 with an error badge and a traceback in the server log. A whole
+    percentage is read as one: 95 is 0.95, not 1 (which accepts nothing)."""
     box = page.locator("#threshold input[type=number]")
     headline = page.locator("#acceptance")
     logged = len(server.log.read_text(encoding="utf-8", errors="replace"))
-    for typed, taken in (("1.5", "1"), ("-1", "0"), ("0.6", "0.6")):
+    for typed, taken in (("1.5", "1"), ("-1", "0"), ("95", "0.95"), ("0.6", "0.6")):
         box.fill(typed)
         box.press("Enter")
         expect(box).to_have_value(taken)

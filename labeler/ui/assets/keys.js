@@ -38,6 +38,20 @@
       e.preventDefault();
     }
   }, true);
+  // The threshold box takes a whole percentage too: 95 typed there reads as 0.95 (the slider
+  // would clamp it to 1.00, which accepts nothing, and say nothing). Rewritten before the
+  // slider's own blur or Enter handler reads it.
+  const asFraction = (e) => {
+    const box = e.target.closest && e.target.closest('#threshold input[type="number"]');
+    if (!box || (e.type === 'keydown' && e.key !== 'Enter')) return;
+    const typed = Number(box.value);
+    if (Number.isInteger(typed) && typed > 1 && typed <= 100) {
+      box.value = String(typed / 100);
+      box.dispatchEvent(new Event('input', {bubbles: true}));
+    }
+  };
+  document.addEventListener('blur', asFraction, true);
+  document.addEventListener('keydown', asFraction, true);
   let tabbed = false; // whether the focus last moved by the keyboard (Tab), not by a click
   document.addEventListener('pointerdown', () => { tabbed = false; }, true);
   document.addEventListener('keydown', (e) => {
