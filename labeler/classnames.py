@@ -109,6 +109,14 @@ def check_new_class_names(names: Iterable[str], existing: Iterable[str]) -> dict
     return checked
 
 
+def class_meant(name: str, existing: Iterable[str]) -> str:
+    """The class of `existing` that `name` differs from only in case or in the form of its
+    characters (typed 'Bag' for 'bag'), else `name` as it is: a name typed in the browser
+    labels with the class the expert evidently meant, where an import refuses it."""
+    fold = _fold(name)
+    return next((c for c in existing if _fold(c) == fold), name)
+
+
 def _spelling(name: str) -> str:
     """`name` as stored: NFC, with direction marks and soft hyphens dropped."""
     return unicodedata.normalize("NFC", name.translate(_DROPPED))

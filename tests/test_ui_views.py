@@ -806,6 +806,19 @@ def test_a_refusal_and_a_skip_say_so_in_the_header(handlers, colour_images) -> N
     assert session.review[0].path != first and first in session.skipped
 
 
+def test_a_class_typed_in_other_case_labels_with_that_class(handlers, colour_images) -> None:
+    h, ui, truth, ana, session = _two_classes_labeled(handlers, colour_images)
+    green = next(p for p in sorted(truth) if truth[p] == "green")
+    out = h.assign_named(session, {"selected": [green]}, " RED ", ana)  # meant: red
+    assert out[ui.message].startswith(views.plain(f"Labeled {green} as red"))
+    assert project_label(h, green) == "red"
+    out = h.open_review(session)
+    card = session.review[0].path
+    out = h.review_named(session, out[ui.review_shown], "Ｂｌｕｅ", ana)  # full-width letters
+    assert project_label(h, card) == "blue"
+    assert sorted(h.project.store.classes()) == ["blue", "red"]  # no look-alike class made
+
+
 def test_a_single_prediction_to_accept_is_one(handlers, colour_images) -> None:
     h, ui, truth, ana, session = _two_classes_labeled(handlers, colour_images)
     *rest, last = [p for p in sorted(truth) if project_label(h, p) is None]

@@ -12,6 +12,7 @@ from typing import Any
 import gradio as gr
 
 from labeler import browse
+from labeler.classnames import class_meant
 from labeler.edits import Edit
 from labeler.errors import LabelerError
 from labeler.live import Snapshot
@@ -297,6 +298,13 @@ class Handlers:
         with self.wb.live.deferred():  # the classes now, without waiting for a refit under way
             return name if name in self.wb.snapshot().classes else None
 
+    def typed(self, name: str) -> str:
+        """A class name typed into a box: stripped, and an existing class where it differs from
+        one only in case or character forms (`class_meant`); a clear error when empty."""
+        if not name.strip():
+            raise LabelerError("type a class name first, then press Enter")
+        return class_meant(name.strip(), self.project.store.classes())
+
     def keys_changed(self, session: Session) -> Updates:
         """Nothing labeled: the classes changed in another session; the keys are redrawn."""
         message = "The classes were changed in another session: nothing was labeled. The keys now "
@@ -306,7 +314,7 @@ class Handlers:
 
     @said
     def assign_named(self, session: Session, grid: dict, name: str, request: gr.Request) -> Updates:
-        return self._assign(session, grid, typed(name), request) | {self.ui.label_as: ""}
+        return self._assign(session, grid, self.typed(name), request) | {self.ui.label_as: ""}
 
     def _assign(self, session: Session, grid: dict, name: str, request: gr.Request) -> Updates:
         selected = list(grid.get("selected") or [])
@@ -354,10 +362,3 @@ class Handlers:
             out = self.after_edit(session, back=done.rows)
         where = views.on_page(done.rows, session.shown)
         return out | {self.ui.message: views.plain(done.said + where)}
-
-
-def typed(name: str) -> str:
-    """A class name typed into a box, stripped, or a clear error when the box is empty."""
-    if not name.strip():
-        raise LabelerError("type a class name first, then press Enter")
-    return name.strip()

@@ -16,7 +16,7 @@ from labeler.errors import LabelerError
 from labeler.export import EXPORTS_DIR
 from labeler.project import SKIPPED_NAME
 from labeler.ui import charts, views, views_trust
-from labeler.ui.handlers import Handlers, Updates, typed
+from labeler.ui.handlers import Handlers, Updates
 from labeler.ui.layout import COLOUR_BY
 from labeler.ui.refusals import friendly, said
 from labeler.ui.session import Session, annotator
@@ -173,7 +173,8 @@ class TabHandlers(Handlers):
 
     @said
     def review_named(self, session: Session, shown: str, name: str, request: gr.Request) -> Updates:
-        return self._review_label(session, typed(name), shown, request) | {self.ui.review_as: ""}
+        labeled = self._review_label(session, self.typed(name), shown, request)
+        return labeled | {self.ui.review_as: ""}
 
     def undo(self, session: Session, request: gr.Request) -> Updates:
         """As the Label tab's undo; an image labeled in review and unlabeled by the undo is the
