@@ -139,7 +139,7 @@ def build_app(project: Project) -> gr.Blocks:
             js=within_bounds(*bounds, extra=2),
             **quick,
             **trust_queue,
-        ).then(None, ui.threshold, ui.threshold, js=within_bounds(*bounds))
+        ).then(None, ui.threshold, ui.threshold, js=within_bounds(*bounds, shown=True))
         for control in (ui.trust_cls, ui.accept_anyway):
             control.input(h.move_threshold, trust_in, trust_out, **quick, **trust_queue)
         trust_follows(

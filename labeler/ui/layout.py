@@ -159,18 +159,20 @@ def _label_tab(ui: UI) -> None:
             "Class (label, or prediction if unlabeled)", any_label=ANY, scale=2
         )
         ui.sort = gr.Dropdown(list(SORTS), value="file name", label="Sort", min_width=250)
-        ui.prev = gr.Button("◀", size="sm", scale=0, min_width=44, elem_id="page-prev")
-        ui.page_info = gr.Markdown(elem_id="page-info")
-        ui.next = gr.Button("▶", size="sm", scale=0, min_width=44, elem_id="page-next")
-        # In the layout always, hidden while disabled (style.css): shown, it moves nothing.
-        ui.back = gr.Button(
-            "✕ all images",
-            size="sm",
-            scale=0,
-            min_width=BACK_MIN_WIDTH,
-            interactive=False,
-            elem_id="back",
-        )
+        # One piece: in a narrow window the toolbar wraps it whole below the filters.
+        with gr.Row(equal_height=True, elem_id="pager"):
+            ui.prev = gr.Button("◀", size="sm", scale=0, min_width=44, elem_id="page-prev")
+            ui.page_info = gr.Markdown(elem_id="page-info")
+            ui.next = gr.Button("▶", size="sm", scale=0, min_width=44, elem_id="page-next")
+            # In the layout always, hidden while disabled (style.css): shown, it moves nothing.
+            ui.back = gr.Button(
+                "✕ all images",
+                size="sm",
+                scale=0,
+                min_width=BACK_MIN_WIDTH,
+                interactive=False,
+                elem_id="back",
+            )
     with gr.Row(equal_height=True, elem_id="keys"):
         ui.label_keys = _keys("label")
         ui.label_as = gr.Textbox(

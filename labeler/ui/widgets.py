@@ -89,13 +89,17 @@ def let_go_when_emptied(box_id: str) -> str:
     )
 
 
-def within_bounds(low: float, high: float, *, extra: int = 0) -> str:
+def within_bounds(low: float, high: float, *, extra: int = 0, shown: bool = False) -> str:
     """JS run in the browser before an event of a slider: its first input (the value typed into
     the slider's number box) kept within [low, high], the `extra` inputs after it passed on.
     Gradio refuses an out-of-range value with an error on the page and a traceback in the log;
-    a typed 1.5 is meant as the most there is."""
+    a typed 1.5 is meant as the most there is. `shown`: for writing the value back into the
+    box, which is left as typed while it has the focus (a value put in mid-typing garbles the
+    next keys: 95 typed became 1, then 15); keys.js reads what was typed on Enter or on
+    leaving the box."""
     rest = "".join(f", a{i}" for i in range(extra))
-    return f"(t{rest}) => [Math.min({high}, Math.max({low}, Number(t))){rest}]"
+    typing = "document.activeElement?.matches('input[type=number]') ? t : " if shown else ""
+    return f"(t{rest}) => [{typing}Math.min({high}, Math.max({low}, Number(t))){rest}]"
 
 
 # Plain gr.HTML instances, not subclasses: Gradio writes a .pyi beside any Component subclass.

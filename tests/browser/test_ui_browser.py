@@ -194,6 +194,24 @@ def test_undo_by_key_restores_the_previous_label(page: Page, server) -> None:
     assert not set(bags[2:4]) & set(stored(server))
 
 
+def test_a_narrow_window_keeps_the_page_line_and_the_grid_in_view(page: Page) -> None:
+    """A laptop at 150% zoom, or half a screen: the page buttons and line wrap, together, below
+    the filters; the line keeps its room (it had shrunk to a letter a line, pushing the grid
+    below the first screen)."""
+    page.set_viewport_size({"width": 911, "height": 600})
+    try:
+        info = page.locator("#page-info")
+        expect(info).to_contain_text("page 1 of")
+        box = info.bounding_box()
+        assert box["width"] >= 160 and box["height"] < 50  # one or two lines, not a column
+        tiles = page.locator("#grid .tile").first.bounding_box()
+        assert tiles["y"] < 600  # the first row begins on the first screen
+        prev, nxt = (page.locator(f"#page-{w}").bounding_box() for w in ("prev", "next"))
+        assert abs(prev["y"] - nxt["y"]) < 5  # the buttons stay on the line's row
+    finally:
+        page.set_viewport_size({"width": 1440, "height": 1000})
+
+
 def test_undo_outlives_a_reload(page: Page, browser, server, requests_seen) -> None:
     bags = of_class("bag")
     tile(page, bags[3]).click()
@@ -368,6 +386,16 @@ def test_a_threshold_typed_beyond_its_bounds_is_taken_at_the_bound(page: Page, s
         box.press("Enter")
         expect(box).to_have_value(taken)
         expect(headline).to_contain_text(f"≥ {float(taken):.2f}")
+    # Typed key by key, as a person does: the box is not rewritten under the fingers.
+    box.fill("")
+    box.press_sequentially("95", delay=150)
+    expect(box).to_have_value("95")
+    box.press("Enter")
+    expect(box).to_have_value("0.95")
+    expect(headline).to_contain_text("≥ 0.95")
+    box.fill("0.6")
+    box.press("Enter")
+    expect(headline).to_contain_text("≥ 0.60")
     expect(page.locator(".toast-body")).to_have_count(0)
     assert "Traceback" not in server.log.read_text(encoding="utf-8", errors="replace")[logged:]
 

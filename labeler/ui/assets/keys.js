@@ -39,14 +39,17 @@
     }
   }, true);
   // The threshold box takes a whole percentage too: 95 typed there reads as 0.95 (the slider
-  // would clamp it to 1.00, which accepts nothing, and say nothing). Rewritten before the
-  // slider's own blur or Enter handler reads it.
+  // would clamp it to 1.00, which accepts nothing, and say nothing); and a value beyond the
+  // bounds is put at the bound. Rewritten on Enter or on leaving the box, before the slider's
+  // own handlers read it (not while typing: see widgets.within_bounds).
   const asFraction = (e) => {
     const box = e.target.closest && e.target.closest('#threshold input[type="number"]');
-    if (!box || (e.type === 'keydown' && e.key !== 'Enter')) return;
+    if (!box || box.value === '' || (e.type === 'keydown' && e.key !== 'Enter')) return;
     const typed = Number(box.value);
-    if (Number.isInteger(typed) && typed > 1 && typed <= 100) {
-      box.value = String(typed / 100);
+    const fraction = Number.isInteger(typed) && typed > 1 && typed <= 100 ? typed / 100 : typed;
+    const value = Math.min(Number(box.max), Math.max(Number(box.min), fraction));
+    if (!Number.isNaN(value) && value !== typed) {
+      box.value = String(value);
       box.dispatchEvent(new Event('input', {bubbles: true}));
     }
   };
