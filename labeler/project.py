@@ -374,6 +374,7 @@ class Project:
         """`label` the rows of a label CSV (see `read_label_csv`); all or nothing. A refusal
         names the file; the report names the classes the file created and the labels it
         replaced."""
+        check_annotator(annotator)  # the option's, before the file is blamed for it
         try:
             rows = read_label_csv(csv_path)
         except LabelerError as e:

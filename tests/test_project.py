@@ -391,6 +391,11 @@ def test_label_refuses_bad_annotator_names(project: Project, colour_images, anno
     _, truth = colour_images
     with pytest.raises(LabelerError, match="annotator name"):
         project.label([(sorted(truth)[0], "red")], annotator=annotator)
+    csv = project.path.parent / "labels.csv"
+    csv.write_text(f"path,label\n{sorted(truth)[0]},red\n", encoding="utf-8")
+    with pytest.raises(LabelerError, match=r"^annotator name") as refused:  # not the file's fault
+        project.import_labels(csv, annotator=annotator)
+    assert str(csv) not in str(refused.value)
     assert project.store.labels() == []
 
 
