@@ -68,8 +68,8 @@ class EmbedResult:
 class ImageFileDataset(Dataset):
     """Item i: ``(i, (3, S, S) float32 tensor, reason)``; reason is "" on success, and the
     tensor zeros on failure. With `hashes` (the sha256 of each file as scanned), a file whose
-    bytes are no longer those fails (`CHANGED`): its vector would be kept under
-    the hash of other content."""
+    bytes are no longer those fails (`CHANGED`): its vector would be kept under the hash of
+    other content."""
 
     def __init__(
         self,
