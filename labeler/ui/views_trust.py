@@ -106,7 +106,8 @@ def check_html(check: AccuracyCheck, curve_svg: str) -> str:
         f'<div class="check"><div class="headline">Check from your labels: about '
         f"<b>{acc:.0%}</b> of the auto-labels are right (95% interval {low:.0%}–{high:.0%}, "
         f"from your {plural(n, 'label')}, each predicted by a model that did not see it).</div>"
-        '<div class="muted">The estimate above trusts the model\'s confidence; this one checks it '
-        "against your labels. When they disagree, believe this one and label more.</div>"
+        '<div class="muted">The precision estimated for an accept trusts the model\'s '
+        "confidence; this check tests it against your labels. When they disagree, believe this "
+        "one and label more.</div>"
         f"{curve_svg}</div>"
     )
