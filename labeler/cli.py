@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from labeler.cliargs import CLASS_ACTIONS, LOOPBACK, MAX_PORT, build_parser
 from labeler.errors import Interrupted, LabelerError, os_reason
-from labeler.wording import cleared_reason, line_numbers, plural, same_content, shell
+from labeler.wording import cleared_reason, line_numbers, plural, printable, same_content, shell
 
 if TYPE_CHECKING:
     from labeler.project import InitReport, Project
@@ -153,9 +153,9 @@ def _print_init(project: Project, r: InitReport) -> None:
 
 def _print_listed(lines: Sequence[str], *, file=None) -> None:
     """The first LISTED of `lines`, indented, then how many more there are (on stdout, or
-    `file`)."""
+    `file`); each on one line, whatever a file name in it holds (`printable`)."""
     for line in lines[:LISTED]:
-        print(f"  {line}", file=file)
+        print(f"  {printable(line)}", file=file)
     if len(lines) > LISTED:
         print(f"  … and {len(lines) - LISTED} more", file=file)
 

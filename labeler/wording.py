@@ -19,6 +19,12 @@ def shell(arg: object) -> str:
     return shlex.quote(str(arg))
 
 
+def printable(text: str) -> str:
+    """`text` on one line: each unprintable character (a newline or tab in a file name) as its
+    escape, `\\n`; the rest as it is, accents and all."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def quoted(text: str) -> str:
     """`text` in quotes for a message, as typed: 'sub\\img.png' shows one backslash, where
     repr() doubles it. Text with a quote or an unprintable character is repr()'s."""

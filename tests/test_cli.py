@@ -886,3 +886,19 @@ def test_commands_it_suggests_quote_a_path_with_spaces(colour_images, tmp_path: 
     assert main(["status", str(proj)]) == 0
     out = capsys.readouterr().out
     assert f"`labeler init '{proj}'` once they are back" in out  # pasted, it runs
+
+
+def test_lists_keep_a_file_name_with_a_newline_on_one_line(
+    proj: Path, colour_images, tmp_path: Path, capsys
+) -> None:
+    folder, truth = colour_images
+    odd = "two\nlines.png"
+    (folder / odd).write_bytes((folder / sorted(truth)[0]).read_bytes())
+    assert main(["init", str(proj)]) == 0
+    csv = tmp_path / "l.csv"
+    for label in ("red", "blue"):
+        csv.write_text(f'path,label\n"{odd}",{label}\n', encoding="utf-8")
+        capsys.readouterr()
+        assert main(["label", str(proj), "--csv", str(csv)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "  two\\nlines.png was 'red' (expert), now 'blue'" in out
