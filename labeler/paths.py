@@ -92,6 +92,8 @@ def _unknown_paths(
         )
     elif windows == first:
         why = f" ({on_windows})"
+    elif any(part.startswith(".") and part not in (".", "..") for part in spelt[-1].split("/")):
+        why = " (a hidden file or folder, its name beginning with '.': scans leave those out)"
     else:
         meant = _near(spelt[-1], paths)
         why = f" (did you mean {quoted(meant)}?)" if meant else ""

@@ -190,3 +190,12 @@ def test_a_windows_path_among_other_unknown_ones_is_named(awkward: Project) -> N
         r"on a Windows machine, which names no file here; paths must be relative",
     ):
         awkward.label(unknown, csv_cells=True)
+
+
+def test_a_hidden_file_is_said_to_be_left_out_by_scans(awkward: Project, tmp_path: Path) -> None:
+    folder = awkward.images_root
+    (folder / ".hidden.png").write_bytes((folder / "twin.png").read_bytes())
+    (folder / ".cache").mkdir()
+    for cell in (".hidden.png", ".cache/x.png"):
+        with pytest.raises(LabelerError, match=r"a hidden file or folder.*scans leave those out"):
+            _import(awkward, tmp_path, [(cell, "red")])
