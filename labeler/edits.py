@@ -50,7 +50,8 @@ def assign(
     """Label items, as (item_id, class name), in one transaction."""
     if not changes:
         raise LabelerError("no images selected; click images in the grid first")
-    spelt = check_new_class_names({name for _, name in changes}, store.classes())
+    classes = store.classes()
+    spelt = check_new_class_names({name for _, name in changes}, classes)
     asked = [(i, spelt[name]) for i, name in changes]
     had = store.labels_and_annotators_of([i for i, _ in asked])
     before = {i: label for i, (label, _) in had.items()}
@@ -59,7 +60,7 @@ def assign(
     shown = names[0] if len(names) == 1 else f"{len(names)} classes"
     if not changes:
         return Edit(description=f"{plural(len(asked), 'image')} already labeled {shown}")
-    new = tuple(name for name in names if name not in store.classes())
+    new = tuple(name for name in names if name not in classes)
     store.apply_labels(changes, annotator=annotator)
     return Edit(
         description=description or f"labeled {plural(len(changes), 'image')} as {shown}",

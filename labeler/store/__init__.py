@@ -415,9 +415,9 @@ class Store:
 
         Re-assigning the same class is a no-op and writes no history, except over a prediction
         accepted in bulk by a hand label: the expert confirms it, and the heads may train on
-        it from now on. provenance: per
-        assignment, (annotator, time) to record instead of `annotator` and `at` where not None
-        (an import of an export keeps who labeled each image, and when).
+        it from now on. provenance: per assignment, (annotator, time) to record instead of
+        `annotator` and `at` where not None (an import of an export keeps who labeled each
+        image, and when).
         """
         check_annotator(annotator, accepted=True)
         at = at or utc_now()
