@@ -15,7 +15,7 @@ import torch
 from fakes import FAKE_DIM, FakeEmbedder, register_fake
 from PIL import Image
 
-from labeler.config import IMAGE_SIZES
+from labeler.config import EMBED_MAX_ACCELERATOR_WORKERS, IMAGE_SIZES
 from labeler.embed import (
     EmbedResult,
     ImagePreprocessor,
@@ -26,11 +26,12 @@ from labeler.embed import (
     embed_files,
     load_offline_lite0_state_dict,
     offline_lite0_weights_path,
+    pipeline,
     resolve_device,
     safe_key,
 )
 from labeler.embed.base import Embedder
-from labeler.embed.pipeline import plan_cpu_workers
+from labeler.embed.pipeline import default_num_workers, plan_cpu_workers
 from labeler.errors import LabelerError
 
 register_fake()
@@ -228,6 +229,21 @@ def test_plan_cpu_workers():
     assert plan_cpu_workers(0.4, 0.3, cpus=1, threads=1) == (0, 1)
     workers, threads = plan_cpu_workers(0.3, 0.3, cpus=16, threads=16)
     assert workers >= 1 and workers + threads <= 16
+
+
+@pytest.mark.parametrize(
+    ("device", "cpus", "n_files", "expected"),
+    [
+        ("cuda", 16, 5000, 15),  # beside a GPU: every core but the one feeding it
+        ("cuda", 128, 5000, EMBED_MAX_ACCELERATOR_WORKERS),  # capped on very large hosts
+        ("cuda", 1, 5000, 1),
+        ("cuda", 16, 64, 0),  # one batch: starting processes costs more than it saves
+        ("cpu", 16, 5000, 0),  # the CPU measures first (plan_cpu_workers)
+    ],
+)
+def test_default_num_workers(monkeypatch, device, cpus, n_files, expected):
+    monkeypatch.setattr(pipeline, "available_cpus", lambda: cpus)
+    assert default_num_workers(torch.device(device), n_files, 64) == expected
 
 
 # ---------------------------------------------------------------- vector cache

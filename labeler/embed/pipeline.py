@@ -7,7 +7,8 @@ run: its row is zeros, ``ok`` is False and ``errors`` holds the reason.
 Where decoding runs (``num_workers=None``):
 
 * On an accelerator, in worker processes (a torch DataLoader, pinned memory): all cores but one,
-  at most ``EMBED_MAX_WORKERS``; the main process only feeds the device.
+  at most ``EMBED_MAX_ACCELERATOR_WORKERS``; the main process only feeds the device, which
+  outruns the decoding (measured figures in ``labeler.config``).
 * On the CPU, the forward needs the cores too, and a worker that takes a core from torch's
   threads stalls the forward at every parallel region. So the first ``EMBED_PROBE_BATCHES``
   batches are decoded in-process, timing decode against forward, and :func:`plan_cpu_workers`
@@ -35,6 +36,7 @@ from torch.utils.data import DataLoader, Dataset, default_collate
 
 from labeler.config import (
     DEFAULT_BATCH_SIZE,
+    EMBED_MAX_ACCELERATOR_WORKERS,
     EMBED_MAX_WORKERS,
     EMBED_PROBE_BATCHES,
     EMBED_WORKER_MIN_GAIN,
@@ -123,7 +125,7 @@ def default_num_workers(device: torch.device, n_files: int, batch_size: int) -> 
     more) or on the CPU (see :func:`plan_cpu_workers`), all cores but one on an accelerator."""
     if n_files <= batch_size or device.type == "cpu":
         return 0
-    return max(1, min(EMBED_MAX_WORKERS, available_cpus() - 1))
+    return max(1, min(EMBED_MAX_ACCELERATOR_WORKERS, available_cpus() - 1))
 
 
 def plan_cpu_workers(
