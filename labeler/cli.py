@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 from labeler.cliargs import CLASS_ACTIONS, LOOPBACK, MAX_PORT, build_parser
 from labeler.errors import Interrupted, LabelerError, os_reason
-from labeler.wording import cleared_reason, line_numbers, plural, printable, same_content, shell
+from labeler.wording import (
+    cleared_reason,
+    line_numbers,
+    plural,
+    printable,
+    reheadered,
+    same_content,
+    shell,
+)
 
 if TYPE_CHECKING:
     from labeler.project import InitReport, Project
@@ -119,6 +127,8 @@ def _print_init(project: Project, r: InitReport) -> None:
         f"{s.changed} changed, {s.missing} gone{f', {s.back} back' if s.back else ''}); "
         f"embedded {r.embedded} with {project.model_key}{same_content(r.same_content)}"
     )
+    if s.reheadered:
+        print(reheadered(s.reheadered))
     if r.moved_from:
         print(
             f"warning: this project's images were in {r.moved_from}; now scanning {root} "

@@ -2,6 +2,7 @@
 
 # Ingest
 MAX_PIXELS = 100_000_000  # width*height above this is refused as a decompression bomb
+HASH_CHUNK = 1 << 20  # bytes read at a time while hashing a file or its pixel data
 # Files read as images; DICOM also under other names, by its magic bytes (ingest.dicom).
 DICOM_SUFFIXES = frozenset({".dcm", ".dicom"})
 RASTER_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})

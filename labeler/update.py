@@ -2,7 +2,8 @@
 
 Embedding is by content: an image whose bytes were embedded before (under the same model key) is
 not embedded again, however it was renamed or moved. Labels follow content too (see
-`Store.sync_items`); those lost because a file now holds another image are listed in
+`Store.sync_items`), and a DICOM image's label survives edits to its header (de-identification,
+a PACS re-export); those lost because a file now holds another image are listed in
 `PROJECT/cleared-labels.csv`. Files that cannot be used are listed with the reason, in the store
 and in `PROJECT/skipped.csv`.
 """
@@ -64,7 +65,7 @@ def update_images(
     from labeler.ingest import scan  # where a network is needed (not in a no-op rescan)
 
     # The project folder may lie inside its images; content the project has is only hashed.
-    known = {it.hash: (it.width, it.height) for it in store.items()}
+    known = {it.hash: (it.width, it.height, it.pixels) for it in store.items()}
     scanned = scan(images, progress=progress, exclude=folder, known=known)
     previous_root = store.get_meta("images_root")
     backbone = backbone or store.get_meta("backbone", config.DEFAULT_BACKBONE)
@@ -128,7 +129,10 @@ def update_images(
         model_key=key,
         batch_size=batch_size,
     )
-    sync = store.sync_items([(f.path, f.hash, f.width, f.height) for f in usable])
+    sync = store.sync_items(
+        [(f.path, f.hash, f.width, f.height) for f in usable],
+        pixels={f.path: f.pixels for f in usable if f.pixels is not None},
+    )
     store.replace_skipped(skipped)
     write_table(folder / SKIPPED_NAME, ("path", "reason"), skipped)
     cleared_file = None

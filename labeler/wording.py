@@ -52,6 +52,14 @@ def same_content(n: int) -> str:
     return f" ({plural(n, 'file')} have the same content as other files: they share their vectors)"
 
 
+def reheadered(n: int) -> str:
+    """What a rescan did with `n` DICOM files whose header changed over the same pixels."""
+    return (
+        f"{plural(n, 'DICOM file')} with a new header over the same pixels (de-identified or "
+        "exported again?): labels kept, embedded again"
+    )
+
+
 def cleared_reason(n: int) -> str:
     """Why a rescan removed `n` labels: 'its file now holds another image', or of several,
     'their files now hold other images'."""

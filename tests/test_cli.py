@@ -11,6 +11,7 @@ import pytest
 from imagegen import coloured, write_colour_set
 
 from labeler.cli import EXIT_ERROR, main
+from labeler.config import DB_NAME
 
 
 def _write_labels(path: Path, rows: list[tuple[str, str]], header=("path", "label")) -> Path:
@@ -902,3 +903,51 @@ def test_lists_keep_a_file_name_with_a_newline_on_one_line(
         assert main(["label", str(proj), "--csv", str(csv)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert "  two\\nlines.png was 'red' (expert), now 'blue'" in out
+
+
+def test_a_de_identified_dicom_keeps_its_label_also_in_a_project_made_before(
+    tmp_path: Path, capsys
+) -> None:
+    """An anonymiser rewrites the headers of a project's DICOM files (one also renamed): the
+    images keep their labels and are embedded again. The project's items were recorded without
+    pixel identities, as a project made before them was: a rescan of the same files adds them."""
+    import sqlite3
+
+    import numpy as np
+    import pydicom
+    from imagegen import write_dicom
+    from pydicom.uid import generate_uid
+
+    folder, proj = tmp_path / "images", tmp_path / "proj"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        write_dicom(folder / f"IM{i}", rng.integers(0, 4000, (24, 24)).astype(np.uint16))
+    assert main(["init", str(proj), "--images", str(folder), "--backbone", "fake"]) == 0
+    labels = _write_labels(tmp_path / "l.csv", [("IM0", "nodule"), ("IM1", "clear")])
+    assert main(["label", str(proj), "--csv", str(labels), "--annotator", "ana"]) == 0
+    with sqlite3.connect(proj / DB_NAME) as db:
+        db.execute("UPDATE items SET pixels = NULL")  # as recorded before pixel identities
+    assert main(["init", str(proj)]) == 0  # the same files: their identities are recorded
+    with sqlite3.connect(proj / DB_NAME) as db:
+        assert db.execute("SELECT count(pixels) FROM items").fetchone() == (3,)
+    for name, new in (("IM0", "IM0"), ("IM1", "anon-IM1")):
+        ds = pydicom.dcmread(folder / name)
+        ds.PatientName, ds.SOPInstanceUID = "ANONYMOUS", generate_uid()
+        (folder / name).unlink()
+        ds.save_as(folder / new)
+    capsys.readouterr()
+    assert main(["init", str(proj)]) == 0
+    out, err = capsys.readouterr()
+    assert "(0 new, 1 renamed, 0 changed, 0 gone); embedded 2 with fake" in out
+    assert "2 DICOM files with a new header over the same pixels" in out
+    assert "removed" not in err
+    out_csv = tmp_path / "out.csv"
+    assert main(["export", str(proj), str(out_csv)]) == 0
+    with out_csv.open(newline="") as f:
+        human = {
+            r["path"]: (r["label"], r["annotator"])
+            for r in csv.DictReader(f)
+            if r["source"] == "human"
+        }
+    assert human == {"IM0": ("nodule", "ana"), "anon-IM1": ("clear", "ana")}

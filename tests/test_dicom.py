@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from labeler.bench.dicomgen import recompress, write_bare
 from labeler.errors import ImageError
@@ -735,3 +736,78 @@ def test_what_a_decoder_prints_about_a_cut_frame_becomes_the_reason(
     with pytest.raises(ImageError, match=re.escape(reason)):
         load_image(cut)
     assert capfd.readouterr().err == ""
+
+
+# ---------------------------------------------------------------- pixel identity
+
+
+def _edited_header(source: Path, out: Path, **tags) -> Path:
+    """`source` with its header edited as an anonymiser or a PACS re-export does: patient data,
+    dates and UIDs replaced, a private tag added, and `tags`."""
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    ds = pydicom.dcmread(source)
+    ds.PatientName, ds.PatientID, ds.StudyDate = "ANONYMOUS", "0001", "19000101"
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.add_new(0x00091010, "LO", "site 7")
+    for key, value in tags.items():
+        setattr(ds, key, value)
+    ds.save_as(out)
+    return out
+
+
+# 40 x 50 uint16 is read with the header; 300 x 300 (180 kB) is left on disk until read.
+@pytest.mark.parametrize("side", [None, 300])
+@pytest.mark.parametrize("syntax", [None, "JPEGLSLossless"])
+def test_pixel_identity_survives_header_edits_not_pixel_edits(
+    tmp_path: Path, side: int | None, syntax: str | None
+) -> None:
+    from labeler.config import MAX_PIXELS
+    from labeler.ingest.dicom import pixel_identity
+
+    pixels = RAMP if side is None else (np.arange(side * side) % 2000).reshape(side, side)
+    original = write_dicom(tmp_path / "a.dcm", pixels.astype(np.uint16), bits_stored=12)
+    if syntax:
+        original = recompress(original, tmp_path / "c.dcm", syntax)
+    anon = _edited_header(original, tmp_path / "anon.dcm", WindowCenter=900, WindowWidth=1800)
+    assert anon.read_bytes() != original.read_bytes()
+
+    def identity(path: Path) -> str:
+        return pixel_identity(path, max_pixels=MAX_PIXELS)
+
+    assert identity(anon) == identity(original)
+    # What says how to read the stored values is part of the image; so are the values.
+    for tags in ({"PhotometricInterpretation": "MONOCHROME1"}, {"BitsStored": 16}):
+        assert identity(_edited_header(original, tmp_path / "other.dcm", **tags)) != identity(
+            original
+        )
+    other = pixels.astype(np.uint16).copy()
+    other[0, 0] += 1
+    changed = write_dicom(tmp_path / "b.dcm", other, bits_stored=12)
+    if syntax:
+        changed = recompress(changed, tmp_path / "bc.dcm", syntax)
+    assert identity(changed) != identity(original)
+
+
+def test_the_scan_gives_dicom_files_their_pixel_identity(tmp_path: Path) -> None:
+    """Also for content it knew without one (a project made before identities), and only then
+    does it read a known file's header again."""
+    import sys
+
+    from labeler.config import MAX_PIXELS
+    from labeler.ingest.dicom import pixel_identity
+
+    scanning = sys.modules["labeler.ingest.scan"]  # the module: labeler.ingest.scan is its function
+    write_dicom(tmp_path / "IM0", RAMP)
+    Image.fromarray(RAMP.astype(np.uint8)).save(tmp_path / "a.png")
+    first = {i.path: i for i in scan(tmp_path, progress=False).images}
+    assert first["IM0"].pixels == pixel_identity(tmp_path / "IM0", max_pixels=MAX_PIXELS)
+    assert first["a.png"].pixels is None
+    known = {i.hash: (i.width, i.height, None) for i in first.values()}
+    again = {i.path: i for i in scan(tmp_path, progress=False, known=known).images}
+    assert again == first
+    known = {i.hash: (i.width, i.height, i.pixels) for i in first.values()}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(scanning, "pixel_identity", lambda *a, **k: pytest.fail("read again"))
+        assert {i.path: i for i in scan(tmp_path, progress=False, known=known).images} == first

@@ -88,7 +88,7 @@ def test_content_checked_before_is_only_hashed(
     noise_rgb(8, 6, seed=1).save(tmp_path / "a.png")
     noise_rgb(5, 4, seed=2).save(tmp_path / "b.png")
     first = {i.path: i for i in scan(tmp_path, progress=False).images}
-    known = {i.hash: (i.width, i.height) for i in first.values()}
+    known = {i.hash: (i.width, i.height, i.pixels) for i in first.values()}
     probed = []
     probe = scanning.probe
     monkeypatch.setattr(

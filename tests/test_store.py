@@ -235,6 +235,54 @@ def test_sync_content_change_keeps_the_item_and_updates_its_hash(store: Store) -
     assert (item.id, item.hash, item.width, item.height) == (item_id, "h9", 7, 8)
 
 
+def test_sync_a_dicom_header_edit_keeps_the_item_and_its_label(store: Store) -> None:
+    """New file bytes, the same pixel identity: the item (label and all) takes the new hash,
+    where the same path also was, or where the file was renamed too; other pixels lose it."""
+    store.sync_items(
+        [("IM0", "h0", 4, 4), ("IM1", "h1", 4, 4), ("IM2", "h2", 4, 4), ("a.png", "ha", 1, 1)],
+        pixels={"IM0": "p0", "IM1": "p1", "IM2": "p2"},
+    )
+    ids = _ids_by_path(store)
+    store.set_labels([(ids[p], "cat") for p in ("IM0", "IM1", "IM2")], annotator="ann")
+    report = store.sync_items(
+        [("IM0", "h0x", 4, 4), ("anon/IM1", "h1x", 4, 4), ("IM2", "h2x", 4, 4)],
+        pixels={"IM0": "p0", "anon/IM1": "p1", "IM2": "p9"},  # IM2: other pixels
+    )
+    assert replace(report, cleared=()) == SyncReport(renamed=1, changed=1, missing=1, reheadered=2)
+    assert [c[:2] for c in report.cleared] == [("IM2", "cat")]
+    now = {i.path: (i.id, i.hash, i.pixels) for i in store.items()}
+    assert now == {
+        "IM0": (ids["IM0"], "h0x", "p0"),
+        "anon/IM1": (ids["IM1"], "h1x", "p1"),
+        "IM2": (ids["IM2"], "h2x", "p9"),
+    }
+    assert {r.item_id for r in store.labels()} == {ids["IM0"], ids["IM1"]}
+
+
+def test_sync_pixel_identity_prefers_the_item_at_the_files_path(store: Store) -> None:
+    """Two items of the same pixels (a study and its de-identified copy): each file edited
+    again keeps its own item, not the first one of those pixels."""
+    store.sync_items(
+        [("a/IM0", "h1", 4, 4), ("b/IM0", "h2", 4, 4)], pixels={"a/IM0": "p", "b/IM0": "p"}
+    )
+    ids = _ids_by_path(store)
+    report = store.sync_items(
+        [("a/IM0", "h3", 4, 4), ("b/IM0", "h4", 4, 4)], pixels={"a/IM0": "p", "b/IM0": "p"}
+    )
+    assert report == SyncReport(reheadered=2)
+    assert _ids_by_path(store) == ids
+
+
+def test_sync_records_the_pixel_identity_of_unchanged_files(store: Store) -> None:
+    """Items of a project made before pixel identities have none: the next scan of the same
+    bytes records it, so that a later header edit keeps the label."""
+    store.sync_items([("IM0", "h0", 4, 4)])  # as an older project recorded it
+    assert store.items()[0].pixels is None
+    assert store.sync_items([("IM0", "h0", 4, 4)], pixels={"IM0": "p0"}) == SyncReport()
+    assert store.items()[0].pixels == "p0"
+    assert store.sync_items([("IM0", "h1", 4, 4)], pixels={"IM0": "p0"}) == SyncReport(reheadered=1)
+
+
 def test_sync_missing_files_are_hidden_and_come_back(store: Store) -> None:
     store.sync_items([("a.png", "h1", 1, 1), ("b.png", "h2", 1, 1)])
     ids = _ids_by_path(store)

@@ -867,6 +867,29 @@ def test_rescan_says_when_new_files_share_one_vector(handlers, colour_images) ->
     ) in info
 
 
+def test_rescan_says_when_dicom_headers_changed_over_the_same_pixels(
+    handlers, colour_images
+) -> None:
+    import numpy as np
+    import pydicom
+    from imagegen import write_dicom
+
+    from labeler.ui.session import Session
+
+    h, ui = handlers
+    folder, _ = colour_images
+    session = Session()
+    h.load(session)
+    write_dicom(folder / "IM0", np.arange(24 * 24, dtype=np.uint16).reshape(24, 24))
+    assert "1 new" in h.rescan(session)[ui.rescan_info]
+    ds = pydicom.dcmread(folder / "IM0")
+    ds.PatientName = "ANONYMOUS"
+    ds.save_as(folder / "IM0")
+    info = h.rescan(session)[ui.rescan_info]
+    assert "0 changed" in info and "1 embedded" in info
+    assert "1 DICOM file with a new header over the same pixels" in info
+
+
 def test_two_sessions_keys_undo_and_rescan(handlers, colour_images) -> None:
     """A second browser tab: its keys label the class they show, or nothing; undo keeps a later
     label from another tab; a rescan that removed the previewed image leaves both tabs working."""

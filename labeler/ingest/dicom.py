@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from labeler.config import DICOM_SUFFIXES, IMAGE_SUFFIXES
+from labeler.config import DICOM_SUFFIXES, HASH_CHUNK, IMAGE_SUFFIXES
 from labeler.errors import ImageError
 from labeler.ingest.dicomrender import render
 from labeler.ingest.reasons import library_output, one_line, short_detail, too_large_reason
@@ -50,6 +50,21 @@ _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 DEFER_BYTES = 1 << 16  # header values larger than this (pixel data) stay on disk until read
 _JPEG_SYNTAXES = ("1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51")  # baseline, extended
 _SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2})  # start of frame: baseline, extended, progressive
+# What `pixel_identity` takes from the header beside the pixel data: how to read the values.
+_PIXEL_DESCRIPTION = (
+    "Rows",
+    "Columns",
+    "NumberOfFrames",
+    "SamplesPerPixel",
+    "BitsAllocated",
+    "BitsStored",
+    "HighBit",
+    "PixelRepresentation",
+    "PhotometricInterpretation",
+    "PlanarConfiguration",
+)
+_IDENTITY_PREFIX = b"labeler DICOM pixels 1\0"  # a new meaning of the digest gets a new number
+_UNDEFINED_LENGTH = 0xFFFFFFFF  # encapsulated (compressed) pixel data: items up to a delimiter
 _log = logging.getLogger(__name__)
 
 
@@ -114,6 +129,45 @@ def probe_dicom(path: Path, *, max_pixels: int) -> tuple[int, int]:
     compression. Raises ImageError with the reason."""
     ds = _opened(path, max_pixels=max_pixels)
     return int(ds.Columns), int(ds.Rows)
+
+
+def pixel_identity(path: Path, *, max_pixels: int) -> str:
+    """The sha256 hex digest of the image a DICOM file holds: its pixel data as stored, with
+    the attributes that say how to read it (`_PIXEL_DESCRIPTION`) and the byte order.
+
+    Edits to the rest of the header (de-identification, a PACS re-export with new UIDs or
+    tags) keep it, so the image keeps its label though the file's bytes changed; the window and
+    rescale are not part of it either (a new window changes the file, which is embedded again,
+    but not what the image shows the expert). Reads the pixel data from disk in chunks.
+    Raises ImageError as `probe_dicom` does, or OSError.
+    """
+    import hashlib
+    import json
+
+    ds = _opened(path, max_pixels=max_pixels)
+    keyword = next(k for k in _PIXEL_KEYWORDS if k in ds)
+    description = [keyword, ds.file_meta.TransferSyntaxUID.is_little_endian]
+    description += [_plain(ds.get(k)) for k in _PIXEL_DESCRIPTION]
+    digest = hashlib.sha256(_IDENTITY_PREFIX + json.dumps(description).encode())
+    elem = ds.get_item(keyword, keep_deferred=True)
+    if elem.value is not None:
+        digest.update(elem.value)
+        return digest.hexdigest()
+    with open(path, "rb") as handle:  # the value was left on disk: read it from there
+        handle.seek(elem.value_tell)
+        left = elem.length if elem.length != _UNDEFINED_LENGTH else None  # None: to the end
+        while chunk := handle.read(HASH_CHUNK if left is None else min(HASH_CHUNK, left)):
+            digest.update(chunk)
+            left = None if left is None else left - len(chunk)
+    return digest.hexdigest()
+
+
+def _plain(value) -> str | int | float | None:
+    """A header value as JSON takes it, the same across pydicom versions: numbers as numbers,
+    the rest as their stripped text (None when absent)."""
+    if value is None or isinstance(value, int | float):
+        return value
+    return str(value).strip()
 
 
 def load_dicom(path: Path, *, max_pixels: int) -> np.ndarray:

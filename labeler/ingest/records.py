@@ -12,7 +12,9 @@ class ImageFile:
 
     `path` is relative to the scanned root with forward slashes; `hash` is the sha256 hex digest
     of the file bytes, so renamed or duplicated files share it. `width` and `height` are the
-    size that `load_image` returns, i.e. after the EXIF orientation is applied.
+    size that `load_image` returns, i.e. after the EXIF orientation is applied. `pixels`, for a
+    DICOM file, is the digest of its image alone (`labeler.ingest.dicom.pixel_identity`), which
+    header edits keep; None for other files.
     """
 
     path: str
@@ -21,6 +23,11 @@ class ImageFile:
     size: int
     width: int
     height: int
+    pixels: str | None = None
+
+
+# What a project knows of content it has checked: (width, height, DICOM pixel identity or None).
+Known = tuple[int, int, str | None]
 
 
 @dataclass(frozen=True)

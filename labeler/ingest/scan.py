@@ -10,13 +10,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from labeler.config import DB_NAME, IMAGE_SUFFIXES, MAX_PIXELS
+from labeler.config import DB_NAME, HASH_CHUNK, IMAGE_SUFFIXES, MAX_PIXELS
 from labeler.errors import ImageError, LabelerError
 from labeler.ingest.decode import describe_failure, probe
-from labeler.ingest.dicom import is_dicom
-from labeler.ingest.records import ImageFile, ScanResult, Skipped
+from labeler.ingest.dicom import is_dicom, pixel_identity
+from labeler.ingest.records import ImageFile, Known, ScanResult, Skipped
 
-HASH_CHUNK = 1 << 20  # bytes read at a time while hashing
 _SUPPORTED = ", ".join(sorted(IMAGE_SUFFIXES))
 _IN_PROJECT_FOLDER = (
     "inside a labeler project's folder, which scans leave out (it holds the project's database "
@@ -193,23 +192,23 @@ def _inspect(
     *,
     max_pixels: int,
     dicom: bool,
-    known: Mapping[str, tuple[int, int]],
+    known: Mapping[str, Known],
 ) -> ImageFile | Skipped:
     """Check one candidate file (`dicom`: whether it is DICOM); an ImageFile when it is a usable
-    image, else a Skipped. Content already checked (its hash in `known`, with its width and
-    height) is not probed again: the same bytes passed before."""
+    image, else a Skipped. Content already checked (its hash in `known`, with its width, height
+    and, for DICOM, pixel identity) is not probed again: the same bytes passed before."""
     try:
         size = abs_path.stat().st_size
         digest = sha256_file(abs_path)
-        if digest in known:
-            width, height = known[digest]
-        else:
+        width, height, pixels = known.get(digest, (0, 0, None))
+        if digest not in known or (dicom and pixels is None):
             width, height = probe(abs_path, max_pixels=max_pixels, dicom=dicom)
+            pixels = pixel_identity(abs_path, max_pixels=max_pixels) if dicom else None
     except ImageError as exc:
         return Skipped(rel, str(exc))
     except Exception as exc:  # a bad file must never stop the scan
         return Skipped(rel, describe_failure(exc))
-    return ImageFile(rel, abs_path, digest, size, width, height)
+    return ImageFile(rel, abs_path, digest, size, width, height, pixels)
 
 
 def scan(
@@ -218,7 +217,7 @@ def scan(
     max_pixels: int = MAX_PIXELS,
     progress: bool = True,
     exclude: Path | None = None,
-    known: Mapping[str, tuple[int, int]] | None = None,
+    known: Mapping[str, Known] | None = None,
 ) -> ScanResult:
     """Walk `root` recursively and sort its files into usable images and skipped files.
 
@@ -231,8 +230,9 @@ def scan(
     `progress` shows one tqdm bar on stderr, over every file the result counts (images and
     skipped; those the walk already skipped, by type or name, start it). `exclude`: a folder
     below `root` left out (a project kept inside its images folder). `known`: {sha256: (width,
-    height)} of content checked before (a project's images), not probed again: a rescan of an
-    unchanged folder only hashes. Raises LabelerError when `root` is not a folder.
+    height, DICOM pixel identity or None)} of content checked before (a project's images), not
+    probed again: a rescan of an unchanged folder only hashes. Raises LabelerError when `root`
+    is not a folder.
     """
     root_path = _check_root(root)
     candidates, skipped = _walk(root_path, exclude)

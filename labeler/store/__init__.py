@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -77,9 +77,10 @@ def utc_now() -> str:
 class Item:
     id: int
     path: str
-    hash: str
+    hash: str  # sha256 of the file bytes
     width: int
     height: int
+    pixels: str | None  # a DICOM image's pixel identity (see `sync_items`); None for others
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,7 @@ class SyncReport:
     changed: int = 0
     missing: int = 0  # present before this scan, not found by it
     back: int = 0  # gone before this scan, found again at its path (elsewhere: renamed)
+    reheadered: int = 0  # DICOM files of new bytes holding a known image: labels kept
     # (path, label, annotator, labeled at) of the labels lost to new content
     cleared: tuple[tuple[str, str, str, str], ...] = ()
 
@@ -253,7 +255,8 @@ class Store:
     def items(self) -> list[Item]:
         """Items whose file is present, ordered by path."""
         rows = self._query(
-            "SELECT id, path, hash, width, height FROM items WHERE present = 1 ORDER BY path"
+            "SELECT id, path, hash, width, height, pixels FROM items WHERE present = 1 "
+            "ORDER BY path"
         )
         return [Item(*r) for r in rows]
 
@@ -267,13 +270,22 @@ class Store:
         rows = self._query("SELECT path, id FROM items WHERE present = 0 ORDER BY path")
         return {path: i for path, i in rows if not path.startswith(_FREE_PREFIX)}
 
-    def sync_items(self, files: Sequence[tuple[str, str, int, int]]) -> SyncReport:
-        """Make the present items exactly `files`, given as (path, hash, width, height).
+    def sync_items(
+        self,
+        files: Sequence[tuple[str, str, int, int]],
+        *,
+        pixels: Mapping[str, str] | None = None,
+    ) -> SyncReport:
+        """Make the present items exactly `files`, given as (path, hash, width, height);
+        `pixels`: {path: pixel identity} of the DICOM files among them.
 
         An item is an image: its labels follow its content, never just its file name.
         - A file whose path and content are both known keeps its item.
         - A file holding the content of an item that is no longer at its own path (renamed,
           moved, files swapped or renumbered, as PACS re-exports do) is that item, moved.
+        - A DICOM file of new bytes whose pixel identity is that of an item not otherwise found
+          (at its path first, else anywhere) is that item, its header edited (de-identified,
+          re-exported): it keeps its label, and takes the new hash (its vector is new).
         - The path of an item present until now, holding new content, keeps its item with the
           new content, which loses its label: the image the expert labeled is no longer there
           (reported in `cleared`, and a removal in the label history, by CONTENT_CHANGED). New
@@ -283,12 +295,15 @@ class Store:
           come back, labels and all, when their content does.
         """
         with self._tx() as c:
-            known = c.execute("SELECT id, path, hash, present FROM items").fetchall()
-            was_present = {i: bool(present) for i, _, _, present in known}
+            pixels = pixels or {}
+            known = c.execute("SELECT id, path, hash, present, pixels FROM items").fetchall()
+            was_present = {i: bool(present) for i, _, _, present, _ in known}
             plan = _plan_sync(
                 [row[:3] for row in known],
                 [f[:2] for f in files],
                 present={i for i, was in was_present.items() if was},
+                pixels_of={i: p for i, *_, p in known if p is not None},
+                pixels=pixels,
             )
             # Paths first: the moved items, and the gone ones whose path a file now holds, go
             # to a free name, so that two items may trade paths (files swapped).
@@ -302,14 +317,15 @@ class Store:
                 item_id = plan.items.get(path)
                 if item_id is None:
                     c.execute(
-                        "INSERT INTO items(path, hash, width, height) VALUES (?, ?, ?, ?)",
-                        (path, h, width, height),
+                        "INSERT INTO items(path, hash, width, height, pixels) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (path, h, width, height, pixels.get(path)),
                     )
                 else:
                     c.execute(
-                        "UPDATE items SET hash = ?, width = ?, height = ?, present = 1 "
-                        "WHERE id = ?",
-                        (h, width, height, item_id),
+                        "UPDATE items SET hash = ?, width = ?, height = ?, pixels = ?, "
+                        "present = 1 WHERE id = ?",
+                        (h, width, height, pixels.get(path), item_id),
                     )
         return SyncReport(
             added=len(files) - len(plan.items),
@@ -317,6 +333,7 @@ class Store:
             changed=len(plan.changed),
             missing=sum(was_present[i] for i in plan.gone),
             back=sum(not was_present[i] for i in plan.items.values() if i not in plan.moved),
+            reheadered=len(plan.reheadered),
             cleared=cleared,
         )
 
@@ -745,18 +762,26 @@ class _SyncPlan:
 
     items: dict[str, int] = field(default_factory=dict)  # file path -> the known item it is
     moved: set[int] = field(default_factory=set)  # items now at another path
+    reheadered: set[int] = field(default_factory=set)  # DICOM items found by pixel identity
     changed: list[int] = field(default_factory=list)  # items whose path holds new content
     gone: list[int] = field(default_factory=list)  # items whose content is nowhere
     evicted: list[int] = field(default_factory=list)  # gone items whose path a file now holds
 
 
 def _plan_sync(
-    known: Sequence[tuple[int, str, str]], files: Sequence[tuple[str, str]], *, present: set[int]
+    known: Sequence[tuple[int, str, str]],
+    files: Sequence[tuple[str, str]],
+    *,
+    present: set[int],
+    pixels_of: Mapping[int, str],
+    pixels: Mapping[str, str],
 ) -> _SyncPlan:
     """Match scanned (path, hash) `files` to `known` (id, path, hash) items: same path and
-    content first, then content found at another path (the item moved), then the path of an
-    item `present` until now with new content (changed in place). New content at the path of
-    an item gone before is a new item: the gone one keeps its label until its content is back."""
+    content first, then content found at another path (the item moved), then a DICOM image
+    (`pixels`: {path: identity}; `pixels_of`: {item id: identity}) known by its pixels, then
+    the path of an item `present` until now with new content (changed in place). New content at
+    the path of an item gone before is a new item: the gone one keeps its label until its
+    content is back."""
     plan = _SyncPlan()
     at_path = {path: (item_id, h) for item_id, path, h in known}
     by_hash: dict[str, list[int]] = {}
@@ -780,6 +805,7 @@ def _plan_sync(
             claimed.add(free[0])
         else:
             later.append(path)
+    later = _match_pixels(later, plan, at_path, claimed, pixels_of, pixels)
     for path in later:
         item_id, _ = at_path.get(path, (None, None))
         if item_id is not None and item_id not in claimed and item_id in present:
@@ -790,6 +816,35 @@ def _plan_sync(
     scanned = {path for path, _ in files}
     plan.evicted = [i for i, path, _ in known if i not in claimed and path in scanned]
     return plan
+
+
+def _match_pixels(
+    paths: list[str],
+    plan: _SyncPlan,
+    at_path: Mapping[str, tuple[int, str]],
+    claimed: set[int],
+    pixels_of: Mapping[int, str],
+    pixels: Mapping[str, str],
+) -> list[str]:
+    """Give each of `paths` that holds a DICOM image of a known, unclaimed item (by pixel
+    identity; the item at that path first) that item, in `plan`; -> the paths left."""
+    by_pixels: dict[str, list[int]] = {}
+    for item_id, identity in sorted(pixels_of.items()):
+        by_pixels.setdefault(identity, []).append(item_id)
+    left = []
+    for path in paths:
+        free = [i for i in by_pixels.get(pixels.get(path), ()) if i not in claimed]
+        if not free:
+            left.append(path)
+            continue
+        here = at_path.get(path, (None, None))[0]
+        item_id = here if here in free else free[0]
+        plan.items[path] = item_id
+        plan.reheadered.add(item_id)
+        if item_id != here:
+            plan.moved.add(item_id)
+        claimed.add(item_id)
+    return left
 
 
 _FREE_PREFIX = "//gone/"  # no scanned path starts so: scans never give '//'

@@ -88,6 +88,13 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE estimates ADD COLUMN labels_key TEXT;
     """,
+    # 6: a DICOM image's own identity (its pixel data and their description), which header edits
+    # such as de-identification keep: the image keeps its label though the file's hash changed.
+    # NULL for other files, and for DICOM items until a rescan reads their file.
+    """
+    ALTER TABLE items ADD COLUMN pixels TEXT;
+    CREATE INDEX items_pixels ON items(pixels);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -21,7 +21,7 @@ from labeler.ui.layout import COLOUR_BY
 from labeler.ui.refusals import friendly, said
 from labeler.ui.session import Session, annotator
 from labeler.ui.settings import RESCAN_NAMED, REVIEW_BATCH, REVIEW_REFIT_WAIT
-from labeler.wording import cleared_reason, plural, same_content
+from labeler.wording import cleared_reason, plural, reheadered, same_content
 from labeler.workbench import ReviewItem
 
 if TYPE_CHECKING:
@@ -373,6 +373,8 @@ class TabHandlers(Handlers):
             named = "; ".join(f"`{path}`: {reason}" for path, reason in r.skipped[:RESCAN_NAMED])
             more = f"; … ({len(r.skipped)} in all)" if len(r.skipped) > RESCAN_NAMED else ""
             info += f" ({named}{more}; all listed in `{self.project.path / SKIPPED_NAME}`)"
+        if s.reheadered:
+            info += f". {reheadered(s.reheadered)}"
         if s.cleared:
             n = len(s.cleared)
             info += (
