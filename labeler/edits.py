@@ -28,6 +28,8 @@ class Edit:
     retired: a class the edit deleted or merged away, to bring back on undo.
     accepted: items whose label before was a prediction accepted in bulk: undo puts it back as
         one (never as a hand label, which the heads would train on).
+    given: (item_id, annotator, labeled at) of each label before that was there: undo gives it
+        back in that name and with that time (the history records who undid, and when).
     """
 
     description: str
@@ -36,6 +38,7 @@ class Edit:
     created: tuple[str, ...] = ()
     retired: str | None = None
     accepted: frozenset[int] = frozenset()
+    given: tuple[tuple[int, str, str], ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -53,7 +56,8 @@ def assign(
     classes = store.classes()
     spelt = check_new_class_names({name for _, name in changes}, classes)
     asked = [(i, spelt[name]) for i, name in changes]
-    had = store.labels_and_annotators_of([i for i, _ in asked])
+    records = store.label_records_of([i for i, _ in asked])
+    had = {i: (label, who) for i, (label, who, _) in records.items()}
     before = {i: label for i, (label, _) in had.items()}
     changes = [(i, name) for i, name in asked if had.get(i) != (name, annotator)]  # a repeat: none
     names = sorted({name for _, name in asked})
@@ -67,6 +71,7 @@ def assign(
         previous=tuple((i, before.get(i), name) for i, name in changes),
         created=new,
         accepted=frozenset(i for i, _ in changes if i in had and is_accepted(had[i][1])),
+        given=tuple((i, *records[i][1:]) for i, _ in changes if i in records),
     )
 
 
@@ -113,6 +118,7 @@ def _merge(store: Store, source: str, target: str, *, annotator: str) -> Edit:
         previous=tuple((i, source, target) for i in items),
         retired=source,
         accepted=frozenset(accepted),
+        given=tuple((i, *given) for i, given in items.items()),
     )
 
 
@@ -124,6 +130,7 @@ def delete_class(store: Store, name: str, *, annotator: str) -> Edit:
         previous=tuple((i, name, None) for i in items),
         retired=name,
         accepted=frozenset(accepted),
+        given=tuple((i, *given) for i, given in items.items()),
     )
 
 
@@ -149,7 +156,8 @@ def undo(store: Store, edit: Edit, *, annotator: str) -> str:
     if edit.previous:
         now = store.labels_of([i for i, _, _ in edit.previous])
         revert = [(i, before) for i, before, after in edit.previous if now.get(i) == after]
-        store.apply_labels(revert, annotator=annotator, accepted=edit.accepted)
+        given = {i: (who, at) for i, who, at in edit.given}
+        store.apply_labels(revert, annotator=annotator, accepted=edit.accepted, given=given)
         if len(revert) < len(edit.previous):
             relabeled = plural(len(edit.previous) - len(revert), "image")
             notes.append(f"kept {relabeled} relabeled since by another session")

@@ -34,6 +34,27 @@ def test_assign_then_undo_restores_previous_labels(store: Store) -> None:
     assert [h[0] for h in history] == ["dog", None]  # the undo is in the history too
 
 
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda s: edits.assign(s, [(1, "dog"), (2, "dog")], annotator="bob"),
+        lambda s: edits.merge_classes(s, "cat", "dog", annotator="bob"),
+        lambda s: edits.delete_class(s, "cat", annotator="bob"),
+    ],
+    ids=["relabel", "merge", "delete"],
+)
+def test_undo_gives_labels_back_in_the_name_and_time_they_were_given(store: Store, edit) -> None:
+    """The export's annotator and labeled_at are ana's again after bob undoes his edit; the
+    history says that bob undid."""
+    store.set_labels([(1, "cat"), (2, "cat")], annotator="ana", at="2026-01-02T03:04:05Z")
+    store.set_labels([(3, "dog")], annotator="bob")
+    before = [(r.item_id, r.label, r.annotator, r.labeled_at) for r in store.labels()]
+    done = edit(store)
+    edits.undo(store, done, annotator="bob")
+    assert [(r.item_id, r.label, r.annotator, r.labeled_at) for r in store.labels()] == before
+    assert store.label_history(1)[-1][:2] == ("cat", "bob")
+
+
 def test_undo_keeps_labels_another_session_set_since(store: Store) -> None:
     store.set_labels([(1, "cat")], annotator="ana")
     edit = edits.assign(store, [(1, "dog"), (2, "dog"), (3, "dog")], annotator="ana")

@@ -403,9 +403,17 @@ class Store:
 
     @staticmethod
     def _write_label(
-        c: sqlite3.Connection, item_id: int, class_id: int | None, *, annotator: str, at: str
+        c: sqlite3.Connection,
+        item_id: int,
+        class_id: int | None,
+        *,
+        annotator: str,
+        at: str,
+        given: tuple[str, str] | None = None,
     ) -> None:
-        """Set (or, with class_id None, remove) one item's label and append it to the history."""
+        """Set (or, with class_id None, remove) one item's label and append it to the history,
+        under `annotator` at `at`; `given`: (annotator, time) that the label itself carries
+        instead (an undo gives a label back as it was given, and records who undid)."""
         if class_id is None:
             c.execute("DELETE FROM labels WHERE item_id = ?", (item_id,))
         else:
@@ -413,7 +421,7 @@ class Store:
                 "INSERT INTO labels(item_id, class_id, annotator, labeled_at) VALUES (?,?,?,?) "
                 "ON CONFLICT(item_id) DO UPDATE SET class_id = excluded.class_id, "
                 "annotator = excluded.annotator, labeled_at = excluded.labeled_at",
-                (item_id, class_id, annotator, at),
+                (item_id, class_id, *(given or (annotator, at))),
             )
         c.execute(
             "INSERT INTO label_events(item_id, class_id, annotator, at) VALUES (?,?,?,?)",
@@ -615,12 +623,17 @@ class Store:
 
     def labels_and_annotators_of(self, item_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
         """{item id: (current label, its annotator)} of those of `item_ids` that have one."""
+        return {i: (label, who) for i, (label, who, _) in self.label_records_of(item_ids).items()}
+
+    def label_records_of(self, item_ids: Sequence[int]) -> dict[int, tuple[str, str, str]]:
+        """{item id: (current label, its annotator, labeled at)} of those of `item_ids` that
+        have one."""
         rows = self._query_ids(
-            "SELECT l.item_id, c.name, l.annotator FROM labels l "
+            "SELECT l.item_id, c.name, l.annotator, l.labeled_at FROM labels l "
             "JOIN classes c ON c.id = l.class_id WHERE l.item_id IN ({ids})",
             item_ids,
         )
-        return {i: (label, who) for i, label, who in rows}
+        return {i: (label, who, at) for i, label, who, at in rows}
 
     def paths_of(self, item_ids: Sequence[int]) -> dict[int, str]:
         """{item id: path} of `item_ids`, whether or not the file is present."""
@@ -641,6 +654,7 @@ class Store:
         *,
         annotator: str,
         accepted: Collection[int] = (),
+        given: Mapping[int, tuple[str, str]] | None = None,
     ) -> int:
         """Set (item_id, class name) or remove (item_id, None) labels in one transaction.
 
@@ -648,6 +662,8 @@ class Store:
         alone and writes no history; by another annotator, it is set again in their name.
         accepted: items whose label is set as a prediction accepted in bulk (an undo puts
         such a label back as it was), recorded under `annotator` with ACCEPTED_SUFFIX.
+        given: {item id: (annotator, labeled at)} that the label set on that item carries, as
+        when it was first given (an undo); its history event is still `annotator`'s, now.
         """
         check_annotator(annotator, accepted=True)
         at = utc_now()
@@ -666,7 +682,9 @@ class Store:
                     class_id = self._class_id(c, name)
                     if row and tuple(row) == (class_id, who):
                         continue
-                self._write_label(c, item_id, class_id, annotator=who, at=at)
+                self._write_label(
+                    c, item_id, class_id, annotator=who, at=at, given=(given or {}).get(item_id)
+                )
                 changed += 1
         return changed
 
@@ -682,13 +700,14 @@ class Store:
 
     def retire_class(
         self, name: str, *, annotator: str, into: str | None = None
-    ) -> tuple[list[int], set[int]]:
+    ) -> tuple[dict[int, tuple[str, str]], set[int]]:
         """Delete class `name`, or merge it `into` another class (created if need be).
 
         Its labels are removed (or moved, each keeping who gave it and when, as a rename does),
         each with a history event under `annotator` (marked accepted where the label was a
-        prediction accepted in bulk); its predictions are dropped. Returns the ids of the items
-        that carried the label, and those of them whose label was an accepted prediction.
+        prediction accepted in bulk); its predictions are dropped. Returns {item id: (annotator,
+        labeled at)} of the labels it held, and the items whose label was an accepted
+        prediction.
         """
         check_annotator(annotator, accepted=True)
         at = utc_now()
@@ -703,11 +722,12 @@ class Store:
             if target == class_id:
                 raise LabelerError(f"cannot merge class {name!r} into itself")
             held = c.execute(
-                "SELECT item_id, annotator FROM labels WHERE class_id = ? ORDER BY item_id",
+                "SELECT item_id, annotator, labeled_at FROM labels WHERE class_id = ? "
+                "ORDER BY item_id",
                 (class_id,),
             ).fetchall()
-            items = [i for i, _ in held]
-            accepted = {i for i, who in held if is_accepted(who)}
+            items = {i: (given_by, given_at) for i, given_by, given_at in held}
+            accepted = {i for i, (given_by, _) in items.items() if is_accepted(given_by)}
             who = {i: accepted_annotator(annotator) if i in accepted else annotator for i in items}
             if target is None:
                 c.execute("DELETE FROM labels WHERE class_id = ?", (class_id,))
