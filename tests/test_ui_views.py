@@ -760,9 +760,33 @@ def test_more_like_this_lists_the_neighbours_whatever_the_filter(handlers, colou
     before = replace(session.query, rows=None, show="uncertain", page=1)
     session.focus = listed[1]
     h.more_like_this(session)  # the neighbours of a neighbour: the way back stays the same
+    h.set_filter(session, "all", "", "confidence, lowest first")  # the boxes moved meanwhile
     out = h.all_images(session)  # "✕ all images": back to the filter as it was
     assert session.query == before and session.similar_to is None
-    assert out[ui.show]["value"] == "uncertain"
+    assert out[ui.show]["value"] == "uncertain" and out[ui.sort]["value"] == "file name"
+
+
+def test_an_edit_answered_late_leaves_the_class_box_as_the_expert_set_it(
+    handlers, colour_images
+) -> None:
+    """A label drawn while the filter was on red, answered after the expert chose another
+    class, does not put red back in the box; a class renamed or gone moves the box."""
+    from labeler.ui.session import Session
+
+    h, ui = handlers
+    _, truth = colour_images
+    ana = SimpleNamespace(username="ana")
+    session = Session()
+    h.load(session)
+    reds = [p for p in sorted(truth) if truth[p] == "red"]
+    h.assign_named(session, {"selected": reds[:2]}, "red", ana)
+    h.set_filter(session, "all", "red", "file name")
+    out = h.assign_named(session, {"selected": reds[2:3]}, "red", ana)
+    assert "value" not in out[ui.cls].constructor_args
+    out = h.rename_class(session, "red", "crimson", ana)
+    assert out[ui.cls].constructor_args["value"] == "crimson"
+    out = h.delete_class(session, "crimson", ana)
+    assert out[ui.cls].constructor_args["value"] == browse.ANY_CLASS
 
 
 def _two_classes_labeled(handlers, colour_images):
@@ -1339,3 +1363,47 @@ def test_labeling_an_image_whose_copy_holds_another_class_says_so(tmp_path: Path
         f"Labeled {first} as dress · Ctrl+Z undoes · note: {first} is the same file, byte for "
         "byte, as copy.png, labeled coat: one of the two labels is wrong"
     )
+
+
+def test_an_undo_pressed_during_a_slow_edit_waits_for_it_and_undoes_it(
+    handlers, colour_images, monkeypatch
+) -> None:
+    """The edit answers first, and the undo undoes that edit, not the one before it."""
+    import threading
+
+    from labeler.ui.session import Session
+
+    h, ui = handlers
+    _, truth = colour_images
+    ana = SimpleNamespace(username="ana")
+    session = Session()
+    h.load(session)
+    reds = [p for p, c in sorted(truth.items()) if c == "red"]
+    h.assign_named(session, {"selected": reds[:2]}, "red", ana)
+    started, go, popped = threading.Event(), threading.Event(), threading.Event()
+    assign = type(h.wb).assign
+
+    def slow_assign(wb, *args, **kwargs):
+        started.set()
+        go.wait()
+        return assign(wb, *args, **kwargs)
+
+    pop = h.history.pop
+    monkeypatch.setattr(h.history, "pop", lambda who: popped.set() or pop(who))
+    monkeypatch.setattr(type(h.wb), "assign", slow_assign)
+    answers = []
+    edit = threading.Thread(
+        target=lambda: answers.append(h.assign_named(session, {"selected": reds[2:4]}, "red", ana))
+    )
+    edit.start()
+    started.wait()
+    undo = threading.Thread(target=lambda: answers.append(h.undo(session, ana)))
+    undo.start()
+    # Without turns, the undo would pop the first edit now; give it the chance to.
+    assert not popped.wait(0.5)
+    go.set()
+    edit.join()
+    undo.join()
+    assert answers[0][ui.message].startswith("Labeled 2 images as red")
+    assert answers[1][ui.message].startswith("Undid: labeled 2 images as red")
+    assert {p for p in reds[:4] if project_label(h, p)} == set(reds[:2])

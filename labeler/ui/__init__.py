@@ -75,7 +75,7 @@ def build_app(project: Project) -> gr.Blocks:
         ui.prev.click(h.prev_page, s, label, **quick)
         ui.next.click(h.next_page, s, label, **quick)
         similar = [*label, ui.show, ui.cls]  # neighbours are listed whatever the filter
-        ui.back.click(h.all_images, s, similar, **quick)  # ... and back to the filter as it was
+        ui.back.click(h.all_images, s, [*similar, ui.sort], **quick)  # ... and back, as it was
         ui.more.click(h.more_like_this, s, similar, **quick)
         ui.grid.pick(h.pick, s, [s, ui.preview], **preview, **every)
         # Quick edits answer at once with the new labels; `.then` refits and shows predictions.

@@ -4,6 +4,8 @@ inputs, calls the facade (`Project.workbench()`), and returns {component: new va
 
 from __future__ import annotations
 
+import functools
+import inspect
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -28,6 +30,23 @@ from labeler.workbench import Counts, Workbench, class_counts
 Updates = dict[Any, Any]
 
 
+def in_turn(fn: Callable) -> Callable:
+    """For a handler that edits labels or classes, or undoes: one user's edits run one at a
+    time (`Handlers.turn_of`). An undo pressed while a slow edit (a bulk accept) is under way
+    then waits, undoes that edit and answers after it; it had undone the edit before it, or
+    answered first while the edit's late answer still said 'Ctrl+Z undoes'."""
+
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def run(self: Handlers, *args: Any, **kwargs: Any) -> Any:
+        request = signature.bind(self, *args, **kwargs).arguments["request"]
+        with self.turn_of(request):
+            return fn(self, *args, **kwargs)
+
+    return run
+
+
 class Handlers:
     def __init__(self, project: Project, ui: UI) -> None:
         self.project = project
@@ -35,6 +54,7 @@ class Handlers:
         self.history = UndoHistory()  # for the server's lifetime, not a page's
         self.cards = Cards()  # the review card on each page's screen
         self._drawing: dict[int, threading.Lock] = {}  # per session: see `drawing`
+        self._turns: dict[str, threading.RLock] = {}  # per user: see `in_turn`
         self._locks_lock = threading.Lock()
 
     @property
@@ -137,8 +157,12 @@ class Handlers:
                     elem_classes=[KEY_CLASS, *colour],
                 )
         choices = [(name, name) for name in names]
+        # The box is set only where the server changed the filter (its class renamed or gone):
+        # an answer drawn before the expert chose another class would put the old one back.
         shown = session.query.cls if session.query.cls in names else browse.ANY_CLASS
-        out[ui.cls] = gr.Dropdown(choices=[(ANY, browse.ANY_CLASS), *choices], value=shown)
+        moved = {"value": shown} if shown != session.class_box else {}
+        session.class_box = shown
+        out[ui.cls] = gr.Dropdown(choices=[(ANY, browse.ANY_CLASS), *choices], **moved)
         out[ui.trust_cls] = gr.Dropdown(choices=[(ALL, browse.ANY_CLASS), *choices])
         emptied = {} if keep_forms else {"value": None}
         for dropdown in (ui.rename_from, ui.merge_from, ui.merge_into, ui.delete_cls):
@@ -209,6 +233,7 @@ class Handlers:
         browser's dropdown reports a choice twice (on the click and on leaving the box), and a
         second page drawn then would clear what the expert selected in between."""
         wanted = {"show": show, "cls": cls or browse.ANY_CLASS, "sort": sort}
+        session.class_box = wanted["cls"]
         if all(getattr(session.query, k) == v for k, v in wanted.items()):
             return gr.skip()
         session.set_query(**wanted, page=1)
@@ -229,6 +254,11 @@ class Handlers:
         Once the refit is done, `refresh` redraws the turned page."""
         with self.wb.live.deferred(), self.drawing(session):
             return self.label_view(session, turn=turn)
+
+    def turn_of(self, request: gr.Request | None) -> threading.RLock:
+        """The lock that the edits of the user making `request` take in turn (see `in_turn`)."""
+        with self._locks_lock:
+            return self._turns.setdefault(annotator(request), threading.RLock())
 
     def drawing(self, session: Session) -> threading.Lock:
         """The lock of `session`'s grid: a page turn and a refresh, which run at once (in
@@ -256,6 +286,7 @@ class Handlers:
         session.similar_to = path
         rows = self.wb.similar_rows(path, SIMILAR_K)
         session.set_query(rows=rows, show="all", cls=browse.ANY_CLASS, page=1)
+        session.class_box = browse.ANY_CLASS
         ui = self.ui
         shown = {ui.show: gr.update(value="all"), ui.cls: gr.update(value=browse.ANY_CLASS)}
         return self.label_view(session) | shown
@@ -270,8 +301,9 @@ class Handlers:
         if session.query.cls not in (browse.ANY_CLASS, *self.wb.snapshot().classes):
             session.set_query(cls=browse.ANY_CLASS, page=1)  # the class went meanwhile
         q, ui = session.query, self.ui
-        shown = {ui.show: gr.update(value=q.show), ui.cls: gr.update(value=q.cls)}
-        return self.label_view(session) | shown
+        session.class_box = q.cls
+        shown = {ui.show: q.show, ui.cls: q.cls, ui.sort: q.sort}  # the boxes as the grid
+        return self.label_view(session) | {box: gr.update(value=v) for box, v in shown.items()}
 
     # -- labeling and undo -------------------------------------------------------------------------
 
@@ -316,6 +348,7 @@ class Handlers:
     def assign_named(self, session: Session, grid: dict, name: str, request: gr.Request) -> Updates:
         return self._assign(session, grid, self.typed(name), request) | {self.ui.label_as: ""}
 
+    @in_turn
     def _assign(self, session: Session, grid: dict, name: str, request: gr.Request) -> Updates:
         selected = list(grid.get("selected") or [])
         seen = session.seen  # as drawn before this edit: the redraw below replaces it
@@ -353,6 +386,7 @@ class Handlers:
         return self.refresh(session)
 
     @said
+    @in_turn
     def undo(self, session: Session, request: gr.Request) -> Updates:
         edit = self.history.pop(annotator(request))
         if edit is None:

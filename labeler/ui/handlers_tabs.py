@@ -16,7 +16,7 @@ from labeler.errors import LabelerError
 from labeler.export import EXPORTS_DIR
 from labeler.project import SKIPPED_NAME
 from labeler.ui import charts, views, views_trust
-from labeler.ui.handlers import Handlers, Updates
+from labeler.ui.handlers import Handlers, Updates, in_turn
 from labeler.ui.layout import COLOUR_BY
 from labeler.ui.refusals import friendly, said
 from labeler.ui.session import Session, annotator
@@ -132,6 +132,7 @@ class TabHandlers(Handlers):
             session
         )
 
+    @in_turn
     def _review_label(
         self, session: Session, name: str | None, shown: str, request: gr.Request
     ) -> Updates:
@@ -183,6 +184,7 @@ class TabHandlers(Handlers):
         tab's "accept anyway" box is unticked: a bulk accept after an undo asks again."""
         return self._undo(session, request) | {self.ui.accept_anyway: False}
 
+    @in_turn
     def _undo(self, session: Session, request: gr.Request) -> Updates:
         skipped = session.last_skipped
         if skipped is not None and skipped.path in session.skipped:
@@ -254,6 +256,7 @@ class TabHandlers(Handlers):
         return self.trust_view(threshold, cls, confirmed)
 
     @said
+    @in_turn
     def accept_above(
         self, session: Session, threshold: float, cls: str, confirmed: bool, request: gr.Request
     ) -> Updates:
@@ -305,11 +308,13 @@ class TabHandlers(Handlers):
     # -- classes -----------------------------------------------------------------------------------
 
     @said
+    @in_turn
     def create_class(self, session: Session, name: str, request: gr.Request) -> Updates:
         edit = self.wb.create_class(name.strip())
         return self.after_edit(session, edit, request=request) | {self.ui.new_class: ""}
 
     @said
+    @in_turn
     def rename_class(self, session: Session, old: str, new: str, request: gr.Request) -> Updates:
         edit = self.wb.rename_class(
             _chosen(old, "the class to rename"), new.strip(), annotator=annotator(request)
@@ -319,6 +324,7 @@ class TabHandlers(Handlers):
         return self.after_edit(session, edit, request=request) | {self.ui.rename_to: ""}
 
     @said
+    @in_turn
     def merge_classes(
         self, session: Session, source: str, target: str, request: gr.Request
     ) -> Updates:
@@ -330,6 +336,7 @@ class TabHandlers(Handlers):
         return self.after_edit(session, edit, request=request)
 
     @said
+    @in_turn
     def delete_class(self, session: Session, name: str, request: gr.Request) -> Updates:
         name = _chosen(name, "the class to delete")
         edit = self.wb.delete_class(name, annotator=annotator(request))

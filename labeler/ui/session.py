@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 
 import gradio as gr
 
-from labeler.browse import Query
+from labeler.browse import ANY_CLASS, Query
 from labeler.ui.settings import DEFAULT_ANNOTATOR, PAGE_SIZE, REVIEW_CLAIM_SECONDS
 from labeler.workbench import ReviewItem, Workbench
 
@@ -36,6 +36,7 @@ class Session:
     drawn: tuple[int, str] | None = None  # the label version the grid on screen was drawn at
     drawn_fitted: bool = True  # ... with the predictions of a model fitted to it
     exported: tuple[int, str] | None = None  # the label version of the export link on screen
+    class_box: str = ANY_CLASS  # the class the Class filter box shows, as last set or seen
 
     def set_query(self, **changes: object) -> None:
         self.query = replace(self.query, **changes)

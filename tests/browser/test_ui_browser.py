@@ -297,8 +297,15 @@ def test_review_queue_accept_correct_skip(page: Page, server, screenshot) -> Non
     expect(page.locator("#review-as textarea")).to_have_value("sandal")
     expect(card.locator(".path")).to_have_text(typed)
     page.keyboard.press("Enter")
+    # The box lets go of the keys once it labeled: the next card's number key labels it.
+    expect(page.locator("#review-as textarea")).not_to_be_focused(timeout=1000)
     expect(card.locator(".path")).not_to_have_text(typed)
     assert stored(server)[typed] == ("sandal", "ana")
+    after_typed = card.locator(".path").inner_text()
+    page.keyboard.press("3")
+    expect(card.locator(".path")).not_to_have_text(after_typed)
+    assert stored(server)[after_typed] == ("sandal", "ana")
+    expect(page.locator("#review-as textarea")).to_have_value("")
     # Enter on a button reached with Tab presses that button; it does not accept.
     fourth = card.locator(".path").inner_text()
     page.locator("#review-accept").focus()

@@ -53,6 +53,14 @@
       box.dispatchEvent(new Event('input', {bubbles: true}));
     }
   };
+  // Enter in a "type a class" box labels (Gradio submits it on the key press); the box then
+  // lets go of the keys, so that the next card's Enter or number key works at once, without an
+  // Escape first (pressed then, they were refused, or typed into the box).
+  document.addEventListener('keyup', (e) => {
+    const box = e.key === 'Enter' && !e.isComposing && e.target.closest
+      && e.target.closest('#label-as, #review-as');
+    if (box) e.target.blur();
+  });
   document.addEventListener('blur', asFraction, true);
   document.addEventListener('keydown', asFraction, true);
   let tabbed = false; // whether the focus last moved by the keyboard (Tab), not by a click
