@@ -64,7 +64,7 @@ from labeler.reports import (
     ProjectStatus,
     estimate_text,
 )
-from labeler.store import Run, Store, UnfinishedDatabase, check_annotator
+from labeler.store import ITEMS_VERSION, Run, Store, UnfinishedDatabase, check_annotator
 from labeler.store.annotator import is_accepted
 from labeler.update import (
     BEFORE_CLASS_EDIT_NAME,
@@ -129,6 +129,7 @@ class Project:
     def _attach(self, store: Store) -> None:
         self.store = store
         self._cache: Vectors | None = None
+        self._cache_state: tuple[object, str | None] = (None, None)  # what `_cache` was read at
         self._workbench: Workbench | None = None
 
     def _never_finished(self) -> ProjectNotFound:
@@ -268,9 +269,12 @@ class Project:
     # -- vectors and index -------------------------------------------------------------------------
 
     def _vectors(self) -> Vectors:
-        """The vectors of the project's images (`load_vectors`), read once, until an update."""
-        if self._cache is None:
+        """The vectors of the project's images (`load_vectors`), read once, until an update
+        here or in another process (a `labeler init` or `finetune` beside a running server)."""
+        state = (self.store.get_meta(ITEMS_VERSION), self.model_key)
+        if self._cache is None or self._cache_state != state:
             self._cache = load_vectors(self.path, self.store, self.model_key)
+            self._cache_state = state
         return self._cache
 
     def _save_index(self) -> None:

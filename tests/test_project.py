@@ -481,3 +481,23 @@ def test_bad_files_are_reported_and_good_ones_exported(tmp_path: Path) -> None:
         out = tmp_path / "out.csv"
         assert project.export_csv(out) == 3
         assert sorted(r["path"] for r in _read_csv(out)) == sorted(truth)
+
+
+def test_the_ui_sees_a_rescan_made_by_another_process(project: Project, colour_images) -> None:
+    """A running server's project labels by the file names as a `labeler init` in another
+    process left them (two files swapped), not as it loaded them at its start."""
+    folder, truth = colour_images
+    red, green = (next(p for p in sorted(truth) if truth[p] == c) for c in ("red", "green"))
+    before = project.workbench()
+    swap = folder / "swap.tmp"
+    (folder / red).rename(swap)
+    (folder / green).rename(folder / red)
+    swap.rename(folder / green)
+    with Project(project.path) as cli:
+        assert cli.rescan(progress=False).sync.renamed == 2
+    now = project.workbench()
+    assert now is not before
+    now.assign([red], "green", annotator="ana")  # the image now at `red` is the green one
+    with Project(project.path) as cli:
+        human = {r["path"]: r["label"] for r in cli.export_rows() if r.get("source") == "human"}
+    assert human == {red: "green"}

@@ -114,6 +114,11 @@ class Estimate:
     labels_key: str | None = None  # what it was made from (estimates.estimate_key); None: older
 
 
+# Meta key of a counter that `sync_items` moves whenever the items change: a process holding
+# the images in memory (the browser UI's server) reads it to see that another one rescanned.
+ITEMS_VERSION = "items_version"
+
+
 @dataclass(frozen=True)
 class SyncReport:
     """What a folder scan changed: counts of items added, renamed (moved), changed in content
@@ -327,15 +332,22 @@ class Store:
                         "present = 1 WHERE id = ?",
                         (h, width, height, pixels.get(path), item_id),
                     )
-        return SyncReport(
-            added=len(files) - len(plan.items),
-            renamed=len(plan.moved),
-            changed=len(plan.changed),
-            missing=sum(was_present[i] for i in plan.gone),
-            back=sum(not was_present[i] for i in plan.items.values() if i not in plan.moved),
-            reheadered=len(plan.reheadered),
-            cleared=cleared,
-        )
+            report = SyncReport(
+                added=len(files) - len(plan.items),
+                renamed=len(plan.moved),
+                changed=len(plan.changed),
+                missing=sum(was_present[i] for i in plan.gone),
+                back=sum(not was_present[i] for i in plan.items.values() if i not in plan.moved),
+                reheadered=len(plan.reheadered),
+                cleared=cleared,
+            )
+            if report != SyncReport():  # other processes (a running server) see it changed
+                c.execute(
+                    "INSERT INTO meta(key, value) VALUES (?, '1') ON CONFLICT(key) "
+                    "DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
+                    (ITEMS_VERSION,),
+                )
+        return report
 
     def _clear_changed(
         self, c: sqlite3.Connection, changed: Sequence[int]
