@@ -741,7 +741,9 @@ def test_the_page_counter_counts_the_pages_that_paging_visits(handlers, colour_i
     assert info[0].endswith("20 unlabeled images")
 
 
-def test_more_like_this_lists_the_neighbours_whatever_the_filter(handlers, colour_images) -> None:
+def _two_reds_labeled(handlers, colour_images):
+    """(handlers, ui, annotator request, session, the red images) after a page load and the
+    first two reds labeled."""
     from labeler.ui.session import Session
 
     h, ui = handlers
@@ -751,6 +753,11 @@ def test_more_like_this_lists_the_neighbours_whatever_the_filter(handlers, colou
     h.load(session)
     reds = [p for p in sorted(truth) if truth[p] == "red"]
     h.assign_named(session, {"selected": reds[:2]}, "red", ana)
+    return h, ui, ana, session, reds
+
+
+def test_more_like_this_lists_the_neighbours_whatever_the_filter(handlers, colour_images) -> None:
+    h, ui, _, session, reds = _two_reds_labeled(handlers, colour_images)
     h.set_filter(session, "uncertain", "", "file name")
     session.focus = reds[2]
     out = h.more_like_this(session)
@@ -771,15 +778,7 @@ def test_an_edit_answered_late_leaves_the_class_box_as_the_expert_set_it(
 ) -> None:
     """A label drawn while the filter was on red, answered after the expert chose another
     class, does not put red back in the box; a class renamed or gone moves the box."""
-    from labeler.ui.session import Session
-
-    h, ui = handlers
-    _, truth = colour_images
-    ana = SimpleNamespace(username="ana")
-    session = Session()
-    h.load(session)
-    reds = [p for p in sorted(truth) if truth[p] == "red"]
-    h.assign_named(session, {"selected": reds[:2]}, "red", ana)
+    h, ui, ana, session, reds = _two_reds_labeled(handlers, colour_images)
     h.set_filter(session, "all", "red", "file name")
     out = h.assign_named(session, {"selected": reds[2:3]}, "red", ana)
     assert "value" not in out[ui.cls].constructor_args
@@ -1371,15 +1370,7 @@ def test_an_undo_pressed_during_a_slow_edit_waits_for_it_and_undoes_it(
     """The edit answers first, and the undo undoes that edit, not the one before it."""
     import threading
 
-    from labeler.ui.session import Session
-
-    h, ui = handlers
-    _, truth = colour_images
-    ana = SimpleNamespace(username="ana")
-    session = Session()
-    h.load(session)
-    reds = [p for p, c in sorted(truth.items()) if c == "red"]
-    h.assign_named(session, {"selected": reds[:2]}, "red", ana)
+    h, ui, ana, session, reds = _two_reds_labeled(handlers, colour_images)
     started, go, popped = threading.Event(), threading.Event(), threading.Event()
     assign = type(h.wb).assign
 
