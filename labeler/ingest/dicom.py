@@ -136,9 +136,9 @@ def pixel_identity(path: Path, *, max_pixels: int) -> str:
     the attributes that say how to read it (`_PIXEL_DESCRIPTION`) and the byte order.
 
     Edits to the rest of the header (de-identification, a PACS re-export with new UIDs or
-    tags) keep it, so the image keeps its label though the file's bytes changed; the window and
-    rescale are not part of it either (a new window changes the file, which is embedded again,
-    but not what the image shows the expert). Reads the pixel data from disk in chunks.
+    tags) keep it, so the image keeps its label though the file's bytes changed. The window and
+    rescale are left out too: a new window changes how the image is shown (the file is embedded
+    again), not the image the expert labeled. Reads the pixel data from disk in chunks.
     Raises ImageError as `probe_dicom` does, or OSError.
     """
     import hashlib
