@@ -132,6 +132,7 @@ def update_images(
     sync = store.sync_items(
         [(f.path, f.hash, f.width, f.height) for f in usable],
         pixels={f.path: f.pixels for f in usable if f.pixels is not None},
+        other_folder=previous_root not in (None, str(images)),
     )
     store.replace_skipped(skipped)
     write_table(folder / SKIPPED_NAME, ("path", "reason"), skipped)

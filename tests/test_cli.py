@@ -689,7 +689,8 @@ def test_init_on_another_folder_warns_and_the_labels_come_back(
     proj: Path, colour_images, tmp_path: Path, capsys
 ) -> None:
     """A mistyped --images on an existing project: a warning names both folders, and init on
-    the first folder again brings every label back."""
+    the first folder again brings every label back, also of a name that the other folder
+    uses for another image (PACS exports name files IM0001, …: names say nothing there)."""
     folder, truth = colour_images
     path = sorted(truth)[0]
     labels = _write_labels(tmp_path / "l.csv", [(path, truth[path])])
@@ -697,10 +698,14 @@ def test_init_on_another_folder_warns_and_the_labels_come_back(
     other = tmp_path / "other"
     other.mkdir()
     (other / "one.png").write_bytes((folder / sorted(truth)[1]).read_bytes())
+    coloured((1, 2, 3), seed=99).save(other / path)  # the labeled file's name, another image
     capsys.readouterr()
     assert main(["init", str(proj), "--images", str(other)]) == 0
     out, err = capsys.readouterr()
-    assert out.startswith(f"1 image in {proj} (0 new, 1 renamed, 0 changed, {len(truth) - 1} gone)")
+    assert out.startswith(
+        f"2 images in {proj} (1 new, 1 renamed, 0 changed, {len(truth) - 1} gone)"
+    )
+    assert "removed" not in err
     assert (
         f"warning: this project's images were in {folder.resolve()}; now scanning "
         f"{other.resolve()} (labels of images not found there are kept, and come back when you "

@@ -280,9 +280,12 @@ class Store:
         files: Sequence[tuple[str, str, int, int]],
         *,
         pixels: Mapping[str, str] | None = None,
+        other_folder: bool = False,
     ) -> SyncReport:
         """Make the present items exactly `files`, given as (path, hash, width, height);
-        `pixels`: {path: pixel identity} of the DICOM files among them.
+        `pixels`: {path: pixel identity} of the DICOM files among them; `other_folder`: the
+        files are of another folder than the items (paths there say nothing of what they held
+        here: no item is changed in place, each waits for its content).
 
         An item is an image: its labels follow its content, never just its file name.
         - A file whose path and content are both known keeps its item.
@@ -306,7 +309,7 @@ class Store:
             plan = _plan_sync(
                 [row[:3] for row in known],
                 [f[:2] for f in files],
-                present={i for i, was in was_present.items() if was},
+                present=set() if other_folder else {i for i, was in was_present.items() if was},
                 pixels_of={i: p for i, *_, p in known if p is not None},
                 pixels=pixels,
             )
