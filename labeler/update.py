@@ -68,6 +68,7 @@ def update_images(
     known = {it.hash: (it.width, it.height, it.pixels) for it in store.items()}
     scanned = scan(images, progress=progress, exclude=folder, known=known)
     previous_root = store.get_meta("images_root")
+    moved_from = None if previous_root in (None, str(images)) else previous_root
     backbone = backbone or store.get_meta("backbone", config.DEFAULT_BACKBONE)
     if image_size is None and backbone == store.get_meta("backbone"):
         image_size = store.get_meta("image_size")
@@ -132,7 +133,7 @@ def update_images(
     sync = store.sync_items(
         [(f.path, f.hash, f.width, f.height) for f in usable],
         pixels={f.path: f.pixels for f in usable if f.pixels is not None},
-        other_folder=previous_root not in (None, str(images)),
+        other_folder=moved_from is not None,
     )
     store.replace_skipped(skipped)
     write_table(folder / SKIPPED_NAME, ("path", "reason"), skipped)
@@ -145,7 +146,7 @@ def update_images(
         embedded=embedded,
         sync=sync,
         skipped=skipped,
-        moved_from=None if previous_root in (None, str(images)) else previous_root,
+        moved_from=moved_from,
         cleared_file=cleared_file,
         same_content=sum(f.hash in todo and todo[f.hash] is not f for f in usable),
     )

@@ -201,9 +201,10 @@ def _inspect(
         size = abs_path.stat().st_size
         digest = sha256_file(abs_path)
         width, height, pixels = known.get(digest, (0, 0, None))
-        if digest not in known or (dicom and pixels is None):
+        if digest not in known:
             width, height = probe(abs_path, max_pixels=max_pixels, dicom=dicom)
-            pixels = pixel_identity(abs_path, max_pixels=max_pixels) if dicom else None
+        if dicom and pixels is None:  # new, or known from before pixel identities
+            pixels = pixel_identity(abs_path, max_pixels=max_pixels)
     except ImageError as exc:
         return Skipped(rel, str(exc))
     except Exception as exc:  # a bad file must never stop the scan
