@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from labeler.errors import LabelerError
+from labeler.ingest.scan import sha256_file
 from labeler.labelcsv import is_windows_path, path_spellings
 from labeler.wording import plural, quoted
 
@@ -70,6 +71,47 @@ class UnknownPaths(LabelerError):
         self.cells = tuple(cells)
 
 
+class ChangedImages(UnknownPaths):
+    """Paths whose file now holds other bytes than the image the project knows by that name
+    (renamed, renumbered or replaced since the last scan): a label given by such a path would
+    land on the image the user did not see."""
+
+
+def check_unchanged(
+    rows: Sequence[int], paths: Sequence[str], hashes: Sequence[str], *, root: Path
+) -> None:
+    """Raise `ChangedImages` if the file of any of `rows` (indexes in `paths` and `hashes`,
+    the project's images and their sha256 at the last scan) holds other bytes now. A file
+    missing now is not checked: its label is kept for the image last seen there."""
+    changed = []
+    for r in dict.fromkeys(rows):
+        file = root / paths[r]
+        try:
+            if sha256_file(file) != hashes[r]:
+                changed.append(paths[r])
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            raise LabelerError(
+                f"cannot read {quoted(paths[r])} to check it is the image the project knows "
+                f"({e.strerror or e}); make it readable and try again"
+            ) from e
+    if changed:
+        raise ChangedImages(
+            f"{plural(len(changed), 'image')} changed on disk since the folder was last "
+            f"scanned, e.g. {quoted(changed[0])}{_also(changed)} (the file holds other bytes "
+            "than the image the project knows by that name: renamed, renumbered or replaced); "
+            "run `labeler init` again to rescan the folder, then try again",
+            changed,
+        )
+
+
+def _also(paths: Sequence[str]) -> str:
+    """ "; also 'b', 'c', 'd' …" after the first of `paths` is named: three more at most."""
+    more = f"; also {', '.join(map(quoted, paths[1:4]))}" if len(paths) > 1 else ""
+    return more + (" …" if len(paths) > 4 else "")
+
+
 def _unknown_paths(
     unknown: Sequence[str], paths: Sequence[str], *, root: Path, store: Store, csv_cells: bool
 ) -> UnknownPaths:
@@ -99,10 +141,9 @@ def _unknown_paths(
         why = f" (did you mean {quoted(meant)}?)" if meant else ""
     if windows not in (None, first):
         elsewhere = f"; {quoted(windows)} is {on_windows}"
-    more = f"; also {', '.join(map(quoted, unknown[1:4]))}" if len(unknown) > 1 else ""
     return UnknownPaths(
         f"{plural(len(unknown), 'path')} with no image in this project, e.g. {quoted(first)}{why}"
-        f"{more}{' …' if len(unknown) > 4 else ''}{elsewhere}; paths must be relative to "
+        f"{_also(unknown)}{elsewhere}; paths must be relative to "
         f"{root} or absolute inside it",
         unknown,
     )

@@ -49,7 +49,7 @@ from labeler.heads.propagation import remember_pool_graph
 from labeler.index import FaissIndex
 from labeler.labelcsv import encoding_note, file_name, read_label_csv
 from labeler.ood import OodDetector
-from labeler.paths import UnknownPaths, image_rows
+from labeler.paths import UnknownPaths, check_unchanged, image_rows
 from labeler.projectfiles import (
     INDEX_NAME,
     check_new_project_folder,
@@ -347,6 +347,9 @@ class Project:
             root=self.images_root,
             store=self.store,
             csv_cells=csv_cells,
+        )
+        check_unchanged(
+            [r for r in rows if r < len(v.paths)], v.paths, v.hashes, root=self.images_root
         )
         # row -> (path as given, label, provenance), as first given
         chosen: dict[int, tuple[str, str, tuple[str | None, str | None]]] = {}

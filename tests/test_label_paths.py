@@ -199,3 +199,30 @@ def test_a_hidden_file_is_said_to_be_left_out_by_scans(awkward: Project, tmp_pat
     for cell in (".hidden.png", ".cache/x.png"):
         with pytest.raises(LabelerError, match=r"a hidden file or folder.*scans leave those out"):
             _import(awkward, tmp_path, [(cell, "red")])
+
+
+def test_a_file_renumbered_since_the_scan_is_refused_not_labeled(
+    awkward: Project, tmp_path: Path, error_line
+) -> None:
+    """PACS re-exports renumber files: labeling by name before a rescan would label the image
+    the name held at the scan, not the one the expert looked at. Refused, naming the file;
+    after a rescan the label reaches the image now there."""
+    folder = awkward.images_root
+    a, b = folder / "twin.png", folder / "bäd.png"
+    a_bytes, b_bytes = a.read_bytes(), b.read_bytes()
+    a.write_bytes(b_bytes)
+    b.write_bytes(a_bytes)
+    csv_path = tmp_path / "labels.csv"
+    csv_path.write_text("path,label\nMüller.png,red\ntwin.png,blue\n", encoding="utf-8")
+    assert main(["label", str(awkward.path), "--csv", str(csv_path)]) == EXIT_ERROR
+    line = error_line()
+    assert "labels.csv, line 3: 1 image changed on disk since the folder was last scanned" in line
+    assert "e.g. 'twin.png'" in line and "run `labeler init` again" in line
+    assert line.endswith("nothing was imported")
+    with pytest.raises(LabelerError, match=r"changed on disk.*e\.g\. 'bäd\.png'"):
+        awkward.label([("bäd.png", "red")])
+    assert _labels(awkward) == {}
+    rescanned, _ = Project.init(awkward.path, images=folder, progress=False)
+    rescanned.close()
+    assert main(["label", str(awkward.path), "--csv", str(csv_path)]) == 0
+    assert _labels(awkward) == {"twin.png": "blue", "Müller.png": "red"}  # sees the rescan
