@@ -6,6 +6,7 @@ it replaced, so a session can undo its last action even after other sessions lab
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -66,13 +67,29 @@ def assign(
         return Edit(description=f"{plural(len(asked), 'image')} already labeled {shown}")
     new = tuple(name for name in names if name not in classes)
     store.apply_labels(changes, annotator=annotator)
+    replaced = Counter(before[i] for i, name in changes if before.get(i) not in (None, name))
     return Edit(
-        description=description or f"labeled {plural(len(changes), 'image')} as {shown}",
+        description=description
+        or f"labeled {plural(len(changes), 'image')} as {shown}{_replaced_note(replaced)}",
         previous=tuple((i, before.get(i), name) for i, name in changes),
         created=new,
         accepted=frozenset(i for i, _ in changes if i in had and is_accepted(had[i][1])),
         given=tuple((i, *records[i][1:]) for i, _ in changes if i in records),
     )
+
+
+def _replaced_note(replaced: Counter[str]) -> str:
+    """The end of an assignment's description that says which labels it replaced, as `; 3 had
+    another label (cat 2, bag 1), now replaced`, or nothing: relabeling a selection that holds
+    labeled images (Ctrl+A on a page) says so."""
+    n = replaced.total()
+    if not n:
+        return ""
+    was = ", ".join(
+        label if len(replaced) == 1 else f"{label} {count}"
+        for label, count in replaced.most_common()
+    )
+    return f"; {n} had another label ({was}), now replaced"
 
 
 def create_class(store: Store, name: str) -> Edit:

@@ -224,9 +224,10 @@ class Workbench:
         changes = [(self._item(self.row(p)), name) for p in paths]
         edit = edits.assign(self.project.store, changes, annotator=annotator)
         if len(edit.previous) == 1:
-            ((item, _, label),) = edit.previous
+            ((item, was, label),) = edit.previous
             path = self.paths[self.live.row_of_id[item]]
-            edit = replace(edit, description=f"labeled {path} as {label}")
+            note = f" (it was {was})" if was not in (None, label) else ""
+            edit = replace(edit, description=f"labeled {path} as {label}{note}")
         return edit
 
     def replaced_unseen(

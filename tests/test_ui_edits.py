@@ -27,11 +27,23 @@ def test_assign_then_undo_restores_previous_labels(store: Store) -> None:
     store.set_labels([(1, "cat")], annotator="ana")
     edit = edits.assign(store, [(1, "dog"), (2, "dog")], annotator="bob")
     assert labels(store) == {1: "dog", 2: "dog"}
-    assert edit.description == "labeled 2 images as dog"
+    assert edit.description == "labeled 2 images as dog; 1 had another label (cat), now replaced"
     assert "undid" in edits.undo(store, edit, annotator="bob")
     assert labels(store) == {1: "cat"}
     history = store.label_history(2)
     assert [h[0] for h in history] == ["dog", None]  # the undo is in the history too
+
+
+def test_relabeling_a_selection_says_which_labels_it_replaced(store: Store) -> None:
+    """Ctrl+A on a page that holds just-labeled images relabels them too: the message says so,
+    by class, and leaves out labels that were already the class asked."""
+    store.set_labels([(1, "cat"), (2, "cat"), (3, "bird"), (4, "dog")], annotator="ana")
+    edit = edits.assign(store, [(i, "dog") for i in range(1, 7)], annotator="ana")
+    assert edit.description == (
+        "labeled 5 images as dog; 3 had another label (cat 2, bird 1), now replaced"
+    )
+    fresh = edits.assign(store, [(1, "cat"), (6, "cat")], annotator="bob")
+    assert fresh.description == "labeled 2 images as cat; 2 had another label (dog), now replaced"
 
 
 @pytest.mark.parametrize(

@@ -722,6 +722,9 @@ def test_an_undo_shows_the_images_it_brought_back_and_paging_reaches_every_image
     h.assign_named(session, {"selected": everything[16:17]}, "red", ana)
     out = h.undo(session, ana)
     assert out[ui.message] == views.plain(f"Undid: labeled {everything[16]} as red")
+    h.assign_named(session, {"selected": everything[16:17]}, "red", ana)
+    out = h.assign_named(session, {"selected": everything[16:17]}, "blue", ana)
+    assert out[ui.message].startswith(views.plain(f"Labeled {everything[16]} as blue (it was red)"))
 
 
 def test_the_page_counter_counts_the_pages_that_paging_visits(handlers, colour_images) -> None:
@@ -1154,8 +1157,8 @@ def test_a_label_set_in_another_tab_since_the_page_was_drawn_is_said_when_replac
     h.assign_named(a, {"selected": [first]}, "coat", ana)  # b's page does not show it
     out = h.assign_named(b, {"selected": [first]}, "dress", bob)
     assert out[ui.message] == views.plain(
-        f"Labeled {first} as dress · Ctrl+Z undoes · note: {first} had been labeled coat in "
-        "another session since this page was drawn; Ctrl+Z puts that back"
+        f"Labeled {first} as dress (it was coat) · Ctrl+Z undoes · note: {first} had been "
+        "labeled coat in another session since this page was drawn; Ctrl+Z puts that back"
     )
     out = h.assign_named(b, {"selected": [first, second]}, "dress", bob)  # b's page is redrawn
     assert "note" not in out[ui.message]
