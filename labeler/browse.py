@@ -142,19 +142,30 @@ def turned_page(
 ) -> Page:
     """The page after (or before) rows `shown` in the query's order. Images labeled on a page
     leave an "unlabeled" list, so the next page by number would skip as many images as were
-    labeled; this one starts right after the last image shown, wherever the list has moved."""
+    labeled; this one starts right after the last image shown, wherever the list has moved.
+
+    Sorted by confidence or margin, only the tiles still in the list place the turn: the
+    images labeled on the page move when the model refits (to the end of "lowest first", as it
+    is sure of them now), and would place it past every image left. When none is left in the
+    list, the turn shows the list's first page: the images it now puts first.
+    """
     rows = matching_rows(snap, query)
-    if not len(shown) or not len(rows):
-        return page(snap, paths, replace(query, page=query.page + (1 if forward else -1)))
     rank = _ranks(snap, query)
     at = rank[rows]  # ascending: a filtered list keeps the order of the whole one
     size = query.page_size
+    shown = np.asarray(shown, dtype=np.int64)
+    moving = SORTS[query.sort][0] is not None and snap.has_predictions
+    kept = rank[np.intersect1d(shown, rows) if moving else shown]
+    if not len(kept) or not len(rows):
+        return page(
+            snap, paths, replace(query, page=1 if moving else query.page + (1 if forward else -1))
+        )
     if forward:
-        start = int(np.searchsorted(at, rank[list(shown)].max(), side="right"))
+        start = int(np.searchsorted(at, kept.max(), side="right"))
         if start == len(rows):  # the last page: it stays
             return same_page(snap, paths, query, shown)
     else:
-        end = int(np.searchsorted(at, rank[list(shown)].min(), side="left"))
+        end = int(np.searchsorted(at, kept.min(), side="left"))
         start = max(0, end - size)
     return _placed(snap, paths, query, rows, rank, rows[start : start + size])
 

@@ -687,6 +687,36 @@ def test_the_page_stays_put_while_labeling_and_the_next_skips_nothing(
     assert _grid_paths(out, ui) == everything[:8]
 
 
+@pytest.mark.parametrize("sort", ["confidence, lowest first", "margin, lowest first"])
+def test_the_next_page_after_labeling_a_whole_page_sorted_by_confidence_shows_the_rest(
+    handlers, colour_images, sort: str
+) -> None:
+    """Sorted by confidence, lowest first, the images labeled on a page move to the end of the
+    whole list when the model refits (it is sure of them now); the next page must still show
+    the unlabeled images that came after them, not stay put as if the page were the last."""
+    from labeler.ui.session import Session
+
+    h, ui = handlers
+    _, truth = colour_images
+    ana = SimpleNamespace(username="ana")
+    session = Session()
+    session.set_query(page_size=6)
+    h.load(session)
+    h.set_filter(session, "unlabeled", "", sort)
+    out = h.refresh(session)
+    for _ in range(2):  # two whole pages labeled, each followed by the next page
+        page = _grid_paths(out, ui)
+        for path in page:
+            h.assign_named(session, {"selected": [path]}, truth[path], ana)
+        h.refresh(session)
+        out = h.next_page(session)
+        after = _grid_paths(out, ui)
+        assert len(after) == 6 and not set(after) & set(page), (page, after, out[ui.page_info])
+        assert set(after) <= {
+            r["path"] for r in h.project.export_rows() if r.get("source") != "human"
+        }
+
+
 def test_an_undo_shows_the_images_it_brought_back_and_paging_reaches_every_image(
     handlers, colour_images
 ) -> None:
