@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -15,6 +16,24 @@ from labeler.active.stopping import (
     estimate_auto_label_accuracy,
 )
 from labeler.store import Estimate, Store
+
+Point = tuple[int, float, float, float]  # (hand labels, estimated accuracy, low, high)
+
+
+@dataclass(frozen=True)
+class AccuracyCheck:
+    """The accuracy of the auto-labels as checked against the expert's hand labels.
+
+    labels: how many hand labels there were when the check was made.
+    current: the estimate made from exactly these labels (after an undo, the one recorded when
+        they were last the labels); None while none can be made (`Project.accuracy_check`).
+    curve: the learning curve to draw, one point per number of labels, fewest first
+        (`estimates.by_label_count`), `current` among them.
+    """
+
+    labels: int
+    current: Point | None
+    curve: list[Point]
 
 
 def estimate_key(method: str, model_key: str, item_ids: np.ndarray, labels: Sequence[str]) -> str:

@@ -28,6 +28,7 @@ from labeler.autolabel import (
 from labeler.classnames import ClassNameError, check_new_class_names
 from labeler.errors import Interrupted, LabelerError, ProjectNotFound
 from labeler.estimates import (
+    AccuracyCheck,
     by_label_count,
     estimate_key,
     record_estimate,
@@ -759,6 +760,12 @@ class Project:
         labels). Points of other heads are left out: one curve, one head. Estimates come from
         the expert's labels alone; low..high is a 95% interval. Empty until two classes have two
         labels each."""
+        return self.accuracy_check(method=method).curve
+
+    def accuracy_check(self, *, method: str | None = None) -> AccuracyCheck:
+        """`learning_curve`, with the number of hand labels it was made from and their own
+        estimate: all from one reading of the labels, so that a label given while the estimate
+        is fitted (slow) cannot make the check look as if none could be made."""
         method = method or self.live_method()
         rows, labels = self._labeled(hand_only=True)
         v = self._vectors()
@@ -780,7 +787,9 @@ class Project:
                     key=key,
                     options=partial(self._head_options, method, labels),
                 )
-        return by_label_count(recorded_curve(self.store, method), self._estimate_of(key))
+        current = self._estimate_of(key)
+        curve = by_label_count(recorded_curve(self.store, method), current)
+        return AccuracyCheck(len(rows), current, curve)
 
     def current_estimate(self, method: str) -> tuple[int, float, float, float] | None:
         """(n_labels, estimated accuracy, low, high) of head `method` recorded for exactly the

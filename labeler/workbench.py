@@ -22,10 +22,10 @@ from labeler.active import Pool, Suggestion, create_strategy
 from labeler.active.strategies import UNCERTAIN
 from labeler.datamap import Projection, project_2d
 from labeler.errors import LabelerError
-from labeler.estimates import by_label_count
+from labeler.estimates import AccuracyCheck
 from labeler.heads import DEFAULT_METHOD
 from labeler.live import LiveModel, Snapshot
-from labeler.store.annotator import accepted_annotator, is_accepted
+from labeler.store.annotator import accepted_annotator
 from labeler.wording import plural
 
 if TYPE_CHECKING:
@@ -71,25 +71,6 @@ class Undone:
 
     said: str
     rows: tuple[int, ...]
-
-
-Point = tuple[int, float, float, float]  # (hand labels, estimated accuracy, low, high)
-
-
-@dataclass(frozen=True)
-class AccuracyCheck:
-    """The accuracy of the auto-labels as checked against the expert's hand labels.
-
-    labels: how many hand labels there are now.
-    current: the estimate made from exactly these labels (after an undo, the one recorded when
-        they were last the labels); None while none can be made (`Project.learning_curve`).
-    curve: the learning curve to draw, one point per number of labels, fewest first
-        (`estimates.by_label_count`), `current` among them.
-    """
-
-    labels: int
-    current: Point | None
-    curve: list[Point]
 
 
 @dataclass(frozen=True)
@@ -195,13 +176,7 @@ class Workbench:
     def accuracy_check(self) -> AccuracyCheck:
         """The check of the auto-labels of the head on screen from the hand labels now (made
         and recorded first if it is new: refits out of fold, slow), with the learning curve."""
-        curve = self.project.learning_curve(method=self.method)
-        current = self.project.current_estimate(self.method)  # read after: labels may have come
-        hand = sum(
-            lab.item_id in self.live.row_of_id and not is_accepted(lab.annotator)
-            for lab in self.project.store.labels()
-        )
-        return AccuracyCheck(hand, current, by_label_count(curve, current))
+        return self.project.accuracy_check(method=self.method)
 
     def review_batch(self, n: int, *, exclude: Sequence[str] = ()) -> list[ReviewItem]:
         """Up to n unlabeled images, skipping `exclude`: those of the project's `suggest`, picked

@@ -54,6 +54,26 @@ def test_predict_records_an_estimate_and_the_curve_grows_with_labels(
     assert "from 9 labels" in project.status()["estimated_accuracy"]
 
 
+def test_a_label_given_while_the_check_is_fitted_does_not_void_it(
+    project: Project, colour_images, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The UI's accuracy check refits out of fold (slow); another expert's label given
+    meanwhile once made it say that no check could be made. It is the check of the labels it
+    was fitted on, and says how many."""
+    _, truth = colour_images
+    project.label(_per_class(truth, 2))
+    fit = project._fit
+
+    def fit_while_a_label_comes(*args, **kwargs):
+        project.label(_per_class(truth, 1, start=2))
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(project, "_fit", fit_while_a_label_comes)
+    check = project.workbench().accuracy_check()  # as the Trust tab makes it
+    assert check.labels == 6 and check.current is not None and check.current[0] == 6
+    assert check.curve == [check.current]
+
+
 def test_status_gives_the_estimate_of_the_labels_now(project: Project, colour_images) -> None:
     from labeler.reports import NOT_FOR_THESE_LABELS
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from labeler.browse import FITS_NO_CLASS, Acceptance, ood_off
+from labeler.estimates import AccuracyCheck
 from labeler.ui.views import bold, chip, esc
 from labeler.wording import plural
-from labeler.workbench import AccuracyCheck
 
 MAX_ACCEPTANCE_ROWS = 12  # classes listed at most, most accepted first; a note counts the others
 
