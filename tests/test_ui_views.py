@@ -795,6 +795,7 @@ def test_more_like_this_lists_the_neighbours_whatever_the_filter(handlers, colou
     session.focus = reds[2]
     out = h.more_like_this(session)
     listed = _grid_paths(out, ui)
+    assert listed[0] == reds[2] and reds[2] not in listed[1:]  # the image asked about leads
     assert set(reds[:2]) <= set(listed)  # labeled neighbours too
     assert out[ui.show]["value"] == "all" and session.query.show == "all"
     before = replace(session.query, rows=None, show="uncertain", page=1)

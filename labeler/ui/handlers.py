@@ -279,12 +279,13 @@ class Handlers:
         return self.similar_view(session, session.focus)
 
     def similar_view(self, session: Session, path: str) -> Updates:
-        """The grid listing the nearest neighbours of `path`, labeled or not: a filter would
-        hide some of them (all but the uncertain, say) with no sign of why."""
+        """The grid listing `path` first, then its nearest neighbours, labeled or not: a filter
+        would hide some of them (all but the uncertain, say) with no sign of why. The image
+        asked about leads, to compare the others with."""
         if session.similar_to is None:  # the grid to go back to with "all images"
             session.before_similar = session.query
         session.similar_to = path
-        rows = self.wb.similar_rows(path, SIMILAR_K)
+        rows = (self.wb.row(path), *self.wb.similar_rows(path, SIMILAR_K - 1))
         session.set_query(rows=rows, show="all", cls=browse.ANY_CLASS, page=1)
         session.class_box = browse.ANY_CLASS
         ui = self.ui

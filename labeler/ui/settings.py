@@ -4,7 +4,7 @@ from __future__ import annotations
 
 PAGE_SIZE = 48  # images per grid page: never the whole project
 KEYED_CLASSES = 9  # classes with a button and a number key (1-9); more go in a dropdown
-SIMILAR_K = 48  # neighbours listed by "More like this"
+SIMILAR_K = 48  # images listed by "More like this": the one asked about, then its neighbours
 POLL_SECONDS = 10  # how often a page looks for labels given elsewhere (another expert, the CLI)
 REVIEW_BATCH = 20  # suggestions fetched at once for the review queue
 REVIEW_CLAIM_SECONDS = 600  # a card on a session's screen is not dealt to another for this long

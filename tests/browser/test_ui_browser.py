@@ -431,6 +431,7 @@ def test_map_click_opens_image_and_more_like_this(page: Page, screenshot) -> Non
     page.locator("#map-more").click()
     expect(page.locator("#page-info")).to_contain_text(f"like {path}")
     expect(page.locator("#grid .tile")).to_have_count(48)
+    expect(page.locator("#grid .tile").first).to_have_attribute("data-path", path)
     back = page.locator("#back")
     expect(back).to_be_visible()
     toolbar = toolbar_layout(page)
