@@ -78,7 +78,7 @@ class Handlers:
     def class_outputs(self) -> list:
         ui = self.ui
         dropdowns = [ui.cls, ui.trust_cls, ui.rename_from, ui.merge_from, ui.merge_into]
-        return [*ui.label_keys, *ui.review_keys, *dropdowns, ui.delete_cls, ui.counts,
+        return [*ui.label_keys, *ui.review_keys, *ui.map_keys, *dropdowns, ui.delete_cls, ui.counts,
                 ui.class_table, ui.status, ui.message, ui.export_file]  # fmt: skip
 
     def all_outputs(self) -> list:
@@ -147,7 +147,7 @@ class Handlers:
         session.keys = tuple(by_key.get(k) for k in range(len(ui.label_keys)))
         counts = class_counts(snap)
         out: Updates = {}
-        for keys in (ui.label_keys, ui.review_keys):
+        for keys in (ui.label_keys, ui.review_keys, ui.map_keys):
             for k, button in enumerate(keys):
                 name = session.keys[k]
                 colour = [] if name is None else [views.slot_class(k)]  # as the chips

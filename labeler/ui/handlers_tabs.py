@@ -285,7 +285,8 @@ class TabHandlers(Handlers):
         total = plural(len(snap.label), "image")
         note = (
             f"{projection.method} of the embeddings: {len(rows):,} of {total} "
-            "shown (every labeled one first). Click a point to see its image."
+            "shown (every labeled one first). Click a point to see its image; its class's "
+            "number key labels it."
         )
         return {self.ui.map: {"html": svg}, self.ui.map_note: note}
 
@@ -293,10 +294,32 @@ class TabHandlers(Handlers):
     def map_pick(self, session: Session, evt: gr.EventData) -> Updates:
         session.sync(self.wb)
         session.map_focus = evt.image
-        details = self.wb.details(evt.image)
-        slots = self.wb.snapshot().slot_of
-        html = views.preview_html(details, slots, small=self.small(evt.image))
-        return {self.ui.session: session, self.ui.map_preview: html}
+        return {self.ui.session: session} | self.map_preview_view(session)
+
+    def map_preview_view(self, session: Session) -> Updates:
+        path = session.map_focus
+        details = None if path is None else self.wb.details(path)
+        small = path is not None and self.small(path)
+        html = views.preview_html(details, self.wb.snapshot().slot_of, small=small)
+        return {self.ui.map_preview: html}
+
+    def map_key(self, k: int) -> Callable[..., Updates]:
+        """Handler of the Map tab's key k (0-based): label the point clicked as the k-th class."""
+
+        def handler(session: Session, request: gr.Request) -> Updates:
+            return self._map_key(k, session, request)
+
+        return handler
+
+    @said
+    def _map_key(self, k: int, session: Session, request: gr.Request) -> Updates:
+        if session.map_focus is None:
+            raise LabelerError("click a point on the map first, then press its class's key")
+        name = self.key_class(session, k)
+        if name is None:
+            return self.keys_changed(session)
+        out = self._assign(session, {"selected": [session.map_focus]}, name, request)
+        return out | self.map_preview_view(session)
 
     @friendly
     def map_more(self, session: Session) -> Updates:

@@ -75,6 +75,7 @@ class UI:
     map: gr.HTML
     map_note: gr.Markdown
     map_preview: gr.HTML
+    map_keys: list[gr.Button]  # label the point clicked
     map_more: gr.Button
     # Classes
     class_table: gr.HTML
@@ -226,7 +227,7 @@ def _trust_tab(ui: UI) -> None:
             1.0,
             value=THRESHOLD_DEFAULT,
             step=0.01,
-            label="Confidence threshold (0.95 = 95%)",
+            label=f"Confidence threshold ({THRESHOLD_DEFAULT:.2f} = {THRESHOLD_DEFAULT:.0%})",
             elem_id="threshold",
             scale=3,
         )
@@ -254,6 +255,8 @@ def _map_tab(ui: UI) -> None:
             ui.map_note = gr.Markdown(elem_classes=["help"])
         with gr.Column(scale=2, min_width=320):
             ui.map_preview = panel(elem_id="map-preview")
+            with gr.Row(elem_id="map-keys"):
+                ui.map_keys = _keys("map")
             ui.map_more = gr.Button("More like this, in the grid", size="sm", elem_id="map-more")
 
 

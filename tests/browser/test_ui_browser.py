@@ -428,6 +428,12 @@ def test_map_click_opens_image_and_more_like_this(page: Page, screenshot) -> Non
     dot.click()
     expect(page.locator("#map-preview .path")).to_have_text(path)
     screenshot(page, "map")
+    # Its class's number key labels the point clicked: pressed on its own class, it says so.
+    label = page.locator("#map-preview .field b").first.inner_text()
+    keys = page.locator("#map-keys button.key")
+    key = next(t.split(" · ")[0] for t in keys.all_inner_texts() if t.endswith(f" · {label}"))
+    page.keyboard.press(key)
+    expect(page.locator("#message")).to_contain_text(f"already labeled {label}")
     page.locator("#map-more").click()
     expect(page.locator("#page-info")).to_contain_text(f"like {path}")
     expect(page.locator("#grid .tile")).to_have_count(48)

@@ -3,7 +3,7 @@
   // the button under the expert's eyes does, in whichever tab is open.
   const target = (e) => {
     if (/^[1-9]$/.test(e.key) && !e.ctrlKey && !e.metaKey && !e.altKey) {
-      return [`label-key-${e.key}`, `review-key-${e.key}`];
+      return [`label-key-${e.key}`, `review-key-${e.key}`, `map-key-${e.key}`];
     }
     if ((e.ctrlKey || e.metaKey) && !e.shiftKey && (e.key === 'z' || e.key === 'Z')) return ['undo'];
     if (e.ctrlKey || e.metaKey || e.altKey) return [];
