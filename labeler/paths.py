@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from labeler.errors import LabelerError
 from labeler.ingest.scan import sha256_file
 from labeler.labelcsv import is_windows_path, path_spellings
-from labeler.wording import plural, quoted
+from labeler.wording import plural, quoted, shell
 
 if TYPE_CHECKING:
     from labeler.store import Store
@@ -78,36 +78,53 @@ class ChangedImages(UnknownPaths):
 
 
 def check_unchanged(
-    rows: Sequence[int], paths: Sequence[str], hashes: Sequence[str], *, root: Path
+    rows: Sequence[int],
+    paths: Sequence[str],
+    hashes: Sequence[str],
+    *,
+    root: Path,
+    project: Path,
+    then: str,
+    need_files: bool = False,
 ) -> None:
     """Raise `ChangedImages` if the file of any of `rows` (indexes in `paths` and `hashes`,
-    the project's images and their sha256 at the last scan) holds other bytes now. A file
-    missing now is not checked: its label is kept for the image last seen there."""
-    changed = []
+    the project's images and their sha256 at the last scan) holds other bytes now: renamed,
+    renumbered or replaced, its label would go to the image the name held at the scan, not
+    the one the expert looked at. A file missing now is left out (its label is kept for the
+    image last seen there), or refused where the work reads it (`need_files`: fine-tuning).
+    The error says to rescan `project`, then `then` ("fine-tune again")."""
+    changed, gone = [], []
     for r in dict.fromkeys(rows):
-        file = root / paths[r]
         try:
-            if sha256_file(file) != hashes[r]:
+            if sha256_file(root / paths[r]) != hashes[r]:
                 changed.append(paths[r])
         except FileNotFoundError:
-            continue
+            gone.append(paths[r])
         except OSError as e:
             raise LabelerError(
                 f"cannot read {quoted(paths[r])} to check it is the image the project knows "
                 f"({e.strerror or e}); make it readable and try again"
             ) from e
+    rescan = f"run `labeler init {shell(project)}` to rescan the folder"
+    if gone and need_files:
+        raise LabelerError(
+            f"{plural(len(gone), 'labeled image')} cannot be read (gone since the folder was "
+            f"last scanned), e.g. {quoted(gone[0])}{_also(gone)}; {rescan} (labels of gone "
+            f"images are kept), then {then}"
+        )
     if changed:
         raise ChangedImages(
             f"{plural(len(changed), 'image')} changed on disk since the folder was last "
             f"scanned, e.g. {quoted(changed[0])}{_also(changed)} (the file holds other bytes "
             "than the image the project knows by that name: renamed, renumbered or replaced); "
-            "run `labeler init` again to rescan the folder, then try again",
+            f"{rescan} (the labels of changed files are cleared, and listed), then {then}",
             changed,
         )
 
 
 def _also(paths: Sequence[str]) -> str:
-    """ "; also 'b', 'c', 'd' …" after the first of `paths` is named: three more at most."""
+    """The rest of `paths` after the first is named, as `; also 'b', 'c', 'd' …` (three more
+    at most), or nothing."""
     more = f"; also {', '.join(map(quoted, paths[1:4]))}" if len(paths) > 1 else ""
     return more + (" …" if len(paths) > 4 else "")
 

@@ -349,8 +349,9 @@ class Project:
             store=self.store,
             csv_cells=csv_cells,
         )
+        present = [r for r in rows if r < len(v.paths)]
         check_unchanged(
-            [r for r in rows if r < len(v.paths)], v.paths, v.hashes, root=self.images_root
+            present, v.paths, v.hashes, root=self.images_root, project=self.path, then="label again"
         )
         # row -> (path as given, label, provenance), as first given
         chosen: dict[int, tuple[str, str, tuple[str | None, str | None]]] = {}
@@ -634,8 +635,16 @@ class Project:
         start = self._weights()
         if from_original:
             start["checkpoint"] = self.original_checkpoint()
+        check_unchanged(
+            rows,
+            v.paths,
+            v.hashes,
+            root=self.images_root,
+            project=self.path,
+            then="fine-tune again",
+            need_files=True,
+        )
         files = [self.images_root / v.paths[r] for r in rows]
-        self._check_unchanged(files, [v.hashes[r] for r in rows])
         path, report = finetune_checkpoint(
             self.path,
             files,
@@ -652,27 +661,6 @@ class Project:
             seen |= set(self.trained_on())
         init = self._reembed(path, device=device, progress=progress, trained_on=seen)
         return init, report
-
-    def _check_unchanged(self, files: Sequence[Path], hashes: Sequence[str]) -> None:
-        """Refuse to train on labeled files gone or changed since the last scan: the label of
-        a changed one was given to the image that was there."""
-        from labeler.ingest.scan import sha256_file
-
-        gone = next((f for f in files if not f.is_file()), None)
-        if gone is not None:
-            raise LabelerError(
-                f"the labeled image {gone} cannot be read (it is gone): it went since the project "
-                f"last scanned its folder; run `labeler init {shell(self.path)}` to rescan (labels "
-                "of gone images are kept), then fine-tune again"
-            )
-        changed = [f for f, h in zip(files, hashes, strict=True) if sha256_file(f) != h]
-        if changed:
-            raise LabelerError(
-                f"{plural(len(changed), 'labeled file')} changed since the project last scanned "
-                f"its folder (e.g. {changed[0]}): the label was given to the image that was "
-                f"there; run `labeler init {shell(self.path)}` to rescan (the labels of changed "
-                "files are cleared, and listed), then fine-tune again"
-            )
 
     def adapt(
         self,

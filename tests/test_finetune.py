@@ -134,12 +134,16 @@ def test_project_finetune_re_embeds_and_records_the_labels_it_saw(tmp_path, caps
             project.finetune(steps=2, blocks=99, progress=False)  # efficientnet_lite0 has 7
         gone = folder / truth[0][0]
         gone.rename(tmp_path / "away.png")  # since the last scan
-        with pytest.raises(LabelerError, match=r"\(it is gone\).*run `labeler init .*` to rescan"):
+        with pytest.raises(
+            LabelerError, match=r"cannot be read \(gone since .*run `labeler init .*` to rescan"
+        ):
             project.finetune(steps=2, blocks=0, progress=False)
         (tmp_path / "away.png").rename(gone)
         original = gone.read_bytes()
         Image.new("RGB", (40, 40), (0, 0, 0)).save(gone)  # another image under the labeled name
-        with pytest.raises(LabelerError, match=r"1 labeled file changed since .*to rescan"):
+        with pytest.raises(
+            LabelerError, match=r"1 image changed on disk since .*to rescan.*then fine-tune again"
+        ):
             project.finetune(steps=2, blocks=0, progress=False)
         gone.write_bytes(original)
         init, report = project.finetune(steps=2, blocks=0, progress=False)

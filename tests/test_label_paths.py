@@ -217,7 +217,7 @@ def test_a_file_renumbered_since_the_scan_is_refused_not_labeled(
     assert main(["label", str(awkward.path), "--csv", str(csv_path)]) == EXIT_ERROR
     line = error_line()
     assert "labels.csv, line 3: 1 image changed on disk since the folder was last scanned" in line
-    assert "e.g. 'twin.png'" in line and "run `labeler init` again" in line
+    assert "e.g. 'twin.png'" in line and "to rescan the folder" in line
     assert line.endswith("nothing was imported")
     with pytest.raises(LabelerError, match=r"changed on disk.*e\.g\. 'bäd\.png'"):
         awkward.label([("bäd.png", "red")])
