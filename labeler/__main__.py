@@ -1,3 +1,3 @@
-from labeler.cli import main
+from labeler.cli import entry
 
-raise SystemExit(main())
+raise SystemExit(entry())

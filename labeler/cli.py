@@ -10,9 +10,11 @@ import argparse
 import errno
 import ipaddress
 import os
+import signal
 import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,10 +60,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Interrupted as e:
         print(f"labeler: interrupted {e}", file=sys.stderr)
         return 130
-    except KeyboardInterrupt:
-        resume = " (the images embedded so far are kept: run it again to go on)"
-        print(f"labeler: interrupted{resume if args.command == 'init' else ''}", file=sys.stderr)
+    except KeyboardInterrupt:  # after the work (while printing) or before any was saved
+        print("labeler: interrupted", file=sys.stderr)
         return 130
+
+
+def entry() -> int:
+    """The `labeler` command: `main`, then Ctrl-C ignored while Python shuts down (worker
+    threads joined, files closed). The command has answered by then; a Ctrl-C there printed a
+    traceback under its summary."""
+    code = main()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return code
 
 
 def _reason(e: Exception) -> str:
@@ -109,12 +119,27 @@ def cmd_init(args: argparse.Namespace) -> int:
     if args.images is None:  # an existing project: rescan its own folder
         with _open(args) as project:
             print(f"rescanning {project.images_root}, the images folder of {args.project}")
-            _print_init(project, project.update(project.images_root, **options))
+            with _embedded_kept():
+                report = project.update(project.images_root, **options)
+            _print_init(project, report)
     else:
-        project, report = Project.init(args.project, images=args.images, **options)
+        with _embedded_kept():
+            project, report = Project.init(args.project, images=args.images, **options)
         with project:
             _print_init(project, report)
     return 0
+
+
+@contextmanager
+def _embedded_kept() -> Iterator[None]:
+    """Ctrl-C while init scans and embeds: what was embedded is in the vector cache, and a run
+    again goes on from there (a Ctrl-C once it is done, while its summary prints, is not)."""
+    try:
+        yield
+    except Interrupted:
+        raise
+    except KeyboardInterrupt:
+        raise Interrupted("(the images embedded so far are kept: run it again to go on)") from None
 
 
 def _print_init(project: Project, r: InitReport) -> None:

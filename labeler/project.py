@@ -99,6 +99,7 @@ DEFAULT_ANNOTATOR = "expert"
 ORIGINAL_META = "original_checkpoint"  # meta key: `Project.original_checkpoint`
 _UNSET = object()  # a meta value never recorded
 TRAINED_ON_META = "trained_on"  # meta key prefix: labels a model's weights were fine-tuned on
+UNCHECKED_RUN_META = "unchecked_run"  # meta key: the predict run whose accuracy check was stopped
 UNCALIBRATED_SHOWN = 5  # class names an export note lists, of those not calibrated
 
 
@@ -551,7 +552,7 @@ class Project:
             labeled=labeled,
             graph=self._graph() if head.transductive else None,  # for the OOD seed share
         )
-        self.store.add_run(
+        run_id = self.store.add_run(
             method=method,
             model=self.model_key,
             params={
@@ -587,6 +588,7 @@ class Project:
                 progress=progress,
             )
         except KeyboardInterrupt:
+            self.store.set_meta(**{UNCHECKED_RUN_META: run_id})  # `status` says why no estimate
             raise Interrupted(
                 f"while checking the labels: the {plural(len(unlabeled), 'prediction')} are "
                 "saved (export has them), without an estimate of their accuracy; run predict "
@@ -645,17 +647,23 @@ class Project:
             need_files=True,
         )
         files = [self.images_root / v.paths[r] for r in rows]
-        path, report = finetune_checkpoint(
-            self.path,
-            files,
-            labels,
-            **start,
-            device=device,
-            steps=FINETUNE_STEPS if steps is None else steps,
-            time_limit_s=None if minutes is None else 60.0 * minutes,
-            blocks=TRAIN_BLOCKS if blocks is None else (None if blocks < 0 else blocks),
-            progress=progress,
-        )
+        try:
+            path, report = finetune_checkpoint(
+                self.path,
+                files,
+                labels,
+                **start,
+                device=device,
+                steps=FINETUNE_STEPS if steps is None else steps,
+                time_limit_s=None if minutes is None else 60.0 * minutes,
+                blocks=TRAIN_BLOCKS if blocks is None else (None if blocks < 0 else blocks),
+                progress=progress,
+            )
+        except KeyboardInterrupt:
+            raise Interrupted(
+                "while training: nothing was saved, and the project keeps its weights and "
+                "vectors; run finetune again (--steps or --minutes make it shorter)"
+            ) from None
         seen = {int(v.item_ids[r]) for r in rows}
         if not from_original:  # the weights started from were trained on those too
             seen |= set(self.trained_on())
@@ -684,14 +692,20 @@ class Project:
         if not v.paths:
             raise LabelerError(f"project {self.path} has no images to adapt to; add images first")
         files = [self.images_root / p for p in v.paths]
-        path = adapt_checkpoint(
-            self.path,
-            sample_files(files, size=ADAPT_SAMPLE if sample is None else sample),
-            **self._weights(),
-            device=device,
-            layers=ADAPT_BN_LAYERS if layers is None else layers,
-            progress=progress,
-        )
+        try:
+            path = adapt_checkpoint(
+                self.path,
+                sample_files(files, size=ADAPT_SAMPLE if sample is None else sample),
+                **self._weights(),
+                device=device,
+                layers=ADAPT_BN_LAYERS if layers is None else layers,
+                progress=progress,
+            )
+        except KeyboardInterrupt:
+            raise Interrupted(
+                "while adapting: nothing was saved, and the project keeps its weights and "
+                "vectors; run adapt again (--sample makes it shorter)"
+            ) from None
         return self._reembed(path, device=device, progress=progress, trained_on=self.trained_on())
 
     def _weights(self) -> dict:
@@ -724,16 +738,22 @@ class Project:
         the old vectors stay cached), derived from weights fine-tuned on the labels of items
         `trained_on` (recorded for the new key)."""
         weights = self._weights()
-        report = self.update(
-            self.images_root,
-            backbone=weights["backbone"],
-            checkpoint=checkpoint,
-            device=device,
-            batch_size=int(self.store.get_meta("batch_size", config.DEFAULT_BATCH_SIZE)),
-            image_size=weights["image_size"],
-            derived=True,
-            progress=progress,
-        )
+        try:
+            report = self.update(
+                self.images_root,
+                backbone=weights["backbone"],
+                checkpoint=checkpoint,
+                device=device,
+                batch_size=int(self.store.get_meta("batch_size", config.DEFAULT_BATCH_SIZE)),
+                image_size=weights["image_size"],
+                derived=True,
+                progress=progress,
+            )
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"while embedding the images with the new weights ({checkpoint}): the project "
+                "keeps its weights and vectors; run the command again to make and use new ones"
+            ) from None
         if trained_on:
             self.store.set_meta(**{self._trained_on_key(): sorted(trained_on)})
         return report
@@ -994,6 +1014,11 @@ class Project:
                 self.current_estimate(DEFAULT_METHOD if run is None else run.method),
                 any_recorded=bool(self.store.estimates()),
                 every_labeled=self.every_image_labeled(),
+                check_interrupted=(
+                    run is not None
+                    and not stale
+                    and self.store.get_meta(UNCHECKED_RUN_META) == run.id
+                ),
             ),
             fine_tuned_on=len(self.trained_on()),
         )

@@ -13,6 +13,10 @@ NO_PREDICTION = "never (run `labeler predict`)"  # status' last_prediction befor
 NO_ESTIMATE = "none yet (it needs two labels in each of two classes, then predict)"
 NOT_FOR_THESE_LABELS = "none for the labels now (they changed since): run `labeler predict`"
 EVERY_IMAGE_LABELED = "every image has a label, so there are no auto-labels to estimate"
+CHECK_INTERRUPTED = (
+    "none: the last predict was interrupted while checking the labels; run `labeler predict` "
+    "again to make it"
+)
 
 
 @dataclass
@@ -71,13 +75,20 @@ class ImportReport:
 
 
 def estimate_text(
-    point: tuple[int, float, float, float] | None, *, any_recorded: bool, every_labeled: bool
+    point: tuple[int, float, float, float] | None,
+    *,
+    any_recorded: bool,
+    every_labeled: bool,
+    check_interrupted: bool = False,
 ) -> str:
     """'0.78 (95% interval 0.70-0.85) from 40 labels', of the estimate for the labels now; when
-    there is none, EVERY_IMAGE_LABELED when nothing is left to auto-label, else NO_ESTIMATE, or
+    there is none, EVERY_IMAGE_LABELED when nothing is left to auto-label, CHECK_INTERRUPTED
+    when the predict for the labels now was stopped while checking them, else NO_ESTIMATE, or
     NOT_FOR_THESE_LABELS once some other set was estimated."""
     if every_labeled:
         return EVERY_IMAGE_LABELED
+    if point is None and check_interrupted:
+        return CHECK_INTERRUPTED
     if point is None:
         return NOT_FOR_THESE_LABELS if any_recorded else NO_ESTIMATE
     n, accuracy, low, high = point

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -469,6 +470,44 @@ def test_ctrl_c_during_init_says_the_work_is_kept(
     assert capsys.readouterr().err == "labeler: interrupted\n"  # other commands: no promise
 
 
+def test_the_command_ignores_ctrl_c_once_it_has_answered(
+    proj: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`labeler` (the console script, `entry`) answers, then ignores Ctrl-C while Python shuts
+    down: pressed then, it printed a traceback under a finished command's summary."""
+    import signal
+
+    from labeler.cli import entry
+
+    monkeypatch.setattr(sys, "argv", ["labeler", "status", str(proj)])
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+        assert entry() == 0
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    assert "images: 24" in capsys.readouterr().out
+
+
+def test_ctrl_c_once_init_is_done_does_not_say_to_run_it_again(
+    colour_images, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C while the summary prints: the project is complete, nothing to go on with."""
+    import labeler.cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(labeler.cli, "_print_init", interrupted)
+    folder, _ = colour_images
+    assert main(["init", str(tmp_path / "p"), "--images", str(folder), "--backbone", "fake"]) == 130
+    assert capsys.readouterr().err.endswith("\nlabeler: interrupted\n")  # after the bars
+    monkeypatch.undo()
+    assert main(["status", str(tmp_path / "p")]) == 0  # it was saved whole
+    assert "images: 24" in capsys.readouterr().out
+
+
 def test_class_renames_merges_and_deletes(
     error_line, proj: Path, colour_images, tmp_path: Path, capsys
 ) -> None:
@@ -783,6 +822,45 @@ def test_ctrl_c_while_predict_checks_the_labels_says_what_was_kept(
     with (tmp_path / "out.csv").open(newline="", encoding="utf-8") as f:
         sources = {row["source"] for row in csv.DictReader(f)}
     assert "auto" in sources  # the predictions the message says are kept
+    assert main(["status", str(proj)]) == 0
+    out = capsys.readouterr().out
+    assert "the last predict was interrupted while checking the labels" in out
+    assert "they changed since" not in out  # they did not
+
+
+@pytest.mark.parametrize("stage", ["training", "re-embedding"])
+def test_ctrl_c_during_finetune_says_the_project_is_as_it_was(
+    proj: Path, colour_images, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch, stage
+) -> None:
+    import labeler.finetune.checkpoint
+    from labeler.project import Project
+
+    _, truth = colour_images
+    labels = _write_labels(tmp_path / "l.csv", [(p, truth[p]) for p in sorted(truth)[::3]])
+    assert main(["label", str(proj), "--csv", str(labels)]) == 0
+    with Project(proj) as project:
+        before = project.model_key
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    def trained(folder, *args, **kwargs):
+        return folder / "finetuned" / "weights.pt", None
+
+    if stage == "training":
+        monkeypatch.setattr(labeler.finetune.checkpoint, "finetune_checkpoint", interrupted)
+    else:
+        monkeypatch.setattr(labeler.finetune.checkpoint, "finetune_checkpoint", trained)
+        monkeypatch.setattr(Project, "update", interrupted)
+    capsys.readouterr()
+    assert main(["finetune", str(proj), "--steps", "1"]) == 130
+    err = capsys.readouterr().err.splitlines()[-1]
+    said = "while training: nothing was saved" if stage == "training" else "with the new weights"
+    assert err.startswith("labeler: interrupted ") and said in err
+    assert "the project keeps its weights and vectors" in err
+    monkeypatch.undo()
+    with Project(proj) as project:
+        assert project.model_key == before
 
 
 def test_an_export_imported_into_another_project_keeps_who_labeled_and_when(
