@@ -1242,7 +1242,7 @@ def test_a_slow_refit_does_not_hold_the_next_review_card(
     second = session.card
     assert second not in (None, first) and json.loads(out[ui.review_shown])["path"] == second
     release.set()
-    with pytest.warns(UserWarning, match="no longer the card under review"):
+    with pytest.warns(UserWarning, match=f"{first} is labeled red already"):
         h.review_key(1)(session, on_first, ana)  # a second press meant for the first card
     redrawn = h.review_refresh(session)  # the header too, drawn during the refit
     assert session.card == second and not session.card_refitting
@@ -1269,13 +1269,16 @@ def test_a_review_key_acts_on_the_card_and_prediction_the_browser_showed(
     assert project_label(h, card["path"]) == other
     gone = seen  # a second press on the old card
     before = labels_by(h)
-    with pytest.warns(UserWarning, match="no longer the card under review"):
+    with pytest.warns(UserWarning, match="is labeled .* already"):
         out = h.review_accept(session, gone, ana)
     assert labels_by(h) == before
     assert out[ui.message] == views.plain(
-        f"Not done: {card['path']} is no longer the card under review: nothing done; the next "
-        "card is shown"
+        f"Not done: {card['path']} is labeled {other} already: nothing done; the next card is shown"
     )
+    skipped = json.loads(out[ui.review_shown])
+    h.review_skip(session, out[ui.review_shown])
+    with pytest.warns(UserWarning, match=f"{skipped['path']} is no longer the card under review"):
+        h.review_accept(session, out[ui.review_shown], ana)  # a card gone by, not labeled
 
 
 def test_undo_right_after_a_skip_brings_the_card_back_and_undoes_no_label(

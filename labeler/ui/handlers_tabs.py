@@ -62,10 +62,13 @@ class TabHandlers(Handlers):
             raise LabelerError(nothing[0].lower() + nothing[1:])
         path, guess, ood = on_screen
         item = session.review[0] if session.review else None
-        if item is None or item.path != path:
-            raise CardChanged(f"{path} is no longer the card under review")
         with self.wb.live.deferred():  # the labels now; a refit under way need not be waited for
             snap = self.wb.snapshot()
+        if item is None or item.path != path:
+            if self.wb.has(path) and snap.labeled[self.wb.row(path)]:  # a key pressed twice
+                label = snap.classes[snap.label[self.wb.row(path)]]
+                raise CardChanged(f"{path} is labeled {label} already")
+            raise CardChanged(f"{path} is no longer the card under review")
         if snap.labeled[item.row]:
             session.review.pop(0)
             label = snap.classes[snap.label[item.row]]
