@@ -90,9 +90,9 @@ def test_content_checked_before_is_only_hashed(
     first = {i.path: i for i in scan(tmp_path, progress=False).images}
     known = {i.hash: (i.width, i.height, i.pixels) for i in first.values()}
     probed = []
-    probe = scanning.probe
+    probe = scanning.probe_with_identity
     monkeypatch.setattr(
-        scanning, "probe", lambda path, **kw: probed.append(path) or probe(path, **kw)
+        scanning, "probe_with_identity", lambda path, **kw: probed.append(path) or probe(path, **kw)
     )
     again = {i.path: i for i in scan(tmp_path, progress=False, known=known).images}
     assert probed == [] and again == first

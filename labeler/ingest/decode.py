@@ -16,7 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from labeler.config import MAX_PIXELS
 from labeler.errors import ImageError
-from labeler.ingest.dicom import is_dicom, load_dicom, probe_dicom
+from labeler.ingest.dicom import inspect_dicom, is_dicom, load_dicom
 from labeler.ingest.reasons import short_detail, too_large_reason
 from labeler.ingest.tonemap import to_rgb8
 
@@ -101,10 +101,12 @@ def _orientation(image: Image.Image) -> int:
     return value if isinstance(value, int) else 1
 
 
-def probe(
+def probe_with_identity(
     path: Path | str, *, max_pixels: int = MAX_PIXELS, dicom: bool | None = None
-) -> tuple[int, int]:
-    """Check an image file without decoding its pixels; return its upright (width, height).
+) -> tuple[int, int, str | None]:
+    """Check an image file without decoding its pixels; return its upright (width, height)
+    and, for a DICOM file, its `dicom.pixel_identity` (None for other files), from one
+    reading of its header.
 
     Reads the header, applies the pixel limit, then runs PIL's `verify()` (for PNG this checks
     every chunk's CRC, which catches truncated files). `dicom` says whether the file is DICOM
@@ -115,7 +117,7 @@ def probe(
     _check_file(path)
     dicom = is_dicom(path) if dicom is None else dicom
     if dicom:
-        return probe_dicom(path, max_pixels=max_pixels)
+        return inspect_dicom(path, max_pixels=max_pixels)
     image = open_checked(path, max_pixels=max_pixels)
     try:
         width, height = image.size
@@ -126,7 +128,7 @@ def probe(
         raise ImageError(describe_failure(exc)) from exc
     finally:
         image.close()
-    return width, height
+    return width, height, None
 
 
 def _upright(image: Image.Image) -> Image.Image:

@@ -122,13 +122,14 @@ def _first_element(head: bytes) -> tuple[int, int, int] | None:
     return tag, 12, struct.unpack_from("<L", head, 8)[0]
 
 
-def probe_dicom(path: Path, *, max_pixels: int) -> tuple[int, int]:
-    """(width, height) of a DICOM image after checking, without decoding, that it can be
-    decoded: pixel data present and, when uncompressed, complete; an image description that
-    the decoder accepts; at most `max_pixels` pixels a frame; a decoder installed for its
-    compression. Raises ImageError with the reason."""
+def inspect_dicom(path: Path, *, max_pixels: int) -> tuple[int, int, str]:
+    """(width, height, `pixel_identity`) of a DICOM image, from one reading of its header,
+    after checking, without decoding, that it can be decoded: pixel data present and, when
+    uncompressed, complete; an image description that the decoder accepts; at most
+    `max_pixels` pixels a frame; a decoder installed for its compression. Raises ImageError
+    with the reason."""
     ds = _opened(path, max_pixels=max_pixels)
-    return int(ds.Columns), int(ds.Rows)
+    return int(ds.Columns), int(ds.Rows), _identity(ds, path)
 
 
 def pixel_identity(path: Path, *, max_pixels: int) -> str:
@@ -139,12 +140,16 @@ def pixel_identity(path: Path, *, max_pixels: int) -> str:
     tags) keep it, so the image keeps its label though the file's bytes changed. The window and
     rescale are left out too: a new window changes how the image is shown (the file is embedded
     again), not the image the expert labeled. Reads the pixel data from disk in chunks.
-    Raises ImageError as `probe_dicom` does, or OSError.
+    Raises ImageError as `inspect_dicom` does, or OSError.
     """
+    return _identity(_opened(path, max_pixels=max_pixels), path)
+
+
+def _identity(ds, path: Path) -> str:
+    """`pixel_identity` of dataset `ds`, read from `path` (where deferred pixel data lies)."""
     import hashlib
     import json
 
-    ds = _opened(path, max_pixels=max_pixels)
     keyword = next(k for k in _PIXEL_KEYWORDS if k in ds)
     description = [keyword, ds.file_meta.TransferSyntaxUID.is_little_endian]
     description += [_plain(ds.get(k)) for k in _PIXEL_DESCRIPTION]

@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from labeler.config import DB_NAME, HASH_CHUNK, IMAGE_SUFFIXES, MAX_PIXELS
 from labeler.errors import ImageError, LabelerError
-from labeler.ingest.decode import describe_failure, probe
+from labeler.ingest.decode import describe_failure, probe_with_identity
 from labeler.ingest.dicom import is_dicom, pixel_identity
 from labeler.ingest.records import ImageFile, Known, ScanResult, Skipped
 
@@ -201,9 +201,11 @@ def _inspect(
         size = abs_path.stat().st_size
         digest = sha256_file(abs_path)
         width, height, pixels = known.get(digest, (0, 0, None))
-        if digest not in known:
-            width, height = probe(abs_path, max_pixels=max_pixels, dicom=dicom)
-        if dicom and pixels is None:  # new, or known from before pixel identities
+        if digest not in known:  # one reading of the header, the DICOM identity with it
+            width, height, pixels = probe_with_identity(
+                abs_path, max_pixels=max_pixels, dicom=dicom
+            )
+        elif dicom and pixels is None:  # known from before pixel identities
             pixels = pixel_identity(abs_path, max_pixels=max_pixels)
     except ImageError as exc:
         return Skipped(rel, str(exc))
