@@ -7,8 +7,6 @@ The facade (`labeler.project`) calls `auto_label` after fitting; everything here
 from __future__ import annotations
 
 import logging
-import os
-import threading
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from labeler.atomic import atomic_file
 from labeler.calibrate import (
     conformal_threshold,
     prediction_sets,
@@ -160,15 +159,14 @@ def cached_pool_graph(
         remember_pool_graph(raw, graph)  # refits on this pool (held-out folds) reuse it
         return graph
     graph = pool_graph(raw)
-    tmp = folder / f".{GRAPH_NAME}.{os.getpid()}-{threading.get_ident()}.tmp.npz"  # writer's own
-    np.savez(
-        tmp,
-        model=np.array(model_key),
-        item_ids=item_ids,
-        neighbours=graph.neighbours,
-        similarities=graph.similarities,
-    )
-    os.replace(tmp, file)
+    with atomic_file(file) as f:
+        np.savez(
+            f,
+            model=np.array(model_key),
+            item_ids=item_ids,
+            neighbours=graph.neighbours,
+            similarities=graph.similarities,
+        )
     return graph
 
 

@@ -5,6 +5,7 @@ export does, and meaningless numbers are refused by the parser."""
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import os
 import subprocess
@@ -156,6 +157,39 @@ def test_init_where_no_folder_can_be_made_is_a_one_line_error(
     out = blocker / "proj"
     assert main(["init", str(out), "--images", str(folder), "--backbone", "fake"]) == EXIT_ERROR
     assert str(out) in error_line()
+
+
+def _refuse_replacing(monkeypatch, name: str) -> None:
+    """Make moving a written file into place as `name` fail, as in a read-only project folder."""
+    replace = os.replace
+
+    def refusing(src, dst, *args, **kwargs):
+        if Path(dst).name == name:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(src), None, str(dst))
+        return replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", refusing)
+
+
+@pytest.mark.parametrize(
+    ("command", "name"), [("predict", "knn_graph.npz"), ("init", "index.faiss")]
+)
+def test_a_project_file_that_cannot_be_written_is_named_not_its_temporary(
+    proj: Path, colour_images, tmp_path: Path, capsys, monkeypatch, command, name
+) -> None:
+    _, truth = colour_images
+    labels = tmp_path / "labels.csv"
+    labels.write_text("path,label\n" + "".join(f"{p},{truth[p]}\n" for p in sorted(truth)))
+    assert main(["label", str(proj), "--csv", str(labels)]) == 0
+    (proj / name).unlink(missing_ok=True)  # predict writes the graph once, then reads it
+    capsys.readouterr()
+    _refuse_replacing(monkeypatch, name)
+    assert main([command, str(proj)]) == EXIT_ERROR
+    assert capsys.readouterr().err.splitlines()[-1] == (  # after init's progress bars
+        f"labeler: error: cannot write {proj / name} (read-only file system); check that the "
+        "project folder is writable and its disk not full, then run the command again"
+    )
+    assert not [p.name for p in proj.iterdir() if p.name.startswith(f".{name}")]  # no temporary
 
 
 def test_suggest_escapes_formulas_and_label_maps_them_back(tmp_path: Path, capsys) -> None:

@@ -4,12 +4,13 @@ that `create_embedder(backbone, checkpoint=...)` loads like any other local weig
 from __future__ import annotations
 
 import hashlib
-import os
+import io
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from labeler.atomic import atomic_file
 from labeler.errors import LabelerError
 from labeler.finetune.trainer import FINETUNE_STEPS, TRAIN_BLOCKS, FinetuneReport, finetune_backbone
 
@@ -63,9 +64,11 @@ def save_checkpoint(model: torch.nn.Module, out: Path, backbone: str) -> Path:
     file's bytes, so equal weights share a file) and return its path."""
     out.mkdir(exist_ok=True)
     state = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
-    tmp = out / ".checkpoint.tmp"
-    torch.save(state, tmp)
-    digest = hashlib.sha256(tmp.read_bytes()).hexdigest()[:12]
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    data = buffer.getvalue()
+    digest = hashlib.sha256(data).hexdigest()[:12]
     path = out / f"{backbone.replace('/', '_').replace(':', '_')}-{digest}.pt"
-    os.replace(tmp, path)
+    with atomic_file(path) as f:
+        f.write(data)
     return path

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import faiss
 import numpy as np
 
+from labeler.atomic import atomic_file
 from labeler.errors import LabelerError
 
 
@@ -71,10 +71,11 @@ class FaissIndex:
         return faiss.vector_to_array(self._index.id_map).astype(np.int64)
 
     def save(self, path: Path) -> None:
-        """Write atomically: a reader never sees a half-written index."""
-        tmp = Path(f"{path}.tmp")
-        faiss.write_index(self._index, str(tmp))
-        os.replace(tmp, path)
+        """Write atomically: a reader never sees a half-written index. Faiss writes through a
+        Python file object, so that a full disk or a read-only folder is an OSError, reported
+        against `path` (`atomic_file`), not a RuntimeError naming the temporary file."""
+        with atomic_file(path) as f:
+            faiss.write_index(self._index, faiss.PyCallbackIOWriter(f.write))
 
     @classmethod
     def load(cls, path: Path) -> FaissIndex:
