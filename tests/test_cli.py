@@ -294,6 +294,37 @@ def test_init_refuses_a_device_torch_cannot_see_before_scanning(
     assert not (tmp_path / "p").exists()
 
 
+@pytest.mark.parametrize("kind", ["text", "image", "whole model"])
+def test_init_with_a_checkpoint_that_holds_no_weights_says_what_it_takes(
+    colour_images, tmp_path: Path, capsys, kind: str
+) -> None:
+    import torch
+
+    folder, truth = colour_images
+    file = {"text": tmp_path / "notes.txt", "image": folder / sorted(truth)[0]}.get(
+        kind, tmp_path / "model.pth"
+    )
+    if kind == "text":
+        file.write_text("not weights\n", encoding="utf-8")
+    elif kind == "whole model":
+        torch.save(torch.nn.Linear(2, 2), file)
+    argv = ["init", str(tmp_path / "p"), "--images", str(folder), "--checkpoint", str(file)]
+    assert main(argv) == EXIT_ERROR
+    why = (
+        "it holds pickled Python objects, which are not loaded as they could run code: a whole "
+        "model saved with torch.save(model)?"
+        if kind == "whole model"
+        else "it is not in the format that torch.save writes"
+    )
+    assert capsys.readouterr().err.splitlines()[-1] == (  # after the scan's progress bar
+        f"labeler: error: {file} is not a PyTorch weights file ({why}); --checkpoint takes a "
+        "state dict saved with torch.save(model.state_dict(), FILE) as .pth, .pt or .bin, or a "
+        ".safetensors file: pass such a file, or leave out --checkpoint to use the backbone's "
+        "own weights"
+    )
+    assert not (tmp_path / "p").exists()
+
+
 def _label_every_third(proj: Path, colour_images, tmp_path: Path) -> None:
     """Label every third image of colour_images with its true class, by `labeler label`."""
     _, truth = colour_images

