@@ -105,6 +105,11 @@ def rename_class(store: Store, old: str, new: str, *, annotator: str) -> Edit:
     classes = store.classes()
     _check_existing(old, classes, "rename")
     new = check_new_class_names([new], [c for c in classes if c != old])[new]
+    if new == old:
+        raise LabelerError(
+            f"the old and new names are the same ({old!r}): nothing was changed; to rename the "
+            "class, give a new name that differs from it"
+        )
     if new in classes:
         raise LabelerError(f"a class named {new!r} exists already; merge {old!r} into it instead")
     try:

@@ -573,6 +573,26 @@ def test_class_renames_merges_and_deletes(
         assert f"there is no class {action[1]!r} to {action[0]} (did you mean 'dark red'?)" in said
 
 
+def test_class_rename_to_the_same_name_changes_nothing_and_says_so(
+    error_line, proj: Path, colour_images, tmp_path: Path, capsys
+) -> None:
+    _, truth = colour_images
+    red = [(p, c) for p, c in sorted(truth.items()) if c == "red"][:2]
+    assert main(["label", str(proj), "--csv", str(_write_labels(tmp_path / "l.csv", red))]) == 0
+    capsys.readouterr()
+    for new in ("red", "red\u200e"):  # a direction mark is dropped: the same name
+        assert main(["class", str(proj), "rename", "red", new]) == EXIT_ERROR
+        assert error_line() == (
+            "labeler: error: the old and new names are the same ('red'): nothing was changed; "
+            "to rename the class, give a new name that differs from it"
+        )
+    assert main(["class", str(proj), "rename", "red", "Red"]) == 0  # in other case: a rename
+    assert capsys.readouterr().out.splitlines() == [
+        "renamed class red to Red",
+        f"to undo: labeler class {proj} rename Red red",
+    ]
+
+
 @pytest.mark.parametrize(
     ("target", "message"),
     [
