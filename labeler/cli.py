@@ -154,7 +154,7 @@ def _print_init(project: Project, r: InitReport) -> None:
     )
     if s.reheadered:
         print(reheadered(s.reheadered))
-    if r.moved_from:
+    if r.moved_from and r.images:  # with none, `_no_images` says where they were
         print(
             f"warning: this project's images were in {r.moved_from}; now scanning {root} "
             "(labels of images not found there are kept, and come back when you run "
@@ -162,14 +162,7 @@ def _print_init(project: Project, r: InitReport) -> None:
             file=sys.stderr,
         )
     if not r.images:
-        print(
-            f"warning: every image is gone from {root} (an unmounted drive?); their labels "
-            "are kept and come back when the images do: run init again then"
-            if project.store.gone_paths()
-            else f"warning: no images found in {root}; pass --images with the folder that "
-            "holds them",
-            file=sys.stderr,
-        )
+        print(f"warning: {_no_images(project, r)}", file=sys.stderr)
     if s.cleared:
         n = len(s.cleared)
         print(
@@ -184,6 +177,23 @@ def _print_init(project: Project, r: InitReport) -> None:
             f"{project.path / SKIPPED_NAME}):"
         )
         _print_listed([f"{path}: {reason}" for path, reason in r.skipped])
+
+
+def _no_images(project: Project, r: InitReport) -> str:
+    """What `init` says of a scan that found no image: where to find them, the way back."""
+    root = project.images_root
+    if r.moved_from:  # a folder given by mistake, or not mounted: the way back is the old one
+        return (
+            f"no images found in {root}; this project's images were in {r.moved_from}: their "
+            f"labels are kept, and come back when you run `labeler init {shell(project.path)} "
+            f"--images {shell(r.moved_from)}`"
+        )
+    if project.store.gone_paths():
+        return (
+            f"every image is gone from {root} (an unmounted drive?); their labels are kept and "
+            "come back when the images do: run init again then"
+        )
+    return f"no images found in {root}; pass --images with the folder that holds them"
 
 
 def _print_listed(lines: Sequence[str], *, file=None) -> None:

@@ -809,6 +809,29 @@ def test_init_on_another_folder_warns_and_the_labels_come_back(
     assert "labeled: 1" in capsys.readouterr().out
 
 
+def test_init_on_an_empty_other_folder_names_the_first_as_the_way_back(
+    proj: Path, colour_images, tmp_path: Path, capsys
+) -> None:
+    folder, truth = colour_images
+    path = sorted(truth)[0]
+    assert (
+        main(["label", str(proj), "--csv", str(_write_labels(tmp_path / "l.csv", [(path, "red")]))])
+        == 0
+    )
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    capsys.readouterr()
+    assert main(["init", str(proj), "--images", str(empty)]) == 0
+    assert [line for line in capsys.readouterr().err.splitlines() if "warning" in line] == [
+        f"warning: no images found in {empty.resolve()}; this project's images were in "
+        f"{folder.resolve()}: their labels are kept, and come back when you run `labeler init "
+        f"{proj} --images {folder.resolve()}`"
+    ]  # not "every image is gone from" the empty folder: they were never there
+    assert main(["init", str(proj), "--images", str(folder)]) == 0
+    assert main(["status", str(proj)]) == 0
+    assert "labeled: 1" in capsys.readouterr().out
+
+
 def test_init_on_a_folder_with_no_images_warns(tmp_path: Path, capsys) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
