@@ -634,6 +634,7 @@ class Project:
         rows, labels = self._labeled(hand_only=True)
         if len(set(labels)) < 2:
             raise LabelerError("fine-tuning needs expert labels of at least two classes")
+        self._check_images_folder("fine-tune")
         start = self._weights()
         if from_original:
             start["checkpoint"] = self.original_checkpoint()
@@ -670,6 +671,18 @@ class Project:
         init = self._reembed(path, device=device, progress=progress, trained_on=seen)
         return init, report
 
+    def _check_images_folder(self, doing: str) -> None:
+        """Refuse to `doing` (fine-tune, adapt), which reads the images, when their folder is
+        gone: a rescan (`init` without --images) would look for them there again."""
+        root = self.images_root
+        if not root.is_dir():
+            raise LabelerError(
+                f"the images folder {root} is not found (moved, renamed or not mounted): bring "
+                "it back there (mount the drive, or move the folder back), or point the project "
+                f"at the images' new place with `labeler init {shell(self.path)} --images "
+                f"NEW_FOLDER`; then {doing} again"
+            )
+
     def adapt(
         self,
         *,
@@ -691,6 +704,7 @@ class Project:
         v = self._vectors()
         if not v.paths:
             raise LabelerError(f"project {self.path} has no images to adapt to; add images first")
+        self._check_images_folder("adapt")
         files = [self.images_root / p for p in v.paths]
         try:
             path = adapt_checkpoint(

@@ -424,6 +424,23 @@ def test_finetune_and_adapt_refuse_a_device_torch_cannot_see_first(
     assert "device 'cuda' was requested but torch" in error_line()
 
 
+@pytest.mark.parametrize(("command", "doing"), [("finetune", "fine-tune"), ("adapt", "adapt")])
+def test_finetune_and_adapt_with_the_images_folder_gone_say_how_to_bring_it_back(
+    error_line, proj: Path, colour_images, tmp_path: Path, capsys, command: str, doing: str
+) -> None:
+    _label_every_third(proj, colour_images, tmp_path)
+    folder, _ = colour_images
+    folder.rename(tmp_path / "away")  # the drive is not mounted
+    capsys.readouterr()
+    assert main([command, str(proj)]) == EXIT_ERROR
+    assert error_line() == (
+        f"labeler: error: the images folder {folder.resolve()} is not found (moved, renamed or "
+        "not mounted): bring it back there (mount the drive, or move the folder back), or point "
+        f"the project at the images' new place with `labeler init {proj} --images NEW_FOLDER`; "
+        f"then {doing} again"
+    )
+
+
 def test_init_warns_of_labels_lost_to_a_file_that_now_holds_another_image(
     proj: Path, colour_images, tmp_path: Path, capsys
 ) -> None:
