@@ -43,6 +43,7 @@ COMMITTEE_BAGS = 5  # ...else the default head fitted on this many bootstrap res
 # Project files
 DB_NAME = "labeler.sqlite"
 VECTORS_DIR = "vectors"
+WEIGHTS_LOCK_NAME = "weights.lock"  # held by finetune and adapt while they run (labeler.locks)
 KMEANS_ITERATIONS = 20
 # k-means trains on a seeded sample of this many points per centre, then assigns every point.
 # On 20 000 Fashion-MNIST vectors (1 280-d, k = 70, 3 starts): 0.5 s instead of 2.0 s at

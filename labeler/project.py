@@ -49,6 +49,7 @@ from labeler.heads import DEFAULT_HEAD, DEFAULT_METHOD, Head, KnnGraph, create_h
 from labeler.heads.propagation import remember_pool_graph
 from labeler.index import FaissIndex
 from labeler.labelcsv import encoding_note, file_name, read_label_csv
+from labeler.locks import replaces_weights
 from labeler.ood import OodDetector
 from labeler.paths import UnknownPaths, check_unchanged, image_rows
 from labeler.projectfiles import (
@@ -613,6 +614,7 @@ class Project:
             seen_by_backbone=len(set(self.trained_on()) & set(v.item_ids[rows].tolist())),
         )
 
+    @replaces_weights
     def finetune(
         self,
         *,
@@ -626,7 +628,8 @@ class Project:
         """Fine-tune the backbone on the expert labels (defaults: labeler.finetune; blocks -1:
         the whole backbone), save the weights in PROJECT/finetuned/, re-embed every image.
         It starts from the weights now, fine-tuned or adapted before; from_original: from
-        `original_checkpoint()` instead."""
+        `original_checkpoint()` instead. Refused while another finetune or adapt of the project
+        runs (`replaces_weights`)."""
         from labeler.finetune.checkpoint import finetune_checkpoint
         from labeler.finetune.trainer import FINETUNE_STEPS, TRAIN_BLOCKS
 
@@ -683,6 +686,7 @@ class Project:
                 f"NEW_FOLDER`; then {doing} again"
             )
 
+    @replaces_weights
     def adapt(
         self,
         *,
@@ -693,7 +697,8 @@ class Project:
     ) -> InitReport:
         """Re-estimate the backbone's last batch-norm statistics on this project's images (no
         labels needed; defaults in labeler.finetune.adapt), save the weights in
-        PROJECT/adapted/, and re-embed every image with them."""
+        PROJECT/adapted/, and re-embed every image with them. Refused while another finetune or
+        adapt of the project runs (`replaces_weights`)."""
         from labeler.finetune.adapt import (
             ADAPT_BN_LAYERS,
             ADAPT_SAMPLE,

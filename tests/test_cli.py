@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import sys
 from pathlib import Path
@@ -439,6 +440,27 @@ def test_finetune_and_adapt_with_the_images_folder_gone_say_how_to_bring_it_back
         f"the project at the images' new place with `labeler init {proj} --images NEW_FOLDER`; "
         f"then {doing} again"
     )
+
+
+@pytest.mark.parametrize(
+    ("running", "command"), [("finetune", "finetune"), ("finetune", "adapt"), ("adapt", "finetune")]
+)
+def test_finetune_or_adapt_refuses_at_start_while_another_changes_the_weights(
+    error_line, proj: Path, colour_images, tmp_path: Path, capsys, running: str, command: str
+) -> None:
+    from labeler.locks import weights_lock
+
+    _label_every_third(proj, colour_images, tmp_path)
+    capsys.readouterr()
+    with weights_lock(proj, command=running):  # as the running command holds it
+        assert main([command, str(proj)]) == EXIT_ERROR
+        assert error_line() == (
+            f"labeler: error: another `labeler {running}` (process {os.getpid()}) is changing "
+            f"this project's weights now; wait until it has finished, then run {command} again "
+            "(two at once would each replace the other's weights)"
+        )
+    assert main([command, str(proj)]) == EXIT_ERROR  # let go: the command starts its work,
+    assert "backbone 'fake' has no" in error_line()  # which the fake backbone cannot do
 
 
 def test_init_warns_of_labels_lost_to_a_file_that_now_holds_another_image(
