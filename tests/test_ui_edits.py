@@ -67,6 +67,19 @@ def test_undo_gives_labels_back_in_the_name_and_time_they_were_given(store: Stor
     assert store.label_history(1)[-1][:2] == ("cat", "bob")
 
 
+def test_undo_of_a_relabel_to_the_same_class_gives_the_label_back_to_its_first_annotator(
+    store: Store,
+) -> None:
+    """ana presses bob's class on bob's label (Ctrl+A on a page): the label becomes hers; her
+    undo gives it back to bob, with his time."""
+    store.set_labels([(1, "cat")], annotator="bob", at="2026-01-02T03:04:05Z")
+    before = [(r.item_id, r.label, r.annotator, r.labeled_at) for r in store.labels()]
+    edit = edits.assign(store, [(1, "cat"), (2, "cat")], annotator="ana")
+    assert {r.item_id: r.annotator for r in store.labels()} == {1: "ana", 2: "ana"}
+    edits.undo(store, edit, annotator="ana")
+    assert [(r.item_id, r.label, r.annotator, r.labeled_at) for r in store.labels()] == before
+
+
 def test_undo_keeps_labels_another_session_set_since(store: Store) -> None:
     store.set_labels([(1, "cat")], annotator="ana")
     edit = edits.assign(store, [(1, "dog"), (2, "dog"), (3, "dog")], annotator="ana")

@@ -673,8 +673,9 @@ class Store:
     ) -> int:
         """Set (item_id, class name) or remove (item_id, None) labels in one transaction.
 
-        Returns how many labels changed. A label already set by the same annotator is left
-        alone and writes no history; by another annotator, it is set again in their name.
+        Returns how many labels changed. A label already set by the same annotator (the one
+        `given`, where given) is left alone and writes no history; by another annotator, it is
+        set again in their name.
         accepted: items whose label is set as a prediction accepted in bulk (an undo puts
         such a label back as it was), recorded under `annotator` with ACCEPTED_SUFFIX.
         given: {item id: (annotator, labeled at)} that the label set on that item carries, as
@@ -695,7 +696,8 @@ class Store:
                     class_id = None
                 else:
                     class_id = self._class_id(c, name)
-                    if row and tuple(row) == (class_id, who):
+                    back = (given or {}).get(item_id)
+                    if row and tuple(row) == (class_id, who if back is None else back[0]):
                         continue
                 self._write_label(
                     c, item_id, class_id, annotator=who, at=at, given=(given or {}).get(item_id)
