@@ -793,14 +793,20 @@ def test_a_point_clicked_on_the_map_is_labeled_by_its_class_key(handlers, colour
     """The number keys label the point clicked on the Map, as they label the grid's selection;
     the preview beside the map shows the label at once. Before a click, a key says to click."""
     h, ui, ana, session, reds = _two_reds_labeled(handlers, colour_images)
-    out = h.map_key(0)(session, ana)
+    out = h.map_key(0)(session, {"html": ""}, ana)
     assert "click a point on the map first" in out[ui.message]
-    h.map_pick(session, SimpleNamespace(image=reds[2]))
-    out = h.map_key(0)(session, ana)
+    h.map_pick(session, SimpleNamespace(image=reds[3]))
+    # The key acts on the point ringed on screen, sent with it; a pick still queued behind
+    # the last label (reds[3] as the server last saw) must not take it.
+    out = h.map_key(0)(session, {"html": "", "picked": reds[2]}, ana)
     assert out[ui.message].startswith(views.plain(f"Labeled {reds[2]} as red"))
+    assert project_label(h, reds[3]) is None
     assert project_label(h, reds[2]) == "red"
     assert reds[2] in out[ui.map_preview] and "not labeled" not in out[ui.map_preview]
     assert out[ui.map_keys[0]].value == "1 · red" and out[ui.map_keys[0]].visible
+    h.assign_named(session, {"selected": [reds[2]]}, "blue", ana)  # relabeled on the Label tab
+    out = h.open_map(session, "labels only")
+    assert "<b>blue</b>" in out[ui.map_preview]  # the preview shows it on the way back
 
 
 def test_more_like_this_lists_the_neighbours_whatever_the_filter(handlers, colour_images) -> None:

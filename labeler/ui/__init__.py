@@ -148,13 +148,17 @@ def build_app(project: Project) -> gr.Blocks:
             )
         )
         # Map tab
-        ui.map_tab.select(h.map_view, ui.colour_by, [ui.map, ui.map_note], **private)
+        ui.map_tab.select(
+            h.open_map, [s, ui.colour_by], [ui.map, ui.map_note, ui.map_preview], **private
+        )
         ui.colour_by.input(h.map_view, ui.colour_by, [ui.map, ui.map_note], **quick)
         ui.map.pick(h.map_pick, s, [s, ui.map_preview], **quick, **every)
         for k, button in enumerate(ui.map_keys):
-            button.click(h.map_key(k), s, [*everything, ui.map_preview], **quick, **every).then(
-                h.refresh, s, everything, **preview
-            ).then(h.map_view, ui.colour_by, [ui.map, ui.map_note], **quick)
+            button.click(
+                h.map_key(k), [s, ui.map], [*everything, ui.map_preview], **quick, **every
+            ).then(h.refresh, s, everything, **preview).then(
+                h.map_view, ui.colour_by, [ui.map, ui.map_note], **quick
+            )
         ui.map_more.click(h.map_more, s, [*similar, ui.tabs], **quick)
         # Classes tab
         for trigger in (ui.create.click, ui.new_class.submit):

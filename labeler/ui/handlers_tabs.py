@@ -294,6 +294,13 @@ class TabHandlers(Handlers):
         return {self.ui.map: {"html": svg}, self.ui.map_note: note}
 
     @friendly
+    def open_map(self, session: Session, colour_by: str) -> Updates:
+        """The Map tab as it opens: the map, and the preview of the point clicked before, with
+        the labels now (given on another tab since, say)."""
+        session.sync(self.wb)
+        return self.map_view(colour_by) | self.map_preview_view(session)
+
+    @friendly
     def map_pick(self, session: Session, evt: gr.EventData) -> Updates:
         session.sync(self.wb)
         session.map_focus = evt.image
@@ -307,21 +314,25 @@ class TabHandlers(Handlers):
         return {self.ui.map_preview: html}
 
     def map_key(self, k: int) -> Callable[..., Updates]:
-        """Handler of the Map tab's key k (0-based): label the point clicked as the k-th class."""
+        """Handler of the Map tab's key k (0-based): label the point ringed on screen (the map's
+        value, sent with the key) as the k-th class. Not the last pick the server has seen: a
+        pick queued behind the last key's label and redraw would give this key to the point
+        before."""
 
-        def handler(session: Session, request: gr.Request) -> Updates:
-            return self._map_key(k, session, request)
+        def handler(session: Session, shown: dict | None, request: gr.Request) -> Updates:
+            return self._map_key(k, session, (shown or {}).get("picked"), request)
 
         return handler
 
     @said
-    def _map_key(self, k: int, session: Session, request: gr.Request) -> Updates:
-        if session.map_focus is None:
+    def _map_key(self, k: int, session: Session, path: str | None, request: gr.Request) -> Updates:
+        if path is None or not self.wb.has(path):
             raise LabelerError("click a point on the map first, then press its class's key")
         name = self.key_class(session, k)
         if name is None:
             return self.keys_changed(session)
-        out = self._assign(session, {"selected": [session.map_focus]}, name, request)
+        session.map_focus = path
+        out = self._assign(session, {"selected": [path]}, name, request)
         return out | self.map_preview_view(session)
 
     @friendly

@@ -227,7 +227,7 @@ def _trust_tab(ui: UI) -> None:
             1.0,
             value=THRESHOLD_DEFAULT,
             step=0.01,
-            label=f"Confidence threshold ({THRESHOLD_DEFAULT:.2f} = {THRESHOLD_DEFAULT:.0%})",
+            label="Confidence threshold (a probability: type 0.9 or 90)",
             elem_id="threshold",
             scale=3,
         )

@@ -68,13 +68,22 @@ applySelection();
 """
 
 MAP_JS = """
+let picked = null;  // the path of the point clicked last: ringed, and sent with a key press
+function ring() {
+  element.querySelectorAll('.picked').forEach(c => c.classList.remove('picked'));
+  const dots = Array.from(element.querySelectorAll('[data-path]'));
+  const dot = dots.find(d => d.dataset.path === picked);
+  if (dot) dot.classList.add('picked');
+  if (props.value && props.value.picked !== picked) props.value = {...props.value, picked};
+}
 element.addEventListener('click', (e) => {
   const dot = e.target.closest('[data-path]');
   if (!dot) return;
-  element.querySelectorAll('.picked').forEach(c => c.classList.remove('picked'));
-  dot.classList.add('picked');
-  trigger('pick', {image: dot.dataset.path});
+  picked = dot.dataset.path;
+  ring();
+  trigger('pick', {image: picked});
 });
+watch('value', ring);  // a redrawn map rings the point again
 """
 
 
@@ -115,7 +124,9 @@ def image_grid(value: dict[str, Any], **kwargs: Any) -> gr.HTML:
 
 
 def map_view(value: dict[str, Any], **kwargs: Any) -> gr.HTML:
-    """An SVG map whose points carry image paths; event `pick` carries {"image": path}."""
+    """An SVG map whose points carry image paths; event `pick` carries {"image": path}. Value:
+    {"html", "picked": path of the point clicked last, kept across redraws}: an event that takes
+    the map as input acts on the point ringed on screen, not on a pick still queued."""
     return gr.HTML(
         value, html_template=TEMPLATE, js_on_load=MAP_JS, apply_default_css=False, **kwargs
     )
