@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import csv
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
 
 import numpy as np
 
+from labeler.atomic import atomic_file
 from labeler.errors import LabelerError, os_reason
 
 __all__ = [
@@ -130,35 +129,15 @@ def _cannot_write(out: Path, error: OSError) -> LabelerError:
     )
 
 
-@contextmanager
 def _atomic(out: Path, mode: str):
-    """A file object to write `out` through, in text `mode` (UTF-8) or binary; `out` is
-    replaced only when the block ends without an error."""
+    """A file object to write `out` through (`atomic_file`): the file it names, or the one its
+    symlink points to, replaced only when the block ends without an error."""
     out = Path(out)
     try:
         target = _target(out)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as e:
         raise _cannot_write(out, e) from e
-    try:
-        try:
-            with os.fdopen(
-                fd, mode, **({"newline": "", "encoding": "utf-8"} if "b" not in mode else {})
-            ) as f:
-                yield f
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it owner-only; exports are ordinary
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as e:  # disk full, I/O error, a folder that refuses the rename
-        raise _cannot_write(out, e) from e
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    return atomic_file(target, mode=mode, error=lambda _, e: _cannot_write(out, e))
 
 
 def write_rows(
