@@ -13,13 +13,12 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labeler.cliargs import CLASS_ACTIONS, LOOPBACK, MAX_PORT, build_parser
-from labeler.errors import Interrupted, LabelerError, os_reason
+from labeler.errors import Interrupted, LabelerError, interrupted_says, os_reason
 from labeler.wording import (
     cleared_reason,
     line_numbers,
@@ -37,6 +36,9 @@ EXIT_ERROR = 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a reader that stopped early
 STDOUT = "-"  # as OUT of `labeler export`: the CSV goes to stdout
 LISTED = 10  # files, labels or lines listed on the terminal, then "… and N more"
+# Ctrl-C while init scans and embeds: the vectors made are cached, and init again goes on (once
+# it is done, a Ctrl-C while its summary prints is a plain "interrupted").
+EMBEDDED_KEPT = "(the images embedded so far are kept: run it again to go on)"
 CURVE_BAR_WIDTH = 40  # characters of `labeler curve`'s bar at accuracy 1
 
 
@@ -119,27 +121,15 @@ def cmd_init(args: argparse.Namespace) -> int:
     if args.images is None:  # an existing project: rescan its own folder
         with _open(args) as project:
             print(f"rescanning {project.images_root}, the images folder of {args.project}")
-            with _embedded_kept():
+            with interrupted_says(EMBEDDED_KEPT):
                 report = project.update(project.images_root, **options)
             _print_init(project, report)
     else:
-        with _embedded_kept():
+        with interrupted_says(EMBEDDED_KEPT):
             project, report = Project.init(args.project, images=args.images, **options)
         with project:
             _print_init(project, report)
     return 0
-
-
-@contextmanager
-def _embedded_kept() -> Iterator[None]:
-    """Ctrl-C while init scans and embeds: what was embedded is in the vector cache, and a run
-    again goes on from there (a Ctrl-C once it is done, while its summary prints, is not)."""
-    try:
-        yield
-    except Interrupted:
-        raise
-    except KeyboardInterrupt:
-        raise Interrupted("(the images embedded so far are kept: run it again to go on)") from None
 
 
 def _print_init(project: Project, r: InitReport) -> None:

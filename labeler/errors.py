@@ -1,5 +1,10 @@
 """User-facing errors: one clear sentence that names what was received and how to fix it."""
 
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class LabelerError(Exception):
     """An error the user can act on; the CLI prints it as one line on stderr and exits non-zero."""
@@ -15,6 +20,18 @@ class ImageError(LabelerError):
 
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C after part of a command's work was saved; the message says what was kept."""
+
+
+@contextmanager
+def interrupted_says(kept: str) -> Iterator[None]:
+    """A Ctrl-C in the block becomes `Interrupted(kept)`: what the work had saved, or that it
+    saved nothing. One already said (from a step within) goes on as it is."""
+    try:
+        yield
+    except Interrupted:
+        raise
+    except KeyboardInterrupt:
+        raise Interrupted(kept) from None
 
 
 def os_reason(error: OSError) -> str:

@@ -26,7 +26,7 @@ from labeler.autolabel import (
     head_options,
 )
 from labeler.classnames import ClassNameError, check_new_class_names
-from labeler.errors import Interrupted, LabelerError, ProjectNotFound
+from labeler.errors import Interrupted, LabelerError, ProjectNotFound, interrupted_says
 from labeler.estimates import (
     AccuracyCheck,
     by_label_count,
@@ -651,7 +651,10 @@ class Project:
             need_files=True,
         )
         files = [self.images_root / v.paths[r] for r in rows]
-        try:
+        with interrupted_says(
+            "while training: nothing was saved, and the project keeps its weights and vectors; "
+            "run finetune again (--steps or --minutes make it shorter)"
+        ):
             path, report = finetune_checkpoint(
                 self.path,
                 files,
@@ -663,11 +666,6 @@ class Project:
                 blocks=TRAIN_BLOCKS if blocks is None else (None if blocks < 0 else blocks),
                 progress=progress,
             )
-        except KeyboardInterrupt:
-            raise Interrupted(
-                "while training: nothing was saved, and the project keeps its weights and "
-                "vectors; run finetune again (--steps or --minutes make it shorter)"
-            ) from None
         seen = {int(v.item_ids[r]) for r in rows}
         if not from_original:  # the weights started from were trained on those too
             seen |= set(self.trained_on())
@@ -711,7 +709,10 @@ class Project:
             raise LabelerError(f"project {self.path} has no images to adapt to; add images first")
         self._check_images_folder("adapt")
         files = [self.images_root / p for p in v.paths]
-        try:
+        with interrupted_says(
+            "while adapting: nothing was saved, and the project keeps its weights and vectors; "
+            "run adapt again (--sample makes it shorter)"
+        ):
             path = adapt_checkpoint(
                 self.path,
                 sample_files(files, size=ADAPT_SAMPLE if sample is None else sample),
@@ -720,11 +721,6 @@ class Project:
                 layers=ADAPT_BN_LAYERS if layers is None else layers,
                 progress=progress,
             )
-        except KeyboardInterrupt:
-            raise Interrupted(
-                "while adapting: nothing was saved, and the project keeps its weights and "
-                "vectors; run adapt again (--sample makes it shorter)"
-            ) from None
         return self._reembed(path, device=device, progress=progress, trained_on=self.trained_on())
 
     def _weights(self) -> dict:
@@ -757,7 +753,10 @@ class Project:
         the old vectors stay cached), derived from weights fine-tuned on the labels of items
         `trained_on` (recorded for the new key)."""
         weights = self._weights()
-        try:
+        with interrupted_says(
+            f"while embedding the images with the new weights ({checkpoint}): the project keeps "
+            "its weights and vectors; run the command again to make and use new ones"
+        ):
             report = self.update(
                 self.images_root,
                 backbone=weights["backbone"],
@@ -768,11 +767,6 @@ class Project:
                 derived=True,
                 progress=progress,
             )
-        except KeyboardInterrupt:
-            raise Interrupted(
-                f"while embedding the images with the new weights ({checkpoint}): the project "
-                "keeps its weights and vectors; run the command again to make and use new ones"
-            ) from None
         if trained_on:
             self.store.set_meta(**{self._trained_on_key(): sorted(trained_on)})
         return report

@@ -687,6 +687,7 @@ class Store:
         with self._tx() as c:
             for item_id, name in changes:
                 who = accepted_annotator(annotator) if item_id in accepted else annotator
+                back = (given or {}).get(item_id)
                 row = c.execute(
                     "SELECT class_id, annotator FROM labels WHERE item_id = ?", (item_id,)
                 ).fetchone()
@@ -696,12 +697,9 @@ class Store:
                     class_id = None
                 else:
                     class_id = self._class_id(c, name)
-                    back = (given or {}).get(item_id)
                     if row and tuple(row) == (class_id, who if back is None else back[0]):
                         continue
-                self._write_label(
-                    c, item_id, class_id, annotator=who, at=at, given=(given or {}).get(item_id)
-                )
+                self._write_label(c, item_id, class_id, annotator=who, at=at, given=back)
                 changed += 1
         return changed
 

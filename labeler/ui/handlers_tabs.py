@@ -65,9 +65,9 @@ class TabHandlers(Handlers):
         with self.wb.live.deferred():  # the labels now; a refit under way need not be waited for
             snap = self.wb.snapshot()
         if item is None or item.path != path:
-            if self.wb.has(path) and snap.labeled[self.wb.row(path)]:  # a key pressed twice
-                label = snap.classes[snap.label[self.wb.row(path)]]
-                raise CardChanged(f"{path} is labeled {label} already")
+            row = self.wb.row(path) if self.wb.has(path) else None
+            if row is not None and snap.labeled[row]:  # a key pressed twice
+                raise CardChanged(f"{path} is labeled {snap.classes[snap.label[row]]} already")
             raise CardChanged(f"{path} is no longer the card under review")
         if snap.labeled[item.row]:
             session.review.pop(0)
