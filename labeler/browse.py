@@ -140,34 +140,88 @@ def same_page(
 def turned_page(
     snap: Snapshot, paths: list[str], query: Query, shown: Sequence[int], *, forward: bool
 ) -> Page:
-    """The page after (or before) rows `shown` in the query's order. Images labeled on a page
-    leave an "unlabeled" list, so the next page by number would skip as many images as were
-    labeled; this one starts right after the last image shown, wherever the list has moved.
-
-    Sorted by confidence or margin, only the tiles still in the list place the turn: the
-    images labeled on the page move when the model refits (to the end of "lowest first", as it
-    is sure of them now), and would place it past every image left. When none is left in the
-    list, the turn shows the list's first page: the images it now puts first.
-    """
+    """The page after (or before) rows `shown` in the query's fixed order (`Trail` pages a list
+    that the predictions order). Images labeled on a page leave an "unlabeled" list, so the next
+    page by number would skip as many images as were labeled; this one starts right after the
+    last image shown, wherever the list has moved."""
     rows = matching_rows(snap, query)
     rank = _ranks(snap, query)
     at = rank[rows]  # ascending: a filtered list keeps the order of the whole one
-    size = query.page_size
-    shown = np.asarray(shown, dtype=np.int64)
-    moving = SORTS[query.sort][0] is not None and snap.has_predictions
-    kept = rank[np.intersect1d(shown, rows) if moving else shown]
+    kept = rank[np.asarray(shown, dtype=np.int64)]
     if not len(kept) or not len(rows):
-        return page(
-            snap, paths, replace(query, page=1 if moving else query.page + (1 if forward else -1))
-        )
+        return page(snap, paths, replace(query, page=query.page + (1 if forward else -1)))
     if forward:
         start = int(np.searchsorted(at, kept.max(), side="right"))
         if start == len(rows):  # the last page: it stays
             return same_page(snap, paths, query, shown)
     else:
         end = int(np.searchsorted(at, kept.min(), side="left"))
-        start = max(0, end - size)
-    return _placed(snap, paths, query, rows, rank, rows[start : start + size])
+        start = max(0, end - query.page_size)
+    return _placed(snap, paths, query, rows, rank, rows[start : start + query.page_size])
+
+
+def reorders(snap: Snapshot, query: Query) -> bool:
+    """Whether the query's order follows the predictions (sorted by confidence or margin): each
+    refit, after each label, reorders the list, so a page is no fixed place in it."""
+    return SORTS[query.sort][0] is not None and snap.has_predictions
+
+
+@dataclass(frozen=True)
+class Trail:
+    """The pages turned through in a list that the predictions order (`reorders`), as shown.
+
+    "The page after the one on screen" is no place in such a list: the labels given on a page
+    refit the model, and the images still to see move ahead of it or behind. Turning on shows
+    the first images of the list, in its order of now, that no page of the trail showed (the
+    least sure left, lowest first); turning back, the trail's pages as they were shown, labeled
+    images included. Turning on skips nothing and shows nothing twice.
+    """
+
+    query: Query  # the list's query, at page 1: another query starts another trail
+    pages: tuple[tuple[int, ...], ...]  # rows of each page, in order shown
+    at: int = 0  # the page on screen, 0-based
+
+    @classmethod
+    def start(cls, query: Query, rows: Sequence[int]) -> Trail:
+        return cls(replace(query, page=1), (tuple(int(r) for r in rows),))
+
+    def follows(self, query: Query) -> bool:
+        return self.query == replace(query, page=1)
+
+    @property
+    def rows(self) -> tuple[int, ...]:
+        return self.pages[self.at]
+
+    def turned(self, snap: Snapshot, *, forward: bool) -> Trail:
+        """The trail one page on or back; on from its last page: a new page of the images no
+        page showed, or the last page again when there are none."""
+        if not forward:
+            return replace(self, at=max(0, self.at - 1))
+        if self.at + 1 < len(self.pages):
+            return replace(self, at=self.at + 1)
+        fresh = self._unseen(snap)[: self.query.page_size]
+        if not len(fresh):
+            return self
+        return replace(self, pages=(*self.pages, tuple(fresh.tolist())), at=len(self.pages))
+
+    def redrawn(self, rows: Sequence[int]) -> Trail:
+        """The trail with the page on screen now showing `rows` (an undo brought some back)."""
+        pages = list(self.pages)
+        pages[self.at] = tuple(int(r) for r in rows)
+        return replace(self, pages=tuple(pages))
+
+    def page(self, snap: Snapshot, paths: list[str]) -> Page:
+        """The page on screen, numbered along the trail: "page k of n" with n − k pages to turn
+        on, the trail's later pages and then the images no page has shown."""
+        total = len(matching_rows(snap, self.query))
+        pages = len(self.pages) + -(-len(self._unseen(snap)) // self.query.page_size)
+        return _page(snap, paths, self.rows, self.at + 1, pages, total)
+
+    def _unseen(self, snap: Snapshot) -> np.ndarray:
+        """Rows of the list, in its order of now, that no page of the trail showed."""
+        rows = matching_rows(snap, self.query)
+        seen = np.fromiter((r for p in self.pages for r in p), dtype=np.int64)
+        return rows[~np.isin(rows, seen)]
 
 
 def _ranks(snap: Snapshot, query: Query) -> np.ndarray:

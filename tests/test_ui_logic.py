@@ -121,6 +121,66 @@ def test_uncertain_is_a_small_margin() -> None:
         browse.Query(show="nonsense")
 
 
+def _sorted_snapshot(conf: np.ndarray, label: np.ndarray):
+    """A two-class snapshot with confidences `conf` (N,) and labels `label` (N,), -1 unlabeled."""
+    from labeler.live import Snapshot
+
+    conf = np.asarray(conf, dtype=np.float32)
+    proba = np.stack([conf, 1 - conf], axis=1)
+    return Snapshot(
+        classes=("a", "b"),
+        slots=(0, 1),
+        label=np.asarray(label),
+        accepted=np.zeros(len(conf), dtype=bool),
+        pred=np.zeros(len(conf), dtype=np.int64),
+        conf=conf,
+        margin=(2 * conf - 1).astype(np.float32),
+        proba=proba,
+        version=(0, ""),
+    )
+
+
+def test_a_trail_through_a_list_sorted_by_confidence_skips_nothing_as_refits_reorder_it() -> None:
+    """Sorted by confidence, lowest first, each refit reorders the list: turning on shows the
+    least sure images that no page showed yet, whatever moved; turning back shows the pages
+    as they were. Planted: 30 images, 5 a page, a new random order after every page."""
+    rng = np.random.default_rng(3)
+    n, size = 30, 5
+    paths = [f"{i:02d}.png" for i in range(n)]
+    label = np.full(n, -1)
+    query = browse.Query(show="unlabeled", sort="confidence, lowest first", page_size=size)
+    snap = _sorted_snapshot(rng.uniform(0.5, 1.0, n), label)
+    trail = browse.Trail.start(query, [t.row for t in browse.page(snap, paths, query).tiles])
+    assert browse.reorders(snap, query) and trail.follows(replace(query, page=4))
+    shown = [trail.rows]
+    while True:
+        label[list(trail.rows[:2])] = 0  # two of each page labeled; the model refits
+        snap = _sorted_snapshot(rng.uniform(0.5, 1.0, n), label)
+        seen = {r for page in shown for r in page}
+        unseen = [r for r in browse.matching_rows(snap, query).tolist() if r not in seen]
+        turned = trail.turned(snap, forward=True)
+        if not unseen:  # every image shown: the last page stays
+            assert turned == trail
+            break
+        assert list(turned.rows) == unseen[:size]  # the least sure of those not shown yet
+        page = turned.page(snap, paths)
+        assert (page.page, page.pages) == (len(shown) + 1, len(shown) + -(-len(unseen) // size))
+        assert page.total == np.count_nonzero(label < 0)
+        back = turned.turned(snap, forward=False)
+        assert back.rows == trail.rows  # as shown, its labeled images included
+        assert back.turned(snap, forward=True) == turned  # on again: the same page, not a new one
+        trail = turned
+        shown.append(trail.rows)
+    every = [r for page in shown for r in page]
+    assert sorted(every) == list(range(n))  # each image on one page, none twice
+    assert trail.turned(snap, forward=False).at == len(shown) - 2
+    first = replace(trail, at=0)
+    assert first.turned(snap, forward=False) == first  # before the first page: it stays
+    again = trail.redrawn([5, 6])
+    assert again.rows == (5, 6) and again.pages[:-1] == trail.pages[:-1]
+    assert not trail.follows(replace(query, sort="margin, lowest first"))
+
+
 def test_more_like_this_lists_neighbours_in_order(labeled) -> None:
     project, truth = labeled
     wb = project.workbench()

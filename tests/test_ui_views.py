@@ -717,6 +717,45 @@ def test_the_next_page_after_labeling_a_whole_page_sorted_by_confidence_shows_th
         }
 
 
+def test_paging_a_list_sorted_by_confidence_while_labeling_shows_every_image_once(
+    handlers, colour_images
+) -> None:
+    """Two images labeled on each page of "unlabeled", lowest confidence first: each label
+    refits the model and reorders the list, yet turning on shows every image once (none
+    skipped because it moved ahead of the page on screen), and turning back shows the page
+    before as it was, its labeled images included."""
+    from labeler.ui.session import Session
+
+    h, ui = handlers
+    _, truth = colour_images
+    ana = SimpleNamespace(username="ana")
+    session = Session()
+    session.set_query(page_size=5)
+    h.load(session)
+    everything = sorted(truth)
+    h.assign_named(session, {"selected": everything[:1]}, "red", ana)  # predictions to sort by
+    h.assign_named(session, {"selected": everything[8:9]}, "blue", ana)
+    h.refresh(session)
+    out = h.set_filter(session, "unlabeled", "", "confidence, lowest first")
+    pages = [_grid_paths(out, ui)]
+    while True:
+        for path in pages[-1][:2]:
+            h.assign_named(session, {"selected": [path]}, truth[path], ana)
+            h.refresh(session)
+        out = h.next_page(session)
+        if _grid_paths(out, ui) == pages[-1]:  # the last page: it stays
+            break
+        pages.append(_grid_paths(out, ui))
+        assert out[ui.page_info].startswith(f"page **{len(pages)}** of")
+        back = h.prev_page(session)
+        assert _grid_paths(back, ui) == pages[-2]
+        assert _grid_paths(h.next_page(session), ui) == pages[-1]
+    shown = [p for page in pages for p in page]
+    assert sorted(shown) == sorted(set(everything) - set(everything[:1] + everything[8:9]))
+    out = h.set_filter(session, "unlabeled", "", "file name")  # a fixed order: paged by place
+    assert _grid_paths(out, ui) == [p for p in everything if project_label(h, p) is None][:5]
+
+
 def test_an_undo_shows_the_images_it_brought_back_and_paging_reaches_every_image(
     handlers, colour_images
 ) -> None:

@@ -101,7 +101,10 @@ class Handlers:
         ui, wb = self.ui, self.wb
         session.sync(wb)
         snap = wb.snapshot()
-        if turn and session.shown:
+        reorders = browse.reorders(snap, session.query)
+        if reorders:
+            page = self._trail_page(session, snap, turn=turn, keep=keep_page, back=back)
+        elif turn and session.shown:
             page = browse.turned_page(
                 snap, wb.paths, session.query, session.shown, forward=turn > 0
             )
@@ -109,6 +112,8 @@ class Handlers:
             page = browse.same_page(snap, wb.paths, session.query, session.shown, back=back)
         else:
             page = browse.page(snap, wb.paths, session.query)
+        if not reorders:
+            session.trail = None
         session.shown = tuple(t.row for t in page.tiles)
         session.seen = {t.row: t.label for t in page.tiles}
         session.drawn, session.drawn_fitted = snap.version, snap.fitted
@@ -126,6 +131,27 @@ class Handlers:
             ),
             ui.back: gr.Button(interactive=session.similar_to is not None),
         } | self.preview_view(session)
+
+    def _trail_page(
+        self, session: Session, snap: Snapshot, *, turn: int, keep: bool, back: Sequence[int]
+    ) -> browse.Page:
+        """The page of a list that the predictions order, along the session's `browse.Trail`:
+        turned (`turn`), or the trail's page on screen redrawn; a new query starts a trail at
+        its page (or the tiles on screen, kept: the list was in a fixed order until a refit)."""
+        wb, query = self.wb, session.query
+        trail = session.trail if session.trail and session.trail.follows(query) else None
+        if trail is None and session.shown and (turn or keep):
+            trail = browse.Trail.start(query, session.shown)
+        if trail is None:
+            first = browse.page(snap, wb.paths, query)
+            trail = browse.Trail.start(query, [t.row for t in first.tiles])
+        elif turn:
+            trail = trail.turned(snap, forward=turn > 0)
+        else:
+            again = browse.same_page(snap, wb.paths, query, trail.rows, back=back)
+            trail = trail.redrawn([t.row for t in again.tiles])
+        session.trail = trail
+        return trail.page(snap, wb.paths)
 
     def preview_view(self, session: Session) -> Updates:
         wb = self.wb
@@ -283,7 +309,7 @@ class Handlers:
         would hide some of them (all but the uncertain, say) with no sign of why. The image
         asked about leads, to compare the others with."""
         if session.similar_to is None:  # the grid to go back to with "all images"
-            session.before_similar = session.query
+            session.before_similar, session.before_trail = session.query, session.trail
         session.similar_to = path
         rows = (self.wb.row(path), *self.wb.similar_rows(path, SIMILAR_K - 1))
         session.set_query(rows=rows, show="all", cls=browse.ANY_CLASS, page=1)
@@ -297,6 +323,7 @@ class Handlers:
         """Back from a list of neighbours to the grid as it was: its filter, class and page."""
         session.similar_to = None
         back = session.before_similar or session.query
+        session.trail, session.before_trail = session.before_trail, None
         session.before_similar = None
         session.query = replace(back, rows=None)
         if session.query.cls not in (browse.ANY_CLASS, *self.wb.snapshot().classes):

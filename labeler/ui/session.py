@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 
 import gradio as gr
 
-from labeler.browse import ANY_CLASS, Query
+from labeler.browse import ANY_CLASS, Query, Trail
 from labeler.ui.settings import DEFAULT_ANNOTATOR, PAGE_SIZE, REVIEW_CLAIM_SECONDS
 from labeler.workbench import ReviewItem, Workbench
 
@@ -20,6 +20,8 @@ class Session:
     query: Query = field(default_factory=lambda: Query(page_size=PAGE_SIZE))
     similar_to: str | None = None  # the grid lists this image's neighbours
     before_similar: Query | None = None  # the grid's query before it listed neighbours
+    trail: Trail | None = None  # pages turned through, sorted by confidence or margin
+    before_trail: Trail | None = None  # ... before the grid listed neighbours
     focus: str | None = None  # the image in the grid's preview
     map_focus: str | None = None  # the image picked on the map
     review: list[ReviewItem] = field(default_factory=list)
@@ -48,6 +50,7 @@ class Session:
         if self.generation >= 0:
             self.similar_to = None
             self.before_similar = None
+            self.trail = self.before_trail = None
             self.set_query(rows=None)
             self.shown = ()
             self.seen = {}
