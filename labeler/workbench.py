@@ -219,12 +219,27 @@ class Workbench:
         ]
 
     def accept(
-        self, threshold: float, cls: str, *, annotator: str, confirmed: bool = False
+        self,
+        threshold: float,
+        cls: str,
+        *,
+        annotator: str,
+        confirmed: bool = False,
+        seen: tuple[int, str] | None = None,
     ) -> edits.Edit:
         """Turn every unlabeled prediction >= threshold (of class `cls`, or all) into a label
         whose annotator records that it was accepted, not labeled by hand. Where the estimated
-        precision may be far off (`Acceptance.needs_confirmation`), only when `confirmed`."""
+        precision may be far off (`Acceptance.needs_confirmation`), only when `confirmed`.
+        `seen`: the label version of the figures the expert decided on (`Snapshot.version`);
+        refused when the labels changed since, which refit the model: the count and precision
+        on screen are no longer what would be accepted."""
         snap = self.snapshot()
+        if seen is not None and tuple(seen) != snap.version:
+            raise LabelerError(
+                "the labels changed after the figures on screen were drawn (another expert, or "
+                "the command line), and the model was refitted: what would be accepted is not "
+                "what they show. Look at the figures drawn now, then accept again"
+            )
         a = browse.acceptance(snap, threshold, cls)
         rows = a.rows
         if len(rows) == 0:

@@ -453,7 +453,7 @@ def test_handlers_label_undo_and_review(handlers, colour_images) -> None:
     second = session.review[0].path
     out = h.review_named(session, out[ui.review_shown], " green ", ana)  # beyond the keys, typed
     assert project_label(h, second) == "green" and out[ui.review_as] == ""
-    trust = h.move_threshold(0.5, "", False)
+    trust = h.move_threshold(session, 0.5, "", False)
     assert "would be auto-accepted" in trust[ui.acceptance]
     assert trust[ui.accept_above].value.startswith("Accept ")
     assert ui.check not in trust  # the slower check is not redone per move
@@ -462,7 +462,7 @@ def test_handlers_label_undo_and_review(handlers, colour_images) -> None:
     box = trust[ui.accept_anyway].constructor_args
     assert box["visible"] and "fits no class is off until" in box["label"]
     assert trust[ui.accept_above].constructor_args["interactive"] is False
-    ticked = h.move_threshold(0.5, "", True)
+    ticked = h.move_threshold(session, 0.5, "", True)
     assert ticked[ui.accept_above].constructor_args["interactive"] is True
     out = h.accept_above(session, 0.5, "", False, ana)  # unticked (a page left open before)
     assert out[ui.message].startswith("Not done: the estimated precision may be far off")
@@ -939,12 +939,41 @@ def test_a_single_prediction_to_accept_is_one(handlers, colour_images) -> None:
     h, ui, truth, ana, session = _two_classes_labeled(handlers, colour_images)
     *rest, last = [p for p in sorted(truth) if project_label(h, p) is None]
     h.wb.assign(rest, "red", annotator="ana")  # one image left to predict
-    assert h.move_threshold(0.0, "", True)[ui.accept_above].value == "Accept 1 prediction ≥ 0.00"
+    assert (
+        h.move_threshold(session, 0.0, "", True)[ui.accept_above].value
+        == "Accept 1 prediction ≥ 0.00"
+    )
     out = h.accept_above(session, 0.0, "", True, ana)
     assert out[ui.message] == views.plain(
         "Accepted 1 prediction with confidence ≥ 0.00 · Ctrl+Z undoes"
     )
     assert project_label(h, last) is not None
+
+
+def test_an_accept_after_labels_given_elsewhere_is_refused_until_the_tab_is_redrawn(
+    handlers, colour_images
+) -> None:
+    """The Trust tab's figures (how many would be accepted, at what precision) are what the
+    expert decides on: labels given elsewhere meanwhile refit the model, and an accept then
+    would accept something else. It is refused; the next poll redraws the tab, and an accept
+    of the figures drawn then goes through."""
+    import gradio as gr
+
+    h, ui, truth, ana, session = _two_classes_labeled(handlers, colour_images)
+    assert isinstance(h.trust_poll(session, 0.5, "", True), type(gr.skip()))  # tab not opened
+    drawn = h.move_threshold(session, 0.5, "", True)[ui.accept_above].value
+    assert isinstance(h.trust_poll(session, 0.5, "", True), type(gr.skip()))  # nothing new
+    unlabeled = [p for p in sorted(truth) if project_label(h, p) is None]
+    h.wb.assign(unlabeled[:6], "red", annotator="bob")  # another expert, meanwhile
+    out = h.accept_above(session, 0.5, "", True, ana)
+    assert out[ui.message].startswith("Not done: the labels changed after the figures on screen")
+    assert not h.wb.snapshot().accepted.any()
+    redrawn = h.trust_poll(session, 0.5, "", True)
+    now = browse.acceptance(h.wb.snapshot(), 0.5, browse.ANY_CLASS).count
+    assert redrawn[ui.accept_above].value == f"Accept {now} predictions ≥ 0.50" != drawn
+    out = h.accept_above(session, 0.5, "", True, ana)
+    assert out[ui.message].startswith(f"Accepted {now} predictions")
+    assert h.wb.snapshot().accepted.sum() == now
 
 
 def test_undo_in_review_brings_the_card_back(handlers, colour_images) -> None:

@@ -52,7 +52,7 @@ def build_app(project: Project) -> gr.Blocks:
     every = {"trigger_mode": "multiple"}
     everything = h.all_outputs()
     label = h.label_outputs()
-    trust_in = [ui.threshold, ui.trust_cls, ui.accept_anyway]
+    trust_in = [s, ui.threshold, ui.trust_cls, ui.accept_anyway]
     trust_out = h.trust_outputs()
 
     def trust_follows(event):
@@ -67,6 +67,7 @@ def build_app(project: Project) -> gr.Blocks:
         # Labels given elsewhere (another expert, the command line) come in on the next tick;
         # in the preview's queue, so that it cannot answer after a later refresh.
         ui.poll.tick(h.poll, s, everything, **preview)
+        ui.poll.tick(h.trust_poll, trust_in, trust_out, **quick, **trust_queue)
         # Label tab
         # In the preview's queue: a redraw of the page (after a refit, or a poll) cannot answer
         # after a new filter with the page of the old one.
@@ -136,7 +137,7 @@ def build_app(project: Project) -> gr.Blocks:
             h.move_threshold,
             trust_in,
             trust_out,
-            js=within_bounds(*bounds, extra=2),
+            js=within_bounds(*bounds, before=1, extra=2),
             **quick,
             **trust_queue,
         ).then(None, ui.threshold, ui.threshold, js=within_bounds(*bounds, shown=True))
@@ -144,7 +145,7 @@ def build_app(project: Project) -> gr.Blocks:
             control.input(h.move_threshold, trust_in, trust_out, **quick, **trust_queue)
         trust_follows(
             ui.accept_above.click(
-                h.accept_above, [s, *trust_in], [*everything, ui.accept_anyway], **quick
+                h.accept_above, trust_in, [*everything, ui.accept_anyway], **quick
             )
         )
         # Map tab

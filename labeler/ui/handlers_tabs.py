@@ -219,10 +219,12 @@ class TabHandlers(Handlers):
 
     # -- trust: threshold and bulk accept ----------------------------------------------------------
 
-    def trust_view(self, threshold: float, cls: str, confirmed: bool) -> Updates:
+    def trust_view(self, session: Session, threshold: float, cls: str, confirmed: bool) -> Updates:
         """The threshold's views. Where the estimated precision may be far off, the Accept
-        button waits for the box beside it to be ticked (`confirmed`)."""
+        button waits for the box beside it to be ticked (`confirmed`). The session keeps the
+        label version they were drawn at: an accept of other labels' predictions is refused."""
         snap = self.wb.snapshot()
+        session.trust_drawn = snap.version
         a = browse.acceptance(snap, threshold, cls or browse.ANY_CLASS)
         hists = browse.confidence_histograms(snap)
         if cls:
@@ -255,8 +257,19 @@ class TabHandlers(Handlers):
         return {self.ui.check: views_trust.check_html(check, svg)}
 
     @friendly
-    def move_threshold(self, threshold: float, cls: str, confirmed: bool) -> Updates:
-        return self.trust_view(threshold, cls, confirmed)
+    def move_threshold(
+        self, session: Session, threshold: float, cls: str, confirmed: bool
+    ) -> Updates:
+        return self.trust_view(session, threshold, cls, confirmed)
+
+    @friendly
+    def trust_poll(self, session: Session, threshold: float, cls: str, confirmed: bool) -> Updates:
+        """Every POLL_SECONDS: the Trust tab's views redrawn when the labels changed since they
+        were drawn (another expert, the command line, or this page's Label tab); nothing
+        otherwise, or before the tab was first opened."""
+        if session.trust_drawn in (None, self.project.store.label_version()):
+            return gr.skip()
+        return self.trust_view(session, threshold, cls, confirmed)
 
     @said
     @in_turn
@@ -270,6 +283,7 @@ class TabHandlers(Handlers):
             cls or browse.ANY_CLASS,
             annotator=annotator(request),
             confirmed=confirmed,
+            seen=session.trust_drawn,
         )
         # The box is ticked for this accept only: the next one asks again.
         return self.after_edit(session, edit, request=request) | {self.ui.accept_anyway: False}

@@ -37,6 +37,7 @@ class Session:
     generation: int = -1  # the workbench the rows above index (a rescan builds a new one)
     drawn: tuple[int, str] | None = None  # the label version the grid on screen was drawn at
     drawn_fitted: bool = True  # ... with the predictions of a model fitted to it
+    trust_drawn: tuple[int, str] | None = None  # the label version of the Trust tab's figures
     exported: tuple[int, str] | None = None  # the label version of the export link on screen
     class_box: str = ANY_CLASS  # the class the Class filter box shows, as last set or seen
 

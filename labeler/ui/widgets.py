@@ -98,17 +98,23 @@ def let_go_when_emptied(box_id: str) -> str:
     )
 
 
-def within_bounds(low: float, high: float, *, extra: int = 0, shown: bool = False) -> str:
-    """JS run in the browser before an event of a slider: its first input (the value typed into
-    the slider's number box) kept within [low, high], the `extra` inputs after it passed on.
+def within_bounds(
+    low: float, high: float, *, before: int = 0, extra: int = 0, shown: bool = False
+) -> str:
+    """JS run in the browser before an event of a slider: its input (the value typed into the
+    slider's number box) kept within [low, high], the `before` inputs ahead of it and the
+    `extra` after it passed on (a gr.State among them is passed as the browser holds it: the
+    server uses its own).
     Gradio refuses an out-of-range value with an error on the page and a traceback in the log;
     a typed 1.5 is meant as the most there is. `shown`: for writing the value back into the
     box, which is left as typed while it has the focus (a value put in mid-typing garbles the
     next keys: 95 typed became 1, then 15); keys.js reads what was typed on Enter or on
     leaving the box."""
+    ahead = "".join(f"b{i}, " for i in range(before))
     rest = "".join(f", a{i}" for i in range(extra))
     typing = "document.activeElement?.matches('input[type=number]') ? t : " if shown else ""
-    return f"(t{rest}) => [{typing}Math.min({high}, Math.max({low}, Number(t))){rest}]"
+    clamped = f"{typing}Math.min({high}, Math.max({low}, Number(t)))"
+    return f"({ahead}t{rest}) => [{ahead}{clamped}{rest}]"
 
 
 # Plain gr.HTML instances, not subclasses: Gradio writes a .pyi beside any Component subclass.
