@@ -828,6 +828,23 @@ def _two_reds_labeled(handlers, colour_images):
     return h, ui, ana, session, reds
 
 
+def test_more_like_this_on_the_map_lists_the_point_ringed_on_screen(
+    handlers, colour_images
+) -> None:
+    """ "More like this, in the grid" lists the point the map's value holds (ringed on screen),
+    not the last pick the server saw (a pick still queued behind a slow event)."""
+    import gradio as gr
+
+    h, ui, _, session, reds = _two_reds_labeled(handlers, colour_images)
+    with pytest.warns(UserWarning, match="click a point on the map first"):
+        assert isinstance(h.map_more(session, {"picked": None}), type(gr.skip()))
+    h.map_pick(session, SimpleNamespace(image=reds[3]))
+    out = h.map_more(session, {"picked": reds[5]})
+    assert _grid_paths(out, ui)[0] == reds[5] and session.similar_to == reds[5]
+    assert out[ui.tabs].constructor_args["selected"] == "label"
+    assert session.focus == session.map_focus == reds[5]
+
+
 def test_a_point_clicked_on_the_map_is_labeled_by_its_class_key(handlers, colour_images) -> None:
     """The number keys label the point clicked on the Map, as they label the grid's selection;
     the preview beside the map shows the label at once. Before a click, a key says to click."""

@@ -23,7 +23,7 @@ def build_app(project: Project) -> gr.Blocks:
     """The Blocks app for one open project: layout, then each event wired to its handler."""
     from labeler.ui.handlers_tabs import TabHandlers
     from labeler.ui.layout import build_layout
-    from labeler.ui.widgets import let_go_when_emptied, within_bounds
+    from labeler.ui.widgets import SEND_MAP_PICK, let_go_when_emptied, within_bounds
 
     ui = build_layout()
     h = TabHandlers(project, ui)
@@ -156,11 +156,16 @@ def build_app(project: Project) -> gr.Blocks:
         ui.map.pick(h.map_pick, s, [s, ui.map_preview], **quick, **every)
         for k, button in enumerate(ui.map_keys):
             button.click(
-                h.map_key(k), [s, ui.map], [*everything, ui.map_preview], **quick, **every
+                h.map_key(k),
+                [s, ui.map],
+                [*everything, ui.map_preview],
+                js=SEND_MAP_PICK,
+                **quick,
+                **every,
             ).then(h.refresh, s, everything, **preview).then(
                 h.map_view, ui.colour_by, [ui.map, ui.map_note], **quick
             )
-        ui.map_more.click(h.map_more, s, [*similar, ui.tabs], **quick)
+        ui.map_more.click(h.map_more, [s, ui.map], [*similar, ui.tabs], js=SEND_MAP_PICK, **quick)
         # Classes tab
         for trigger in (ui.create.click, ui.new_class.submit):
             trigger(h.create_class, [s, ui.new_class], [*everything, ui.new_class], **private)

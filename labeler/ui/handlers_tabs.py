@@ -350,11 +350,13 @@ class TabHandlers(Handlers):
         return out | self.map_preview_view(session)
 
     @friendly
-    def map_more(self, session: Session) -> Updates:
-        if session.map_focus is None:
+    def map_more(self, session: Session, shown: dict | None) -> Updates:
+        """The grid listing the point ringed on screen (the map's value) and its neighbours."""
+        path = (shown or {}).get("picked")
+        if path is None or not self.wb.has(path):
             raise LabelerError("click a point on the map first")
-        session.focus = session.map_focus
-        return self.similar_view(session, session.focus) | {self.ui.tabs: gr.Tabs(selected="label")}
+        session.focus = session.map_focus = path
+        return self.similar_view(session, path) | {self.ui.tabs: gr.Tabs(selected="label")}
 
     # -- classes -----------------------------------------------------------------------------------
 

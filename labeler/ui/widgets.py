@@ -98,6 +98,11 @@ def let_go_when_emptied(box_id: str) -> str:
     )
 
 
+# JS run in the browser before an event whose inputs are (session, map): the map's value sent as
+# the point ringed on screen only, not with its SVG (hundreds of kB at each key press).
+SEND_MAP_PICK = "(s, m) => [s, {picked: m?.picked ?? null}]"
+
+
 def within_bounds(
     low: float, high: float, *, before: int = 0, extra: int = 0, shown: bool = False
 ) -> str:
