@@ -21,6 +21,7 @@ from labeler.cliargs import CLASS_ACTIONS, LOOPBACK, MAX_PORT, build_parser
 from labeler.errors import Interrupted, LabelerError, interrupted_says, os_reason
 from labeler.wording import (
     cleared_reason,
+    images_folder_gone,
     line_numbers,
     plural,
     printable,
@@ -464,11 +465,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "that holds them)"
             )
         elif key == "images_root" and not Path(value).is_dir():
-            print(
-                f"{key}: {value} (not found: moved, renamed or not mounted; mount it, or point "
-                f"the project at the images' new place with `labeler init {shell(args.project)} "
-                "--images NEW_FOLDER`)"
-            )
+            print(f"{key}: {value} (not found: {images_folder_gone(args.project)})")
         else:
             print(f"{key}: {len(value) if key == 'skipped' else value}")
     for path, reason in status["skipped"]:

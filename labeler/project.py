@@ -76,7 +76,7 @@ from labeler.update import (
     update_images,
 )
 from labeler.vectors import Vectors, load_vectors, save_index
-from labeler.wording import line_numbers, plural, quoted, shell
+from labeler.wording import images_folder_gone, line_numbers, plural, quoted, shell
 
 if TYPE_CHECKING:
     from labeler.edits import Edit
@@ -678,10 +678,8 @@ class Project:
         root = self.images_root
         if not root.is_dir():
             raise LabelerError(
-                f"the images folder {root} is not found (moved, renamed or not mounted): bring "
-                "it back there (mount the drive, or move the folder back), or point the project "
-                f"at the images' new place with `labeler init {shell(self.path)} --images "
-                f"NEW_FOLDER`; then {doing} again"
+                f"the images folder {root} is not found ({images_folder_gone(self.path)}); "
+                f"then {doing} again"
             )
 
     @replaces_weights

@@ -64,3 +64,13 @@ def cleared_reason(n: int) -> str:
     """Why a rescan removed `n` labels: 'its file now holds another image', or of several,
     'their files now hold other images'."""
     return "its file now holds another image" if n == 1 else "their files now hold other images"
+
+
+def images_folder_gone(project: object) -> str:
+    """What to do when a project's images folder is not found, for a message: why it may be
+    gone and the two ways back, with the command to paste for project path `project`."""
+    return (
+        "moved, renamed or not mounted: bring it back there (mount the drive, or move the "
+        "folder back), or point the project at the images' new place with `labeler init "
+        f"{shell(project)} --images NEW_FOLDER`"
+    )

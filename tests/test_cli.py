@@ -436,8 +436,8 @@ def test_finetune_and_adapt_with_the_images_folder_gone_say_how_to_bring_it_back
     assert main([command, str(proj)]) == EXIT_ERROR
     assert error_line() == (
         f"labeler: error: the images folder {folder.resolve()} is not found (moved, renamed or "
-        "not mounted): bring it back there (mount the drive, or move the folder back), or point "
-        f"the project at the images' new place with `labeler init {proj} --images NEW_FOLDER`; "
+        "not mounted: bring it back there (mount the drive, or move the folder back), or point "
+        f"the project at the images' new place with `labeler init {proj} --images NEW_FOLDER`); "
         f"then {doing} again"
     )
 
@@ -908,9 +908,9 @@ def test_status_says_when_the_images_folder_is_missing(
     folder.rename(tmp_path / "moved")
     assert main(["status", str(proj)]) == 0
     assert (
-        f"images_root: {folder.resolve()} (not found: moved, renamed or not mounted; mount it, "
-        f"or point the project at the images' new place with `labeler init {proj} --images "
-        "NEW_FOLDER`)"
+        f"images_root: {folder.resolve()} (not found: moved, renamed or not mounted: bring it "
+        "back there (mount the drive, or move the folder back), or point the project at the "
+        f"images' new place with `labeler init {proj} --images NEW_FOLDER`)"
     ) in capsys.readouterr().out.splitlines()
 
 
