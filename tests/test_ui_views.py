@@ -1416,7 +1416,9 @@ def test_a_card_that_fits_no_class_says_so_and_enter_does_not_accept_it(
     assert project_label(h, path) == "blue"
 
 
-def test_a_page_closed_or_reloaded_gives_its_review_card_back(handlers, colour_images) -> None:
+def test_a_page_closed_or_reloaded_gives_its_review_card_and_grid_lock_back(
+    handlers, colour_images
+) -> None:
     from labeler.ui.session import Session
 
     h, _, _, _, a = _two_classes_labeled(handlers, colour_images)
@@ -1427,8 +1429,11 @@ def test_a_page_closed_or_reloaded_gives_its_review_card_back(handlers, colour_i
     held = a.card
     h.open_review(b)
     assert b.card != held and held in h.cards.elsewhere(b)  # a's card is not dealt to b ...
+    lock = h.drawing(a)
+    assert h.drawing(a) is lock is not h.drawing(b)  # one lock a page, for its page's life
     h.unload(SimpleNamespace(session_hash="page-a"))  # ... until a's page goes
     assert held not in h.cards.elsewhere(b)
+    assert "page-a" not in h._drawing and "page-b" in h._drawing  # nothing kept of a page gone
 
 
 def test_labels_given_elsewhere_come_in_on_the_next_poll(handlers, colour_images) -> None:

@@ -53,7 +53,7 @@ class Handlers:
         self.ui = ui
         self.history = UndoHistory()  # for the server's lifetime, not a page's
         self.cards = Cards()  # the review card on each page's screen
-        self._drawing: dict[int, threading.Lock] = {}  # per session: see `drawing`
+        self._drawing: dict[str | int, threading.Lock] = {}  # per page: see `drawing`
         self._turns: dict[str, threading.RLock] = {}  # per user: see `in_turn`
         self._locks_lock = threading.Lock()
 
@@ -240,8 +240,11 @@ class Handlers:
 
     def unload(self, request: gr.Request) -> None:
         """The page was closed or reloaded: its review card goes back to the others at once, not
-        after REVIEW_CLAIM_SECONDS (a reload deals the same expert a card again)."""
+        after REVIEW_CLAIM_SECONDS (a reload deals the same expert a card again); its grid's
+        lock goes."""
         self.cards.release(request.session_hash)
+        with self._locks_lock:
+            self._drawing.pop(request.session_hash, None)
 
     @said
     def load(self, session: Session, request: gr.Request | None = None) -> Updates:
@@ -289,9 +292,10 @@ class Handlers:
     def drawing(self, session: Session) -> threading.Lock:
         """The lock of `session`'s grid: a page turn and a refresh, which run at once (in
         queues of their own), each read the page on screen and set it; held around that, the
-        one cannot draw from the page the other is replacing (a turn seemed lost so)."""
+        one cannot draw from the page the other is replacing (a turn seemed lost so). Kept by
+        the page's session id (`load` sets it), until `unload`."""
         with self._locks_lock:
-            return self._drawing.setdefault(id(session), threading.Lock())
+            return self._drawing.setdefault(session.token or id(session), threading.Lock())
 
     @friendly
     def pick(self, session: Session, evt: gr.EventData) -> Updates:
