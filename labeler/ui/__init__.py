@@ -73,8 +73,9 @@ def build_app(project: Project) -> gr.Blocks:
         # after a new filter with the page of the old one.
         for control in (ui.show, ui.cls, ui.sort):
             control.input(h.set_filter, [s, ui.show, ui.cls, ui.sort], label, **preview)
-        ui.prev.click(h.prev_page, s, label, **quick)
-        ui.next.click(h.next_page, s, label, **quick)
+        # Each press turns a page: → pressed twice while the first turn runs turns two.
+        ui.prev.click(h.prev_page, s, label, **quick, **every)
+        ui.next.click(h.next_page, s, label, **quick, **every)
         similar = [*label, ui.show, ui.cls]  # neighbours are listed whatever the filter
         ui.back.click(h.all_images, s, [*similar, ui.sort], **quick)  # ... and back, as it was
         ui.more.click(h.more_like_this, s, similar, **quick)

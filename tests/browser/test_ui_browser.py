@@ -252,6 +252,12 @@ def test_an_undo_after_turning_pages_shows_what_it_brought_back(page: Page, serv
     expect(info).to_contain_text("page 1 of 5 · 194 unlabeled")
     page.locator("#page-next").click()
     expect(info).to_contain_text("page 2 of 5")
+    page.locator("body").press("ArrowRight")  # twice, at once: two pages on, none dropped
+    page.locator("body").press("ArrowRight")
+    expect(info).to_contain_text("page 4 of 5")
+    page.locator("body").press("ArrowLeft")
+    page.locator("body").press("ArrowLeft")
+    expect(info).to_contain_text("page 2 of 5")
     show_all(page)
 
 
