@@ -860,7 +860,9 @@ def test_a_point_clicked_on_the_map_is_labeled_by_its_class_key(handlers, colour
     assert project_label(h, reds[2]) == "red"
     assert reds[2] in out[ui.map_preview] and "not labeled" not in out[ui.map_preview]
     assert out[ui.map_keys[0]].value == "1 · red" and out[ui.map_keys[0]].visible
-    h.assign_named(session, {"selected": [reds[2]]}, "blue", ana)  # relabeled on the Label tab
+    assert out[ui.grid]["selected"] is None  # the Label tab's selection is left as it was
+    out = h.assign_named(session, {"selected": [reds[2]]}, "blue", ana)  # on the Label tab
+    assert out[ui.grid]["selected"] == []  # labeled: the selection is cleared
     out = h.open_map(session, "labels only")
     assert "<b>blue</b>" in out[ui.map_preview]  # the preview shows it on the way back
 

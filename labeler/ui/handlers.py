@@ -214,17 +214,19 @@ class Handlers:
         *,
         request: gr.Request | None = None,
         back: Sequence[int] = (),
+        keep_selection: bool = False,
     ) -> Updates:
         """Every view an edit changes, and a line saying what was done. The edit goes on the
         undo history of the user making the request (`recorded`); an undo's rows `back` are
-        shown."""
+        shown. The grid's selection is cleared (it was labeled), unless `keep_selection`."""
         if edit is not None:
             message = message or self.recorded(session, edit, request)
         cls = session.query.cls
         if cls != browse.ANY_CLASS and cls not in self.wb.snapshot().classes:
             session.set_query(cls=browse.ANY_CLASS)  # the filtered class is gone
             session.shown = ()  # a new filter: its first page
-        views_ = self.label_view(session, keep_page=True, back=back) | self.class_view(session)
+        grid = self.label_view(session, keep_page=True, back=back, keep_selection=keep_selection)
+        views_ = grid | self.class_view(session)
         return views_ | {self.ui.message: views.plain(message)}
 
     def recorded(self, session: Session, edit: Edit, request: gr.Request | None) -> str:
@@ -381,14 +383,24 @@ class Handlers:
         return self._assign(session, grid, self.typed(name), request) | {self.ui.label_as: ""}
 
     @in_turn
-    def _assign(self, session: Session, grid: dict, name: str, request: gr.Request) -> Updates:
+    def _assign(
+        self,
+        session: Session,
+        grid: dict,
+        name: str,
+        request: gr.Request,
+        *,
+        keep_selection: bool = False,
+    ) -> Updates:
+        """Label the images `grid["selected"]` as class `name`; the grid's selection is then
+        cleared, unless `keep_selection` (they were picked elsewhere: on the Map)."""
         selected = list(grid.get("selected") or [])
         seen = session.seen  # as drawn before this edit: the redraw below replaces it
         edit = self.wb.assign(selected, name, annotator=annotator(request))
         if session.focus is None and selected:
             session.focus = selected[-1]
         with self.wb.live.deferred():  # show the label now; `refresh` brings the predictions
-            out = self.after_edit(session, edit, request=request)
+            out = self.after_edit(session, edit, request=request, keep_selection=keep_selection)
         changed = views.unseen_note(self.wb.replaced_unseen(seen, edit))
         return out | ({self.ui.message: out[self.ui.message] + changed} if changed else {})
 

@@ -346,7 +346,8 @@ class TabHandlers(Handlers):
         if name is None:
             return self.keys_changed(session)
         session.map_focus = path
-        out = self._assign(session, {"selected": [path]}, name, request)
+        # The Label tab's grid keeps its selection: it was made there, for its own keys.
+        out = self._assign(session, {"selected": [path]}, name, request, keep_selection=True)
         return out | self.map_preview_view(session)
 
     @friendly
