@@ -211,7 +211,7 @@ def test_learning_curve_check() -> None:
     assert svg.count('class="dot current"') == 1 and "<title>4 labels: about 50%" in svg
     html = views_trust.check_html(AccuracyCheck(8, points[1], points), svg)
     assert "about <b>62%</b>" in html and "48%–75%" in html and svg in html
-    assert "from your 8 labels" in html
+    assert "from the 8 hand labels" in html
 
 
 def test_the_check_says_when_the_labels_now_have_none() -> None:
@@ -219,9 +219,9 @@ def test_the_check_says_when_the_labels_now_have_none() -> None:
     than give the estimate of labels that are no longer there."""
     points = [(4, 0.5, 0.3, 0.7), (5, 0.62, 0.48, 0.75)]
     html = views_trust.check_html(AccuracyCheck(3, None, points), "<svg/>")
-    assert "No check from your 3 labels now: it needs two classes with two labels each" in html
+    assert "No check from the 3 hand labels now: it needs two classes with two labels each" in html
     assert "62%" not in html and "<svg/>" in html
-    assert "from your 1 label now" in views_trust.check_html(AccuracyCheck(1, None, points), "")
+    assert "from the 1 hand label now" in views_trust.check_html(AccuracyCheck(1, None, points), "")
 
 
 def test_the_curve_has_one_point_per_label_count_left_to_right() -> None:
@@ -457,7 +457,7 @@ def test_handlers_label_undo_and_review(handlers, colour_images) -> None:
     assert "would be auto-accepted" in trust[ui.acceptance]
     assert trust[ui.accept_above].value.startswith("Accept ")
     assert ui.check not in trust  # the slower check is not redone per move
-    assert list(h.check()) == [ui.check] and "Check from your labels" in h.check()[ui.check]
+    assert list(h.check()) == [ui.check] and "Check from the hand labels" in h.check()[ui.check]
     # Too few labels for "fits no class": the button waits for the box beside it.
     box = trust[ui.accept_anyway].constructor_args
     assert box["visible"] and "fits no class is off until" in box["label"]

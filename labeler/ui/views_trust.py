@@ -71,7 +71,7 @@ def acceptance_html(a: Acceptance, slots: Mapping[str, int]) -> str:
 
 TRUST_NOTE = (
     "The model knows only the classes you have labeled: an image of a kind with no label yet is "
-    "predicted as one of them, and its confidence does not show it. The check from your labels "
+    "predicted as one of them, and its confidence does not show it. The check from the hand labels "
     "allows for such kinds only roughly (a label alone in its class counts as a miss). Look for "
     "them on the Map and under Show: {where} before trusting a threshold."
 )
@@ -86,28 +86,28 @@ def trust_note(ood_short: int) -> str:
 
 
 def check_html(check: AccuracyCheck, curve_svg: str) -> str:
-    """The accuracy of all auto-labels as estimated from the expert's labels now (out of fold),
+    """The accuracy of all auto-labels as estimated from the hand labels now (out of fold),
     or that none could be made from them."""
     if check.current is None and not check.curve:
         return (
-            '<div class="muted">A check from your own labels appears once two classes have two '
+            '<div class="muted">A check from the hand labels appears once two classes have two '
             "labels each.</div>"
         )
     if check.current is None:
         return (
-            f'<div class="check"><div class="headline">No check from your '
-            f"{plural(check.labels, 'label')} now: it needs two classes with two labels each, "
+            f'<div class="check"><div class="headline">No check from the '
+            f"{plural(check.labels, 'hand label')} now: it needs two classes with two labels each, "
             "and images left to auto-label.</div>"
-            '<div class="muted">The curve shows the checks of the labels you had before.</div>'
+            '<div class="muted">The curve shows the checks of the labels there were before.</div>'
             f"{curve_svg}</div>"
         )
     n, acc, low, high = check.current
     return (
-        f'<div class="check"><div class="headline">Check from your labels: about '
+        f'<div class="check"><div class="headline">Check from the hand labels: about '
         f"<b>{acc:.0%}</b> of the auto-labels are right (95% interval {low:.0%}–{high:.0%}, "
-        f"from your {plural(n, 'label')}, each predicted by a model that did not see it).</div>"
+        f"from the {plural(n, 'hand label')}, each predicted by a model that did not see it).</div>"
         '<div class="muted">The precision estimated for an accept trusts the model\'s '
-        "confidence; this check tests it against your labels. When they disagree, believe this "
+        "confidence; this check tests it against the hand labels. When they disagree, believe this "
         "one and label more.</div>"
         f"{curve_svg}</div>"
     )

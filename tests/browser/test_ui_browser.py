@@ -350,10 +350,10 @@ def test_threshold_and_bulk_accept(page: Page, server, screenshot) -> None:
     would = int(re.search(r"Accept ([\d,]+)", button.inner_text()).group(1).replace(",", ""))
     assert would > 0
     expect(headline).to_contain_text("estimated precision")
-    expect(page.locator("#check")).to_contain_text("Check from your labels")
+    expect(page.locator("#check")).to_contain_text("Check from the hand labels")
     # Of the labels as they are now (the undo in the Label tab drew a check of older labels).
     hand = sum("accepted" not in who for _, who in stored(server).values())
-    expect(page.locator("#check")).to_contain_text(f"from your {hand} labels")
+    expect(page.locator("#check")).to_contain_text(f"from the {hand} hand labels")
     checked = curve_points(page)  # one more each time the check runs on new hand labels
     # The check, slower, came after the threshold moved: the views still show the new threshold.
     expect(headline).to_contain_text("≥ 0.60")
@@ -375,11 +375,11 @@ def test_threshold_and_bulk_accept(page: Page, server, screenshot) -> None:
     assert all(after[p] == v for p, v in before.items())  # hand labels untouched
     # The check follows the accept and its undo; the hand labels are the same, so the curve
     # keeps its points (the estimate depends on them alone).
-    expect(page.locator("#check")).to_contain_text(f"from your {hand} labels")
+    expect(page.locator("#check")).to_contain_text(f"from the {hand} hand labels")
     page.locator("#undo").click()  # the Trust tab follows the undo of the bulk accept
     expect(button).to_have_text(re.compile(rf"Accept {would:,} "))
     assert set(stored(server)) == set(before)
-    expect(page.locator("#check")).to_contain_text(f"from your {hand} labels")
+    expect(page.locator("#check")).to_contain_text(f"from the {hand} hand labels")
     assert curve_points(page) == checked
     expect(anyway).not_to_be_checked()  # ticked for one accept: the next asks again
     expect(button).to_be_disabled()
