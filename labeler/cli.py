@@ -23,6 +23,7 @@ from labeler.wording import (
     cleared_reason,
     images_folder_gone,
     line_numbers,
+    multi_frame,
     plural,
     printable,
     reheadered,
@@ -134,7 +135,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def _print_init(project: Project, r: InitReport) -> None:
-    """What `init` did: the counts, warnings of images gone or replaced, the files skipped."""
+    """What `init` did: the counts, warnings of images gone or replaced, the new images with
+    more than one frame, the files skipped."""
     from labeler.project import SKIPPED_NAME
 
     s, root = r.sync, project.images_root
@@ -162,6 +164,9 @@ def _print_init(project: Project, r: InitReport) -> None:
             f"label {shell(project.path)} --csv {shell(r.cleared_file)}` puts them back)",
             file=sys.stderr,
         )
+    if r.multi_frame:
+        print(multi_frame(len(r.multi_frame)))
+        _print_listed([f"{path}: {plural(n, 'frame')}" for path, n in r.multi_frame])
     if r.skipped:
         print(
             f"skipped {plural(len(r.skipped), 'file')} (all listed in "

@@ -40,6 +40,8 @@ class InitReport:
     # files not embedded themselves as another file of the same content was: one vector for both
     same_content: int = 0
     cleared_file: Path | None = None  # where the labels cleared by new content are listed
+    # (path, frames) of the new images with more than one frame, shown and labeled by the first
+    multi_frame: list[tuple[str, int]] = field(default_factory=list)
 
 
 def update_images(
@@ -149,6 +151,7 @@ def update_images(
         moved_from=moved_from,
         cleared_file=cleared_file,
         same_content=sum(f.hash in todo and todo[f.hash] is not f for f in usable),
+        multi_frame=[(f.path, f.frames) for f in usable if f.frames > 1],
     )
 
 

@@ -60,6 +60,15 @@ def reheadered(n: int) -> str:
     )
 
 
+def multi_frame(n: int) -> str:
+    """What init says of `n` new images with more than one frame, of which one is used."""
+    return (
+        f"{plural(n, 'image')} {'has' if n == 1 else 'have'} more than one frame (multi-frame "
+        "DICOM, multi-page TIFF, animated WebP/PNG): each is shown, embedded and labeled by its "
+        "first frame"
+    )
+
+
 def cleared_reason(n: int) -> str:
     """Why a rescan removed `n` labels: 'its file now holds another image', or of several,
     'their files now hold other images'."""

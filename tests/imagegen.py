@@ -41,6 +41,22 @@ def write_colour_set(folder: Path, per_class: int, *, start_seed: int = 0) -> di
     return truth
 
 
+def write_multi_frame_set(folder: Path) -> dict[str, int]:
+    """Write images of several frames, and two single-frame PNGs, under folder; return
+    {relative path: frames} of the multi-frame ones: a 3-page TIFF, a 2-frame animated PNG, a
+    2-frame animated WebP and an uncompressed DICOM of 4 frames (NumberOfFrames 4)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    frames = {"stack.tif": 3, "cine.png": 2, "clip.webp": 2}
+    for seed, (name, n) in enumerate(frames.items()):
+        first, *rest = (noise_rgb(12, 10, seed=10 * seed + k) for k in range(n))
+        first.save(folder / name, save_all=True, append_images=rest)
+    pixels = np.random.default_rng(7).integers(0, 256, size=(4, 12, 10), dtype=np.uint8)
+    write_dicom(folder / "loop.dcm", pixels)
+    for seed in (1, 2):
+        noise_rgb(12, 10, seed=100 + seed).save(folder / f"still_{seed}.png")
+    return frames | {"loop.dcm": 4}
+
+
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
     crc = zlib.crc32(kind + data)
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from imagegen import coloured, write_colour_set
+from imagegen import coloured, write_colour_set, write_multi_frame_set
 
 from labeler.cli import EXIT_ERROR, main
 from labeler.config import DB_NAME
@@ -880,6 +880,22 @@ def test_init_on_a_folder_with_no_images_warns(tmp_path: Path, capsys) -> None:
     assert out.startswith("0 images in ")
     assert "skipped 1 file (all listed in" in out
     assert f"warning: no images found in {empty.resolve()}; pass --images with the folder" in err
+
+
+def test_init_lists_new_images_with_more_than_one_frame_once(tmp_path: Path, capsys) -> None:
+    folder, proj = tmp_path / "images", tmp_path / "p"
+    frames = write_multi_frame_set(folder)
+    assert main(["init", str(proj), "--images", str(folder), "--backbone", "fake"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("6 images in ")
+    at = out.index(
+        "4 images have more than one frame (multi-frame DICOM, multi-page TIFF, animated "
+        "WebP/PNG): each is shown, embedded and labeled by its first frame"
+    )
+    # the stills are not listed, and nothing follows (no file skipped)
+    assert out[at + 1 :] == [f"  {path}: {n} frames" for path, n in sorted(frames.items())]
+    assert main(["init", str(proj)]) == 0  # a rescan: the same files are not new
+    assert "frame" not in capsys.readouterr().out
 
 
 def test_a_project_with_every_image_labeled_says_so(

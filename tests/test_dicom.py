@@ -214,6 +214,13 @@ def test_multi_frame_gives_its_first_frame(tmp_path: Path) -> None:
     assert grey[0, 0] > grey[-1, -1]  # bright top half, dark bottom: frame 0
 
 
+def test_the_probe_gives_the_number_of_frames(tmp_path: Path) -> None:
+    cine = write_dicom(tmp_path / "cine.dcm", np.stack([RAMP] * 4))
+    still = write_dicom(tmp_path / "still.dcm", RAMP)  # no NumberOfFrames in its header
+    assert probe_with_identity(cine)[3] == 4
+    assert probe_with_identity(still)[3] == 1
+
+
 def test_a_long_multi_frame_file_is_not_read_whole(tmp_path: Path) -> None:
     import tracemalloc
 

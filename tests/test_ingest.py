@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from imagegen import BOMB_SIDE, bomb_png_bytes, noise_rgb, write_bad_files
+from imagegen import BOMB_SIDE, bomb_png_bytes, noise_rgb, write_bad_files, write_multi_frame_set
 from PIL import Image, ImageFile
 
 from labeler.errors import ImageError, LabelerError
@@ -367,6 +367,16 @@ def test_multiframe_tiff_loads_first_frame(tmp_path: Path) -> None:
     first.save(tmp_path / "stack.tif", save_all=True, append_images=[second])
     assert Image.open(tmp_path / "stack.tif").n_frames == 2
     assert np.array_equal(np.asarray(load_image(tmp_path / "stack.tif")), np.asarray(first))
+
+
+def test_scan_counts_the_frames_of_new_content(tmp_path: Path) -> None:
+    """Multi-page TIFF, animated PNG and WebP, multi-frame DICOM: their frames counted from the
+    header; content known from a previous scan is not probed, so not counted again (1)."""
+    frames = write_multi_frame_set(tmp_path)
+    found = scan(tmp_path, progress=False).images
+    assert {i.path: i.frames for i in found} == frames | {"still_1.png": 1, "still_2.png": 1}
+    known = {i.hash: (i.width, i.height, i.pixels) for i in found}
+    assert {i.frames for i in scan(tmp_path, progress=False, known=known).images} == {1}
 
 
 def test_cmyk_becomes_rgb(tmp_path: Path) -> None:

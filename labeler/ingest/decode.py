@@ -103,10 +103,11 @@ def _orientation(image: Image.Image) -> int:
 
 def probe_with_identity(
     path: Path | str, *, max_pixels: int = MAX_PIXELS, dicom: bool | None = None
-) -> tuple[int, int, str | None]:
-    """Check an image file without decoding its pixels; return its upright (width, height)
-    and, for a DICOM file, its `dicom.pixel_identity` (None for other files), from one
-    reading of its header.
+) -> tuple[int, int, str | None, int]:
+    """Check an image file without decoding its pixels; return its upright (width, height),
+    for a DICOM file its `dicom.pixel_identity` (None for other files), and its number of
+    frames (DICOM NumberOfFrames, the pages of a TIFF, the frames of an animated WebP or
+    PNG; 1 for a still image), from one reading of its header.
 
     Reads the header, applies the pixel limit, then runs PIL's `verify()` (for PNG this checks
     every chunk's CRC, which catches truncated files). `dicom` says whether the file is DICOM
@@ -123,12 +124,13 @@ def probe_with_identity(
         width, height = image.size
         if _orientation(image) in _SWAPPING_ORIENTATIONS:
             width, height = height, width
+        frames = getattr(image, "n_frames", 1)  # from frame headers: no pixels decoded
         image.verify()
     except Exception as exc:
         raise ImageError(describe_failure(exc)) from exc
     finally:
         image.close()
-    return width, height, None
+    return width, height, None, frames
 
 
 def _upright(image: Image.Image) -> Image.Image:

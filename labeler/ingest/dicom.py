@@ -122,14 +122,19 @@ def _first_element(head: bytes) -> tuple[int, int, int] | None:
     return tag, 12, struct.unpack_from("<L", head, 8)[0]
 
 
-def inspect_dicom(path: Path, *, max_pixels: int) -> tuple[int, int, str]:
-    """(width, height, `pixel_identity`) of a DICOM image, from one reading of its header,
-    after checking, without decoding, that it can be decoded: pixel data present and, when
-    uncompressed, complete; an image description that the decoder accepts; at most
+def inspect_dicom(path: Path, *, max_pixels: int) -> tuple[int, int, str, int]:
+    """(width, height, `pixel_identity`, number of frames) of a DICOM image, from one reading
+    of its header, after checking, without decoding, that it can be decoded: pixel data present
+    and, when uncompressed, complete; an image description that the decoder accepts; at most
     `max_pixels` pixels a frame; a decoder installed for its compression. Raises ImageError
     with the reason."""
     ds = _opened(path, max_pixels=max_pixels)
-    return int(ds.Columns), int(ds.Rows), _identity(ds, path)
+    return int(ds.Columns), int(ds.Rows), _identity(ds, path), _frames(ds)
+
+
+def _frames(ds) -> int:
+    """How many frames dataset `ds` holds: its NumberOfFrames, 1 when absent or empty."""
+    return int(ds.get("NumberOfFrames") or 1)
 
 
 def pixel_identity(path: Path, *, max_pixels: int) -> str:
@@ -220,7 +225,7 @@ def _jpeg_colour(ds, path: Path) -> dict:
         return {}
     from pydicom.encaps import get_frame
 
-    elem, frames = ds.get_item("PixelData", keep_deferred=True), int(ds.get("NumberOfFrames") or 1)
+    elem, frames = ds.get_item("PixelData", keep_deferred=True), _frames(ds)
     if elem.value is not None:  # read with the header (small)
         frame = get_frame(elem.value, 0, number_of_frames=frames)
     else:  # left on disk: read the first frame alone

@@ -14,7 +14,10 @@ class ImageFile:
     of the file bytes, so renamed or duplicated files share it. `width` and `height` are the
     size that `load_image` returns, i.e. after the EXIF orientation is applied. `pixels`, for a
     DICOM file, is the digest of its image alone (`labeler.ingest.dicom.pixel_identity`), which
-    header edits keep; None for other files.
+    header edits keep; None for other files. `frames`: how many frames the file holds (a
+    multi-frame DICOM, multi-page TIFF, animated WebP or PNG), of which only the first is
+    shown, embedded and labeled; counted only for content the scan probed, 1 for content it knew
+    from before (see `scan`'s `known`).
     """
 
     path: str
@@ -24,6 +27,7 @@ class ImageFile:
     width: int
     height: int
     pixels: str | None = None
+    frames: int = 1
 
 
 # What a project knows of content it has checked: (width, height, DICOM pixel identity or None).

@@ -196,13 +196,15 @@ def _inspect(
 ) -> ImageFile | Skipped:
     """Check one candidate file (`dicom`: whether it is DICOM); an ImageFile when it is a usable
     image, else a Skipped. Content already checked (its hash in `known`, with its width, height
-    and, for DICOM, pixel identity) is not probed again: the same bytes passed before."""
+    and, for DICOM, pixel identity) is not probed again: the same bytes passed before, and its
+    frames are not counted (1)."""
     try:
         size = abs_path.stat().st_size
         digest = sha256_file(abs_path)
         width, height, pixels = known.get(digest, (0, 0, None))
+        frames = 1
         if digest not in known:  # one reading of the header, the DICOM identity with it
-            width, height, pixels = probe_with_identity(
+            width, height, pixels, frames = probe_with_identity(
                 abs_path, max_pixels=max_pixels, dicom=dicom
             )
         elif dicom and pixels is None:  # known from before pixel identities
@@ -211,7 +213,7 @@ def _inspect(
         return Skipped(rel, str(exc))
     except Exception as exc:  # a bad file must never stop the scan
         return Skipped(rel, describe_failure(exc))
-    return ImageFile(rel, abs_path, digest, size, width, height, pixels)
+    return ImageFile(rel, abs_path, digest, size, width, height, pixels, frames)
 
 
 def scan(
@@ -224,18 +226,19 @@ def scan(
 ) -> ScanResult:
     """Walk `root` recursively and sort its files into usable images and skipped files.
 
-    Each candidate image is hashed (sha256 of its bytes), its header read for width and height
-    (refused above `max_pixels` pixels, before any decode) and its integrity checked cheaply;
-    pixels are not decoded here (see `load_image`). Hidden files and those `_ignored` names
-    (operating-system junk, documents) are left out unlisted; other non-image types, empty,
-    unreadable, truncated and corrupt files are reported in `skipped` with a reason; no bad
-    file raises.
+    Each candidate image is hashed (sha256 of its bytes), its header read for width, height and
+    number of frames (refused above `max_pixels` pixels, before any decode) and its integrity
+    checked cheaply; pixels are not decoded here (see `load_image`). Hidden files and those
+    `_ignored` names (operating-system junk, documents) are left out unlisted; other non-image
+    types, empty, unreadable, truncated and corrupt files are reported in `skipped` with a
+    reason; no bad file raises.
     `progress` shows one tqdm bar on stderr, over every file the result counts (images and
     skipped; those the walk already skipped, by type or name, start it). `exclude`: a folder
     below `root` left out (a project kept inside its images folder). `known`: {sha256: (width,
     height, DICOM pixel identity or None)} of content checked before (a project's images), not
-    probed again: a rescan of an unchanged folder only hashes. Raises LabelerError when `root`
-    is not a folder.
+    probed again: a rescan of an unchanged folder only hashes, and its images' `frames` stay 1,
+    so that multi-frame files are counted (and reported) once, when they first come in. Raises
+    LabelerError when `root` is not a folder.
     """
     root_path = _check_root(root)
     candidates, skipped = _walk(root_path, exclude)
