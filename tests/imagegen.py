@@ -44,7 +44,8 @@ def write_colour_set(folder: Path, per_class: int, *, start_seed: int = 0) -> di
 def write_multi_frame_set(folder: Path) -> dict[str, int]:
     """Write images of several frames, and two single-frame PNGs, under folder; return
     {relative path: frames} of the multi-frame ones: a 3-page TIFF, a 2-frame animated PNG, a
-    2-frame animated WebP and an uncompressed DICOM of 4 frames (NumberOfFrames 4)."""
+    2-frame animated WebP and an uncompressed DICOM of 4 frames (NumberOfFrames 4). Also a JPEG
+    with a second image (MPO, as phones write a depth map): one photo, not a series."""
     folder.mkdir(parents=True, exist_ok=True)
     frames = {"stack.tif": 3, "cine.png": 2, "clip.webp": 2}
     for seed, (name, n) in enumerate(frames.items()):
@@ -54,6 +55,8 @@ def write_multi_frame_set(folder: Path) -> dict[str, int]:
     write_dicom(folder / "loop.dcm", pixels)
     for seed in (1, 2):
         noise_rgb(12, 10, seed=100 + seed).save(folder / f"still_{seed}.png")
+    photo, depth = noise_rgb(12, 10, seed=200), noise_rgb(12, 10, seed=201)  # a phone's MPO JPEG
+    photo.save(folder / "phone.jpg", format="MPO", save_all=True, append_images=[depth])
     return frames | {"loop.dcm": 4}
 
 

@@ -887,12 +887,12 @@ def test_init_lists_new_images_with_more_than_one_frame_once(tmp_path: Path, cap
     frames = write_multi_frame_set(folder)
     assert main(["init", str(proj), "--images", str(folder), "--backbone", "fake"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("6 images in ")
+    assert out[0].startswith("7 images in ")
     at = out.index(
         "4 images have more than one frame (multi-frame DICOM, multi-page TIFF, animated "
         "WebP/PNG): each is shown, embedded and labeled by its first frame"
     )
-    # the stills are not listed, and nothing follows (no file skipped)
+    # the stills (the phone's MPO photo among them) are not listed, and nothing follows
     assert out[at + 1 :] == [f"  {path}: {n} frames" for path, n in sorted(frames.items())]
     assert main(["init", str(proj)]) == 0  # a rescan: the same files are not new
     assert "frame" not in capsys.readouterr().out

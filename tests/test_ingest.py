@@ -374,7 +374,8 @@ def test_scan_counts_the_frames_of_new_content(tmp_path: Path) -> None:
     header; content known from a previous scan is not probed, so not counted again (1)."""
     frames = write_multi_frame_set(tmp_path)
     found = scan(tmp_path, progress=False).images
-    assert {i.path: i.frames for i in found} == frames | {"still_1.png": 1, "still_2.png": 1}
+    stills = {"still_1.png": 1, "still_2.png": 1, "phone.jpg": 1}
+    assert {i.path: i.frames for i in found} == frames | stills
     known = {i.hash: (i.width, i.height, i.pixels) for i in found}
     assert {i.frames for i in scan(tmp_path, progress=False, known=known).images} == {1}
 

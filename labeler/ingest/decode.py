@@ -124,7 +124,9 @@ def probe_with_identity(
         width, height = image.size
         if _orientation(image) in _SWAPPING_ORIENTATIONS:
             width, height = height, width
-        frames = getattr(image, "n_frames", 1)  # from frame headers: no pixels decoded
+        # From the frame headers: no pixels decoded. A JPEG's extra images (MPO: a phone's
+        # depth map, a stereo pair's other eye) are no frames of a series: the photo is one.
+        frames = 1 if image.format == "MPO" else getattr(image, "n_frames", 1)
         image.verify()
     except Exception as exc:
         raise ImageError(describe_failure(exc)) from exc
