@@ -1029,6 +1029,11 @@ def test_rescan_says_when_new_files_share_one_vector(handlers, colour_images) ->
         f"1 skipped (`empty.png`: empty file (0 bytes); all listed in "
         f"`{h.project.path / 'skipped.csv'}`)"
     ) in info
+    first, second = coloured(COLOURS["red"], seed=1), coloured(COLOURS["blue"], seed=2)
+    first.save(folder / "stack.tif", save_all=True, append_images=[second])
+    info = h.rescan(session)[ui.rescan_info]
+    assert "1 image has more than one frame" in info
+    assert "labeled by its first frame (`stack.tif`: 2 frames)" in info
 
 
 def test_rescan_says_when_dicom_headers_changed_over_the_same_pixels(

@@ -21,7 +21,7 @@ from labeler.ui.layout import COLOUR_BY
 from labeler.ui.refusals import friendly, said
 from labeler.ui.session import Session, annotator
 from labeler.ui.settings import RESCAN_NAMED, REVIEW_BATCH, REVIEW_REFIT_WAIT
-from labeler.wording import cleared_reason, plural, reheadered, same_content
+from labeler.wording import cleared_reason, multi_frame, plural, reheadered, same_content
 from labeler.workbench import ReviewItem
 
 if TYPE_CHECKING:
@@ -431,9 +431,10 @@ class TabHandlers(Handlers):
             f"{r.embedded} embedded{same_content(r.same_content)}; {len(r.skipped)} skipped"
         )
         if r.skipped:
-            named = "; ".join(f"`{path}`: {reason}" for path, reason in r.skipped[:RESCAN_NAMED])
-            more = f"; … ({len(r.skipped)} in all)" if len(r.skipped) > RESCAN_NAMED else ""
-            info += f" ({named}{more}; all listed in `{self.project.path / SKIPPED_NAME}`)"
+            where = f"all listed in `{self.project.path / SKIPPED_NAME}`"
+            info += f" ({_named(r.skipped)}; {where})"
+        if r.multi_frame:
+            info += f". {multi_frame(len(r.multi_frame))} ({_named(r.multi_frame, 'frames')})"
         if s.reheadered:
             info += f". {reheadered(s.reheadered)}"
         if s.cleared:
@@ -443,6 +444,15 @@ class TabHandlers(Handlers):
                 f"`{r.cleared_file}`)"
             )
         return self.after_edit(session) | {self.ui.rescan_info: info}
+
+
+def _named(files: list[tuple[str, object]], unit: str = "") -> str:
+    """The first RESCAN_NAMED of (path, what of it) for the rescan's line: "`a.png`: 3 frames;
+    … (40 in all)"."""
+    named = "; ".join(
+        f"`{path}`: {what}{' ' + unit if unit else ''}" for path, what in files[:RESCAN_NAMED]
+    )
+    return named + (f"; … ({len(files)} in all)" if len(files) > RESCAN_NAMED else "")
 
 
 def _chosen(name: str | None, what: str) -> str:
