@@ -939,13 +939,29 @@ class Project:
             "rescans"
         )
 
+    def _unpredicted_note(self) -> str:
+        """That no `predict` has run, so the unlabeled images are exported with no label; ''
+        when every image has a label, or `predict` could not run yet (labels of fewer than two
+        classes)."""
+        labels = self.store.labels()
+        hand = {lab.item_id for lab in labels}
+        left = sum(i not in hand for i in self._vectors().item_ids.tolist())
+        if not left or len({lab.label for lab in labels}) < 2:
+            return ""
+        return (
+            f"no predictions yet: {plural(left, 'unlabeled image')} "
+            f"{'has' if left == 1 else 'have'} no label in this file. Run `labeler predict` (or "
+            "Export CSV in the app), then export again"
+        )
+
     def export_notes(self) -> list[str]:
         """What a reader of the export should know, a sentence each: that labels of images gone
-        from the folder are not in it, that its predictions are out of date
-        (`stale_predictions`), and which classes' confidences are not calibrated (a single hand
+        from the folder are not in it, that there are no predictions yet, or that they are out of
+        date (`stale_predictions`), and which classes' confidences are not calibrated (a single hand
         label; their rows have calibrated = 0)."""
         run = self.store.latest_run()
-        notes = [n for n in [self._gone_note(), self.stale_predictions()] if n]
+        unpredicted = "" if run is not None else self._unpredicted_note()
+        notes = [n for n in [self._gone_note(), unpredicted, self.stale_predictions()] if n]
         uncalibrated = [] if run is None else run.params.get("uncalibrated", [])
         if uncalibrated:
             shown = ", ".join(map(repr, uncalibrated[:UNCALIBRATED_SHOWN]))

@@ -30,6 +30,13 @@ def test_full_flow(proj: Path, colour_images, tmp_path: Path, capsys) -> None:
     labels = _write_labels(tmp_path / "labels.csv", labeled)
     assert main(["label", str(proj), "--csv", str(labels), "--annotator", "dr who"]) == 0
     assert f"{len(labeled)} labels set" in capsys.readouterr().out
+    # Before any predict, an export holds the hand labels alone, and says so.
+    assert main(["export", str(proj), str(tmp_path / "early.csv")]) == 0
+    left = len(truth) - len(labeled)
+    assert capsys.readouterr().err.splitlines()[0] == (
+        f"warning: no predictions yet: {left} unlabeled images have no label in this file. Run "
+        "`labeler predict` (or Export CSV in the app), then export again"
+    )
     assert main(["predict", str(proj)]) == 0
     assert "predicted" in capsys.readouterr().out
     assert main(["suggest", str(proj), "-n", "4"]) == 0
@@ -38,6 +45,7 @@ def test_full_flow(proj: Path, colour_images, tmp_path: Path, capsys) -> None:
     assert not {s["path"] for s in suggested} & {p for p, _ in labeled}
     out = tmp_path / "out.csv"
     assert main(["export", str(proj), str(out)]) == 0
+    assert "warning" not in capsys.readouterr().err  # predicted: nothing to warn of
     with out.open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == len(truth)

@@ -1423,15 +1423,35 @@ def test_a_card_that_fits_no_class_says_so_and_enter_does_not_accept_it(
     assert project_label(h, path) == "blue"
 
 
+def test_a_reload_shows_the_filter_and_order_the_browser_kept(handlers, colour_images) -> None:
+    """The browser keeps the Label tab's filter, class and order (`ui.saved_view`); a reload
+    (a new session) shows the grid so, except for choices the project no longer offers."""
+    from labeler.ui.session import Session
+
+    h, ui, _, _, _ = _two_classes_labeled(handlers, colour_images)
+    saved = {"show": "uncertain", "cls": "red", "sort": "margin, lowest first"}
+    session = Session()
+    out = h.load(session, saved)
+    assert (session.query.show, session.query.cls, session.query.sort) == tuple(saved.values())
+    assert out[ui.show]["value"] == "uncertain" and out[ui.sort]["value"] == saved["sort"]
+    assert out[ui.cls].value == "red"
+    assert out[ui.page_info].endswith("uncertain images")
+    stale = {"show": "nonsense", "cls": "purple", "sort": 3}  # another version, a class gone
+    session = Session()
+    out = h.load(session, stale)
+    assert session.query == Session().query and out[ui.show]["value"] == "unlabeled"
+    assert h.load(Session(), None)[ui.sort]["value"] == "file name"  # nothing kept yet
+
+
 def test_a_page_closed_or_reloaded_gives_its_review_card_and_grid_lock_back(
     handlers, colour_images
 ) -> None:
     from labeler.ui.session import Session
 
     h, _, _, _, a = _two_classes_labeled(handlers, colour_images)
-    h.load(a, SimpleNamespace(session_hash="page-a"))
+    h.load(a, {}, SimpleNamespace(session_hash="page-a"))
     b = Session()
-    h.load(b, SimpleNamespace(session_hash="page-b"))
+    h.load(b, {}, SimpleNamespace(session_hash="page-b"))
     h.open_review(a)
     held = a.card
     h.open_review(b)

@@ -23,7 +23,12 @@ def build_app(project: Project) -> gr.Blocks:
     """The Blocks app for one open project: layout, then each event wired to its handler."""
     from labeler.ui.handlers_tabs import TabHandlers
     from labeler.ui.layout import build_layout
-    from labeler.ui.widgets import SEND_MAP_PICK, let_go_when_emptied, within_bounds
+    from labeler.ui.widgets import (
+        REMEMBER_VIEW,
+        SEND_MAP_PICK,
+        let_go_when_emptied,
+        within_bounds,
+    )
 
     ui = build_layout()
     h = TabHandlers(project, ui)
@@ -62,7 +67,9 @@ def build_app(project: Project) -> gr.Blocks:
         )
 
     with ui.demo:
-        ui.demo.load(h.load, s, [*everything, ui.rescan_info], **private)
+        ui.demo.load(
+            h.load, [s, ui.saved_view], [*everything, ui.rescan_info, ui.show, ui.sort], **private
+        )
         ui.demo.unload(h.unload)
         # Labels given elsewhere (another expert, the command line) come in on the next tick;
         # in the preview's queue, so that it cannot answer after a later refresh.
@@ -71,8 +78,10 @@ def build_app(project: Project) -> gr.Blocks:
         # Label tab
         # In the preview's queue: a redraw of the page (after a refit, or a poll) cannot answer
         # after a new filter with the page of the old one.
-        for control in (ui.show, ui.cls, ui.sort):
-            control.input(h.set_filter, [s, ui.show, ui.cls, ui.sort], label, **preview)
+        filters = [ui.show, ui.cls, ui.sort]
+        for control in filters:
+            control.input(h.set_filter, [s, *filters], label, **preview)
+            control.input(None, filters, ui.saved_view, js=REMEMBER_VIEW)  # in the browser
         # Each press turns a page: → pressed twice while the first turn runs turns two.
         ui.prev.click(h.prev_page, s, label, **quick, **every)
         ui.next.click(h.next_page, s, label, **quick, **every)

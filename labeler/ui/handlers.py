@@ -249,14 +249,30 @@ class Handlers:
             self._drawing.pop(request.session_hash, None)
 
     @said
-    def load(self, session: Session, request: gr.Request | None = None) -> Updates:
-        """The page's first views. The page is told apart from others by Gradio's session id,
-        which `unload` gets too (see `Cards`)."""
+    def load(
+        self, session: Session, saved: dict | None = None, request: gr.Request | None = None
+    ) -> Updates:
+        """The page's first views, with the filter and order the browser kept from the last
+        visit (`saved`: {"show", "cls", "sort"}, see `ui.saved_view`) where they still apply. The
+        page is told apart from others by Gradio's session id, which `unload` gets too (see
+        `Cards`)."""
         if request is not None and request.session_hash:
             session.token = request.session_hash
         self.wb.check_files()
+        session.set_query(**self._still_valid(saved if isinstance(saved, dict) else {}))
         where = f"Images in `{self.project.images_root}`, embedded with `{self.project.model_key}`"
-        return self.after_edit(session) | {self.ui.rescan_info: where}
+        q, ui = session.query, self.ui
+        boxes = {ui.show: gr.update(value=q.show), ui.sort: gr.update(value=q.sort)}
+        return self.after_edit(session) | {ui.rescan_info: where} | boxes
+
+    def _still_valid(self, saved: dict) -> dict[str, str]:
+        """The choices of `saved` that this project still offers (a class may be gone)."""
+        offered = {
+            "show": browse.SHOW,
+            "sort": tuple(browse.SORTS),
+            "cls": self.wb.snapshot().classes,
+        }
+        return {key: saved[key] for key, values in offered.items() if saved.get(key) in values}
 
     @friendly
     def set_filter(self, session: Session, show: str, cls: str, sort: str) -> Updates:

@@ -30,6 +30,7 @@ class UI:
 
     demo: gr.Blocks
     session: gr.State
+    saved_view: gr.BrowserState  # the Label tab's filter and order, kept by the browser
     status: gr.HTML
     message: gr.Markdown  # what the last action did
     undo: gr.Button
@@ -121,10 +122,16 @@ def _class_dropdown(label: str, *, any_label: str | None = None, scale: int = 1)
     )
 
 
+SAVED_VIEW_KEY = "labeler-view"  # the browser's localStorage key of `UI.saved_view`
+
+
 def build_layout() -> UI:
     ui = UI()
     with gr.Blocks(title="labeler", analytics_enabled=False, fill_width=True) as ui.demo:
         ui.session = gr.State(Session())
+        # A fixed key: the view outlives a restart of the server (a random one is made per
+        # start). Nothing private is kept there, and what is read back is checked (`load`).
+        ui.saved_view = gr.BrowserState({}, storage_key=SAVED_VIEW_KEY, secret=SAVED_VIEW_KEY)
         ui.poll = gr.Timer(POLL_SECONDS)
         with gr.Row(elem_id="header", equal_height=True):
             gr.HTML("<h1>labeler</h1>", js_on_load=None, elem_id="brand", scale=0)

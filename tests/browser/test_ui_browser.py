@@ -20,6 +20,7 @@ from harness import ROOT, TIMEOUT_MS, USERS, watch
 from playwright.sync_api import Browser, Page, expect
 
 from labeler.store import Store
+from labeler.ui.layout import SAVED_VIEW_KEY
 
 expect.set_options(timeout=TIMEOUT_MS)
 TRUTH = dict(csv.reader((ROOT / "assets" / "demo_truth.csv").open(encoding="utf-8")))
@@ -210,6 +211,25 @@ def test_a_narrow_window_keeps_the_page_line_and_the_grid_in_view(page: Page) ->
         assert abs(prev["y"] - nxt["y"]) < 5  # the buttons stay on the line's row
     finally:
         page.set_viewport_size({"width": 1440, "height": 1000})
+
+
+def test_a_reload_keeps_the_filter_and_order(page: Page) -> None:
+    """The browser keeps the Label tab's filter and order: a reload (the laptop woke, the
+    connection dropped) shows the grid as the expert left it, not the defaults."""
+    toolbar = page.locator("#toolbar")
+    show_unlabeled(page)
+    kept = f"() => localStorage.getItem('{SAVED_VIEW_KEY}')"
+    before = page.evaluate(kept)
+    toolbar.get_by_label("Sort").click()
+    page.get_by_role("option", name="confidence, lowest first", exact=True).click()
+    page.wait_for_function(f"before => ({kept})() !== before", arg=before)  # kept: reload now
+    page.reload()
+    expect(page.locator("#page-info")).to_contain_text("unlabeled images")
+    expect(toolbar.get_by_label("Sort")).to_have_value("confidence, lowest first")
+    expect(toolbar.get_by_label("Show")).to_have_value("unlabeled")
+    toolbar.get_by_label("Sort").click()  # back to the order the tests after this one expect
+    page.get_by_role("option", name="file name", exact=True).click()
+    expect(toolbar.get_by_label("Sort")).to_have_value("file name")
 
 
 def test_undo_outlives_a_reload(page: Page, browser, server, requests_seen) -> None:
