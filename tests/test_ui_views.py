@@ -867,6 +867,23 @@ def test_a_point_clicked_on_the_map_is_labeled_by_its_class_key(handlers, colour
     assert "<b>blue</b>" in out[ui.map_preview]  # the preview shows it on the way back
 
 
+def test_a_class_typed_on_the_map_labels_the_point_ringed(handlers, colour_images) -> None:
+    """Beyond the nine number keys (a tenth class has none), the Map tab's box labels the
+    point ringed on screen as the class typed, an existing one or a new one."""
+    h, ui, ana, session, reds = _two_reds_labeled(handlers, colour_images)
+    out = h.map_named(session, {"picked": None}, "red", ana)
+    assert out[ui.message] == views.plain(
+        "Not done: click a point on the map first, then type its class"
+    )
+    out = h.map_named(session, {"picked": reds[4]}, "  ", ana)
+    assert out[ui.message].startswith(views.plain("Not done: type a class name first"))
+    out = h.map_named(session, {"picked": reds[4]}, " RED ", ana)  # as typed: case, spaces
+    assert project_label(h, reds[4]) == "red" and out[ui.map_as] == ""
+    assert reds[4] in out[ui.map_preview] and out[ui.grid]["selected"] is None
+    h.map_named(session, {"picked": reds[5]}, "crimson", ana)  # a class no key has yet
+    assert project_label(h, reds[5]) == "crimson" and "crimson" in h.wb.snapshot().classes
+
+
 def test_more_like_this_lists_the_neighbours_whatever_the_filter(handlers, colour_images) -> None:
     h, ui, _, session, reds = _two_reds_labeled(handlers, colour_images)
     h.set_filter(session, "uncertain", "", "file name")

@@ -164,17 +164,30 @@ def build_app(project: Project) -> gr.Blocks:
         )
         ui.colour_by.input(h.map_view, ui.colour_by, [ui.map, ui.map_note], **quick)
         ui.map.pick(h.map_pick, s, [s, ui.map_preview], **quick, **every)
-        for k, button in enumerate(ui.map_keys):
-            button.click(
-                h.map_key(k),
-                [s, ui.map],
-                [*everything, ui.map_preview],
-                js=SEND_MAP_PICK,
-                **quick,
-                **every,
-            ).then(h.refresh, s, everything, **preview).then(
+
+        def then_map_redrawn(event):
+            """After a label given on the Map: the refit's views, then the map with it."""
+            return event.then(h.refresh, s, everything, **preview).then(
                 h.map_view, ui.colour_by, [ui.map, ui.map_note], **quick
             )
+
+        map_labeled = [*everything, ui.map_preview]
+        for k, button in enumerate(ui.map_keys):
+            then_map_redrawn(
+                button.click(
+                    h.map_key(k), [s, ui.map], map_labeled, js=SEND_MAP_PICK, **quick, **every
+                )
+            )
+        # A class typed: any, new ones too (beyond the nine keys).
+        then_map_redrawn(
+            ui.map_as.submit(
+                h.map_named,
+                [s, ui.map, ui.map_as],
+                [*map_labeled, ui.map_as],
+                js=SEND_MAP_PICK,
+                **quick,
+            ).then(None, ui.map_as, None, js=let_go_when_emptied("map-as"))
+        )
         ui.map_more.click(h.map_more, [s, ui.map], [*similar, ui.tabs], js=SEND_MAP_PICK, **quick)
         # Classes tab
         for trigger in (ui.create.click, ui.new_class.submit):

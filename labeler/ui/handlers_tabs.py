@@ -340,11 +340,27 @@ class TabHandlers(Handlers):
 
     @said
     def _map_key(self, k: int, session: Session, path: str | None, request: gr.Request) -> Updates:
-        if path is None or not self.wb.has(path):
-            raise LabelerError("click a point on the map first, then press its class's key")
+        self._check_picked(path, "press its class's key")
         name = self.key_class(session, k)
         if name is None:
             return self.keys_changed(session)
+        return self._map_label(session, path, name, request)
+
+    @said
+    def map_named(
+        self, session: Session, shown: dict | None, name: str, request: gr.Request
+    ) -> Updates:
+        """The Map tab's "type a class" box: the point ringed on screen labeled as the class
+        typed (any, new ones too: there are number keys for nine)."""
+        path = (shown or {}).get("picked")
+        self._check_picked(path, "type its class")
+        return self._map_label(session, path, self.typed(name), request) | {self.ui.map_as: ""}
+
+    def _check_picked(self, path: str | None, then: str) -> None:
+        if path is None or not self.wb.has(path):
+            raise LabelerError(f"click a point on the map first, then {then}")
+
+    def _map_label(self, session: Session, path: str, name: str, request: gr.Request) -> Updates:
         session.map_focus = path
         # The Label tab's grid keeps its selection: it was made there, for its own keys.
         out = self._assign(session, {"selected": [path]}, name, request, keep_selection=True)
@@ -354,8 +370,7 @@ class TabHandlers(Handlers):
     def map_more(self, session: Session, shown: dict | None) -> Updates:
         """The grid listing the point ringed on screen (the map's value) and its neighbours."""
         path = (shown or {}).get("picked")
-        if path is None or not self.wb.has(path):
-            raise LabelerError("click a point on the map first")
+        self._check_picked(path, "ask for more like it")
         session.focus = session.map_focus = path
         return self.similar_view(session, path) | {self.ui.tabs: gr.Tabs(selected="label")}
 

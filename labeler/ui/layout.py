@@ -77,6 +77,7 @@ class UI:
     map_note: gr.Markdown
     map_preview: gr.HTML
     map_keys: list[gr.Button]  # label the point clicked
+    map_as: gr.Textbox  # ... as a class typed
     map_more: gr.Button
     # Classes
     class_table: gr.HTML
@@ -264,6 +265,12 @@ def _map_tab(ui: UI) -> None:
             ui.map_preview = panel(elem_id="map-preview")
             with gr.Row(elem_id="map-keys"):
                 ui.map_keys = _keys("map")
+            ui.map_as = gr.Textbox(
+                placeholder="…or type a class (any, new ones too), Enter",
+                show_label=False,
+                container=False,
+                elem_id="map-as",
+            )
             ui.map_more = gr.Button("More like this, in the grid", size="sm", elem_id="map-more")
 
 

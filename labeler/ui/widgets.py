@@ -102,9 +102,9 @@ def let_go_when_emptied(box_id: str) -> str:
 # keep (`ui.saved_view`), so that a reload shows the grid as the expert left it.
 REMEMBER_VIEW = "(show, cls, sort) => ({show, cls, sort})"
 
-# JS run in the browser before an event whose inputs are (session, map): the map's value sent as
-# the point ringed on screen only, not with its SVG (hundreds of kB at each key press).
-SEND_MAP_PICK = "(s, m) => [s, {picked: m?.picked ?? null}]"
+# JS run in the browser before an event whose inputs are (session, map, …): the map's value sent
+# as the point ringed on screen only, not with its SVG (hundreds of kB at each key press).
+SEND_MAP_PICK = "(s, m, ...rest) => [s, {picked: m?.picked ?? null}, ...rest]"
 
 
 def within_bounds(

@@ -15,7 +15,7 @@
   // A letter typed where no text box has the focus starts a class name in the visible
   // "type a class" box, whose Enter then labels: no letter is a shortcut, so a word typed
   // before clicking the box cannot select, skip or label anything on the way.
-  const classBox = () => [...document.querySelectorAll('#label-as, #review-as')]
+  const classBox = () => [...document.querySelectorAll('#label-as, #review-as, #map-as')]
     .filter((box) => box.checkVisibility())
     .map((box) => box.querySelector('textarea, input'))
     .find((input) => input && !input.disabled);
@@ -58,7 +58,7 @@
   // Escape first (pressed then, they were refused, or typed into the box).
   document.addEventListener('keyup', (e) => {
     const box = e.key === 'Enter' && !e.isComposing && e.target.closest
-      && e.target.closest('#label-as, #review-as');
+      && e.target.closest('#label-as, #review-as, #map-as');
     if (box) e.target.blur();
   });
   document.addEventListener('blur', asFraction, true);
