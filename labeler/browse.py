@@ -106,75 +106,17 @@ def page(snap: Snapshot, paths: list[str], query: Query) -> Page:
     return _page(snap, paths, rows[start : start + query.page_size], number, pages, len(rows))
 
 
-def same_page(
-    snap: Snapshot,
-    paths: list[str],
-    query: Query,
-    shown: Sequence[int],
-    *,
-    back: Sequence[int] = (),
-) -> Page:
-    """The page on screen, rows `shown` in their order, drawn from `snap`: an edit and the refit
-    after it change the tiles' captions, never which tiles are where (a click aimed at one tile
-    lands on it, and a labeled image stays in view until the page is turned).
-
-    Rows `back` (those an undo brought back into the list) that the query matches and that
-    lie between the first and last tile are drawn in their place: a turn of the page reaches
-    nothing between them. The page's last tiles then move on to the next page."""
-    rows = matching_rows(snap, query)
-    rank = _ranks(snap, query)
-    tiles = list(shown)
-    if tiles:
-        first, last = rank[tiles].min(), rank[tiles].max()
-        inside = set(rows[(rank[rows] > first) & (rank[rows] < last)].tolist())
-        coming = sorted(inside.intersection(back).difference(tiles), key=lambda r: rank[r])
-        merged: list[int] = []
-        for r in tiles:  # each before the first tile after it in the list
-            while coming and rank[coming[0]] < rank[r]:
-                merged.append(coming.pop(0))
-            merged.append(r)
-        tiles = merged[: max(query.page_size, len(shown))]
-    return _placed(snap, paths, query, rows, rank, tiles)
-
-
-def turned_page(
-    snap: Snapshot, paths: list[str], query: Query, shown: Sequence[int], *, forward: bool
-) -> Page:
-    """The page after (or before) rows `shown` in the query's fixed order (`Trail` pages a list
-    that the predictions order). Images labeled on a page leave an "unlabeled" list, so the next
-    page by number would skip as many images as were labeled; this one starts right after the
-    last image shown, wherever the list has moved."""
-    rows = matching_rows(snap, query)
-    rank = _ranks(snap, query)
-    at = rank[rows]  # ascending: a filtered list keeps the order of the whole one
-    kept = rank[np.asarray(shown, dtype=np.int64)]
-    if not len(kept) or not len(rows):
-        return page(snap, paths, replace(query, page=query.page + (1 if forward else -1)))
-    if forward:
-        start = int(np.searchsorted(at, kept.max(), side="right"))
-        if start == len(rows):  # the last page: it stays
-            return same_page(snap, paths, query, shown)
-    else:
-        end = int(np.searchsorted(at, kept.min(), side="left"))
-        start = max(0, end - query.page_size)
-    return _placed(snap, paths, query, rows, rank, rows[start : start + query.page_size])
-
-
-def reorders(snap: Snapshot, query: Query) -> bool:
-    """Whether the query's order follows the predictions (sorted by confidence or margin): each
-    refit, after each label, reorders the list, so a page is no fixed place in it."""
-    return SORTS[query.sort][0] is not None and snap.has_predictions
-
-
 @dataclass(frozen=True)
 class Trail:
-    """The pages turned through in a list that the predictions order (`reorders`), as shown.
+    """The pages of a list turned through, as shown: what ◀ and ▶ go over.
 
-    "The page after the one on screen" is no place in such a list: the labels given on a page
-    refit the model, and the images still to see move ahead of it or behind. Turning on shows
+    "The page after the one on screen" is no fixed place in the list: images labeled on a page
+    leave an "unlabeled" list (the next page by number would skip as many), and sorted by
+    confidence or margin every label refits the model and reorders the list. Turning on shows
     the first images of the list, in its order of now, that no page of the trail showed (the
     least sure left, lowest first); turning back, the trail's pages as they were shown, labeled
-    images included. Turning on skips nothing and shows nothing twice.
+    images in their place (a click aimed at a tile lands on it). Turning on skips nothing and
+    shows nothing twice.
     """
 
     query: Query  # the list's query, at page 1: another query starts another trail
@@ -204,10 +146,25 @@ class Trail:
             return self
         return replace(self, pages=(*self.pages, tuple(fresh.tolist())), at=len(self.pages))
 
-    def redrawn(self, rows: Sequence[int]) -> Trail:
-        """The trail with the page on screen now showing `rows` (an undo brought some back)."""
+    def redrawn(self, snap: Snapshot, *, back: Sequence[int] = ()) -> Trail:
+        """The trail with the rows `back` (an undo brought them back into the list) that no
+        page shows put on the page on screen, each before the first tile after it in the list:
+        there, not on a page turned past, the expert sees what the undo did. The page's last
+        tiles make room, and come on the next new page."""
+        seen = {r for page in self.pages for r in page}
+        rank = _ranks(snap, self.query)
+        listed = set(matching_rows(snap, self.query).tolist())
+        coming = sorted((r for r in set(back) - seen if r in listed), key=lambda r: rank[r])
+        if not coming:
+            return self
+        merged: list[int] = []
+        for r in self.rows:
+            while coming and rank[coming[0]] < rank[r]:
+                merged.append(coming.pop(0))
+            merged.append(r)
+        rows = (merged + coming)[: max(self.query.page_size, len(self.rows))]
         pages = list(self.pages)
-        pages[self.at] = tuple(int(r) for r in rows)
+        pages[self.at] = tuple(rows)
         return replace(self, pages=tuple(pages))
 
     def page(self, snap: Snapshot, paths: list[str]) -> Page:
@@ -231,28 +188,6 @@ def _ranks(snap: Snapshot, query: Query) -> np.ndarray:
     rank = np.full(len(snap.label), -1, dtype=np.int64)
     rank[everything] = np.arange(len(everything))
     return rank
-
-
-def _placed(
-    snap: Snapshot,
-    paths: list[str],
-    query: Query,
-    rows: np.ndarray,
-    rank: np.ndarray,
-    tiles: Sequence[int],
-) -> Page:
-    """Page `tiles` of the list `rows`, numbered by where it lies in it: "page k of n" when
-    turning back reaches k - 1 pages of the list's images before its first tile, and turning
-    on n - k pages of those after its last (labeled images leave a list; an undo's come back).
-    """
-    if not len(tiles):
-        return page(snap, paths, query)
-    at = rank[rows]
-    before = int(np.searchsorted(at, rank[list(tiles)].min(), side="left"))
-    after = len(rows) - int(np.searchsorted(at, rank[list(tiles)].max(), side="right"))
-    number = 1 + -(-before // query.page_size)
-    pages = number + -(-after // query.page_size)
-    return _page(snap, paths, tiles, number, pages, len(rows))
 
 
 def _pages(total: int, query: Query) -> int:

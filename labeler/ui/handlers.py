@@ -90,30 +90,26 @@ class Handlers:
         *,
         keep_selection: bool = False,
         turn: int = 0,
-        keep_page: bool = False,
         back: Sequence[int] = (),
     ) -> Updates:
-        """The grid's page: the query's (by number), the one after (`turn` 1) or before (-1) the
-        page on screen, or (`keep_page`) the same tiles, redrawn after an edit, with the rows
-        `back` that an undo brought back (`browse.same_page`). Its selection is cleared, or
+        """The grid's page, along the session's `browse.Trail`: turned on (`turn` 1) or back
+        (-1), or the page on screen redrawn (after an edit or a refit; an undo's rows `back` put
+        on it). A new query starts a trail at its page (by number). Its selection is cleared, or
         (`keep_selection`) left to the page, whose script keeps what the expert selected
         meanwhile."""
         ui, wb = self.ui, self.wb
         session.sync(wb)
         snap = wb.snapshot()
-        reorders = browse.reorders(snap, session.query)
-        if reorders:
-            page = self._trail_page(session, snap, turn=turn, keep=keep_page, back=back)
-        elif turn and session.shown:
-            page = browse.turned_page(
-                snap, wb.paths, session.query, session.shown, forward=turn > 0
-            )
-        elif keep_page and session.shown:
-            page = browse.same_page(snap, wb.paths, session.query, session.shown, back=back)
+        query, trail = session.query, session.trail
+        if trail is None or not trail.follows(query):
+            first = browse.page(snap, wb.paths, query)
+            trail = browse.Trail.start(query, [t.row for t in first.tiles])
+        elif turn:
+            trail = trail.turned(snap, forward=turn > 0)
         else:
-            page = browse.page(snap, wb.paths, session.query)
-        if not reorders:
-            session.trail = None
+            trail = trail.redrawn(snap, back=back)
+        session.trail = trail
+        page = trail.page(snap, wb.paths)
         session.shown = tuple(t.row for t in page.tiles)
         session.seen = {t.row: t.label for t in page.tiles}
         session.drawn, session.drawn_fitted = snap.version, snap.fitted
@@ -131,27 +127,6 @@ class Handlers:
             ),
             ui.back: gr.Button(interactive=session.similar_to is not None),
         } | self.preview_view(session)
-
-    def _trail_page(
-        self, session: Session, snap: Snapshot, *, turn: int, keep: bool, back: Sequence[int]
-    ) -> browse.Page:
-        """The page of a list that the predictions order, along the session's `browse.Trail`:
-        turned (`turn`), or the trail's page on screen redrawn; a new query starts a trail at
-        its page (or the tiles on screen, kept: the list was in a fixed order until a refit)."""
-        wb, query = self.wb, session.query
-        trail = session.trail if session.trail and session.trail.follows(query) else None
-        if trail is None and session.shown and (turn or keep):
-            trail = browse.Trail.start(query, session.shown)
-        if trail is None:
-            first = browse.page(snap, wb.paths, query)
-            trail = browse.Trail.start(query, [t.row for t in first.tiles])
-        elif turn:
-            trail = trail.turned(snap, forward=turn > 0)
-        else:
-            again = browse.same_page(snap, wb.paths, query, trail.rows, back=back)
-            trail = trail.redrawn([t.row for t in again.tiles])
-        session.trail = trail
-        return trail.page(snap, wb.paths)
 
     def preview_view(self, session: Session) -> Updates:
         wb = self.wb
@@ -223,9 +198,8 @@ class Handlers:
             message = message or self.recorded(session, edit, request)
         cls = session.query.cls
         if cls != browse.ANY_CLASS and cls not in self.wb.snapshot().classes:
-            session.set_query(cls=browse.ANY_CLASS)  # the filtered class is gone
-            session.shown = ()  # a new filter: its first page
-        grid = self.label_view(session, keep_page=True, back=back, keep_selection=keep_selection)
+            session.set_query(cls=browse.ANY_CLASS, page=1)  # the filtered class is gone
+        grid = self.label_view(session, back=back, keep_selection=keep_selection)
         views_ = grid | self.class_view(session)
         return views_ | {self.ui.message: views.plain(message)}
 
@@ -429,7 +403,7 @@ class Handlers:
         """
         self.wb.snapshot()
         with self.drawing(session):  # all of it: held to the end, it answers before a turn
-            out = self.label_view(session, keep_selection=True, keep_page=True)
+            out = self.label_view(session, keep_selection=True)
             out |= self.class_view(session, keep_forms=True)
         del out[self.ui.session]
         return out
