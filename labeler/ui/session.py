@@ -20,7 +20,7 @@ class Session:
     query: Query = field(default_factory=lambda: Query(page_size=PAGE_SIZE))
     similar_to: str | None = None  # the grid lists this image's neighbours
     before_similar: Query | None = None  # the grid's query before it listed neighbours
-    trail: Trail | None = None  # pages turned through, sorted by confidence or margin
+    trail: Trail | None = None  # the grid's pages turned through, as shown
     before_trail: Trail | None = None  # ... before the grid listed neighbours
     focus: str | None = None  # the image in the grid's preview
     map_focus: str | None = None  # the image picked on the map
