@@ -151,10 +151,12 @@ class Trail:
         page shows put on the page on screen, each before the first tile after it in the list:
         there, not on a page turned past, the expert sees what the undo did. The page's last
         tiles make room, and come on the next new page."""
-        seen = {r for page in self.pages for r in page}
+        unseen = set(back).difference(*self.pages)
+        if not unseen:  # no undo, or its images are on a page: nothing to sort (every refit)
+            return self
         rank = _ranks(snap, self.query)
         listed = set(matching_rows(snap, self.query).tolist())
-        coming = sorted((r for r in set(back) - seen if r in listed), key=lambda r: rank[r])
+        coming = sorted(unseen & listed, key=lambda r: rank[r])
         if not coming:
             return self
         merged: list[int] = []
