@@ -113,6 +113,16 @@ def test_review_card_writes_the_models_view_from_the_prediction_it_shows() -> No
     assert "<img src=x" not in html
 
 
+def test_an_undo_says_where_the_images_it_brought_back_are() -> None:
+    """Said from any tab (the Trust tab's undo of a bulk accept): all of them on the Label
+    tab's page, some (and that the others are on other pages), or nothing to say."""
+    assert views.on_page([3, 4], [1, 3, 4]) == " · shown on the Label tab's page"
+    assert views.on_page([3, 4, 9], [1, 3, 4]) == (
+        " · 2 of them shown on the Label tab's page, the others on other pages"
+    )
+    assert views.on_page([7, 9], [1, 3]) == "" and views.on_page([3], [3]) == ""
+
+
 def test_status_is_one_short_line_with_the_models_account_as_its_tooltip() -> None:
     """The header's line keeps its length during a refit (a line that grew and shrank moved
     the grid under the pointer): the head's account of its choice is the tooltip."""

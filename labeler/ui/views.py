@@ -297,7 +297,9 @@ def on_page(rows: Sequence[int], shown: Sequence[int]) -> str:
     if len(rows) < 2 or not there:
         return ""
     where = "the Label tab's page"  # said from any tab: the Trust tab's undo of an accept, say
-    return f" · shown on {where}" if there == len(rows) else f" · {there} of them on {where}"
+    if there == len(rows):
+        return f" · shown on {where}"
+    return f" · {there} of them shown on {where}, the others on other pages"
 
 
 def copies_note(copies: Sequence[tuple[str, str, str]]) -> str:
