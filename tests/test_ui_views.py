@@ -1263,8 +1263,9 @@ def test_a_turn_of_the_page_does_not_wait_for_a_refit_and_the_refit_draws_it(
     handlers, colour_images
 ) -> None:
     """▶ pressed while the refit after a label runs: the next page shows at once, and the
-    refit's redraw is of that page. A turn that waited for the refit would race its redraw,
-    which could put the page before back on screen while the session holds the next one."""
+    refit's redraw leaves the grid to the turn (its answer, larger, could reach the browser
+    after the turn's and put the page before back on screen); the next poll draws the turned
+    page with the new predictions."""
     import threading
 
     from labeler.ui.session import Session
@@ -1293,8 +1294,11 @@ def test_a_turn_of_the_page_does_not_wait_for_a_refit_and_the_refit_draws_it(
     finally:
         release.set()
         refit.join(30)
-    assert _grid_paths(turned, ui) == _grid_paths(redraw, ui) == everything[10:18]
-    assert "predicted" in redraw[ui.grid]["html"]
+    assert _grid_paths(turned, ui) == everything[10:18]
+    assert ui.grid not in redraw and ui.page_info not in redraw and ui.status in redraw
+    polled = h.poll(session)  # the turn drew with the predictions before the refit
+    assert _grid_paths(polled, ui) == everything[10:18] and session.drawn_fitted
+    assert "predicted" in polled[ui.grid]["html"]
 
 
 def _hold_refits(live):
@@ -1469,6 +1473,16 @@ def test_a_reload_shows_the_filter_and_order_the_browser_kept(handlers, colour_i
     out = h.load(session, stale)
     assert session.query == Session().query and out[ui.show]["value"] == "unlabeled"
     assert h.load(Session(), None)[ui.sort]["value"] == "file name"  # nothing kept yet
+    # What the browser keeps follows the server's changes too: a class renamed, deleted.
+    session = Session()
+    h.load(session, saved)
+    out = h.rename_class(session, "red", "scarlet", SimpleNamespace(username="ana"))
+    assert out[ui.saved_view] == saved | {"cls": "scarlet"}
+    out = h.similar_view(session, h.wb.paths[0])  # neighbours listed: the view to go back to
+    assert out[ui.saved_view] == saved | {"cls": "scarlet"}
+    h.all_images(session)
+    out = h.delete_class(session, "scarlet", SimpleNamespace(username="ana"))
+    assert out[ui.saved_view] == saved | {"cls": ""}
 
 
 def test_a_page_closed_or_reloaded_gives_its_review_card_and_grid_lock_back(

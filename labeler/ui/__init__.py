@@ -23,12 +23,7 @@ def build_app(project: Project) -> gr.Blocks:
     """The Blocks app for one open project: layout, then each event wired to its handler."""
     from labeler.ui.handlers_tabs import TabHandlers
     from labeler.ui.layout import build_layout
-    from labeler.ui.widgets import (
-        REMEMBER_VIEW,
-        SEND_MAP_PICK,
-        let_go_when_emptied,
-        within_bounds,
-    )
+    from labeler.ui.widgets import SEND_MAP_PICK, let_go_when_emptied, within_bounds
 
     ui = build_layout()
     h = TabHandlers(project, ui)
@@ -59,12 +54,17 @@ def build_app(project: Project) -> gr.Blocks:
     label = h.label_outputs()
     trust_in = [s, ui.threshold, ui.trust_cls, ui.accept_anyway]
     trust_out = h.trust_outputs()
+    # Every event that sends the threshold keeps it within the slider's bounds (95 typed in its
+    # box, not yet read as 0.95, is refused by Gradio with a traceback): see `within_bounds`.
+    bounds = (ui.threshold.minimum, ui.threshold.maximum)
+    trust_sent = {"js": within_bounds(*bounds, before=1, extra=2)}
 
     def trust_follows(event):
         """The Trust tab's views after `event`, then its accuracy check as an event of its own."""
-        return event.then(h.move_threshold, trust_in, trust_out, **quick, **trust_queue).then(
-            h.check, None, ui.check, **quick, **check_queue
+        views = event.then(
+            h.move_threshold, trust_in, trust_out, **quick, **trust_queue, **trust_sent
         )
+        return views.then(h.check, None, ui.check, **quick, **check_queue)
 
     with ui.demo:
         ui.demo.load(
@@ -74,14 +74,13 @@ def build_app(project: Project) -> gr.Blocks:
         # Labels given elsewhere (another expert, the command line) come in on the next tick;
         # in the preview's queue, so that it cannot answer after a later refresh.
         ui.poll.tick(h.poll, s, everything, **preview)
-        ui.poll.tick(h.trust_poll, trust_in, trust_out, **quick, **trust_queue)
+        ui.poll.tick(h.trust_poll, trust_in, trust_out, **quick, **trust_queue, **trust_sent)
         # Label tab
         # In the preview's queue: a redraw of the page (after a refit, or a poll) cannot answer
         # after a new filter with the page of the old one.
         filters = [ui.show, ui.cls, ui.sort]
         for control in filters:
             control.input(h.set_filter, [s, *filters], label, **preview)
-            control.input(None, filters, ui.saved_view, js=REMEMBER_VIEW)  # in the browser
         # Each press turns a page: → pressed twice while the first turn runs turns two.
         ui.prev.click(h.prev_page, s, label, **quick, **every)
         ui.next.click(h.next_page, s, label, **quick, **every)
@@ -138,24 +137,25 @@ def build_app(project: Project) -> gr.Blocks:
             )
         ).then(None, ui.review_as, None, js=let_go_when_emptied("review-as"))
         # Trust tab
-        ui.trust_tab.select(h.move_threshold, trust_in, trust_out, **private, **trust_queue).then(
-            h.check, None, ui.check, **private, **check_queue
-        )
+        ui.trust_tab.select(
+            h.move_threshold, trust_in, trust_out, **private, **trust_queue, **trust_sent
+        ).then(h.check, None, ui.check, **private, **check_queue)
         # A value typed beyond the slider's bounds is taken at the bound, and the box shows it.
-        bounds = (ui.threshold.minimum, ui.threshold.maximum)
         ui.threshold.change(
             h.move_threshold,
             trust_in,
             trust_out,
-            js=within_bounds(*bounds, before=1, extra=2),
             **quick,
             **trust_queue,
+            **trust_sent,
         ).then(None, ui.threshold, ui.threshold, js=within_bounds(*bounds, shown=True))
         for control in (ui.trust_cls, ui.accept_anyway):
-            control.input(h.move_threshold, trust_in, trust_out, **quick, **trust_queue)
+            control.input(
+                h.move_threshold, trust_in, trust_out, **quick, **trust_queue, **trust_sent
+            )
         trust_follows(
             ui.accept_above.click(
-                h.accept_above, trust_in, [*everything, ui.accept_anyway], **quick
+                h.accept_above, trust_in, [*everything, ui.accept_anyway], **quick, **trust_sent
             )
         )
         # Map tab

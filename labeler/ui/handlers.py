@@ -30,6 +30,12 @@ from labeler.workbench import Counts, Workbench, class_counts
 Updates = dict[Any, Any]
 
 
+def _kept(query: browse.Query) -> dict[str, str]:
+    """What the browser keeps of the grid's view (`ui.saved_view`): its filter, class and
+    order, as the server last set them (a class renamed or deleted, too)."""
+    return {"show": query.show, "cls": query.cls, "sort": query.sort}
+
+
 def in_turn(fn: Callable) -> Callable:
     """For a handler that edits labels or classes, or undoes: one user's edits run one at a
     time (`Handlers.turn_of`). An undo pressed while a slow edit (a bulk accept) is under way
@@ -73,7 +79,7 @@ class Handlers:
 
     def label_outputs(self) -> list:
         ui = self.ui
-        return [ui.session, ui.grid, ui.page_info, ui.back, ui.preview]
+        return [ui.session, ui.grid, ui.page_info, ui.back, ui.preview, ui.saved_view]
 
     def class_outputs(self) -> list:
         ui = self.ui
@@ -126,6 +132,7 @@ class Handlers:
                 ood_short=snap.ood_short,
             ),
             ui.back: gr.Button(interactive=session.similar_to is not None),
+            ui.saved_view: _kept(session.before_similar or session.query),
         } | self.preview_view(session)
 
     def preview_view(self, session: Session) -> Updates:
@@ -272,8 +279,9 @@ class Handlers:
         """The page after (1) or before (-1) the one on screen, drawn at once with the last
         predictions: waiting for a refit under way, it would race that refit's `refresh`,
         which could then draw the page before and answer last, putting it back on screen.
-        Once the refit is done, `refresh` redraws the turned page."""
+        The poll redraws the turned page once the refit is done (see `refresh`)."""
         with self.wb.live.deferred(), self.drawing(session):
+            session.turns += 1
             return self.label_view(session, turn=turn)
 
     def turn_of(self, request: gr.Request | None) -> threading.RLock:
@@ -399,13 +407,18 @@ class Handlers:
         """Predictions refitted after a quick edit, keeping any selection made meanwhile.
 
         The refit comes first; the page is then drawn from the session as it is by then, in
-        case the expert turned a page or filtered meanwhile (the session is shared, not copied).
+        case the expert filtered meanwhile (the session is shared, not copied). When a page was
+        turned meanwhile, the grid is left to that turn: this answer, larger, could reach the
+        browser after the answer of a turn computed after it, and put the page before back on
+        screen; the turned page, drawn with the predictions before the refit, is redrawn by
+        the next poll.
         """
+        turns = session.turns
         self.wb.snapshot()
-        with self.drawing(session):  # all of it: held to the end, it answers before a turn
-            out = self.label_view(session, keep_selection=True)
+        with self.drawing(session):
+            out = {} if session.turns != turns else self.label_view(session, keep_selection=True)
             out |= self.class_view(session, keep_forms=True)
-        del out[self.ui.session]
+        out.pop(self.ui.session, None)
         return out
 
     def poll(self, session: Session) -> Updates:

@@ -32,6 +32,7 @@ class Session:
     card_refitting: bool = False  # the card was drawn during a refit, with the predictions before
     token: str | None = None  # this session's own, made on first use (see `Cards`)
     keys: tuple[str | None, ...] = ()  # the class on each number key (None: no class), as shown
+    turns: int = 0  # pages turned so far (a refresh that waited for a refit leaves the grid)
     shown: tuple[int, ...] = ()  # rows of the grid's page on screen, in their order
     seen: dict[int, str | None] = field(default_factory=dict)  # their labels as drawn
     generation: int = -1  # the workbench the rows above index (a rescan builds a new one)

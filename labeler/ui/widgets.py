@@ -98,10 +98,6 @@ def let_go_when_emptied(box_id: str) -> str:
     )
 
 
-# JS run in the browser on a choice of filter, class or order: the choices, for the browser to
-# keep (`ui.saved_view`), so that a reload shows the grid as the expert left it.
-REMEMBER_VIEW = "(show, cls, sort) => ({show, cls, sort})"
-
 # JS run in the browser before an event whose inputs are (session, map, …): the map's value sent
 # as the point ringed on screen only, not with its SVG (hundreds of kB at each key press).
 SEND_MAP_PICK = "(s, m, ...rest) => [s, {picked: m?.picked ?? null}, ...rest]"

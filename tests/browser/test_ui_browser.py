@@ -462,7 +462,10 @@ def test_map_click_opens_image_and_more_like_this(page: Page, screenshot) -> Non
         page.keyboard.press(key)
     assert len(sent.value.post_data) < 2_000  # the point ringed, not the map's SVG with it
     expect(page.locator("#message")).to_contain_text(f"already labeled {label}")
-    page.keyboard.type(label)  # letters typed on the Map go to its "type a class" box
+    page.keyboard.type("xyz")  # letters typed on the Map go to its "type a class" box ...
+    expect(page.locator("#map-as textarea")).to_have_value("xyz")
+    page.keyboard.press("Escape")  # ... left there (as a refused name is), a name typed anew
+    page.keyboard.type(label)  # takes its place: not "xyz" + label, a class nobody meant
     expect(page.locator("#map-as textarea")).to_have_value(label)
     page.keyboard.press("Enter")
     expect(page.locator("#map-as textarea")).to_have_value("")  # taken: the server emptied it

@@ -91,7 +91,12 @@
     }
     if (startsName(e)) {
       const box = classBox();
-      if (box) box.focus(); // before the key's default action: the letter goes into the box
+      // Before the key's default action: the letter goes into the box, in place of what a
+      // refused name left there (typed again after a click, it had been added to it).
+      if (box) {
+        box.focus();
+        box.select();
+      }
       return;
     }
     for (const id of target(e)) {
